@@ -1,0 +1,49 @@
+/**
+ * What the agent needs from the module sandbox. The implementation runs each module in its own
+ * worker thread with host-created memory, so a fault or a runaway loop costs only that module.
+ */
+import type { Manifest, ModuleConfig } from '../../protocol/index.js';
+
+export interface SandboxLimits {
+  /** Maximum linear memory, in 64 KiB pages; the host creates the memory with this maximum. */
+  readonly memoryPages: number;
+  /** Wall-clock budget for one batch; past it the worker is terminated. */
+  readonly cpuMsPerBatch: number;
+  /** Metric points plus events kept per batch; the rest are counted as dropped. */
+  readonly maxOutputsPerBatch: number;
+}
+
+export interface SandboxOptions {
+  readonly wasm: Uint8Array;
+  readonly manifest: Manifest;
+  /** Effective params (manifest defaults overlaid with the deployment config). */
+  readonly config: ModuleConfig;
+  readonly limits: SandboxLimits;
+  /** Largest batch the host will ever pass; the module reserves its input buffer for this. */
+  readonly batchCapacity: number;
+}
+
+export interface BatchOutput {
+  readonly metrics: { name: string; points: [number, number][] }[];
+  readonly events: { name: string; t: number; value: number }[];
+  readonly dropped: number;
+}
+
+export type SandboxFaultKind = 'invalid' | 'trap' | 'abort' | 'timeout' | 'memory' | 'crash';
+
+/** Every failure of a module surfaces as this, with a reason an operator can read. */
+export class SandboxFault extends Error {
+  constructor(
+    readonly kind: SandboxFaultKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SandboxFault';
+  }
+}
+
+export interface ModuleSandbox {
+  /** Runs one batch; rejects with SandboxFault. After a fault the sandbox is dead: close it. */
+  process(timestamps: Float64Array, values: Float64Array): Promise<BatchOutput>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,22 @@
+/**
+ * Size caps, checked on the raw byte length before a payload is parsed [WF-P-CAP-1], so a
+ * hostile publisher cannot make any party allocate without bound ("endless data").
+ */
+export const MAX_WASM_BYTES = 2 * 1024 * 1024;
+
+export const PAYLOAD_CAPS = {
+  /** base64 of MAX_WASM_BYTES plus the manifest. */
+  module: Math.ceil((MAX_WASM_BYTES * 4) / 3) + 64 * 1024,
+  desired: 256 * 1024,
+  reported: 64 * 1024,
+  status: 4 * 1024,
+  results: 512 * 1024,
+} as const;
+
+export type PayloadKind = keyof typeof PAYLOAD_CAPS;
+
+/** The broker's own ceiling on any packet: the largest cap plus MQTT framing. */
+export const MAX_PACKET_BYTES = PAYLOAD_CAPS.module + 4 * 1024;
+
+/** Desired state may list at most this many modules per device. */
+export const MAX_MODULES_PER_DEVICE = 32;

@@ -1,0 +1,166 @@
+/**
+ * Every JSON payload on the wire. Each carries `v` (protocol version) and is checked against its
+ * schema by the receiver after the size cap in limits.ts. See docs/protocol.md §Payloads.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { DEVICE_ID_PATTERN, MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN, SHA256_HEX_PATTERN } from './ids.js';
+import { ManifestSchema, ModuleLimitsSchema } from './manifest.js';
+import { MAX_MODULES_PER_DEVICE, MAX_WASM_BYTES } from './limits.js';
+import { PROTOCOL_VERSION } from './version.js';
+
+const V = Type.Literal(PROTOCOL_VERSION);
+const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN });
+const ModuleName = Type.String({ pattern: MODULE_NAME_PATTERN });
+const Version = Type.String({ pattern: SEMVER_PATTERN });
+const Sha256 = Type.String({ pattern: SHA256_HEX_PATTERN });
+/** ISO 8601 UTC, as Date.prototype.toISOString writes it. */
+const Timestamp = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$', maxLength: 40 });
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+
+/** Retained on wf/v1/modules/{sha256} [WF-P-T-1]; the topic's hash must equal `sha256`. */
+export const ModuleEnvelopeSchema = Type.Object(
+  {
+    v: V,
+    manifest: ManifestSchema,
+    sha256: Sha256,
+    size: Type.Integer({ minimum: 8, maximum: MAX_WASM_BYTES }),
+    /** The .wasm bytes, base64, so any MQTT client can read the message as text. */
+    wasm: Type.String({ maxLength: Math.ceil((MAX_WASM_BYTES * 4) / 3) + 4 }),
+  },
+  { additionalProperties: false },
+);
+export type ModuleEnvelope = Static<typeof ModuleEnvelopeSchema>;
+
+export const DesiredModuleSchema = Type.Object(
+  {
+    name: ModuleName,
+    version: Version,
+    sha256: Sha256,
+    size: Type.Integer({ minimum: 8, maximum: MAX_WASM_BYTES }),
+    deploymentId: Id,
+    config: Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), Type.Union([Type.Number(), Type.Boolean()])),
+    /** Sensor source id from the device's profile; the profile's first source when absent. */
+    input: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    limits: Type.Optional(ModuleLimitsSchema),
+  },
+  { additionalProperties: false },
+);
+export type DesiredModule = Static<typeof DesiredModuleSchema>;
+
+/** Retained on wf/v1/devices/{id}/desired [WF-P-T-2]. The full set: absent modules stop. */
+export const DesiredStateSchema = Type.Object(
+  {
+    v: V,
+    deviceId: DeviceId,
+    /** Only ever increases per device [WF-P-DS-1]; equal revision means no-op. */
+    revision: Type.Integer({ minimum: 1 }),
+    issuedAt: Timestamp,
+    modules: Type.Array(DesiredModuleSchema, { maxItems: MAX_MODULES_PER_DEVICE }),
+  },
+  { additionalProperties: false },
+);
+export type DesiredState = Static<typeof DesiredStateSchema>;
+
+export const ModuleRunStateSchema = Type.Union([
+  Type.Literal('starting'),
+  Type.Literal('running'),
+  Type.Literal('failed'),
+]);
+export type ModuleRunState = Static<typeof ModuleRunStateSchema>;
+
+export const ReportedModuleSchema = Type.Object(
+  {
+    name: ModuleName,
+    version: Version,
+    sha256: Sha256,
+    deploymentId: Id,
+    state: ModuleRunStateSchema,
+    /** Why it failed, readable by an operator (e.g. "sha256 mismatch", "trap: unreachable"). */
+    reason: Type.Optional(Type.String({ maxLength: 1000 })),
+    faults: Type.Integer({ minimum: 0 }),
+    batches: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ReportedModule = Static<typeof ReportedModuleSchema>;
+
+/** Retained on wf/v1/devices/{id}/reported [WF-P-T-3]. */
+export const ReportedStateSchema = Type.Object(
+  {
+    v: V,
+    deviceId: DeviceId,
+    /** Revision of the last desired state applied; 0 before any. */
+    revision: Type.Integer({ minimum: 0 }),
+    at: Timestamp,
+    agent: Type.Object(
+      {
+        version: Type.String({ maxLength: 32 }),
+        profile: Type.String({ maxLength: 64 }),
+        arch: Type.String({ maxLength: 32 }),
+      },
+      { additionalProperties: false },
+    ),
+    modules: Type.Array(ReportedModuleSchema, { maxItems: MAX_MODULES_PER_DEVICE }),
+    /** Problems not tied to one module, e.g. a desired state that was refused. */
+    errors: Type.Array(
+      Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1000 }) }, { additionalProperties: false }),
+      { maxItems: 16 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ReportedState = Static<typeof ReportedStateSchema>;
+
+/** Retained on wf/v1/devices/{id}/status [WF-P-T-4]; the offline form is the MQTT will. */
+export const DeviceStatusSchema = Type.Object(
+  {
+    v: V,
+    deviceId: DeviceId,
+    online: Type.Boolean(),
+    at: Timestamp,
+    reason: Type.Union([Type.Literal('connected'), Type.Literal('shutdown'), Type.Literal('connection-lost')]),
+  },
+  { additionalProperties: false },
+);
+export type DeviceStatus = Static<typeof DeviceStatusSchema>;
+
+const Point = Type.Tuple([Type.Number(), Type.Number()]);
+
+/** Published with QoS 1 on wf/v1/devices/{id}/results [WF-P-T-5]; one module, one batch. */
+export const ResultBatchSchema = Type.Object(
+  {
+    v: V,
+    deviceId: DeviceId,
+    /** Per-device sequence number; (deviceId, seq) is unique and makes ingestion idempotent. */
+    seq: Type.Integer({ minimum: 0 }),
+    module: ModuleName,
+    version: Version,
+    deploymentId: Id,
+    input: Type.Object(
+      {
+        source: Type.String({ maxLength: 64 }),
+        /** Source sequence number of the batch's first sample, so a result can be replayed. */
+        firstSeq: Type.Integer({ minimum: 0 }),
+        count: Type.Integer({ minimum: 0 }),
+        from: Type.Number(),
+        to: Type.Number(),
+      },
+      { additionalProperties: false },
+    ),
+    /** Points are [epoch milliseconds, value]. */
+    metrics: Type.Array(
+      Type.Object({ name: Type.String({ pattern: PARAM_NAME_PATTERN }), points: Type.Array(Point) }, { additionalProperties: false }),
+      { maxItems: 64 },
+    ),
+    events: Type.Array(
+      Type.Object(
+        { name: Type.String({ pattern: PARAM_NAME_PATTERN }), t: Type.Number(), value: Type.Number() },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Outputs the module emitted past its per-batch cap and that were not sent. */
+    dropped: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ResultBatch = Static<typeof ResultBatchSchema>;

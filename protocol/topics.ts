@@ -1,0 +1,46 @@
+/**
+ * Every MQTT topic of the protocol, built and parsed here only. See docs/protocol.md §Topics.
+ *
+ *   wf/v1/modules/{sha256}           retained  fleet-api → agents   ModuleEnvelope     [WF-P-T-1]
+ *   wf/v1/devices/{id}/desired       retained  fleet-api → agent    DesiredState       [WF-P-T-2]
+ *   wf/v1/devices/{id}/reported      retained  agent → fleet-api    ReportedState      [WF-P-T-3]
+ *   wf/v1/devices/{id}/status        retained  agent (+ will)       DeviceStatus       [WF-P-T-4]
+ *   wf/v1/devices/{id}/results       QoS 1     agent → fleet-api    ResultBatch        [WF-P-T-5]
+ */
+import { TOPIC_ROOT } from './version.js';
+
+export type DeviceChannel = 'desired' | 'reported' | 'status' | 'results';
+export const DEVICE_CHANNELS: readonly DeviceChannel[] = ['desired', 'reported', 'status', 'results'];
+/** Channels a device publishes on; the rest it may only read [WF-P-ACL-1]. */
+export const DEVICE_PUBLISHED_CHANNELS: readonly DeviceChannel[] = ['reported', 'status', 'results'];
+
+export const MODULES_PREFIX = `${TOPIC_ROOT}/modules/`;
+export const DEVICES_PREFIX = `${TOPIC_ROOT}/devices/`;
+
+export const topics = {
+  module: (sha256: string): string => `${MODULES_PREFIX}${sha256}`,
+  device: (deviceId: string, channel: DeviceChannel): string => `${DEVICES_PREFIX}${deviceId}/${channel}`,
+  /** Wildcard the fleet-api subscribes to for one channel of all devices. */
+  allDevices: (channel: DeviceChannel): string => `${DEVICES_PREFIX}+/${channel}`,
+  allModules: `${MODULES_PREFIX}+`,
+} as const;
+
+export type ParsedTopic =
+  | { kind: 'module'; sha256: string }
+  | { kind: 'device'; deviceId: string; channel: DeviceChannel };
+
+/** Parses a concrete (wildcard-free) topic of the protocol; undefined for anything else. */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  if (topic.startsWith(MODULES_PREFIX)) {
+    const sha256 = topic.slice(MODULES_PREFIX.length);
+    return /^[0-9a-f]{64}$/.test(sha256) ? { kind: 'module', sha256 } : undefined;
+  }
+  if (topic.startsWith(DEVICES_PREFIX)) {
+    const rest = topic.slice(DEVICES_PREFIX.length).split('/');
+    if (rest.length !== 2) return undefined;
+    const [deviceId, channel] = rest as [string, string];
+    if (deviceId === '' || !(DEVICE_CHANNELS as readonly string[]).includes(channel)) return undefined;
+    return { kind: 'device', deviceId, channel: channel as DeviceChannel };
+  }
+  return undefined;
+}
