@@ -7,3 +7,4 @@ export * from './messages.js';
 export * from './codec.js';
 export * from './content.js';
 export { protocolErrors } from './errors.js';
+export * from './abi.js';
