@@ -42,7 +42,7 @@ export { ABI_VERSION };
  * Structural check of a module binary against ABI v1, without running it. Returns the reason
  * it is refused, or undefined. Used by the API on upload and by the agent before instantiating.
  */
-export function abiProblem(wasm: Uint8Array): string | undefined {
+export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
   if (!WebAssembly.validate(wasm)) return 'not a valid WebAssembly binary';
   let compiled: WebAssembly.Module;
   try {
