@@ -48,7 +48,7 @@ export const ManifestSchema = Type.Object(
     version: Type.String({ pattern: SEMVER_PATTERN }),
     abi: Type.Literal(ABI_VERSION),
     description: Type.String({ maxLength: 1000 }),
-    params: Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), ParamSpecSchema, { default: {} }),
+    params: Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), ParamSpecSchema, { default: {}, additionalProperties: false }),
     /** ABI v1 feeds one timestamped input stream per module. */
     inputs: Type.Array(NamedItem, { minItems: 1, maxItems: 1 }),
     metrics: Type.Array(NamedItem, { maxItems: 64, default: [] }),

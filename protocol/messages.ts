@@ -38,7 +38,7 @@ export const DesiredModuleSchema = Type.Object(
     sha256: Sha256,
     size: Type.Integer({ minimum: 8, maximum: MAX_WASM_BYTES }),
     deploymentId: Id,
-    config: Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), Type.Union([Type.Number(), Type.Boolean()])),
+    config: Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), Type.Union([Type.Number(), Type.Boolean()]), { additionalProperties: false }),
     /** Sensor source id from the device's profile; the profile's first source when absent. */
     input: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     limits: Type.Optional(ModuleLimitsSchema),
