@@ -1,0 +1,85 @@
+/**
+ * Access control rules [WF-P-ACL-1], as pure functions of (principal, topic). Every topic shape
+ * comes from protocol/topics.ts: this file only compares against what those functions build or
+ * parse, so a topic change in the protocol changes the ACL with it. Defaults deny: anything not
+ * listed below is refused, which also covers `$SYS/...`, `#`, `wf/v1/#` and unknown topics.
+ *
+ *   principal   publish                                   subscribe
+ *   device D    wf/v1/devices/D/{reported,status,results} wf/v1/devices/D/desired,
+ *                                                         wf/v1/modules/+, wf/v1/modules/{sha256}
+ *   service     wf/v1/modules/{sha256},                   wf/v1/devices/{+|id}/{reported,status,results},
+ *               wf/v1/devices/{id}/desired                wf/v1/modules/+, wf/v1/modules/{sha256}
+ */
+import { DEVICE_PUBLISHED_CHANNELS, parseTopic, topics, type ParsedTopic } from '../protocol/topics.js';
+import { isDeviceId } from '../protocol/ids.js';
+import { PAYLOAD_CAPS, type PayloadKind } from '../protocol/limits.js';
+import type { Principal } from './credentials.js';
+
+export type PublishDecision =
+  | { readonly allowed: true; readonly kind: PayloadKind; readonly cap: number }
+  | { readonly allowed: false; readonly reason: string };
+
+export type SubscribeDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+
+const deny = (reason: string) => ({ allowed: false, reason }) as const;
+
+const hasWildcard = (topic: string): boolean => topic.includes('+') || topic.includes('#');
+
+/**
+ * parseTopic accepts any non-empty id segment, including `+`; the ACL must not, or
+ * `wf/v1/devices/+/desired` would parse as the device named '+'. Ids are validated [WF-P-ID-1].
+ */
+function parseConcrete(topic: string): ParsedTopic | undefined {
+  if (hasWildcard(topic) || topic.startsWith('$')) return undefined;
+  const parsed = parseTopic(topic);
+  if (parsed?.kind === 'device' && !isDeviceId(parsed.deviceId)) return undefined;
+  return parsed;
+}
+
+const payloadKindOf = (parsed: ParsedTopic): PayloadKind => (parsed.kind === 'module' ? 'module' : parsed.channel);
+
+const isPublishedChannel = (channel: string): boolean => (DEVICE_PUBLISHED_CHANNELS as readonly string[]).includes(channel);
+
+function allowPublish(parsed: ParsedTopic): PublishDecision {
+  const kind = payloadKindOf(parsed);
+  return { allowed: true, kind, cap: PAYLOAD_CAPS[kind] };
+}
+
+export function decidePublish(principal: Principal | undefined, topic: string): PublishDecision {
+  if (!principal) return deny('anonymous clients may not publish');
+  // `$SYS/...` belongs to the broker; Aedes' default hook refuses it too, ours replaces that hook.
+  if (topic.startsWith('$')) return deny('topics starting with $ are reserved to the broker');
+  const parsed = parseConcrete(topic);
+  if (!parsed) return deny('not a protocol topic');
+
+  if (principal.kind === 'device') {
+    // A device writes only its own reported/status/results, never modules or desired state.
+    if (parsed.kind !== 'device') return deny('only the service publishes modules [WF-P-T-1]');
+    if (parsed.deviceId !== principal.deviceId) return deny("another device's topic");
+    if (!isPublishedChannel(parsed.channel)) return deny('only the service publishes desired state [WF-P-T-2]');
+    return allowPublish(parsed);
+  }
+
+  // The service writes what the API decides: modules and desired states, nothing a device reports.
+  if (parsed.kind === 'module') return allowPublish(parsed);
+  if (parsed.channel === 'desired') return allowPublish(parsed);
+  return deny('the service does not publish device-reported channels');
+}
+
+export function decideSubscribe(principal: Principal | undefined, filter: string): SubscribeDecision {
+  if (!principal) return deny('anonymous clients may not subscribe');
+  if (filter === topics.allModules) return { allowed: true };
+  const parsed = parseConcrete(filter);
+  if (parsed?.kind === 'module') return { allowed: true };
+
+  if (principal.kind === 'device') {
+    // Exact match only: no filter a device may use can reach another device's topics.
+    if (filter === topics.device(principal.deviceId, 'desired')) return { allowed: true };
+    return deny('a device subscribes only to its own desired state and to modules');
+  }
+
+  const allDevices = DEVICE_PUBLISHED_CHANNELS.map((channel) => topics.allDevices(channel));
+  if (allDevices.includes(filter)) return { allowed: true };
+  if (parsed?.kind === 'device' && isPublishedChannel(parsed.channel)) return { allowed: true };
+  return deny('the service subscribes only to device reported/status/results and modules');
+}

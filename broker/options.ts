@@ -1,0 +1,127 @@
+/**
+ * Every broker option and its default, in one schema, validated once and frozen (Fastify style).
+ * Injectables that are not data (the CredentialVerifier, the logger) travel beside the options
+ * and are checked by hand, because a JSON Schema cannot describe a function.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { withDefaults, deepFreeze } from '../common/validate.js';
+import { silentLogger, type Logger } from '../common/logger.js';
+import { MAX_PACKET_BYTES } from '../protocol/limits.js';
+import type { CredentialVerifier } from './credentials.js';
+import { brokerErrors } from './errors.js';
+
+/**
+ * MQTT's Remaining Length is at most 268,435,455 bytes (§2.2.3), so a whole packet cannot exceed
+ * that plus a 5-byte fixed header; a larger ceiling would be meaningless.
+ */
+const MQTT_MAX_PACKET = 268_435_455 + 5;
+
+/**
+ * The deepest protocol topic is `wf/v1/devices/{id}/{channel}` (5 levels) [WF-P-T-2]; a lower
+ * limit would refuse our own traffic. Aedes clamps anything above 100 silently, so we refuse it.
+ */
+const PROTOCOL_TOPIC_DEPTH = 5;
+const AEDES_MAX_TOPIC_LEVELS = 100;
+
+export const BrokerOptionsSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'interface to listen on' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: '0 picks a free port' }),
+    maxPacketBytes: Type.Integer({
+      minimum: 1024,
+      maximum: MQTT_MAX_PACKET,
+      default: MAX_PACKET_BYTES,
+      description: 'largest whole MQTT packet (fixed header included); larger ones drop the connection',
+    }),
+    allowAnonymous: Type.Boolean({
+      default: false,
+      description: 'accept a CONNECT without username; such a client is granted no topic at all',
+    }),
+    connectTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 300_000,
+      default: 10_000,
+      description: 'time a new TCP connection has to send CONNECT',
+    }),
+    keepaliveLimitSec: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 0,
+      description: 'largest keepalive a client may ask for; 0 = no limit',
+    }),
+    maxTopicDepth: Type.Integer({
+      minimum: PROTOCOL_TOPIC_DEPTH,
+      maximum: AEDES_MAX_TOPIC_LEVELS,
+      default: 16,
+      description: 'most `/`-separated levels in any topic or filter',
+    }),
+    drainTimeoutMs: Type.Integer({
+      minimum: 0,
+      maximum: 600_000,
+      default: 30_000,
+      description: 'a subscriber whose socket stays full this long is disconnected; 0 waits forever',
+    }),
+    queueLimit: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 42,
+      description: 'packets queued per client before its session is established',
+    }),
+    maxInflightInbound: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      default: 100,
+      description: 'inbound QoS 2 publishes a client may hold awaiting PUBREL',
+    }),
+    heartbeatIntervalMs: Type.Integer({
+      minimum: 1000,
+      maximum: 3_600_000,
+      default: 60_000,
+      description: 'interval of the $SYS heartbeat Aedes publishes',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type BrokerOptions = Readonly<Static<typeof BrokerOptionsSchema>>;
+export type BrokerOptionsInput = Partial<Static<typeof BrokerOptionsSchema>>;
+
+/** What `startBroker` takes: the schema options plus the injectables. */
+export interface BrokerStartOptions extends BrokerOptionsInput {
+  readonly verifier: CredentialVerifier;
+  readonly logger?: Logger;
+}
+
+export interface ResolvedBrokerConfig {
+  readonly options: BrokerOptions;
+  readonly verifier: CredentialVerifier;
+  readonly logger: Logger;
+}
+
+/** Validates once, fills defaults, freezes; throws WF_BROKER_BAD_OPTION naming the option. */
+export function resolveBrokerOptions(input: BrokerStartOptions): ResolvedBrokerConfig {
+  if (input === null || typeof input !== 'object') {
+    throw brokerErrors.WF_BROKER_BAD_OPTION({ option: '(options)', reason: 'expected an object' });
+  }
+  const { verifier, logger, ...data } = input;
+  if (!verifier || typeof verifier.verify !== 'function') {
+    throw brokerErrors.WF_BROKER_BAD_OPTION({
+      option: 'verifier',
+      reason: 'a CredentialVerifier with verify(username, password) is required',
+    });
+  }
+  if (logger !== undefined && (typeof logger !== 'object' || typeof logger.warn !== 'function')) {
+    throw brokerErrors.WF_BROKER_BAD_OPTION({ option: 'logger', reason: 'expected a Logger' });
+  }
+  // platform/ passes `undefined` for options it leaves to us; treat that as "not given".
+  const given = Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
+  const result = withDefaults(BrokerOptionsSchema, given);
+  if (!result.ok) {
+    const first = result.problems[0];
+    throw brokerErrors.WF_BROKER_BAD_OPTION({
+      option: first?.field || '(options)',
+      reason: first?.message ?? 'invalid',
+    });
+  }
+  return { options: deepFreeze(result.value), verifier, logger: logger ?? silentLogger };
+}

@@ -1,0 +1,42 @@
+/**
+ * The broker's counters. Refusals are counted, never silent: an operator can tell a quiet fleet
+ * from a fleet whose traffic is being refused.
+ */
+export interface BrokerStats {
+  /** Clients that completed CONNECT and have not disconnected. */
+  readonly connectedClients: number;
+  /** CONNECTs answered with a non-zero return code by the authenticate hook. */
+  readonly authRefusals: number;
+  readonly aclPublishRefusals: number;
+  readonly aclSubscribeRefusals: number;
+  /** Publishes refused because the payload exceeded PAYLOAD_CAPS for its topic [WF-P-CAP-1]. */
+  readonly payloadCapRefusals: number;
+  /** Connections dropped because a packet exceeded maxPacketBytes (or its length was malformed). */
+  readonly oversizePackets: number;
+  /** Client publishes that passed the ACL and were routed. */
+  readonly messagesPublished: number;
+}
+
+export type StatName = Exclude<keyof BrokerStats, 'connectedClients'>;
+
+export interface StatCounters {
+  increment(name: StatName): void;
+  snapshot(connectedClients: number): BrokerStats;
+}
+
+export function createStatCounters(): StatCounters {
+  const counts: Record<StatName, number> = {
+    authRefusals: 0,
+    aclPublishRefusals: 0,
+    aclSubscribeRefusals: 0,
+    payloadCapRefusals: 0,
+    oversizePackets: 0,
+    messagesPublished: 0,
+  };
+  return {
+    increment: (name) => {
+      counts[name] += 1;
+    },
+    snapshot: (connectedClients) => Object.freeze({ connectedClients, ...counts }),
+  };
+}

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decidePublish, decideSubscribe } from '../../broker/acl.js';
+import type { Principal } from '../../broker/credentials.js';
+import { topics } from '../../protocol/topics.js';
+import { PAYLOAD_CAPS } from '../../protocol/limits.js';
+import { SERVICE_USERNAME } from '../../protocol/ids.js';
+import { SHA_A } from './helpers.js';
+
+const A: Principal = { kind: 'device', deviceId: 'gw-a' };
+const service: Principal = { kind: 'service', name: SERVICE_USERNAME };
+
+const pub = (p: Principal | undefined, topic: string) => decidePublish(p, topic).allowed;
+const sub = (p: Principal | undefined, filter: string) => decideSubscribe(p, filter).allowed;
+
+test('[WF-P-ACL-1] a device publishes only its own reported/status/results', () => {
+  assert.ok(pub(A, topics.device('gw-a', 'reported')));
+  assert.ok(pub(A, topics.device('gw-a', 'status')));
+  assert.ok(pub(A, topics.device('gw-a', 'results')));
+  assert.ok(!pub(A, topics.device('gw-a', 'desired')));
+  assert.ok(!pub(A, topics.device('gw-b', 'reported')));
+  assert.ok(!pub(A, topics.module(SHA_A)));
+  assert.ok(!pub(A, '$SYS/broker/heartbeat'));
+  assert.ok(!pub(A, 'wf/v1/devices/gw-a/reported/extra'));
+  assert.ok(!pub(A, 'other/topic'));
+});
+
+test('[WF-P-ACL-1] a device subscribes only to its own desired state and to modules', () => {
+  assert.ok(sub(A, topics.device('gw-a', 'desired')));
+  assert.ok(sub(A, topics.allModules));
+  assert.ok(sub(A, topics.module(SHA_A)));
+  for (const filter of [
+    topics.device('gw-b', 'desired'),
+    topics.device('gw-a', 'reported'),
+    topics.allDevices('desired'),
+    topics.allDevices('results'),
+    'wf/v1/devices/gw-a/+',
+    'wf/v1/devices/#',
+    'wf/v1/#',
+    '#',
+    '+/+/+/+/+',
+    'wf/v1/modules/#',
+    '$SYS/#',
+  ]) {
+    assert.ok(!sub(A, filter), filter);
+  }
+});
+
+test('[WF-P-ACL-1] the service publishes modules and desired states only', () => {
+  assert.ok(pub(service, topics.module(SHA_A)));
+  assert.ok(pub(service, topics.device('gw-a', 'desired')));
+  assert.ok(!pub(service, topics.device('gw-a', 'reported')));
+  assert.ok(!pub(service, topics.device('gw-a', 'results')));
+  assert.ok(!pub(service, 'wf/v1/modules/not-a-hash'));
+  assert.ok(!pub(service, 'wf/v1/devices/Bad Id/desired'));
+  assert.ok(!pub(service, '$SYS/x'));
+});
+
+test('[WF-P-ACL-1] the service subscribes to what devices report and to modules', () => {
+  for (const channel of ['reported', 'status', 'results'] as const) {
+    assert.ok(sub(service, topics.allDevices(channel)));
+    assert.ok(sub(service, topics.device('gw-a', channel)));
+  }
+  assert.ok(sub(service, topics.allModules));
+  assert.ok(!sub(service, topics.allDevices('desired')));
+  assert.ok(!sub(service, '#'));
+  assert.ok(!sub(service, 'wf/v1/#'));
+  assert.ok(!sub(service, '$SYS/#'));
+});
+
+test('an anonymous client (no principal) may do nothing', () => {
+  assert.ok(!pub(undefined, topics.device('gw-a', 'status')));
+  assert.ok(!sub(undefined, topics.allModules));
+});
+
+test('[WF-P-CAP-1] an allowed publish carries the cap of its topic kind', () => {
+  const decision = decidePublish(A, topics.device('gw-a', 'status'));
+  assert.deepEqual(decision, { allowed: true, kind: 'status', cap: PAYLOAD_CAPS.status });
+  const module = decidePublish(service, topics.module(SHA_A));
+  assert.deepEqual(module, { allowed: true, kind: 'module', cap: PAYLOAD_CAPS.module });
+});
