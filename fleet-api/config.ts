@@ -1,0 +1,98 @@
+/**
+ * The fleet API's options with their defaults in one place, validated once (additional
+ * properties refused so a misspelt option is an error, not a silent default), then frozen.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import cron from 'node-cron';
+import { describeProblems, deepFreeze, withDefaults } from '../common/validate.js';
+import { SERVICE_USERNAME } from '../protocol/index.js';
+import { apiErrors } from './errors.js';
+
+const MIB = 1024 * 1024;
+
+export const FleetApiOptionsSchema = Type.Object(
+  {
+    /** SQLite file; ignored when an opened store is handed to createFleetApi. */
+    dbPath: Type.String({ minLength: 1 }),
+    http: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** The broker URL written into agent configs; the service account's URL when absent. */
+    publicMqttUrl: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://' })),
+    mqtt: Type.Object(
+      {
+        url: Type.String({ pattern: '^(mqtts?|wss?|tcp)://' }),
+        username: Type.String({ minLength: 1, default: SERVICE_USERNAME }),
+        password: Type.String({ minLength: 1 }),
+        /** Fixed client id (persistent session); random per start when absent. */
+        clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        /** How long listen() waits for the first connection before going on degraded. */
+        connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
+        /** How long a REST call waits for a retained publish to be acknowledged. */
+        publishTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** Module uploads carry up to 2 MiB of wasm as base64 (~2.7 MiB) plus the manifest. */
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * MIB, default: 4 * MIB }),
+    jobs: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        /** node-cron expressions (a leading seconds field is allowed). */
+        offlineDetection: Type.String({ minLength: 1, default: '*/15 * * * * *' }),
+        resultsRetention: Type.String({ minLength: 1, default: '17 * * * *' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    retention: Type.Object(
+      {
+        days: Type.Integer({ minimum: 1, maximum: 36500, default: 30 }),
+        maxRows: Type.Integer({ minimum: 1000, default: 5_000_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    ingest: Type.Object(
+      {
+        /** Result batches are buffered this long, or until maxBatches, then written in one transaction. */
+        flushMs: Type.Integer({ minimum: 1, maximum: 10000, default: 50 }),
+        maxBatches: Type.Integer({ minimum: 1, maximum: 100000, default: 500 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type FleetApiOptionsInput = Static<typeof FleetApiOptionsSchema>;
+export type FleetApiOptions = Readonly<FleetApiOptionsInput & { publicMqttUrl: string }>;
+
+/** Input as callers write it: every defaulted field may be left out. */
+export type FleetApiOptionsPartial = {
+  dbPath: string;
+  http?: Partial<FleetApiOptionsInput['http']>;
+  publicMqttUrl?: string;
+  mqtt: { url: string; password: string } & Partial<Omit<FleetApiOptionsInput['mqtt'], 'url' | 'password'>>;
+  bodyLimitBytes?: number;
+  jobs?: Partial<FleetApiOptionsInput['jobs']>;
+  retention?: Partial<FleetApiOptionsInput['retention']>;
+  ingest?: Partial<FleetApiOptionsInput['ingest']>;
+};
+
+export function resolveOptions(input: FleetApiOptionsPartial): FleetApiOptions {
+  const result = withDefaults(FleetApiOptionsSchema, input);
+  if (!result.ok) {
+    const field = result.problems[0]?.field;
+    throw apiErrors.WF_API_OPTION_INVALID({ reason: describeProblems(result.problems), field });
+  }
+  const value = result.value;
+  for (const name of ['offlineDetection', 'resultsRetention'] as const) {
+    if (!cron.validate(value.jobs[name])) {
+      throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'jobs/${name}': '${value.jobs[name]}' is not a cron expression`, field: `jobs/${name}` });
+    }
+  }
+  return deepFreeze({ ...value, publicMqttUrl: value.publicMqttUrl ?? value.mqtt.url });
+}

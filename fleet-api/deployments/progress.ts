@@ -1,0 +1,30 @@
+/**
+ * Turns a device's reported state into deployment progress. A device counts as `applied` for a
+ * deployment only once it reports that exact name, version and hash running at a revision at
+ * least the one that carried the deployment, so an old report can never confirm a new rollout.
+ */
+import type { ReportedState } from '../../protocol/index.js';
+import type { Store } from '../store/index.js';
+
+export function recordReportedState(store: Store, state: ReportedState): { updated: number } {
+  let updated = 0;
+  store.transaction(() => {
+    if (!store.setReported(state.deviceId, state)) return;
+    for (const row of store.activeDeploymentsOf(state.deviceId)) {
+      if (state.revision < row.revision) continue;
+      const reported = state.modules.find((m) => m.name === row.module && m.version === row.version && m.sha256 === row.sha256);
+      if (!reported) continue;
+      if (reported.state === 'running' && row.state !== 'applied') {
+        store.setDeploymentDeviceState(row.deploymentId, state.deviceId, 'applied', null);
+        updated += 1;
+      } else if (reported.state === 'failed') {
+        const reason = reported.reason ?? 'failed without a reason';
+        if (row.state !== 'failed' || row.reason !== reason) {
+          store.setDeploymentDeviceState(row.deploymentId, state.deviceId, 'failed', reason);
+          updated += 1;
+        }
+      }
+    }
+  });
+  return { updated };
+}

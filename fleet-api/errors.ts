@@ -1,0 +1,23 @@
+/**
+ * The fleet API's error registry. Codes are stable and never reused; each is listed in
+ * docs/api.md (a test enforces it). `field` in the details names the request field at fault.
+ */
+import { defineErrors } from '../common/errors.js';
+
+export const apiErrors = defineErrors({
+  WF_API_VALIDATION: { message: '{field}: {reason}', status: 400 },
+  WF_API_UNAUTHORIZED: { message: 'a valid bearer token is required: {reason}', status: 401 },
+  WF_API_FORBIDDEN: { message: "token role '{role}' may not {action}", status: 403 },
+  WF_API_NOT_FOUND: { message: "{kind} '{id}' not found", status: 404 },
+  WF_API_ROUTE_NOT_FOUND: { message: 'no route {method} {url}', status: 404 },
+  WF_API_CONFLICT: { message: '{reason}', status: 409 },
+  WF_API_PAYLOAD_TOO_LARGE: { message: 'request body exceeds {limit} bytes', status: 413 },
+  WF_API_MODULE_TOO_LARGE: { message: 'module binary of {size} bytes exceeds {max} bytes', status: 413 },
+  WF_API_MODULE_INVALID: { message: 'module {name}@{version} is refused: {reason}', status: 422 },
+  WF_API_CONFIG_INVALID: { message: '{reason}', status: 422 },
+  WF_API_TARGET_INVALID: { message: '{reason}', status: 422 },
+  WF_API_OPTION_INVALID: { message: 'fleet-api option {reason}', status: 500 },
+  WF_API_INTERNAL: { message: 'internal error: {reason}', status: 500 },
+});
+
+export type ApiErrorCode = keyof typeof apiErrors;

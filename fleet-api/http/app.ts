@@ -1,0 +1,52 @@
+/**
+ * The Fastify application: strict request validation (unknown properties are errors, not
+ * silently dropped), one error shape, bearer auth, and the OpenAPI document built from the
+ * route schemas.
+ */
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { RouteContext } from './context.js';
+import { installAuth } from './auth.js';
+import { installErrorHandling } from './error-handler.js';
+import { ErrorResponse } from './schemas.js';
+import { deploymentRoutes } from './routes/deployments.js';
+import { deviceRoutes } from './routes/devices.js';
+import { moduleRoutes } from './routes/modules.js';
+import { resultRoutes } from './routes/results.js';
+import { systemRoutes } from './routes/system.js';
+
+export const API_PREFIX = '/api/v1';
+
+export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: ctx.options.bodyLimitBytes,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  });
+  app.addSchema(ErrorResponse);
+  await app.register(swagger, {
+    // Keeps shared schemas under their own $id (ErrorResponse) instead of def-0, def-1, ...
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'wasmfleet fleet API', version: ctx.version, description: 'Inventory, modules, deployments and results. See docs/api.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  installErrorHandling(app, ctx.logger, ctx.options.bodyLimitBytes);
+  installAuth(app, ctx.store);
+
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  await app.register(
+    async (scope) => {
+      await systemRoutes(scope, ctx);
+      await deviceRoutes(scope, ctx);
+      await resultRoutes(scope, ctx);
+      await moduleRoutes(scope, ctx);
+      await deploymentRoutes(scope, ctx);
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

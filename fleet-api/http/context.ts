@@ -1,0 +1,17 @@
+/** What route handlers are given: the parts of the API they may use, nothing global. */
+import type { Logger } from '../../common/logger.js';
+import type { FleetApiOptions } from '../config.js';
+import type { Ingestion } from '../ingest.js';
+import type { JobScheduler } from '../jobs/index.js';
+import type { MqttLink } from '../mqtt-link.js';
+import type { Store } from '../store/index.js';
+
+export interface RouteContext {
+  store: Store;
+  link: MqttLink;
+  ingestion: Ingestion;
+  jobs: JobScheduler;
+  options: FleetApiOptions;
+  logger: Logger;
+  version: string;
+}

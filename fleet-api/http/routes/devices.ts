@@ -1,0 +1,110 @@
+/** Device provisioning and inventory. */
+import type { FastifyInstance } from 'fastify';
+import { generateSecret, hashSecret } from '../../../common/secrets.js';
+import { listProfileNames } from '../../../firmware-profiles/index.js';
+import { apiErrors } from '../../errors.js';
+import type { RouteContext } from '../context.js';
+import {
+  CreateDeviceBody,
+  DeviceDetail,
+  DeviceListQuery,
+  DeviceParams,
+  DeviceSummary,
+  ProvisionResponse,
+  errors,
+} from '../schemas.js';
+import { deviceDetail, deviceSummary } from '../views.js';
+import { Type } from '@sinclair/typebox';
+
+const isConstraint = (error: unknown, code: string): boolean => (error as { code?: unknown }).code === code;
+
+export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
+  app.post<{ Body: CreateDeviceBody }>(
+    '/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "Provision a device; its MQTT password is returned once",
+        body: CreateDeviceBody,
+        response: { 201: ProvisionResponse, ...errors(403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { id, profile, tags = {} } = request.body;
+      const known = listProfileNames();
+      if (!known.includes(profile)) {
+        throw apiErrors.WF_API_VALIDATION({ field: 'body/profile', reason: `unknown firmware profile '${profile}'; known: ${known.join(', ')}` });
+      }
+      if (ctx.store.getDevice(id)) throw apiErrors.WF_API_CONFLICT({ reason: `device '${id}' already exists`, field: 'body/id' });
+      const password = generateSecret('wfd');
+      const credentialHash = await hashSecret(password);
+      let device;
+      try {
+        device = ctx.store.insertDevice({ id, profile, tags, credentialHash });
+      } catch (error) {
+        // Two concurrent provisions of one id: the loser lands here after hashing.
+        if (isConstraint(error, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw apiErrors.WF_API_CONFLICT({ reason: `device '${id}' already exists`, field: 'body/id' });
+        throw error;
+      }
+      ctx.logger.info('device provisioned', { deviceId: id, profile });
+      return reply.status(201).send({ device: deviceSummary(device), mqtt: { url: ctx.options.publicMqttUrl, username: id, password } });
+    },
+  );
+
+  app.get<{ Querystring: DeviceListQuery }>(
+    '/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'List devices, filtered by tags (AND), profile and online status',
+        querystring: DeviceListQuery,
+        response: { 200: Type.Object({ devices: Type.Array(DeviceSummary) }), ...errors() },
+      },
+    },
+    async (request) => {
+      const { tag = [], profile, online } = request.query;
+      const tags: Record<string, string> = {};
+      for (const pair of tag) {
+        const at = pair.indexOf('=');
+        tags[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+      return { devices: ctx.store.listDevices({ tags, profile, online }).map(deviceSummary) };
+    },
+  );
+
+  app.get<{ Params: DeviceParams }>(
+    '/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'One device with its desired and reported state',
+        params: DeviceParams,
+        response: { 200: DeviceDetail, ...errors(404) },
+      },
+    },
+    async (request) => {
+      const device = ctx.store.getDevice(request.params.id);
+      if (!device) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id: request.params.id, field: 'params/id' });
+      return deviceDetail(device);
+    },
+  );
+
+  app.delete<{ Params: DeviceParams }>(
+    '/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Delete a device: its credentials stop working and its retained desired state is cleared',
+        params: DeviceParams,
+        response: { 204: Type.Null(), ...errors(403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!ctx.store.deleteDevice(id)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
+      await ctx.link.clearDesired(id);
+      ctx.logger.info('device deleted', { deviceId: id });
+      return reply.status(204).send();
+    },
+  );
+}

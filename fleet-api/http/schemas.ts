@@ -1,0 +1,249 @@
+/**
+ * Request and response schemas of the REST API. Fastify validates requests and serialises
+ * responses from these, and @fastify/swagger turns them into the OpenAPI document, so the
+ * document cannot drift from what the server does.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  DEVICE_ID_PATTERN,
+  MODULE_NAME_PATTERN,
+  PARAM_NAME_PATTERN,
+  SEMVER_PATTERN,
+  SHA256_HEX_PATTERN,
+  TAG_KEY_PATTERN,
+  ManifestSchema,
+  ReportedStateSchema,
+  DesiredModuleSchema,
+} from '../../protocol/index.js';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN, description: 'lowercase letters, digits, . _ -; at most 63 characters' });
+export const ModuleName = Type.String({ pattern: MODULE_NAME_PATTERN });
+export const Version = Type.String({ pattern: SEMVER_PATTERN });
+export const Sha256 = Type.String({ pattern: SHA256_HEX_PATTERN });
+export const Tags = Type.Record(Type.String({ pattern: TAG_KEY_PATTERN }), Type.String({ minLength: 0, maxLength: 64 }), {
+  maxProperties: 32,
+  // TypeBox records only constrain keys matching the pattern; this refuses the rest.
+  additionalProperties: false,
+});
+export const Config = Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), Type.Union([Type.Number(), Type.Boolean()]), {
+  additionalProperties: false,
+});
+export const Timestamp = Type.String({ description: 'ISO 8601 UTC' });
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'a WF_API_… code from docs/api.md' }),
+      message: Type.String(),
+      field: Type.Optional(Type.String({ description: 'the request field at fault, e.g. body/id' })),
+    }),
+  },
+  { $id: 'ErrorResponse', description: 'Every error response' },
+);
+
+const errorsFor = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, Type.Ref(ErrorResponse)]));
+/** Every authenticated route can answer 400 and 401 besides its own errors. */
+export const errors = (...statuses: number[]) => errorsFor(400, 401, ...statuses);
+
+// ---- devices -------------------------------------------------------------------------------
+
+export const CreateDeviceBody = Type.Object(
+  {
+    id: DeviceId,
+    profile: Type.String({ minLength: 1, maxLength: 64, description: 'a firmware profile name, e.g. sim-x86-64' }),
+    tags: Type.Optional(Tags),
+  },
+  { additionalProperties: false },
+);
+export type CreateDeviceBody = Static<typeof CreateDeviceBody>;
+
+export const DeviceSummary = Type.Object({
+  id: Type.String(),
+  profile: Type.String(),
+  tags: Type.Record(Type.String(), Type.String()),
+  createdAt: Timestamp,
+  online: Type.Boolean(),
+  lastSeen: Nullable(Timestamp),
+  desiredRevision: Type.Integer(),
+  reportedRevision: Type.Integer(),
+  /** True when the device reports the revision it was last asked for. */
+  inSync: Type.Boolean(),
+});
+
+export const DeviceDetail = Type.Intersect([
+  DeviceSummary,
+  Type.Object({
+    desired: Type.Object({ revision: Type.Integer(), issuedAt: Nullable(Timestamp), modules: Type.Array(DesiredModuleSchema) }),
+    reported: Type.Optional(ReportedStateSchema),
+  }),
+]);
+
+export const ProvisionResponse = Type.Object({
+  device: DeviceSummary,
+  mqtt: Type.Object({
+    url: Type.String(),
+    username: Type.String(),
+    password: Type.String({ description: 'shown once; only its hash is stored' }),
+  }),
+});
+
+export const DeviceListQuery = Type.Object(
+  {
+    tag: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_.-]{0,31}=.{0,64}$' }), { description: 'key=value, repeatable (AND)', maxItems: 32 })),
+    profile: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    online: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type DeviceListQuery = Static<typeof DeviceListQuery>;
+
+export const DeviceParams = Type.Object({ id: DeviceId }, { additionalProperties: false });
+export type DeviceParams = Static<typeof DeviceParams>;
+
+// ---- results -------------------------------------------------------------------------------
+
+export const ResultsQuery = Type.Object(
+  {
+    module: Type.Optional(ModuleName),
+    metric: Type.Optional(Type.String({ pattern: PARAM_NAME_PATTERN })),
+    kind: Type.Optional(Type.Union([Type.Literal('metric'), Type.Literal('event')])),
+    from: Type.Optional(Type.Number({ description: 'epoch milliseconds, inclusive' })),
+    to: Type.Optional(Type.Number({ description: 'epoch milliseconds, exclusive' })),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+export type ResultsQuery = Static<typeof ResultsQuery>;
+
+export const ResultsPage = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      kind: Type.String(),
+      seq: Type.Integer(),
+      module: Type.String(),
+      version: Type.String(),
+      deploymentId: Type.String(),
+      metric: Type.String({ description: 'metric or event name' }),
+      t: Type.Number({ description: 'epoch milliseconds' }),
+      value: Type.Number(),
+    }),
+  ),
+  nextCursor: Nullable(Type.String()),
+});
+
+// ---- modules -------------------------------------------------------------------------------
+
+export const UploadModuleBody = Type.Object(
+  {
+    manifest: ManifestSchema,
+    wasm: Type.String({ minLength: 8, description: 'the .wasm bytes, standard base64' }),
+  },
+  { additionalProperties: false },
+);
+export type UploadModuleBody = Static<typeof UploadModuleBody>;
+
+export const ModuleSummary = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  createdAt: Timestamp,
+});
+
+export const ModuleDetail = Type.Intersect([ModuleSummary, Type.Object({ manifest: ManifestSchema })]);
+
+export const ModuleParams = Type.Object({ name: ModuleName, version: Version }, { additionalProperties: false });
+export type ModuleParams = Static<typeof ModuleParams>;
+
+// ---- deployments ---------------------------------------------------------------------------
+
+export const Target = Type.Object(
+  {
+    devices: Type.Optional(Type.Array(DeviceId, { minItems: 1, maxItems: 10000, uniqueItems: true })),
+    tags: Type.Optional(Tags),
+    profile: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false, description: 'all given criteria must hold (AND)' },
+);
+
+export const CreateDeploymentBody = Type.Object(
+  {
+    module: ModuleName,
+    version: Version,
+    target: Target,
+    config: Type.Optional(Config),
+    input: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "a source id of the devices' profile" })),
+  },
+  { additionalProperties: false },
+);
+export type CreateDeploymentBody = Static<typeof CreateDeploymentBody>;
+
+export const DeploymentCreated = Type.Object({
+  id: Type.String(),
+  module: Type.String(),
+  version: Type.String(),
+  sha256: Type.String(),
+  devices: Type.Integer({ description: 'devices targeted' }),
+  changed: Type.Integer({ description: 'devices whose desired revision was bumped' }),
+  unchanged: Type.Integer({ description: 'devices that already had this exact module and config' }),
+  published: Type.Integer({ description: 'desired states acknowledged by the broker before responding' }),
+});
+
+const Counts = Type.Object({ pending: Type.Integer(), applied: Type.Integer(), failed: Type.Integer(), superseded: Type.Integer() });
+
+export const DeploymentSummary = Type.Object({
+  id: Type.String(),
+  module: Type.String(),
+  version: Type.String(),
+  sha256: Type.String(),
+  target: Target,
+  config: Config,
+  input: Nullable(Type.String()),
+  createdAt: Timestamp,
+  counts: Counts,
+});
+
+export const DeploymentDetail = Type.Intersect([
+  DeploymentSummary,
+  Type.Object({
+    devices: Type.Array(
+      Type.Object({ id: Type.String(), state: Type.String(), reason: Nullable(Type.String()), revision: Type.Integer(), updatedAt: Timestamp }),
+    ),
+  }),
+]);
+
+export const DeploymentParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export type DeploymentParams = Static<typeof DeploymentParams>;
+
+// ---- system --------------------------------------------------------------------------------
+
+export const Health = Type.Object({
+  status: Type.Literal('ok'),
+  mqtt: Type.Union([Type.Literal('connected'), Type.Literal('disconnected')]),
+  version: Type.String(),
+  protocol: Type.Integer(),
+});
+
+export const JobList = Type.Object({
+  jobs: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      schedule: Type.String(),
+      enabled: Type.Boolean(),
+      running: Type.Boolean(),
+      nextRun: Nullable(Timestamp),
+      lastRun: Nullable(
+        Type.Object({
+          at: Timestamp,
+          durationMs: Type.Number(),
+          ok: Type.Boolean(),
+          result: Type.Optional(Type.Unknown()),
+          error: Type.Optional(Type.String()),
+        }),
+      ),
+    }),
+  ),
+});

@@ -1,0 +1,103 @@
+/**
+ * The fleet API: inventory in SQLite, REST for operators, MQTT (as a plain client) to the fleet.
+ * createFleetApi wires the parts; listen() binds HTTP and connects MQTT; close() undoes it all.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { createLogger, type Logger } from '../common/logger.js';
+import { fromRoot } from '../common/paths.js';
+import { resolveOptions, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
+import { buildApp } from './http/app.js';
+import { createIngestion, type Ingestion } from './ingest.js';
+import { createFleetJobs, type JobScheduler } from './jobs/index.js';
+import { createMqttLink, type MqttLink } from './mqtt-link.js';
+import { retainedSource } from './retained-source.js';
+import { openStore, type Store } from './store/index.js';
+
+export { openStore, type Store } from './store/index.js';
+export { storeCredentialVerifier, type ServiceAccount } from './credentials-verifier.js';
+export { apiErrors } from './errors.js';
+export { resolveOptions, FleetApiOptionsSchema, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
+export type { MqttLink, LinkCounters } from './mqtt-link.js';
+export type { JobView } from './jobs/index.js';
+
+export interface FleetApi {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly link: MqttLink;
+  readonly ingestion: Ingestion;
+  readonly jobs: JobScheduler;
+  readonly options: FleetApiOptions;
+  listen(): Promise<{ url: string }>;
+  close(): Promise<void>;
+  /** A new admin token, returned in clear once. */
+  createAdminToken(name?: string): string;
+  /** Runs a scheduled job now, e.g. 'offline-detection'. */
+  runJob(name: string): Promise<unknown>;
+}
+
+export interface FleetApiDeps {
+  logger?: Logger;
+  /** An already opened store (e.g. shared with the broker's verifier); the API closes it. */
+  store?: Store;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetApiDeps = {}): Promise<FleetApi> {
+  const options = resolveOptions(input);
+  const logger = deps.logger ?? createLogger({ component: 'fleet-api' });
+  const store = deps.store ?? openStore(options.dbPath);
+  const ingestion = createIngestion(store, options.ingest, logger);
+  const link = createMqttLink(
+    { ...options.mqtt },
+    retainedSource(store),
+    ingestion.handlers,
+    logger.child({ component: 'fleet-api-mqtt' }),
+  );
+  const jobs = createFleetJobs(store, options, logger);
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({ store, link, ingestion, jobs, options, logger, version: packageVersion() });
+  } catch (error) {
+    await jobs.stop();
+    if (!deps.store) store.close();
+    throw error;
+  }
+
+  let closed = false;
+  let connecting: Promise<boolean> | undefined;
+  return {
+    app,
+    store,
+    link,
+    ingestion,
+    jobs,
+    options,
+    async listen() {
+      const address = await app.listen({ host: options.http.host, port: options.http.port });
+      connecting ??= link.connect();
+      await connecting;
+      const url = new URL(address);
+      logger.info('fleet api listening', { url: url.origin, mqtt: link.connected ? 'connected' : 'disconnected' });
+      return { url: url.origin };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await jobs.stop();
+      await app.close();
+      await link.close();
+      ingestion.close();
+      store.close();
+    },
+    createAdminToken: (name = 'admin') => store.createToken(name, 'admin'),
+    runJob: (name) => jobs.run(name),
+  };
+}

@@ -1,0 +1,19 @@
+/** Builds every retained message from SQLite, so the broker's retained store is always derivable. */
+import { PROTOCOL_VERSION, type ModuleEnvelope } from '../protocol/index.js';
+import type { RetainedSource } from './mqtt-link.js';
+import type { Store } from './store/index.js';
+
+export function retainedSource(store: Store): RetainedSource {
+  return {
+    moduleShas: () => (store.open ? store.moduleShas() : []),
+    moduleEnvelope(sha256): ModuleEnvelope | undefined {
+      if (!store.open) return undefined;
+      const module = store.moduleBySha(sha256);
+      const wasm = store.moduleWasm(sha256);
+      if (!module || !wasm) return undefined;
+      return { v: PROTOCOL_VERSION, manifest: module.manifest, sha256, size: module.size, wasm: wasm.toString('base64') };
+    },
+    deviceIds: () => (store.open ? store.deviceIds() : []),
+    desiredState: (deviceId) => (store.open ? (store.getDevice(deviceId)?.desired ?? null) : null),
+  };
+}

@@ -1,0 +1,149 @@
+/** Device inventory: provisioning, selection by tags/profile/online, presence and twin state. */
+import type { DesiredState, ReportedState } from '../../protocol/index.js';
+import { nowIso, type Db } from './core.js';
+import { statementCache } from './statements.js';
+
+export interface DeviceRecord {
+  id: string;
+  profile: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  online: boolean;
+  lastSeen: string | null;
+  reported: ReportedState | null;
+  reportedRevision: number;
+  desired: DesiredState | null;
+  desiredRevision: number;
+}
+
+export interface DeviceFilter {
+  /** Every pair must match (AND). */
+  tags?: Record<string, string>;
+  profile?: string;
+  online?: boolean;
+  ids?: readonly string[];
+}
+
+interface DeviceRow {
+  id: string;
+  profile: string;
+  tags: string;
+  created_at: string;
+  online: number;
+  last_seen: string | null;
+  reported: string | null;
+  reported_revision: number;
+  desired: string | null;
+  desired_revision: number;
+}
+
+const COLUMNS = 'id, profile, tags, created_at, online, last_seen, reported, reported_revision, desired, desired_revision';
+
+const toRecord = (row: DeviceRow): DeviceRecord => ({
+  id: row.id,
+  profile: row.profile,
+  tags: JSON.parse(row.tags) as Record<string, string>,
+  createdAt: row.created_at,
+  online: row.online === 1,
+  lastSeen: row.last_seen,
+  reported: row.reported === null ? null : (JSON.parse(row.reported) as ReportedState),
+  reportedRevision: row.reported_revision,
+  desired: row.desired === null ? null : (JSON.parse(row.desired) as DesiredState),
+  desiredRevision: row.desired_revision,
+});
+
+export function deviceOps(db: Db) {
+  const insert = db.prepare('INSERT INTO devices (id, profile, tags, credential_hash, created_at) VALUES (?, ?, ?, ?, ?)');
+  const insertTag = db.prepare('INSERT INTO device_tags (device_id, key, value) VALUES (?, ?, ?)');
+  const get = db.prepare(`SELECT ${COLUMNS} FROM devices WHERE id = ?`);
+  const remove = db.prepare('DELETE FROM devices WHERE id = ?');
+  const hash = db.prepare('SELECT credential_hash FROM devices WHERE id = ?').pluck();
+  const allIds = db.prepare('SELECT id FROM devices ORDER BY id').pluck();
+  const seen = db.prepare(
+    // last_seen only moves forward, so a stale retained status cannot rewind it.
+    'UPDATE devices SET online = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE id = ?',
+  );
+  const touch = db.prepare("UPDATE devices SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?");
+  const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ? WHERE id = ?');
+  const desired = db.prepare('UPDATE devices SET desired = ?, desired_revision = ? WHERE id = ?');
+  const onlineWithProfile = db.prepare('SELECT id, profile, last_seen FROM devices WHERE online = 1');
+  const setOffline = db.prepare('UPDATE devices SET online = 0 WHERE id = ? AND online = 1');
+  const statements = statementCache(db);
+
+  const insertDevice = db.transaction((id: string, profile: string, tags: Record<string, string>, credentialHash: string) => {
+    insert.run(id, profile, JSON.stringify(tags), credentialHash, nowIso());
+    for (const [key, value] of Object.entries(tags)) insertTag.run(id, key, value);
+  });
+
+  return {
+    /** Throws SqliteError SQLITE_CONSTRAINT_PRIMARYKEY when the id exists. */
+    insertDevice(input: { id: string; profile: string; tags: Record<string, string>; credentialHash: string }): DeviceRecord {
+      insertDevice(input.id, input.profile, input.tags, input.credentialHash);
+      return toRecord(get.get(input.id) as DeviceRow);
+    },
+    getDevice(id: string): DeviceRecord | undefined {
+      const row = get.get(id) as DeviceRow | undefined;
+      return row && toRecord(row);
+    },
+    listDevices(filter: DeviceFilter = {}): DeviceRecord[] {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.profile !== undefined) {
+        where.push('profile = ?');
+        args.push(filter.profile);
+      }
+      if (filter.online !== undefined) {
+        where.push('online = ?');
+        args.push(filter.online ? 1 : 0);
+      }
+      for (const [key, value] of Object.entries(filter.tags ?? {})) {
+        where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = devices.id AND t.key = ? AND t.value = ?)');
+        args.push(key, value);
+      }
+      if (filter.ids !== undefined) {
+        if (filter.ids.length === 0) return [];
+        where.push('id IN (SELECT value FROM json_each(?))');
+        args.push(JSON.stringify(filter.ids));
+      }
+      const sql = `SELECT ${COLUMNS} FROM devices ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id`;
+      return (statements(sql).all(...args) as DeviceRow[]).map(toRecord);
+    },
+    deviceIds(): string[] {
+      return allIds.all() as string[];
+    },
+    deleteDevice(id: string): boolean {
+      return remove.run(id).changes === 1;
+    },
+    deviceCredentialHash(id: string): string | undefined {
+      return hash.get(id) as string | undefined;
+    },
+    setPresence(id: string, online: boolean, at: string): boolean {
+      return seen.run(online ? 1 : 0, at, id).changes === 1;
+    },
+    touchDevice(id: string, at: string): void {
+      touch.run(at, id);
+    },
+    setReported(id: string, state: ReportedState): boolean {
+      return reported.run(JSON.stringify(state), state.revision, id).changes === 1;
+    },
+    setDesired(id: string, state: DesiredState): void {
+      desired.run(JSON.stringify(state), state.revision, id);
+    },
+    onlineDevices(): Array<{ id: string; profile: string; lastSeen: string | null }> {
+      return (onlineWithProfile.all() as Array<{ id: string; profile: string; last_seen: string | null }>).map((row) => ({
+        id: row.id,
+        profile: row.profile,
+        lastSeen: row.last_seen,
+      }));
+    },
+    markOffline(ids: readonly string[]): number {
+      let changed = 0;
+      db.transaction(() => {
+        for (const id of ids) changed += setOffline.run(id).changes;
+      })();
+      return changed;
+    },
+  };
+}
+
+export type DeviceOps = ReturnType<typeof deviceOps>;

@@ -1,0 +1,53 @@
+/**
+ * The fleet's source of truth: one SQLite file. `openStore` returns every operation group merged
+ * into one object, each group's statements prepared once when the store opens.
+ */
+import { openDatabase, type Db } from './core.js';
+import { deviceOps, type DeviceOps } from './devices.js';
+import { moduleOps, type ModuleOps } from './modules.js';
+import { deploymentOps, type DeploymentOps } from './deployments.js';
+import { resultOps, type ResultOps } from './results.js';
+import { tokenOps, type TokenOps } from './tokens.js';
+
+export type Store = DeviceOps &
+  ModuleOps &
+  DeploymentOps &
+  ResultOps &
+  TokenOps & {
+    readonly db: Db;
+    /** Runs `fn` in one transaction (nested calls become savepoints). */
+    transaction<T>(fn: () => T): T;
+    close(): void;
+    readonly open: boolean;
+  };
+
+export function openStore(path: string): Store {
+  const db = openDatabase(path);
+  return {
+    ...deviceOps(db),
+    ...moduleOps(db),
+    ...deploymentOps(db),
+    ...resultOps(db),
+    ...tokenOps(db),
+    db,
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    close: () => {
+      if (db.open) db.close();
+    },
+    get open() {
+      return db.open;
+    },
+  };
+}
+
+export { tokenIdOf, TOKEN_ROLES, type TokenRole } from './tokens.js';
+export type { DeviceRecord, DeviceFilter } from './devices.js';
+export type { ModuleRecord, ModuleSummary } from './modules.js';
+export type {
+  DeploymentRecord,
+  DeploymentDeviceRecord,
+  DeploymentTarget,
+  DeviceDeploymentState,
+  ActiveDeviceDeployment,
+} from './deployments.js';
+export type { ResultRow, ResultQuery, ResultKind, IngestOutcome } from './results.js';

@@ -1,0 +1,104 @@
+/**
+ * Schema migrations, applied in order inside one transaction each. Append only: a shipped
+ * migration is never edited, so every database converges on the same schema.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '{}',
+    credential_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    online INTEGER NOT NULL DEFAULT 0,
+    last_seen TEXT,
+    reported TEXT,
+    reported_revision INTEGER NOT NULL DEFAULT 0,
+    desired TEXT,
+    desired_revision INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  -- Tags are also kept one row per pair so selectors are indexed lookups, not JSON scans.
+  CREATE TABLE device_tags (
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (device_id, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX device_tags_by_pair ON device_tags(key, value);
+  CREATE INDEX devices_by_profile ON devices(profile);
+
+  CREATE TABLE modules (
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    manifest TEXT NOT NULL,
+    wasm BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+  ) STRICT;
+
+  CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    module TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    target TEXT NOT NULL,
+    config TEXT NOT NULL,
+    input TEXT,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    FOREIGN KEY (module, version) REFERENCES modules(name, version)
+  ) STRICT;
+  CREATE INDEX deployments_by_created ON deployments(created_at);
+
+  CREATE TABLE deployment_devices (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    module TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'failed', 'superseded')),
+    reason TEXT,
+    -- The desired revision that first carried this deployment to the device.
+    revision INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (deployment_id, device_id)
+  ) STRICT;
+  CREATE INDEX deployment_devices_by_device ON deployment_devices(device_id, module);
+
+  -- One row per ingested batch: its primary key is what makes ingestion idempotent.
+  CREATE TABLE result_batches (
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    module TEXT NOT NULL,
+    version TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    dropped INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX result_batches_by_received ON result_batches(received_at);
+
+  CREATE TABLE results (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('metric', 'event')),
+    module TEXT NOT NULL,
+    version TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    t REAL NOT NULL,
+    value REAL NOT NULL
+  ) STRICT;
+  CREATE INDEX results_by_device_time ON results(device_id, t, seq, id);
+  CREATE INDEX results_by_time ON results(t);
+
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'read')),
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  `,
+];
