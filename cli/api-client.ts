@@ -1,0 +1,74 @@
+/** A thin REST client for the fleet API; errors carry the server's own code and message. */
+import { cliErrors } from './errors.js';
+import { resolveToken, type GlobalArgs } from './global-options.js';
+
+export interface ApiClient {
+  readonly baseUrl: string;
+  get<T>(path: string, query?: Record<string, string | number | boolean | string[] | undefined>): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+  delete(path: string): Promise<void>;
+}
+
+function buildQuery(query: Record<string, string | number | boolean | string[] | undefined> = {}): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) params.append(key, String(item));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+export function createApiClient(baseUrl: string, token: string): ApiClient {
+  const root = baseUrl.replace(/\/+$/, '');
+  const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    let response: Response;
+    try {
+      response = await fetch(root + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+      throw cliErrors.WF_CLI_API_UNREACHABLE({ url: root, reason: cause });
+    }
+    const text = await response.text();
+    const parsed: unknown = text ? safeJson(text) : undefined;
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw cliErrors.WF_CLI_API_ERROR({
+        method,
+        path: path.split('?')[0],
+        status: response.status,
+        reason: error?.message ?? (text || response.statusText),
+        apiCode: error?.code,
+      });
+    }
+    return parsed;
+  };
+  return {
+    baseUrl: root,
+    get: async <T>(path: string, query?: Record<string, string | number | boolean | string[] | undefined>) =>
+      (await call('GET', path + buildQuery(query))) as T,
+    post: async <T>(path: string, body: unknown) => (await call('POST', path, body)) as T,
+    delete: async (path: string) => {
+      await call('DELETE', path);
+    },
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function clientFor(args: GlobalArgs): ApiClient {
+  return createApiClient(args.api, resolveToken(args));
+}

@@ -1,0 +1,134 @@
+/** `wasmfleet device add|list|show|remove`. */
+import { writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { clientFor } from '../api-client.js';
+import { cliErrors } from '../errors.js';
+import { asList, parseKeyValues, type GlobalArgs } from '../global-options.js';
+import { emit, table } from '../output.js';
+
+interface DeviceView {
+  id: string;
+  profile: string;
+  tags: Record<string, string>;
+  online: boolean;
+  lastSeen?: string | null;
+  [key: string]: unknown;
+}
+
+interface ProvisionResponse {
+  device: DeviceView;
+  mqtt: { url: string; username: string; password: string };
+}
+
+/** The ready-to-run agent config for a newly provisioned device (contains its password: 0600). */
+export function writeAgentConfig(path: string, provisioned: ProvisionResponse, stateDir?: string): string {
+  const file = resolve(path);
+  const config = {
+    deviceId: provisioned.device.id,
+    broker: provisioned.mqtt,
+    profile: provisioned.device.profile,
+    stateDir: resolve(stateDir ?? resolve(dirname(file), `${provisioned.device.id}.state`)),
+  };
+  try {
+    writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  } catch (error) {
+    throw cliErrors.WF_CLI_FILE({ path: file, reason: (error as Error).message });
+  }
+  return file;
+}
+
+const add: CommandModule<GlobalArgs, GlobalArgs & { id: string; profile: string; tag?: string[]; 'agent-config'?: string; 'state-dir'?: string }> = {
+  command: 'add <id>',
+  describe: 'Provision a device; its MQTT password is shown (and written to --agent-config) once',
+  builder: (argv) =>
+    argv
+      .positional('id', { type: 'string', demandOption: true, describe: 'device id (lowercase letters, digits, . _ -)' })
+      .option('profile', { type: 'string', demandOption: true, describe: 'firmware profile, e.g. sim-x86-64 or rpi4-arm64' })
+      .option('tag', { type: 'string', array: true, describe: 'tag key=value (repeatable)' })
+      .option('agent-config', { type: 'string', describe: 'write a ready-to-run agent config to this file' })
+      .option('state-dir', { type: 'string', describe: 'agent state directory to put in the config' })
+      .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north --agent-config gw-01.json', 'provision gw-01') as Argv<
+      GlobalArgs & { id: string; profile: string; tag?: string[]; 'agent-config'?: string; 'state-dir'?: string }
+    >,
+  handler: async (args) => {
+    const provisioned = await clientFor(args).post<ProvisionResponse>('/api/v1/devices', {
+      id: args.id,
+      profile: args.profile,
+      tags: parseKeyValues('tag', args.tag),
+    });
+    const configFile = args['agent-config'] ? writeAgentConfig(args['agent-config'], provisioned, args['state-dir']) : undefined;
+    emit(args.json, { ...provisioned, ...(configFile ? { agentConfig: configFile } : {}) }, () =>
+      [
+        `provisioned ${provisioned.device.id} (profile ${provisioned.device.profile})`,
+        `  broker    ${provisioned.mqtt.url}`,
+        `  username  ${provisioned.mqtt.username}`,
+        `  password  ${provisioned.mqtt.password}   (shown once)`,
+        configFile ? `  agent config written to ${configFile}; run: wasmfleet agent --config ${configFile}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+  },
+};
+
+const list: CommandModule<GlobalArgs, GlobalArgs & { tag?: string[]; profile?: string; online?: boolean }> = {
+  command: 'list',
+  describe: 'List devices, filtered by tag, profile or online status',
+  builder: (argv) =>
+    argv
+      .option('tag', { type: 'string', array: true, describe: 'only devices with tag key=value (repeatable, AND)' })
+      .option('profile', { type: 'string', describe: 'only devices with this profile' })
+      .option('online', { type: 'boolean', describe: 'only online (--online) or offline (--no-online) devices' })
+      .example('$0 device list --tag site=north --online', 'online devices at site north') as Argv<
+      GlobalArgs & { tag?: string[]; profile?: string; online?: boolean }
+    >,
+  handler: async (args) => {
+    const result = await clientFor(args).get<{ devices: DeviceView[] }>('/api/v1/devices', {
+      tag: asList(args.tag),
+      profile: args.profile,
+      online: args.online,
+    });
+    emit(args.json, result, () => table(result.devices, ['id', 'profile', 'tags', 'online', 'lastSeen']));
+  },
+};
+
+const show: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
+  command: 'show <id>',
+  describe: "Show a device with its reported state (modules running, errors, online, last seen)",
+  builder: (argv) =>
+    argv
+      .positional('id', { type: 'string', demandOption: true })
+      .example('$0 device show gw-01 --json', "gw-01's reported state as JSON") as Argv<GlobalArgs & { id: string }>,
+  handler: async (args) => {
+    const device = await clientFor(args).get<DeviceView>(`/api/v1/devices/${encodeURIComponent(args.id)}`);
+    emit(args.json, device, () => JSON.stringify(device, null, 2));
+  },
+};
+
+const remove: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
+  command: 'remove <id>',
+  describe: 'Delete a device: its credentials stop working and its desired state is cleared',
+  builder: (argv) =>
+    argv
+      .positional('id', { type: 'string', demandOption: true })
+      .example('$0 device remove gw-01', 'decommission gw-01') as Argv<GlobalArgs & { id: string }>,
+  handler: async (args) => {
+    await clientFor(args).delete(`/api/v1/devices/${encodeURIComponent(args.id)}`);
+    emit(args.json, { removed: args.id }, () => `removed ${args.id}`);
+  },
+};
+
+export const deviceCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'device <command>',
+  describe: 'Provision, list, show and remove devices',
+  builder: (argv) =>
+    argv
+      .command(add)
+      .command(list)
+      .command(show)
+      .command(remove)
+      .demandCommand(1)
+      .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north', 'provision a device') as Argv<GlobalArgs>,
+  handler: () => undefined,
+};

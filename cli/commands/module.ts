@@ -1,0 +1,97 @@
+/** `wasmfleet module build|publish|list|show`. */
+import { resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { buildModule } from '../../modules-as/tools/build-module.js';
+import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
+import type { Manifest } from '../../protocol/index.js';
+import { clientFor, type ApiClient } from '../api-client.js';
+import type { GlobalArgs } from '../global-options.js';
+import { emit, progress, table } from '../output.js';
+
+interface ModuleSummary {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  [key: string]: unknown;
+}
+
+/** Builds a module folder if its build is missing or stale, then uploads it. */
+export async function publishModuleDir(api: ApiClient, dir: string, step: (label: string) => void = () => undefined): Promise<ModuleSummary> {
+  step(`building ${dir}`);
+  const built = await ensureBuilt(resolve(dir));
+  const manifest: Manifest = built.manifest;
+  step(`publishing ${manifest.name}@${manifest.version} (${built.bytes.byteLength} bytes)`);
+  return api.post<ModuleSummary>('/api/v1/modules', { manifest, wasm: Buffer.from(built.bytes).toString('base64') });
+}
+
+const build: CommandModule<GlobalArgs, GlobalArgs & { dir: string; debug: boolean }> = {
+  command: 'build <dir>',
+  describe: 'Compile a module folder (manifest.json + assembly/) to Wasm with asc and check it against the ABI',
+  builder: (argv) =>
+    argv
+      .positional('dir', { type: 'string', demandOption: true, describe: 'module folder' })
+      .option('debug', { type: 'boolean', default: false, describe: 'build the debug target instead of release' })
+      .example('$0 module build modules-as/examples/ema', 'build the EMA example') as Argv<GlobalArgs & { dir: string; debug: boolean }>,
+  handler: async (args) => {
+    const built = await buildModule(resolve(args.dir), { target: args.debug ? 'debug' : 'release' });
+    const summary = { name: built.manifest.name, version: built.manifest.version, wasm: built.wasmPath, size: built.bytes.byteLength };
+    emit(args.json, summary, () => `built ${summary.name}@${summary.version}: ${summary.wasm} (${summary.size} bytes)`);
+  },
+};
+
+const publish: CommandModule<GlobalArgs, GlobalArgs & { dirs: string[] }> = {
+  command: 'publish <dirs..>',
+  describe: 'Build (if needed) and upload module folders to the fleet API',
+  builder: (argv) =>
+    argv
+      .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'module folders' })
+      .example('$0 module publish modules-as/examples/ema', 'publish ema@1.0.0') as Argv<GlobalArgs & { dirs: string[] }>,
+  handler: async (args) => {
+    const api = clientFor(args);
+    const step = progress(args.dirs.length * 2);
+    const published: ModuleSummary[] = [];
+    for (const dir of args.dirs) published.push(await publishModuleDir(api, dir, step));
+    emit(args.json, { modules: published }, () =>
+      published.map((m) => `published ${m.name}@${m.version} sha256=${m.sha256} size=${m.size}`).join('\n'),
+    );
+  },
+};
+
+const list: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'list',
+  describe: 'List published modules',
+  builder: (argv) => argv.example('$0 module list --json', 'all module versions as JSON'),
+  handler: async (args) => {
+    const result = await clientFor(args).get<{ modules: ModuleSummary[] }>('/api/v1/modules');
+    emit(args.json, result, () => table(result.modules, ['name', 'version', 'size', 'sha256']));
+  },
+};
+
+const show: CommandModule<GlobalArgs, GlobalArgs & { ref: string }> = {
+  command: 'show <ref>',
+  describe: 'Show one module version with its manifest',
+  builder: (argv) =>
+    argv
+      .positional('ref', { type: 'string', demandOption: true, describe: 'NAME@VERSION' })
+      .example('$0 module show ema@1.0.0', "ema 1.0.0's manifest, hash and size") as Argv<GlobalArgs & { ref: string }>,
+  handler: async (args) => {
+    const [name, version] = args.ref.split('@');
+    const result = await clientFor(args).get<ModuleSummary>(`/api/v1/modules/${encodeURIComponent(name ?? '')}/${encodeURIComponent(version ?? '')}`);
+    emit(args.json, result, () => JSON.stringify(result, null, 2));
+  },
+};
+
+export const moduleCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'module <command>',
+  describe: 'Build, publish and list Wasm analytics modules',
+  builder: (argv) =>
+    argv
+      .command(build)
+      .command(publish)
+      .command(list)
+      .command(show)
+      .demandCommand(1)
+      .example('$0 module publish modules-as/examples/zscore', 'build and publish the z-score detector') as Argv<GlobalArgs>,
+  handler: () => undefined,
+};

@@ -1,0 +1,12 @@
+import { defineErrors } from '../common/errors.js';
+
+export const cliErrors = defineErrors({
+  WF_CLI_NO_TOKEN: {
+    message: 'no API token: pass --token, set WASMFLEET_TOKEN, or run where {path} exists',
+    status: 401,
+  },
+  WF_CLI_API_UNREACHABLE: { message: 'cannot reach the fleet API at {url}: {reason}', status: 503 },
+  WF_CLI_API_ERROR: { message: '{method} {path} failed with {status}: {reason}', status: 500 },
+  WF_CLI_BAD_ARGUMENT: { message: '{option}: {reason}', status: 400 },
+  WF_CLI_FILE: { message: 'cannot use file {path}: {reason}', status: 400 },
+});

@@ -1,0 +1,49 @@
+/**
+ * The server's data directory: SQLite inventory, the service account's MQTT secret and the first
+ * admin token. Secrets are files of mode 0600 in a 0700 directory, written once.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { generateSecret } from '../common/secrets.js';
+import { platformErrors } from './errors.js';
+
+export interface DataDir {
+  readonly path: string;
+  readonly dbPath: string;
+  readonly adminTokenPath: string;
+  readonly serviceSecretPath: string;
+}
+
+export function openDataDir(dir: string): DataDir {
+  const path = resolve(dir);
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw platformErrors.WF_PLATFORM_DATA_DIR({ path, reason: (error as Error).message });
+  }
+  return {
+    path,
+    dbPath: join(path, 'fleet.db'),
+    adminTokenPath: join(path, 'admin.token'),
+    serviceSecretPath: join(path, 'service.secret'),
+  };
+}
+
+/** Writes a secret file readable by its owner only; `wx` so an existing one is never replaced. */
+export function writeSecretFile(path: string, secret: string): void {
+  writeFileSync(path, secret + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+}
+
+export function readSecretFile(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
+/** The fleet-api's MQTT password: created on first start, reused after. */
+export function serviceSecret(dataDir: DataDir): string {
+  const existing = readSecretFile(dataDir.serviceSecretPath);
+  if (existing) return existing;
+  const secret = generateSecret('wfs');
+  writeSecretFile(dataDir.serviceSecretPath, secret);
+  return secret;
+}

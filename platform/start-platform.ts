@@ -1,0 +1,86 @@
+/**
+ * Broker + fleet API in one process on one data directory. Order matters: the store opens first so
+ * the broker can verify credentials against it, and the broker listens before the API's MQTT
+ * link connects to it. The API closes the store it was handed.
+ */
+import { startBroker, type RunningBroker } from '../broker/index.js';
+import { createFleetApi, openStore, storeCredentialVerifier, type FleetApi } from '../fleet-api/index.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { SERVICE_USERNAME } from '../protocol/index.js';
+import { openDataDir, readSecretFile, serviceSecret, writeSecretFile, type DataDir } from './data-dir.js';
+import { resolvePlatformOptions, type PlatformOptions } from './options.js';
+
+export interface RunningPlatform {
+  readonly dataDir: DataDir;
+  readonly mqttUrl: string;
+  readonly apiUrl: string;
+  /** Set only on the first start, when the admin token was just created. */
+  readonly newAdminToken: string | undefined;
+  readonly broker: RunningBroker;
+  readonly api: FleetApi;
+  close(): Promise<void>;
+}
+
+export async function startPlatform(input: Partial<PlatformOptions>, logger: Logger = createLogger({ component: 'platform' })): Promise<RunningPlatform> {
+  const options = resolvePlatformOptions(input);
+  const dataDir = openDataDir(options.dataDir);
+  const service = { username: SERVICE_USERNAME, password: serviceSecret(dataDir) };
+
+  const store = openStore(dataDir.dbPath);
+  let broker: RunningBroker;
+  try {
+    broker = await startBroker({
+      host: options.host,
+      port: options.mqttPort,
+      verifier: storeCredentialVerifier(store, service),
+      logger: logger.child({ component: 'broker' }),
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+
+  let api: FleetApi;
+  let listening: { url: string };
+  try {
+    api = await createFleetApi(
+      {
+        dbPath: dataDir.dbPath,
+        http: { host: options.host, port: options.httpPort },
+        publicMqttUrl: options.publicMqttUrl ?? broker.url,
+        mqtt: { url: broker.url, ...service },
+      },
+      { logger: logger.child({ component: 'fleet-api' }), store },
+    );
+    listening = await api.listen();
+  } catch (error) {
+    await broker.close();
+    store.close();
+    throw error;
+  }
+
+  let newAdminToken: string | undefined;
+  if (readSecretFile(dataDir.adminTokenPath) === undefined) {
+    const token: string = api.createAdminToken();
+    writeSecretFile(dataDir.adminTokenPath, token);
+    newAdminToken = token;
+  }
+  logger.info('platform started', { mqtt: broker.url, api: listening.url, dataDir: dataDir.path });
+
+  let closed = false;
+  return {
+    dataDir,
+    mqttUrl: broker.url,
+    apiUrl: listening.url,
+    newAdminToken,
+    broker,
+    api,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await api.close();
+      await broker.close();
+      logger.info('platform stopped');
+    },
+  };
+}
