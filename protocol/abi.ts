@@ -67,3 +67,63 @@ export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
   if (!importsMemory) return 'module does not import env.memory from the host';
   return undefined;
 }
+
+/**
+ * The initial page count the module declares for its imported `env.memory`, read from the
+ * binary's import section; the host must create the memory at least this large or instantiation
+ * fails. Undefined when the binary does not import a memory or its import section is malformed.
+ */
+export function importedMemoryMinimum(wasm: Uint8Array): number | undefined {
+  let at = 8; // magic + version
+  const byte = (): number => {
+    if (at >= wasm.length) throw new RangeError('truncated');
+    return wasm[at++]!;
+  };
+  const leb = (): number => {
+    let result = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const b = byte();
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+    }
+    throw new RangeError('LEB128 too long');
+  };
+  const name = (): string => {
+    const length = leb();
+    const text = new TextDecoder().decode(wasm.subarray(at, at + length));
+    at += length;
+    return text;
+  };
+  const limits = (): number => {
+    const flags = byte();
+    const minimum = leb();
+    if (flags & 1) leb();
+    return minimum;
+  };
+  try {
+    while (at < wasm.length) {
+      const id = byte();
+      const size = leb();
+      if (id !== 2) {
+        at += size;
+        continue;
+      }
+      const count = leb();
+      for (let i = 0; i < count; i++) {
+        const key = `${name()}.${name()}`;
+        const kind = byte();
+        if (kind === 0) leb();
+        else if (kind === 1) (byte(), limits());
+        else if (kind === 2) {
+          const minimum = limits();
+          if (key === 'env.memory') return minimum;
+        } else if (kind === 3) (byte(), byte());
+        else return undefined;
+      }
+      return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}

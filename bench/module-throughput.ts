@@ -1,0 +1,149 @@
+/**
+ * Module throughput: samples per second through the real sandbox host path (batch written to
+ * the shared input buffer, posted to the worker, copied into the module's memory, wf_process,
+ * records read back and grouped) against the same algorithm in plain JS (its reference from
+ * modules-as/reference) on the main thread of the same process.
+ * For EMA it also splits the host-path cost: bare wf_process on a filled input area, the
+ * in-process host path (copy in, run, read out, group) and the full worker round trip.
+ */
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { figure, type BenchFigure } from './figure.js';
+import { startSandbox } from '../device-agent/sandbox/module-sandbox.js';
+import { instantiateModule } from '../device-agent/sandbox/instance.js';
+import { groupOutputs } from '../device-agent/sandbox/group-outputs.js';
+import { effectiveConfig } from '../protocol/index.js';
+import { ensureBuilt, exampleModuleDirs } from '../modules-as/tools/build-examples.js';
+import { batchesOf, referenceFor, temperatureSignal, type Signal } from '../modules-as/reference/index.js';
+import type { BuiltModule } from '../modules-as/tools/build-module.js';
+
+export interface ModuleThroughputOptions {
+  batchSize?: number;
+  batches?: number;
+}
+
+const ROUNDS = 5;
+const MAX_OUTPUTS = 4096;
+
+/** Best of ROUNDS, in seconds: the least disturbed run on a shared machine. */
+async function best(run: () => Promise<void> | void): Promise<number> {
+  await run(); // warm-up: JIT tiers, worker caches
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < ROUNDS; round++) {
+    const started = performance.now();
+    await run();
+    fastest = Math.min(fastest, performance.now() - started);
+  }
+  return fastest / 1000;
+}
+
+async function throughput(built: BuiltModule, batches: Signal[], batchSize: number): Promise<BenchFigure> {
+  const name = built.manifest.name;
+  const samples = batches.length * batchSize;
+  const sandbox = await startSandbox({
+    wasm: built.bytes,
+    manifest: built.manifest,
+    config: effectiveConfig(built.manifest, {}),
+    limits: { memoryPages: 16, cpuMsPerBatch: 5000, maxOutputsPerBatch: MAX_OUTPUTS },
+    batchCapacity: batchSize,
+  });
+  try {
+    const wasmSeconds = await best(async () => {
+      for (const batch of batches) await sandbox.process(batch.timestamps, batch.values);
+    });
+    const reference = referenceFor(name);
+    const jsSeconds = await best(() => {
+      for (const batch of batches) reference.process(batch.timestamps, batch.values);
+    });
+    return figure({
+      bench: `module-throughput/${name}`,
+      subject: `Wasm module in sandbox worker, batches of ${batchSize}`,
+      baseline: 'same algorithm in plain JS, main thread',
+      unit: 'samples/s',
+      subjectValue: Math.round(samples / wasmSeconds),
+      baselineValue: Math.round(samples / jsSeconds),
+      note: 'higher is better; ratio < 1 means the sandboxed module is slower than plain JS',
+    });
+  } finally {
+    await sandbox.close();
+  }
+}
+
+async function emaOverhead(built: BuiltModule, batches: Signal[], batchSize: number): Promise<BenchFigure[]> {
+  const instance = await instantiateModule({
+    wasm: built.bytes,
+    manifest: built.manifest,
+    config: effectiveConfig(built.manifest, {}),
+    memoryPages: 16,
+    batchCapacity: batchSize,
+    maxOutputs: MAX_OUTPUTS,
+  });
+  const first = batches[0]!;
+  instance.write(first.timestamps, first.values, batchSize);
+  const perBatchUs = (seconds: number): number => Number(((seconds * 1e6) / batches.length).toFixed(2));
+  const bare = perBatchUs(await best(() => {
+    for (let i = 0; i < batches.length; i++) instance.run(batchSize);
+  }));
+  const inProcess = perBatchUs(await best(() => {
+    for (const batch of batches) {
+      instance.write(batch.timestamps, batch.values, batchSize);
+      const count = instance.run(batchSize);
+      groupOutputs(instance.records(count), count, instance.outputs, instance.dropped());
+    }
+  }));
+  const sandbox = await startSandbox({
+    wasm: built.bytes,
+    manifest: built.manifest,
+    config: effectiveConfig(built.manifest, {}),
+    limits: { memoryPages: 16, cpuMsPerBatch: 5000, maxOutputsPerBatch: MAX_OUTPUTS },
+    batchCapacity: batchSize,
+  });
+  let roundTrip: number;
+  try {
+    roundTrip = perBatchUs(await best(async () => {
+      for (const batch of batches) await sandbox.process(batch.timestamps, batch.values);
+    }));
+  } finally {
+    await sandbox.close();
+  }
+  const note = 'lower is better; ratio = how many times the bare wf_process call the path costs';
+  return [
+    figure({
+      bench: 'module-throughput/ema-host-overhead',
+      subject: `full sandbox round trip per batch of ${batchSize}`,
+      baseline: 'bare wf_process on a filled input area',
+      unit: 'µs/batch',
+      subjectValue: roundTrip,
+      baselineValue: bare,
+      note,
+    }),
+    figure({
+      bench: 'module-throughput/ema-in-process-path',
+      subject: `copy in + wf_process + read and group outputs, same thread, batch of ${batchSize}`,
+      baseline: 'bare wf_process on a filled input area',
+      unit: 'µs/batch',
+      subjectValue: inProcess,
+      baselineValue: bare,
+      note,
+    }),
+  ];
+}
+
+export async function benchModuleThroughput(options: ModuleThroughputOptions = {}): Promise<BenchFigure[]> {
+  const batchSize = options.batchSize ?? 1024;
+  const count = options.batches ?? 2000;
+  const signal = temperatureSignal({ samples: batchSize * count, seed: 11 });
+  const batches = [...batchesOf(signal, [batchSize])];
+  const figures: BenchFigure[] = [];
+  for (const dir of exampleModuleDirs()) {
+    const built = await ensureBuilt(dir);
+    figures.push(await throughput(built, batches, batchSize));
+    if (basename(dir) === 'ema') figures.push(...(await emaOverhead(built, batches, batchSize)));
+  }
+  return figures;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(JSON.stringify(await benchModuleThroughput(), null, 2));
+}

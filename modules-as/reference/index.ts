@@ -1,0 +1,32 @@
+/**
+ * Plain TypeScript reference implementations of the example modules, keyed by module name.
+ * Used to check the Wasm builds output for output (test/modules-as), as the expected results of
+ * the full-loop integration test, and as the JS baseline of bench/module-throughput.
+ * Missing params fall back to the same defaults as each manifest.json.
+ */
+import { createEma } from './ema.js';
+import { createThreshold } from './threshold.js';
+import { createZscore } from './zscore.js';
+import type { ModuleConfig } from '../../protocol/index.js';
+import type { ReferenceOptions } from './output.js';
+import type { ReferenceFactory, ReferenceModule } from './types.js';
+
+export type { ReferenceFactory, ReferenceModule } from './types.js';
+export type { ReferenceOptions } from './output.js';
+export { temperatureSignal, batchesOf, type Signal, type SignalOptions } from './signal.js';
+
+export const references: Readonly<Record<string, ReferenceFactory>> = Object.freeze({
+  ema: createEma,
+  threshold: createThreshold,
+  zscore: createZscore,
+});
+
+export function hasReference(name: string): boolean {
+  return Object.hasOwn(references, name);
+}
+
+/** A fresh reference instance for module `name`; throws for a module without a reference. */
+export function referenceFor(name: string, config: ModuleConfig = {}, options: ReferenceOptions = {}): ReferenceModule {
+  if (!hasReference(name)) throw new RangeError(`no reference implementation for module '${name}'`);
+  return references[name]!(config, options);
+}

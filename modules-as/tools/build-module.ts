@@ -1,0 +1,113 @@
+/**
+ * Builds one module folder (manifest.json + asconfig.json + assembly/index.ts) with asc's
+ * programmatic API and checks the binary against ABI v1 before anyone can ship it.
+ * Owns: compiling and validating module folders. Must not: run modules (device-agent/sandbox).
+ */
+import asc from 'assemblyscript/asc';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ManifestSchema, abiProblem, type Manifest } from '../../protocol/index.js';
+import { describeProblems, withDefaults } from '../../common/validate.js';
+import { reasonOf } from '../../common/errors.js';
+import { moduleKitErrors } from './errors.js';
+
+export type BuildTarget = 'release' | 'debug';
+
+export interface BuildOptions {
+  target?: BuildTarget;
+}
+
+export interface BuiltModule {
+  wasmPath: string;
+  manifest: Manifest;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+interface AsConfig {
+  entries?: string[];
+  targets?: Record<string, { outFile?: string }>;
+}
+
+export const MODULE_ENTRY = 'assembly/index.ts';
+
+async function readJson(dir: string, file: string): Promise<unknown> {
+  const path = join(dir, file);
+  if (!existsSync(path)) throw moduleKitErrors.WF_MODULE_DIR_MISSING({ dir, file });
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw moduleKitErrors.WF_MODULE_CONFIG_UNREADABLE({ dir, file, reason: reasonOf(error) });
+  }
+}
+
+/** Reads and validates manifest.json; the error names the first field at fault. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const checked = withDefaults(ManifestSchema, await readJson(dir, 'manifest.json'));
+  if (!checked.ok) throw moduleKitErrors.WF_MODULE_MANIFEST_INVALID({ dir, reason: describeProblems(checked.problems) });
+  return checked.value;
+}
+
+/** Where a target's binary lands: the asconfig outFile, by convention build/<target>.wasm. */
+export async function targetOutFile(dir: string, target: BuildTarget): Promise<string> {
+  const config = (await readJson(dir, 'asconfig.json')) as AsConfig;
+  const spec = config.targets?.[target];
+  if (!spec) throw moduleKitErrors.WF_MODULE_TARGET_UNKNOWN({ dir, target });
+  return join(dir, spec.outFile ?? `build/${target}.wasm`);
+}
+
+// asc keeps compiler state in module-level globals; one build at a time in a process.
+let queue: Promise<unknown> = Promise.resolve();
+
+function serialised<T>(task: () => Promise<T>): Promise<T> {
+  const run = queue.then(task, task);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function compile(dir: string, target: BuildTarget, outFile: string): Promise<Uint8Array<ArrayBuffer>> {
+  const entry = join(dir, MODULE_ENTRY);
+  if (!existsSync(entry)) throw moduleKitErrors.WF_MODULE_DIR_MISSING({ dir, file: MODULE_ENTRY });
+  let binary: Uint8Array | undefined;
+  const errors: string[] = [];
+  const result = await asc.main(
+    [entry, '--config', join(dir, 'asconfig.json'), '--target', target, '--outFile', outFile, '--noColors'],
+    {
+      stdout: { write: () => undefined },
+      stderr: { write: (chunk) => void errors.push(String(chunk)) },
+      // Captured instead of written so the file on disk is replaced atomically below: another
+      // process (a parallel test file) may be reading it.
+      writeFile: (name, contents) => {
+        if (name.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
+      },
+    },
+  );
+  if (result.error || !binary) {
+    const reason = errors.join('').trim() || reasonOf(result.error ?? 'no binary emitted');
+    throw moduleKitErrors.WF_MODULE_COMPILE_FAILED({ dir, reason });
+  }
+  return new Uint8Array(binary);
+}
+
+async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true });
+  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temp, bytes);
+  await rename(temp, path);
+}
+
+/** Throws the ABI refusal for a built binary, naming the folder it came from. */
+export function assertAbi(dir: string, bytes: Uint8Array<ArrayBuffer>): void {
+  const problem = abiProblem(bytes);
+  if (problem) throw moduleKitErrors.WF_MODULE_ABI_REFUSED({ dir, reason: problem });
+}
+
+export async function buildModule(dir: string, options: BuildOptions = {}): Promise<BuiltModule> {
+  const target = options.target ?? 'release';
+  const manifest = await readManifest(dir);
+  const wasmPath = await targetOutFile(dir, target);
+  const bytes = await serialised(() => compile(dir, target, wasmPath));
+  assertAbi(dir, bytes);
+  await writeAtomically(wasmPath, bytes);
+  return { wasmPath, manifest, bytes };
+}
