@@ -21,6 +21,10 @@ export interface SandboxOptions {
   readonly limits: SandboxLimits;
   /** Largest batch the host will ever pass; the module reserves its input buffer for this. */
   readonly batchCapacity: number;
+  /** Budget for worker boot, compile, the module's start function and wf_init; 5000 ms by default. */
+  readonly startTimeoutMs?: number;
+  /** Receives the module's `trace()` lines (at most 20 per batch); they are dropped otherwise. */
+  readonly onTrace?: (message: string) => void;
 }
 
 export interface BatchOutput {

@@ -1,0 +1,50 @@
+/**
+ * Turns whatever a module run threw into a SandboxFault kind and a reason an operator can read.
+ * Shared by the worker (traps, aborts, memory) and the main thread (timeouts, crashes).
+ */
+import { SandboxFault, type SandboxFaultKind } from './types.js';
+
+/** Thrown by the host's `env.abort` import; carries the module's own message and location. */
+export class ModuleAbort extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModuleAbort';
+  }
+}
+
+/** Thrown by a host import refusing a call (undeclared output name, pointer out of bounds). */
+export class HostRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostRefusal';
+  }
+}
+
+export interface FaultRecord {
+  readonly kind: SandboxFaultKind;
+  readonly message: string;
+}
+
+const PAGE = 65536;
+
+/**
+ * A failed `memory.grow` is not observable from the host, and AssemblyScript's allocator answers
+ * it with `unreachable`. A trap while the memory sits at its maximum is therefore reported as a
+ * memory fault; any other trap keeps its engine message and the memory use, to help diagnosis.
+ */
+export function classify(error: unknown, memory: WebAssembly.Memory | undefined, maxPages: number): FaultRecord {
+  if (error instanceof SandboxFault) return { kind: error.kind, message: error.message };
+  if (error instanceof ModuleAbort) return { kind: 'abort', message: error.message };
+  const pages = memory ? memory.buffer.byteLength / PAGE : 0;
+  if (error instanceof HostRefusal) return { kind: 'trap', message: `host refused: ${error.message}` };
+  if (error instanceof WebAssembly.RuntimeError) {
+    if (memory && pages >= maxPages) {
+      return { kind: 'memory', message: `memory limit of ${maxPages} pages reached (trap: ${error.message})` };
+    }
+    return { kind: 'trap', message: `trap: ${error.message} (memory ${pages}/${maxPages} pages)` };
+  }
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return { kind: 'trap', message: `trap: call stack exhausted (${error.message})` };
+  }
+  return { kind: 'crash', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+}

@@ -1,0 +1,172 @@
+/**
+ * One instantiated module and the host side of ABI v1 (protocol/abi.ts): host-created memory
+ * with a maximum, the import object that is the module's whole capability, and the batch data
+ * path (one Float64Array.set per input array, one Float64Array view over the outputs).
+ * Runs wherever it is created: the worker in production, the main thread in benchmarks.
+ */
+import { instantiate } from '@assemblyscript/loader';
+import { OUTPUT_RECORD_BYTES, importedMemoryMinimum } from '../../protocol/abi.js';
+import type { Manifest, ModuleConfig } from '../../protocol/index.js';
+import { HostRefusal, ModuleAbort } from './faults.js';
+
+export interface InstanceSpec {
+  readonly wasm: Uint8Array;
+  readonly manifest: Manifest;
+  readonly config: ModuleConfig;
+  readonly memoryPages: number;
+  readonly batchCapacity: number;
+  readonly maxOutputs: number;
+  readonly onTrace?: (message: string) => void;
+}
+
+export interface DeclaredOutput {
+  readonly kind: 'metric' | 'event';
+  readonly name: string;
+}
+
+interface AbiExports extends Record<string, unknown> {
+  wf_abi(): number;
+  wf_init(inputCapacity: number, outputCapacity: number): number;
+  wf_process(count: number): number;
+  wf_output(): number;
+  wf_dropped(): number;
+}
+
+export interface ModuleInstance {
+  readonly memory: WebAssembly.Memory;
+  /** Indexed by output id, as the module emits them in records. */
+  readonly outputs: readonly DeclaredOutput[];
+  /** Copies a batch into the input area; `count` samples from each array. */
+  write(timestamps: Float64Array, values: Float64Array, count: number): void;
+  /** Runs wf_process on what the input area holds; returns the number of records. */
+  run(count: number): number;
+  /** View of the records wf_process just wrote (3 f64 each); valid until the next call. */
+  records(count: number): Float64Array;
+  dropped(): number;
+}
+
+const MAX_NAME_BYTES = 256;
+const MAX_MESSAGE_CHARS = 1024;
+const utf16 = new TextDecoder('utf-16le');
+
+function readUtf16(memory: WebAssembly.Memory, ptr: number, byteLength: number): string {
+  const buffer = memory.buffer;
+  if (ptr < 0 || byteLength < 0 || byteLength % 2 !== 0 || ptr + byteLength > buffer.byteLength) {
+    throw new HostRefusal(`string at ${ptr} (${byteLength} bytes) lies outside the module's memory`);
+  }
+  return utf16.decode(new Uint8Array(buffer, ptr, byteLength));
+}
+
+/** An AssemblyScript string by pointer alone: its byte length sits in the header before it. */
+function readManagedString(memory: WebAssembly.Memory, ptr: number): string {
+  if (ptr === 0) return '';
+  const buffer = memory.buffer;
+  if (ptr < 4 || ptr > buffer.byteLength) return '<invalid string pointer>';
+  const byteLength = new DataView(buffer).getUint32(ptr - 4, true);
+  const capped = Math.min(byteLength & ~1, MAX_MESSAGE_CHARS * 2, buffer.byteLength - ptr);
+  return utf16.decode(new Uint8Array(buffer, ptr, capped & ~1));
+}
+
+function readName(memory: WebAssembly.Memory, ptr: number, byteLength: number): string {
+  if (byteLength > MAX_NAME_BYTES) throw new HostRefusal(`name of ${byteLength} bytes is longer than ${MAX_NAME_BYTES}`);
+  return readUtf16(memory, ptr, byteLength);
+}
+
+function paramValue(spec: InstanceSpec, name: string): number {
+  const declared = spec.manifest.params[name];
+  if (!declared) return Number.NaN;
+  const value = spec.config[name] ?? declared.default;
+  return typeof value === 'boolean' ? (value ? 1 : 0) : value;
+}
+
+/** Compiles, links and initialises a module; throws what `classify` understands. */
+export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInstance> {
+  const minimum = importedMemoryMinimum(spec.wasm) ?? 1;
+  if (minimum > spec.memoryPages) {
+    throw new HostRefusal(`module needs ${minimum} memory pages at start; its limit is ${spec.memoryPages}`);
+  }
+  const memory = new WebAssembly.Memory({ initial: Math.max(1, minimum), maximum: spec.memoryPages });
+  const outputs: DeclaredOutput[] = [];
+  let initialised = false;
+
+  const declare = (kind: DeclaredOutput['kind'], ptr: number, byteLength: number): number => {
+    const name = readName(memory, ptr, byteLength);
+    if (initialised) throw new HostRefusal(`${kind} '${name}' declared after wf_init; declare outputs at top level`);
+    const allowed = kind === 'metric' ? spec.manifest.metrics : spec.manifest.events;
+    if (!allowed.some((item) => item.name === name)) {
+      throw new HostRefusal(`${kind} '${name}' is not declared in manifest ${spec.manifest.name}`);
+    }
+    const existing = outputs.findIndex((o) => o.kind === kind && o.name === name);
+    if (existing >= 0) return existing;
+    outputs.push({ kind, name });
+    return outputs.length - 1;
+  };
+
+  // Exactly the ABI v1 imports. The loader adds `Math` and `Date` namespaces of its own, but
+  // abiProblem has already refused any binary that imports outside the allow-list.
+  const imports = {
+    env: {
+      memory,
+      abort(msg: number, file: number, line: number, column: number): never {
+        const text = readManagedString(memory, msg) || 'abort';
+        throw new ModuleAbort(`abort: ${text} at ${readManagedString(memory, file)}:${line}:${column}`);
+      },
+      trace(msg: number, count: number, ...args: number[]): void {
+        spec.onTrace?.(`${readManagedString(memory, msg)}${count > 0 ? ' ' + args.slice(0, count).join(', ') : ''}`);
+      },
+      seed: (): number => Date.now(),
+    },
+    wasmfleet: {
+      param: (ptr: number, byteLength: number): number => paramValue(spec, readName(memory, ptr, byteLength)),
+      declare_metric: (ptr: number, byteLength: number): number => declare('metric', ptr, byteLength),
+      declare_event: (ptr: number, byteLength: number): number => declare('event', ptr, byteLength),
+    },
+  };
+
+  const { exports } = await instantiate<AbiExports>(spec.wasm as Uint8Array<ArrayBuffer>, imports);
+  const abi = exports.wf_abi();
+  if (abi !== 1) throw new HostRefusal(`wf_abi() returned ${abi}; this host speaks ABI 1`);
+  const inputPtr = exports.wf_init(spec.batchCapacity, spec.maxOutputs) >>> 0;
+  initialised = true;
+  if (inputPtr % 8 !== 0 || inputPtr + spec.batchCapacity * 16 > memory.buffer.byteLength) {
+    throw new HostRefusal(`wf_init returned input area ${inputPtr}, not an aligned area inside memory`);
+  }
+
+  // Views die when the memory grows (its buffer is replaced), so they are rebuilt on demand.
+  let buffer: ArrayBuffer | undefined;
+  let times!: Float64Array;
+  let values!: Float64Array;
+  const views = (): void => {
+    if (buffer === memory.buffer) return;
+    buffer = memory.buffer;
+    times = new Float64Array(buffer, inputPtr, spec.batchCapacity);
+    values = new Float64Array(buffer, inputPtr + spec.batchCapacity * 8, spec.batchCapacity);
+  };
+
+  return {
+    memory,
+    outputs,
+    write(ts, vs, count) {
+      views();
+      times.set(count === ts.length ? ts : ts.subarray(0, count));
+      values.set(count === vs.length ? vs : vs.subarray(0, count));
+    },
+    run(count) {
+      const written = exports.wf_process(count);
+      if (!Number.isInteger(written) || written < 0 || written > spec.maxOutputs) {
+        throw new HostRefusal(`wf_process returned ${written} records; the output area holds ${spec.maxOutputs}`);
+      }
+      return written;
+    },
+    records(count) {
+      const ptr = exports.wf_output() >>> 0;
+      if (ptr % 8 !== 0 || ptr + count * OUTPUT_RECORD_BYTES > memory.buffer.byteLength) {
+        throw new HostRefusal(`wf_output returned ${ptr}, not an aligned area inside memory`);
+      }
+      return new Float64Array(memory.buffer, ptr, count * 3);
+    },
+    dropped() {
+      return Math.max(0, exports.wf_dropped() | 0);
+    },
+  };
+}
