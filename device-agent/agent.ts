@@ -1,0 +1,250 @@
+/**
+ * The device agent: connects, converges to its desired state, runs modules over its sources and
+ * publishes results, reported state and status. Everything from the broker is decoded with its
+ * cap before parsing [WF-P-CAP-1]; what fails is logged, counted and ignored, never fatal.
+ */
+import { readFileSync } from 'node:fs';
+import type { MqttClient } from 'mqtt';
+import { reasonOf } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { fromRoot } from '../common/paths.js';
+import type { FirmwareProfile } from '../firmware-profiles/index.js';
+import { decodePayload, encodePayload, PROTOCOL_VERSION, topics, type DesiredState, type ReportedState, type ResultBatch } from '../protocol/index.js';
+import { startSandbox } from './sandbox/module-sandbox.js';
+import { SourceBatcher } from './batcher.js';
+import { loadAgentProfile, resolveAgentConfig, type AgentConfig } from './config.js';
+import { agentErrors } from './errors.js';
+import { ModuleFetcher } from './module-fetcher.js';
+import type { BackoffPolicy, SandboxFactory } from './module-runner.js';
+import { connectBroker, statusMessage, subscribeQos1, topicSubscriber } from './mqtt-link.js';
+import { Reconciler } from './reconciler.js';
+import { ResultSeq } from './result-seq.js';
+import { createSource } from './sources/index.js';
+
+export interface AgentOptions {
+  readonly logger?: Logger;
+  /** An already loaded profile; otherwise the config's `profile` is loaded. */
+  readonly profile?: FirmwareProfile;
+  /** Replaces the worker sandbox; for tests of agent logic only. */
+  readonly startSandbox?: SandboxFactory;
+  readonly backoff?: BackoffPolicy;
+}
+
+export interface AgentStats {
+  readonly connected: boolean;
+  /** Payloads dropped for being oversize, not JSON or off-schema. */
+  readonly malformed: number;
+  readonly resultsPublished: number;
+  /** Results not sent (offline, oversize or refused); spooling to disk is a later step. */
+  readonly resultsDropped: number;
+}
+
+export interface RunningAgent {
+  readonly deviceId: string;
+  stop(): Promise<void>;
+  reportedState(): ReportedState;
+  /** Resolves once `revision` (or a later one) is applied; rejects after `timeoutMs`. */
+  whenApplied(revision: number, timeoutMs?: number): Promise<void>;
+  stats(): AgentStats;
+}
+
+/** Module state changes come in bursts (an apply starts several); one publish covers a burst. */
+const REPORT_DEBOUNCE_MS = 100;
+const DEFAULT_APPLY_TIMEOUT_MS = 30_000;
+
+export async function startAgent(input: AgentConfig, options: AgentOptions = {}): Promise<RunningAgent> {
+  const config = resolveAgentConfig(input);
+  const profile = options.profile ?? loadAgentProfile(config);
+  const { deviceId } = config;
+  const logger = (options.logger ?? createLogger({ level: config.logLevel ?? 'info', component: 'agent' })).child({ deviceId });
+  const resultSeq = new ResultSeq(config.stateDir);
+  const agentInfo = { version: agentVersion(), profile: profile.name, arch: process.arch };
+  const desiredTopic = topics.device(deviceId, 'desired');
+  const counters = { malformed: 0, resultsPublished: 0, resultsDropped: 0 };
+  const waiters = new Set<{ revision: number; resolve(): void }>();
+  let reportTimer: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const startedAt = Date.now();
+  const batchers = new Map<string, SourceBatcher>();
+  for (const sourceConfig of profile.sources) {
+    const batcher = new SourceBatcher(createSource(sourceConfig), { ...profile.batch, logger });
+    batcher.start(startedAt);
+    batchers.set(sourceConfig.id, batcher);
+  }
+
+  const client: MqttClient = connectBroker(config);
+  const fetcher = new ModuleFetcher({ subscriber: topicSubscriber(client), timeoutMs: config.moduleFetchTimeoutMs, logger });
+
+  const reportedState = (): ReportedState => ({
+    v: PROTOCOL_VERSION,
+    deviceId,
+    revision: reconciler.appliedRevision,
+    at: new Date().toISOString(),
+    agent: agentInfo,
+    modules: reconciler.modules(),
+    errors: reconciler.errors(),
+  });
+
+  const publishReported = (): void => {
+    if (reportTimer) clearTimeout(reportTimer);
+    reportTimer = undefined;
+    if (!client.connected || stopping) return;
+    let payload: Buffer;
+    try {
+      payload = encodePayload('reported', reportedState());
+    } catch (error) {
+      logger.error('reported state not published', { error });
+      return;
+    }
+    client.publish(topics.device(deviceId, 'reported'), payload, { qos: 1, retain: true }, (error) => {
+      if (error) logger.warn('reported state publish failed', { error });
+    });
+  };
+
+  const scheduleReported = (): void => {
+    reportTimer ??= setTimeout(publishReported, REPORT_DEBOUNCE_MS);
+  };
+
+  const publishResult = (batch: ResultBatch): void => {
+    if (!client.connected || stopping) {
+      counters.resultsDropped += 1;
+      return;
+    }
+    let payload: Buffer;
+    try {
+      payload = encodePayload('results', batch);
+    } catch (error) {
+      counters.resultsDropped += 1;
+      logger.error('result batch not published', { module: batch.module, seq: batch.seq, error });
+      return;
+    }
+    client.publish(topics.device(deviceId, 'results'), payload, { qos: 1 }, (error) => {
+      if (error) {
+        counters.resultsDropped += 1;
+        logger.warn('result publish failed', { module: batch.module, seq: batch.seq, error });
+      } else {
+        counters.resultsPublished += 1;
+      }
+    });
+  };
+
+  const publishStatus = (online: boolean, reason: 'connected' | 'shutdown'): Promise<unknown> =>
+    client.publishAsync(topics.device(deviceId, 'status'), encodePayload('status', statusMessage(deviceId, online, reason)), { qos: 1, retain: true });
+
+  const reconciler = new Reconciler({
+    deviceId,
+    profile,
+    fetchModule: (desired) => fetcher.fetch(desired),
+    startSandbox: options.startSandbox ?? startSandbox,
+    attach: (sourceId, consumer) => {
+      const subscription = batchers.get(sourceId)!.subscribe(consumer);
+      return () => subscription.cancel();
+    },
+    nextResultSeq: () => resultSeq.take(),
+    publishResult,
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+    onChange: scheduleReported,
+    onApplied: (revision) => {
+      publishReported();
+      for (const waiter of waiters) if (revision >= waiter.revision) waiter.resolve();
+    },
+    logger,
+  });
+
+  const dropMalformed = (what: string, error: { code: string; message: string }): void => {
+    counters.malformed += 1;
+    logger.warn('payload dropped', { what, code: error.code, reason: error.message });
+  };
+
+  client.on('message', (topic, payload) => {
+    if (stopping) return;
+    if (fetcher.handleMessage(topic, payload)) return;
+    if (topic !== desiredTopic) {
+      logger.debug('message on an unexpected topic ignored', { topic });
+      return;
+    }
+    // An empty retained payload clears the desired state: the device should run nothing [WF-P-T-2].
+    if (payload.byteLength === 0) {
+      void reconciler.submit(null);
+      return;
+    }
+    const decoded = decodePayload('desired', payload);
+    if (!decoded.ok) {
+      dropMalformed('desired', decoded.error);
+      reconciler.reportError(agentErrors.WF_AGENT_DESIRED_MALFORMED({ reason: `${decoded.error.code}: ${decoded.error.message}` }));
+      publishReported();
+      return;
+    }
+    void reconciler.submit(decoded.value as DesiredState);
+  });
+
+  client.on('connect', () => {
+    logger.info('connected', { broker: config.broker.url });
+    publishStatus(true, 'connected').catch((error) => logger.warn('status publish failed', { error: reasonOf(error) }));
+    publishReported();
+  });
+  client.on('close', () => logger.debug('connection closed'));
+  client.on('offline', () => logger.warn('broker unreachable; modules keep running'));
+  client.on('error', (error) => logger.error('mqtt error', { error }));
+
+  // Once only: mqtt.js resubscribes on every reconnect, and the broker then redelivers the
+  // retained desired state, which is a no-op at an equal revision.
+  subscribeQos1(client, desiredTopic).catch((error) => logger.error('desired-state subscription failed', { error: reasonOf(error) }));
+
+  const heartbeat = setInterval(() => {
+    if (client.connected && !stopping) publishStatus(true, 'connected').catch((error) => logger.debug('heartbeat failed', { error: reasonOf(error) }));
+  }, profile.heartbeatIntervalS * 1000);
+
+  const stop = async (): Promise<void> => {
+    logger.info('stopping');
+    clearInterval(heartbeat);
+    if (reportTimer) clearTimeout(reportTimer);
+    fetcher.stop();
+    await reconciler.stop();
+    for (const batcher of batchers.values()) batcher.stop();
+    for (const waiter of waiters) waiter.resolve();
+    if (client.connected) {
+      await publishStatus(false, 'shutdown').catch((error) => logger.warn('shutdown status not published', { error: reasonOf(error) }));
+      await client.endAsync();
+    } else {
+      await client.endAsync(true);
+    }
+    logger.info('stopped', counters);
+  };
+
+  return {
+    deviceId,
+    stop: () => (stopping ??= stop()),
+    reportedState,
+    stats: () => ({ connected: client.connected, ...counters }),
+    whenApplied(revision, timeoutMs = DEFAULT_APPLY_TIMEOUT_MS) {
+      if (reconciler.appliedRevision >= revision) return Promise.resolve();
+      if (stopping) return Promise.reject(agentErrors.WF_AGENT_STOPPED({ deviceId }));
+      return new Promise<void>((resolve, reject) => {
+        const waiter = {
+          revision,
+          resolve: () => {
+            clearTimeout(timer);
+            waiters.delete(waiter);
+            if (reconciler.appliedRevision >= revision) resolve();
+            else reject(agentErrors.WF_AGENT_STOPPED({ deviceId }));
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(agentErrors.WF_AGENT_APPLY_TIMEOUT({ revision, timeoutMs, applied: reconciler.appliedRevision }));
+        }, timeoutMs);
+        waiters.add(waiter);
+      });
+    },
+  };
+}
+
+function agentVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')) as { version: string }).version.slice(0, 32);
+  } catch {
+    return '0.0.0';
+  }
+}

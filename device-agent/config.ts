@@ -1,0 +1,101 @@
+/**
+ * The agent config file (JSON, written by `wasmfleet device add --agent-config`). Validated once
+ * against the schema below, with defaults filled, then frozen; a refusal names the field.
+ * Relative paths in the file (profile, stateDir, broker.caFile) are relative to the file itself,
+ * so a config and its state directory can be moved together.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { deepFreeze, withDefaults } from '../common/validate.js';
+import { isWasmfleetError, reasonOf } from '../common/errors.js';
+import { loadProfile, type FirmwareProfile } from '../firmware-profiles/index.js';
+import { DEVICE_ID_PATTERN } from '../protocol/index.js';
+import { agentErrors } from './errors.js';
+
+export const DEFAULT_MODULE_FETCH_TIMEOUT_MS = 10_000;
+export const DEFAULT_RECONNECT_PERIOD_MS = 2_000;
+
+export const AgentConfigSchema = Type.Object(
+  {
+    deviceId: Type.String({ pattern: DEVICE_ID_PATTERN }),
+    broker: Type.Object(
+      {
+        url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://[^\\s]+$', maxLength: 2048 }),
+        username: Type.String({ minLength: 1, maxLength: 256 }),
+        password: Type.String({ minLength: 1, maxLength: 1024 }),
+        /** CA bundle (PEM) trusted for mqtts/wss, for brokers with a private CA. */
+        caFile: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    /** A built-in firmware profile name (e.g. `sim-x86-64`) or a path to a profile JSON file. */
+    profile: Type.String({ minLength: 1, maxLength: 4096 }),
+    stateDir: Type.String({ minLength: 1, maxLength: 4096 }),
+    logLevel: Type.Optional(
+      Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')]),
+    ),
+    moduleFetchTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: DEFAULT_MODULE_FETCH_TIMEOUT_MS })),
+    /** 0 disables reconnecting, which only tests want. */
+    reconnectPeriodMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, default: DEFAULT_RECONNECT_PERIOD_MS })),
+  },
+  { additionalProperties: false },
+);
+
+/** What callers may pass: the defaulted fields may be left out. */
+export type AgentConfig = Static<typeof AgentConfigSchema>;
+/** After validation every defaulted field is present. */
+export type ResolvedAgentConfig = Readonly<
+  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number }
+>;
+
+/**
+ * Validates a config object (from a file or built in code), fills defaults and freezes it.
+ * `baseDir` resolves relative paths; without it they are left as given.
+ */
+export function resolveAgentConfig(input: unknown, baseDir?: string): ResolvedAgentConfig {
+  const result = withDefaults(AgentConfigSchema, input);
+  if (!result.ok) {
+    const first = result.problems[0];
+    throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: first?.field || '(document)', reason: first?.message ?? 'invalid' });
+  }
+  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number };
+  if (baseDir !== undefined) {
+    const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+    config.stateDir = at(config.stateDir);
+    if (isProfilePath(config.profile)) config.profile = at(config.profile);
+    if (config.broker.caFile !== undefined) config.broker.caFile = at(config.broker.caFile);
+  }
+  return deepFreeze(config);
+}
+
+/** Reads, validates and freezes an agent config file. */
+export function loadAgentConfig(path: string): ResolvedAgentConfig {
+  let document: unknown;
+  try {
+    document = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw agentErrors.WF_AGENT_CONFIG_UNREADABLE({ path, reason: reasonOf(error) });
+  }
+  return resolveAgentConfig(document, dirname(resolve(path)));
+}
+
+/** Mirrors loadProfile's own rule for telling a path from a built-in name. */
+function isProfilePath(nameOrPath: string): boolean {
+  return nameOrPath.includes('/') || nameOrPath.endsWith('.json');
+}
+
+/**
+ * The firmware profile a config names. loadProfile already refuses with the field named; the
+ * refusal is wrapped so the agent's own registry carries it and the original code stays visible.
+ */
+export function loadAgentProfile(config: Pick<AgentConfig, 'profile'>): FirmwareProfile {
+  try {
+    return loadProfile(config.profile);
+  } catch (error) {
+    if (isWasmfleetError(error)) {
+      throw agentErrors.WF_AGENT_PROFILE_INVALID({ reason: `${error.code}: ${error.message}`, cause: error.code, field: error.details.field });
+    }
+    throw agentErrors.WF_AGENT_PROFILE_INVALID({ reason: reasonOf(error) });
+  }
+}

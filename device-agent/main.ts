@@ -1,0 +1,45 @@
+/**
+ * `wasmfleet agent --config FILE`: loads the config (refusing it with the field named), starts
+ * the agent and stops it cleanly on SIGINT/SIGTERM, so the retained status says `shutdown`
+ * rather than the will's `connection-lost`. Logs are JSON lines on stderr.
+ */
+import { createLogger, type Logger } from '../common/logger.js';
+import { startAgent, type RunningAgent } from './agent.js';
+import { loadAgentConfig, loadAgentProfile } from './config.js';
+
+export interface RunAgentOptions {
+  readonly logger?: Logger;
+  /** Signals that stop the agent; the defaults are what service managers and Ctrl-C send. */
+  readonly signals?: readonly NodeJS.Signals[];
+}
+
+/** Resolves once the agent runs; it then stays up until one of the signals arrives. */
+export async function runAgentFromConfigFile(path: string, options: RunAgentOptions = {}): Promise<RunningAgent> {
+  const config = loadAgentConfig(path);
+  const profile = loadAgentProfile(config);
+  const logger = options.logger ?? createLogger({ level: config.logLevel ?? 'info', component: 'agent' });
+  const agent = await startAgent(config, { logger, profile });
+  logger.info('agent started', { deviceId: config.deviceId, profile: profile.name, config: path });
+
+  const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info('signal received; stopping', { deviceId: config.deviceId, signal });
+    for (const s of signals) process.off(s, onSignal);
+    agent.stop().then(
+      () => undefined,
+      (error: unknown) => {
+        logger.error('agent did not stop cleanly', { deviceId: config.deviceId, error });
+        process.exitCode = 1;
+      },
+    );
+  };
+  for (const signal of signals) process.on(signal, onSignal);
+  const stop = agent.stop;
+  return {
+    ...agent,
+    stop: () => {
+      for (const s of signals) process.off(s, onSignal);
+      return stop();
+    },
+  };
+}

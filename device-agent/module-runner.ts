@@ -1,0 +1,204 @@
+/**
+ * One desired module at run time: owns its sandbox, takes batches from the batcher one at a time,
+ * turns each output into a ResultBatch [WF-P-T-5], and survives faults. A fault marks the module
+ * failed with the sandbox's reason and restarts it after an exponential backoff; after
+ * `maxConsecutiveFaults` in a row (or a module the sandbox calls invalid) it stays failed —
+ * quarantined — until a new desired state replaces it. A batch that completes resets the streak.
+ */
+import { reasonOf } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { PROTOCOL_VERSION, type DesiredModule, type ModuleConfig, type ModuleRunState, type ReportedModule, type ResultBatch } from '../protocol/index.js';
+import type { BatchOutput, ModuleSandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
+import { SandboxFault } from './sandbox/types.js';
+import type { BatchConsumer } from './batcher.js';
+import { agentErrors } from './errors.js';
+import type { VerifiedModule } from './module-verify.js';
+import type { SampleBlock } from './sources/source.js';
+
+export type SandboxFactory = (options: SandboxOptions) => Promise<ModuleSandbox>;
+
+export interface RunnerSpec {
+  readonly desired: DesiredModule;
+  readonly module: VerifiedModule;
+  readonly sourceId: string;
+  /** Effective params: manifest defaults overlaid with the desired config. */
+  readonly config: ModuleConfig;
+  readonly limits: SandboxLimits;
+  readonly batchCapacity: number;
+}
+
+export interface BackoffPolicy {
+  readonly baseMs: number;
+  readonly maxMs: number;
+  readonly maxConsecutiveFaults: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1000, maxMs: 60_000, maxConsecutiveFaults: 5 };
+
+export interface RunnerDeps {
+  readonly deviceId: string;
+  readonly startSandbox: SandboxFactory;
+  /** The agent's per-device result sequence; never reused, even across restarts. */
+  readonly nextResultSeq: () => number;
+  readonly publishResult: (batch: ResultBatch) => void;
+  /** Called on every change of state, reason or fault count. */
+  readonly onStateChange: () => void;
+  readonly logger: Logger;
+  readonly backoff?: BackoffPolicy;
+}
+
+export class ModuleRunner implements BatchConsumer {
+  readonly id: string;
+  private sandbox: ModuleSandbox | undefined;
+  private state: ModuleRunState = 'starting';
+  private reason: string | undefined;
+  private faults = 0;
+  private streak = 0;
+  private batches = 0;
+  private skippedBatches = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly backoff: BackoffPolicy;
+  private readonly logger: Logger;
+
+  constructor(
+    readonly spec: RunnerSpec,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.id = `${spec.desired.deploymentId}/${spec.desired.name}`;
+    this.backoff = deps.backoff ?? DEFAULT_BACKOFF;
+    this.logger = deps.logger.child({ module: spec.desired.name, deploymentId: spec.desired.deploymentId });
+  }
+
+  /** Resolves once the first start attempt has settled (running, or failed with a reason). */
+  async start(): Promise<void> {
+    this.setState('starting', undefined);
+    let sandbox: ModuleSandbox;
+    try {
+      sandbox = await this.deps.startSandbox({
+        wasm: this.spec.module.wasm,
+        manifest: this.spec.module.manifest,
+        config: this.spec.config,
+        limits: this.spec.limits,
+        batchCapacity: this.spec.batchCapacity,
+        // Module traces are for whoever debugs the module, not for operators' default logs.
+        onTrace: (message) => this.logger.debug('module trace', { message }),
+      });
+    } catch (error) {
+      if (!this.stopped) this.fault(error);
+      return;
+    }
+    if (this.stopped) {
+      await closeQuietly(sandbox);
+      return;
+    }
+    this.sandbox = sandbox;
+    this.setState('running', undefined);
+  }
+
+  async process(batch: SampleBlock): Promise<void> {
+    const sandbox = this.sandbox;
+    if (!sandbox || this.state !== 'running') {
+      this.skippedBatches += 1;
+      return;
+    }
+    const count = batch.values.length;
+    // Read before the call: the sandbox may transfer the arrays to its worker.
+    const input = { source: batch.sourceId, firstSeq: batch.firstSeq, count, from: batch.timestamps[0] ?? 0, to: batch.timestamps[count - 1] ?? 0 };
+    let output: BatchOutput;
+    try {
+      output = await sandbox.process(batch.timestamps, batch.values);
+    } catch (error) {
+      if (!this.stopped && this.sandbox === sandbox) this.fault(error);
+      return;
+    }
+    if (this.stopped) return;
+    this.batches += 1;
+    this.streak = 0;
+    const metrics = output.metrics.filter((metric) => metric.points.length > 0);
+    // Silence is not sent: a batch that produced nothing would only cost bandwidth and rows.
+    if (metrics.length === 0 && output.events.length === 0 && output.dropped === 0) return;
+    const { desired } = this.spec;
+    this.deps.publishResult({
+      v: PROTOCOL_VERSION,
+      deviceId: this.deps.deviceId,
+      seq: this.deps.nextResultSeq(),
+      module: desired.name,
+      version: desired.version,
+      deploymentId: desired.deploymentId,
+      input,
+      metrics,
+      events: output.events,
+      dropped: output.dropped,
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const sandbox = this.sandbox;
+    this.sandbox = undefined;
+    if (sandbox) await closeQuietly(sandbox);
+  }
+
+  report(): ReportedModule {
+    const { desired } = this.spec;
+    return {
+      name: desired.name,
+      version: desired.version,
+      sha256: desired.sha256,
+      deploymentId: desired.deploymentId,
+      state: this.state,
+      ...(this.reason !== undefined ? { reason: this.reason.slice(0, 1000) } : {}),
+      faults: this.faults,
+      batches: this.batches,
+    };
+  }
+
+  stats(): { skippedBatches: number; streak: number; quarantined: boolean } {
+    return { skippedBatches: this.skippedBatches, streak: this.streak, quarantined: this.isQuarantined() };
+  }
+
+  private isQuarantined(): boolean {
+    return this.state === 'failed' && this.restartTimer === undefined && !this.stopped;
+  }
+
+  private fault(error: unknown): void {
+    const kind = error instanceof SandboxFault ? error.kind : 'crash';
+    const reason = `${kind}: ${reasonOf(error)}`;
+    this.faults += 1;
+    this.streak += 1;
+    const sandbox = this.sandbox;
+    this.sandbox = undefined;
+    if (sandbox) void closeQuietly(sandbox);
+    // An invalid module fails the same way every time; retrying only burns CPU.
+    if (kind === 'invalid' || this.streak >= this.backoff.maxConsecutiveFaults) {
+      const quarantined = agentErrors.WF_AGENT_MODULE_QUARANTINED({ name: this.spec.desired.name, version: this.spec.desired.version, faults: this.streak, reason });
+      this.logger.error('module quarantined', { reason, faults: this.faults });
+      this.setState('failed', quarantined.message);
+      return;
+    }
+    const delayMs = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (this.streak - 1));
+    this.logger.warn('module fault; restarting', { reason, faults: this.faults, delayMs });
+    this.setState('failed', reason);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.stopped) void this.start();
+    }, delayMs);
+  }
+
+  private setState(state: ModuleRunState, reason: string | undefined): void {
+    this.state = state;
+    this.reason = reason;
+    this.deps.onStateChange();
+  }
+}
+
+async function closeQuietly(sandbox: ModuleSandbox): Promise<void> {
+  try {
+    await sandbox.close();
+  } catch {
+    // A sandbox that faulted may already be gone; closing it again has nothing left to free.
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Verification of a module before it runs. The broker is not trusted: whatever arrives on a
+ * module topic must match, field by field, what the desired state asked for (topic hash, length,
+ * content hash, manifest name and version) and pass the structural ABI check, or it is refused
+ * with a reason that ends up in the reported state [WF-P-T-1].
+ */
+import type { WasmfleetError } from '../common/errors.js';
+import { abiProblem, decodePayload, sha256Hex, type DesiredModule, type Manifest } from '../protocol/index.js';
+import { agentErrors } from './errors.js';
+
+export interface VerifiedModule {
+  readonly sha256: string;
+  readonly manifest: Manifest;
+  /** Owned, ArrayBuffer-backed copy of the module bytes. */
+  readonly wasm: Uint8Array<ArrayBuffer>;
+}
+
+export type Verified = { ok: true; module: VerifiedModule } | { ok: false; error: WasmfleetError };
+
+const who = (desired: DesiredModule) => ({ name: desired.name, version: desired.version });
+
+/** Verifies a raw module-topic payload against the desired entry; the cap is checked before parsing. */
+export function verifyEnvelope(desired: DesiredModule, topicSha: string, payload: Uint8Array | string): Verified {
+  if (topicSha !== desired.sha256) {
+    return fail(agentErrors.WF_AGENT_MODULE_HASH_MISMATCH({ ...who(desired), expected: desired.sha256, actual: `topic ${topicSha}` }));
+  }
+  const decoded = decodePayload('module', payload);
+  if (!decoded.ok) {
+    return fail(agentErrors.WF_AGENT_MODULE_MALFORMED({ ...who(desired), reason: `${decoded.error.code}: ${decoded.error.message}` }));
+  }
+  const envelope = decoded.value;
+  if (envelope.sha256 !== desired.sha256) {
+    return fail(agentErrors.WF_AGENT_MODULE_HASH_MISMATCH({ ...who(desired), expected: desired.sha256, actual: `envelope ${envelope.sha256}` }));
+  }
+  if (envelope.size !== desired.size) {
+    return fail(agentErrors.WF_AGENT_MODULE_SIZE_MISMATCH({ ...who(desired), expected: desired.size, what: 'the envelope', actual: envelope.size }));
+  }
+  // Decoded length is bounded: the schema capped the base64 string before we got here.
+  const wasm = new Uint8Array(Buffer.from(envelope.wasm, 'base64'));
+  return verifyModule(desired, { sha256: envelope.sha256, manifest: envelope.manifest, wasm });
+}
+
+/** The checks that also apply to a module already in the cache (same bytes, another entry). */
+export function verifyModule(desired: DesiredModule, candidate: VerifiedModule): Verified {
+  const { wasm, manifest } = candidate;
+  if (wasm.byteLength !== desired.size) {
+    return fail(agentErrors.WF_AGENT_MODULE_SIZE_MISMATCH({ ...who(desired), expected: desired.size, what: 'the decoded bytes', actual: wasm.byteLength }));
+  }
+  const actual = sha256Hex(wasm);
+  if (actual !== desired.sha256) {
+    return fail(agentErrors.WF_AGENT_MODULE_HASH_MISMATCH({ ...who(desired), expected: desired.sha256, actual }));
+  }
+  if (manifest.name !== desired.name || manifest.version !== desired.version) {
+    return fail(agentErrors.WF_AGENT_MODULE_MANIFEST_MISMATCH({ ...who(desired), actual: `${manifest.name}@${manifest.version}` }));
+  }
+  const problem = abiProblem(wasm);
+  if (problem !== undefined) return fail(agentErrors.WF_AGENT_MODULE_ABI_REFUSED({ ...who(desired), reason: problem }));
+  return { ok: true, module: { sha256: actual, manifest, wasm } };
+}
+
+function fail(error: WasmfleetError): Verified {
+  return { ok: false, error };
+}

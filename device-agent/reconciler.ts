@@ -1,0 +1,302 @@
+/**
+ * Converges the running modules to a DesiredState [WF-P-T-2], like a device twin: the API
+ * decides, this applies and reports. Applies run one at a time; a desired state that arrives
+ * mid-apply waits and only the newest waiting one is applied. Equal revision is a no-op and a
+ * lower one is refused as stale [WF-P-DS-1]. Unchanged modules keep running untouched; changed
+ * ones (hash, config, input or limits) are stopped and started again; absent ones are stopped.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { reasonOf } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { FirmwareProfile } from '../firmware-profiles/index.js';
+import { configProblem, effectiveConfig, type DesiredModule, type DesiredState, type Manifest, type ReportedModule } from '../protocol/index.js';
+import type { SandboxLimits } from './sandbox/types.js';
+import type { BatchConsumer } from './batcher.js';
+import { agentErrors } from './errors.js';
+import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';
+import type { VerifiedModule } from './module-verify.js';
+
+export interface ReportedError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface ReconcilerDeps {
+  readonly deviceId: string;
+  readonly profile: FirmwareProfile;
+  readonly fetchModule: (desired: DesiredModule) => Promise<VerifiedModule>;
+  readonly startSandbox: SandboxFactory;
+  /** Binds a module to its source's batches; returns the unbinding. */
+  readonly attach: (sourceId: string, consumer: BatchConsumer) => () => void;
+  readonly nextResultSeq: RunnerDeps['nextResultSeq'];
+  readonly publishResult: RunnerDeps['publishResult'];
+  readonly backoff?: RunnerDeps['backoff'];
+  /** Something reportable changed (module state, errors); the agent debounces the publish. */
+  readonly onChange: () => void;
+  /** A desired state was applied (or refused): the reported state should go out now. */
+  readonly onApplied: (revision: number) => void;
+  readonly logger: Logger;
+}
+
+/** Reported errors kept; the schema allows 16. */
+const MAX_ERRORS = 16;
+
+interface Slot {
+  readonly key: string;
+  readonly desired: DesiredModule;
+  runner?: ModuleRunner;
+  detach?: () => void;
+  /** Why it never got to run (fetch, verification, source, config, capacity). */
+  failure?: string;
+}
+
+type Submission = { state: DesiredState | null };
+
+export class Reconciler {
+  private slots = new Map<string, Slot>();
+  private applied = 0;
+  /** False after an empty desired state, so the same revision published again is applied. */
+  private hasDesired = false;
+  private errorList: ReportedError[] = [];
+  private waiting: Submission | undefined;
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  get appliedRevision(): number {
+    return this.applied;
+  }
+
+  modules(): ReportedModule[] {
+    return [...this.slots.values()].map(reportSlot);
+  }
+
+  errors(): ReportedError[] {
+    return [...this.errorList];
+  }
+
+  /** Queues a desired state (null: none, stop everything); resolves when the queue is drained. */
+  submit(state: DesiredState | null): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (state && state.deviceId !== this.deps.deviceId) {
+      this.addError(agentErrors.WF_AGENT_DESIRED_OTHER_DEVICE({ other: state.deviceId, deviceId: this.deps.deviceId }));
+      this.deps.onApplied(this.applied);
+      return this.loop ?? Promise.resolve();
+    }
+    const pending = this.waiting?.state;
+    if (state && pending && state.revision <= pending.revision) {
+      // Older than what already waits: applying it in between would only flap the modules.
+      if (state.revision < pending.revision) this.refuseStale(state.revision, pending.revision);
+    } else {
+      this.waiting = { state };
+    }
+    this.loop ??= this.drain().finally(() => {
+      this.loop = undefined;
+    });
+    return this.loop;
+  }
+
+  /** Stops every module and refuses further submissions. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.waiting = undefined;
+    await this.loop?.catch(() => undefined);
+    await this.stopSlots([...this.slots.values()]);
+    this.slots.clear();
+  }
+
+  private async drain(): Promise<void> {
+    for (let next = this.waiting; next && !this.stopped; next = this.waiting) {
+      this.waiting = undefined;
+      try {
+        await this.applyOne(next.state);
+      } catch (error) {
+        this.deps.logger.error('desired state apply failed', { error: reasonOf(error) });
+      }
+    }
+  }
+
+  private async applyOne(state: DesiredState | null): Promise<void> {
+    const log = this.deps.logger;
+    if (state === null) {
+      log.info('no desired state: stopping all modules', { modules: this.slots.size });
+      const old = [...this.slots.values()];
+      this.slots = new Map();
+      this.hasDesired = false;
+      await this.stopSlots(old);
+      this.deps.onApplied(this.applied);
+      return;
+    }
+    if (state.revision === this.applied && this.hasDesired) {
+      log.debug('desired state already applied', { revision: state.revision });
+      return;
+    }
+    if (state.revision < this.applied) {
+      this.refuseStale(state.revision, this.applied);
+      this.deps.onApplied(this.applied);
+      return;
+    }
+    const next = this.plan(state);
+    const removed = [...this.slots.values()].filter((slot) => next.get(slot.key) !== slot);
+    const added = [...next.values()].filter((slot) => this.slots.get(slot.key) !== slot);
+    log.info('applying desired state', { revision: state.revision, start: added.length, stop: removed.length, keep: next.size - added.length });
+    this.slots = next;
+    this.deps.onChange();
+    await this.stopSlots(removed);
+    await Promise.all(added.map((slot) => this.startSlot(slot)));
+    if (this.stopped) return;
+    this.applied = state.revision;
+    this.hasDesired = true;
+    this.errorList = [];
+    log.info('desired state applied', { revision: state.revision, modules: this.modules().map((m) => `${m.name}:${m.state}`) });
+    this.deps.onApplied(this.applied);
+  }
+
+  /** The slots of the new state: unchanged ones carried over, the rest new. */
+  private plan(state: DesiredState): Map<string, Slot> {
+    const { profile } = this.deps;
+    const next = new Map<string, Slot>();
+    let admitted = 0;
+    for (const desired of state.modules) {
+      const key = slotKey(desired);
+      if (next.has(key)) {
+        // A second entry under the same key would collide in results; it is reported, not run.
+        const dupKey = `${key}#${next.size}`;
+        next.set(dupKey, { key: dupKey, desired, failure: agentErrors.WF_AGENT_DUPLICATE_MODULE({ ...desired }).message });
+        continue;
+      }
+      if (admitted >= profile.moduleLimits.maxModules) {
+        next.set(key, { key, desired, failure: agentErrors.WF_AGENT_TOO_MANY_MODULES({ name: desired.name, version: desired.version, profile: profile.name, max: profile.moduleLimits.maxModules }).message });
+        continue;
+      }
+      admitted += 1;
+      const current = this.slots.get(key);
+      // A quarantined module gets a fresh start from any new revision, even if its entry is unchanged.
+      const keep = current && current.failure === undefined && !current.runner?.stats().quarantined && !isChanged(current.desired, desired);
+      next.set(key, keep ? current : { key, desired });
+    }
+    return next;
+  }
+
+  private async startSlot(slot: Slot): Promise<void> {
+    if (slot.failure !== undefined) return;
+    const { desired } = slot;
+    const { profile } = this.deps;
+    const sourceId = desired.input ?? profile.sources[0]!.id;
+    if (!profile.sources.some((source) => source.id === sourceId)) {
+      this.fail(slot, agentErrors.WF_AGENT_UNKNOWN_SOURCE({ name: desired.name, version: desired.version, source: sourceId, profile: profile.name, known: profile.sources.map((s) => s.id).join(', ') }).message);
+      return;
+    }
+    let module: VerifiedModule;
+    try {
+      module = await this.deps.fetchModule(desired);
+    } catch (error) {
+      this.fail(slot, reasonOf(error));
+      return;
+    }
+    const problem = configProblem(module.manifest, desired.config);
+    if (problem !== undefined) {
+      this.fail(slot, agentErrors.WF_AGENT_MODULE_CONFIG_INVALID({ name: desired.name, version: desired.version, reason: problem }).message);
+      return;
+    }
+    if (this.slots.get(slot.key) !== slot || this.stopped) return;
+    const runner = new ModuleRunner(
+      {
+        desired,
+        module,
+        sourceId,
+        config: effectiveConfig(module.manifest, desired.config),
+        limits: grantLimits(profile, module.manifest, desired),
+        batchCapacity: profile.batch.maxSamples,
+      },
+      {
+        deviceId: this.deps.deviceId,
+        startSandbox: this.deps.startSandbox,
+        nextResultSeq: this.deps.nextResultSeq,
+        publishResult: this.deps.publishResult,
+        onStateChange: this.deps.onChange,
+        logger: this.deps.logger,
+        ...(this.deps.backoff ? { backoff: this.deps.backoff } : {}),
+      },
+    );
+    slot.runner = runner;
+    await runner.start();
+    if (this.slots.get(slot.key) !== slot || this.stopped) {
+      await runner.stop();
+      return;
+    }
+    slot.detach = this.deps.attach(sourceId, runner);
+  }
+
+  private fail(slot: Slot, reason: string): void {
+    this.deps.logger.warn('module not started', { module: slot.desired.name, deploymentId: slot.desired.deploymentId, reason });
+    slot.failure = reason;
+    this.deps.onChange();
+  }
+
+  private async stopSlots(slots: Slot[]): Promise<void> {
+    await Promise.all(
+      slots.map(async (slot) => {
+        slot.detach?.();
+        slot.detach = undefined;
+        await slot.runner?.stop();
+      }),
+    );
+  }
+
+  private refuseStale(revision: number, applied: number): void {
+    this.deps.logger.warn('stale desired state refused', { revision, applied });
+    this.addError(agentErrors.WF_AGENT_DESIRED_STALE({ revision, applied }));
+  }
+
+  private addError(error: { code: string; message: string }): void {
+    this.errorList.push({ code: error.code, message: error.message.slice(0, 1000) });
+    if (this.errorList.length > MAX_ERRORS) this.errorList.splice(0, this.errorList.length - MAX_ERRORS);
+    this.deps.onChange();
+  }
+
+  /** Records a problem not tied to a module (e.g. a malformed desired payload). */
+  reportError(error: { code: string; message: string }): void {
+    this.addError(error);
+  }
+}
+
+/** A deployment runs a module at most once on a device, so this names a running instance. */
+function slotKey(desired: DesiredModule): string {
+  return `${desired.deploymentId}/${desired.name}`;
+}
+
+function isChanged(a: DesiredModule, b: DesiredModule): boolean {
+  return (
+    a.sha256 !== b.sha256 ||
+    a.version !== b.version ||
+    a.size !== b.size ||
+    a.input !== b.input ||
+    !isDeepStrictEqual(a.config, b.config) ||
+    !isDeepStrictEqual(a.limits ?? {}, b.limits ?? {})
+  );
+}
+
+/** The smallest of the profile's ceiling, the module's own request and the deployment's. */
+export function grantLimits(profile: FirmwareProfile, manifest: Manifest, desired: DesiredModule): SandboxLimits {
+  const ceiling = profile.moduleLimits;
+  const pick = (key: keyof SandboxLimits) =>
+    Math.min(ceiling[key], manifest.limits?.[key] ?? Infinity, desired.limits?.[key] ?? Infinity);
+  return { memoryPages: pick('memoryPages'), cpuMsPerBatch: pick('cpuMsPerBatch'), maxOutputsPerBatch: pick('maxOutputsPerBatch') };
+}
+
+function reportSlot(slot: Slot): ReportedModule {
+  if (slot.runner && slot.failure === undefined) return slot.runner.report();
+  const { desired } = slot;
+  return {
+    name: desired.name,
+    version: desired.version,
+    sha256: desired.sha256,
+    deploymentId: desired.deploymentId,
+    state: slot.failure !== undefined ? 'failed' : 'starting',
+    ...(slot.failure !== undefined ? { reason: slot.failure.slice(0, 1000) } : {}),
+    faults: 0,
+    batches: 0,
+  };
+}

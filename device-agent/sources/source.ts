@@ -1,0 +1,30 @@
+/**
+ * What the batcher needs from a sensor source. Sources are pull-based: the batcher asks for what
+ * is due, so a push-based kind (MQTT bridge, serial/UDP) buffers internally with its own bound
+ * and drains that buffer in `take`. Every sample has a per-source sequence number that starts at
+ * 0 when the source starts and never repeats while it runs, so a result can name its samples.
+ */
+export interface SampleBlock {
+  readonly sourceId: string;
+  /** Sequence number of the first sample; the rest follow without gaps. */
+  readonly firstSeq: number;
+  /** Epoch milliseconds, one per sample. */
+  readonly timestamps: Float64Array;
+  readonly values: Float64Array;
+}
+
+export interface Source {
+  readonly id: string;
+  readonly kind: string;
+  /** Nominal rate, for sizing batches; undefined for irregular sources. */
+  readonly rateHz: number | undefined;
+  start(startedAt: number): void;
+  stop(): void;
+  /** At most `max` samples due by `now` that were not taken yet; undefined when none are. */
+  take(now: number, max: number): SampleBlock | undefined;
+  /**
+   * Advances past everything due by `now` without producing values (nobody is listening).
+   * Returns how many samples were skipped.
+   */
+  skip(now: number): number;
+}
