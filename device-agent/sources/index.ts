@@ -4,11 +4,12 @@ import { createSimulatedSource } from './simulated.js';
 import type { Source } from './source.js';
 
 export type { SampleBlock, Source } from './source.js';
-export { createSignal, createSimulatedSource, sampleTime, type Signal } from './simulated.js';
+export { createSignal, createSimulatedSource, deviceSeed, sampleTime, type Signal } from './simulated.js';
 
-export function createSource(config: SourceConfig): Source {
+/** `deviceId` personalises simulated signals; hardware sources ignore it. */
+export function createSource(config: SourceConfig, deviceId?: string): Source {
   switch (config.kind) {
     case 'simulated':
-      return createSimulatedSource(config);
+      return createSimulatedSource(config, deviceId);
   }
 }

@@ -54,9 +54,21 @@ export interface Signal {
   valuesFrom(firstSeq: number, count: number): Float64Array;
 }
 
+/**
+ * The seed a device actually uses: the profile's seed mixed with the device id, so every device
+ * of a profile has its own signal (a fleet of identical sensors would hide per-device bugs)
+ * while each stays replayable from (profile, device id, index).
+ */
+export function deviceSeed(seed: number, deviceId: string | undefined): number {
+  if (deviceId === undefined) return seed >>> 0;
+  let h = 0x811c9dc5; // FNV-1a over the id's UTF-16 code units
+  for (let i = 0; i < deviceId.length; i += 1) h = Math.imul(h ^ deviceId.charCodeAt(i), 0x01000193);
+  return fmix32((seed >>> 0) ^ h);
+}
+
 /** The pure generator behind a simulated source; tests use it to replay exact sample values. */
-export function createSignal(config: SimulatedSource): Signal {
-  const seed = config.seed ?? 1;
+export function createSignal(config: SimulatedSource, deviceId?: string): Signal {
+  const seed = deviceSeed(config.seed ?? 1, deviceId);
   const offset = config.offset ?? 0;
   const samplesPerPeriod = config.sine ? config.sine.periodS * config.rateHz : 0;
   const walkStep = config.randomWalk?.step ?? 0;
@@ -114,8 +126,8 @@ export function sampleTime(startedAt: number, rateHz: number, seq: number): numb
 }
 
 /** A simulated source: sample `seq` is due at sampleTime(startedAt, rateHz, seq). */
-export function createSimulatedSource(config: SimulatedSource): Source {
-  const signal = createSignal(config);
+export function createSimulatedSource(config: SimulatedSource, deviceId?: string): Source {
+  const signal = createSignal(config, deviceId);
   let startedAt: number | undefined;
   let nextSeq = 0;
 

@@ -51,7 +51,7 @@ test('agent applies a retained desired state and publishes results equal to the 
   const source = profile.sources.find((s) => s.id === 'temperature') as SimulatedSource;
   const first = results[0]!.input;
   const startedAt = Math.round(first.from - (first.firstSeq * 1000) / source.rateHz);
-  const signal = createSignal(source);
+  const signal = createSignal(source, agent.deviceId);
   const reference = references.ema!(config, { maxOutputs: profile.moduleLimits.maxOutputsPerBatch });
   let expectedSeq = first.firstSeq;
   for (const result of results) {

@@ -5,6 +5,13 @@ import { createSignal, createSimulatedSource, sampleTime } from '../../device-ag
 
 const temperature = loadProfile('sim-x86-64').sources[0] as SimulatedSource;
 
+test('devices sharing a profile get their own signal, each still replayable', () => {
+  const north = createSignal(temperature, 'gw-north').valuesFrom(0, 2000);
+  assert.deepEqual(createSignal(temperature, 'gw-north').valuesFrom(0, 2000), north);
+  assert.notDeepEqual(createSignal(temperature, 'gw-south').valuesFrom(0, 2000), north);
+  assert.notDeepEqual(createSignal(temperature).valuesFrom(0, 2000), north);
+});
+
 test('the same config gives the same values; another seed does not', () => {
   const a = createSignal(temperature).valuesFrom(0, 5000);
   const b = createSignal(temperature).valuesFrom(0, 5000);

@@ -99,7 +99,7 @@ test('provision, publish, deploy to a tag, run on 3 agents, results equal the JS
     // Replay the device's first batch from its source sequence numbers through the JS reference,
     // which starts fresh exactly as the module did.
     const batch = await waitFor(`first ema batch of ${id} on the wire`, () => firstBatch.get(id));
-    const values = createSignal(source).valuesFrom(batch.input.firstSeq, batch.input.count);
+    const values = createSignal(source, id).valuesFrom(batch.input.firstSeq, batch.input.count);
     const period = 1000 / source.rateHz;
     const timestamps = Float64Array.from(values, (_v, i) => batch.input.from + i * period);
     const expected = referenceFor('ema', config).process(timestamps, values).metrics.find((m) => m.name === 'ema')?.points ?? [];
