@@ -72,7 +72,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       step(`provisioning ${args.devices} devices and starting their agents`);
       for (let i = 1; i <= args.devices; i += 1) {
         const id = `demo-${String(i).padStart(2, '0')}`;
-        const site = i <= Math.ceil(args.devices / 2) + 0 ? 'north' : 'south';
+        const site = i <= Math.ceil(args.devices / 2) ? 'north' : 'south';
         const provisioned = await api.post<{ mqtt: { url: string; username: string; password: string } }>('/api/v1/devices', {
           id,
           profile: 'sim-x86-64',
@@ -98,18 +98,28 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
 
       step(`live results from ${platform.apiUrl}/api/v1 (token in ${platform.dataDir.adminTokenPath}); Ctrl-C stops`);
       const since = new Map<string, number>();
+      // Every event, and the latest value of each metric, in time order across devices.
       const poll = async () => {
+        const lines: (ResultRow & { device: string })[] = [];
         for (const agent of agents) {
           const page = await api.get<{ results: ResultRow[] }>(`/api/v1/devices/${agent.deviceId}/results`, {
             from: (since.get(agent.deviceId) ?? Date.now() - 2000) + 1,
             limit: 1000,
           });
           const latest = new Map<string, ResultRow>();
-          for (const row of page.results) latest.set(`${row.module}/${row.metric}`, row);
-          for (const row of latest.values()) {
+          for (const row of page.results) {
+            if (row.kind === 'event') lines.push({ device: agent.deviceId, ...row });
+            else latest.set(`${row.module}/${row.metric}`, row);
             since.set(agent.deviceId, Math.max(since.get(agent.deviceId) ?? 0, row.t));
-            if (args.json) process.stdout.write(JSON.stringify({ device: agent.deviceId, ...row }) + '\n');
-            else process.stdout.write(`${new Date(row.t).toISOString().slice(11, 23)}  ${agent.deviceId}  ${row.module.padEnd(9)} ${(row.kind === 'event' ? '!' : '') + row.metric} = ${row.value.toFixed(3)}\n`);
+          }
+          for (const row of latest.values()) lines.push({ device: agent.deviceId, ...row });
+        }
+        lines.sort((a, b) => a.t - b.t || a.device.localeCompare(b.device));
+        for (const row of lines) {
+          if (args.json) process.stdout.write(JSON.stringify(row) + '\n');
+          else {
+            const name = (row.kind === 'event' ? 'event ' : '') + row.metric;
+            process.stdout.write(`${new Date(row.t).toISOString().slice(11, 23)}  ${row.device}  ${row.module.padEnd(9)} ${name.padEnd(20)} ${row.value.toFixed(3)}\n`);
           }
         }
       };

@@ -1,0 +1,53 @@
+/** Every command documents itself: --help exits 0 and shows at least one example. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from '../helpers/cli.js';
+
+const COMMANDS = [
+  [],
+  ['server'],
+  ['agent'],
+  ['device'],
+  ['device', 'add'],
+  ['device', 'list'],
+  ['device', 'show'],
+  ['device', 'remove'],
+  ['module'],
+  ['module', 'build'],
+  ['module', 'publish'],
+  ['module', 'list'],
+  ['module', 'show'],
+  ['deploy'],
+  ['deployment'],
+  ['deployment', 'show'],
+  ['deployment', 'list'],
+  ['results'],
+  ['demo'],
+];
+
+test('every command has --help with an example and the --json option', async () => {
+  const results = await Promise.all(COMMANDS.map((command) => runCli([...command, '--help'])));
+  results.forEach((result, i) => {
+    const name = ['wasmfleet', ...COMMANDS[i]!].join(' ');
+    assert.equal(result.code, 0, `${name} --help exits 0`);
+    assert.match(result.stdout, /Examples:/, `${name} --help shows an example`);
+    assert.match(result.stdout, /--json/, `${name} --help lists --json`);
+  });
+});
+
+test('errors name the problem, as JSON with --json, and exit non-zero', async () => {
+  const unreachable = await runCli(['device', 'list', '--api', 'http://127.0.0.1:9', '--token', 'x', '--json']);
+  assert.notEqual(unreachable.code, 0);
+  const body = JSON.parse(unreachable.stdout) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'WF_CLI_API_UNREACHABLE');
+
+  const badRef = await runCli(['deploy', 'not-a-ref', '--tag', 'a=b', '--token', 'x']);
+  assert.notEqual(badRef.code, 0);
+  assert.match(badRef.stderr, /WF_CLI_BAD_ARGUMENT: NAME@VERSION/);
+
+  const badTag = await runCli(['device', 'add', 'gw-1', '--profile', 'sim-x86-64', '--tag', 'novalue', '--token', 'x']);
+  assert.match(badTag.stderr, /--tag: expected key=value/);
+
+  const unknown = await runCli(['frobnicate']);
+  assert.equal(unknown.code, 2);
+});
