@@ -1,8 +1,9 @@
 /**
  * Module throughput: samples per second through the real sandbox host path (batch written to
- * the shared input buffer, posted to the worker, copied into the module's memory, wf_process,
- * records read back and grouped) against the same algorithm in plain JS (its reference from
- * modules-as/reference) on the main thread of the same process.
+ * the shared input buffer, handed to the worker through a control word, copied into the
+ * module's memory, wf_process, records copied to shared memory and grouped by the main thread)
+ * against the same algorithm in plain JS (its reference from modules-as/reference) on the main
+ * thread of the same process.
  * For EMA it also splits the host-path cost: bare wf_process on a filled input area, the
  * in-process host path (copy in, run, read out, group) and the full worker round trip.
  */

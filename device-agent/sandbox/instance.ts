@@ -42,6 +42,8 @@ export interface ModuleInstance {
   run(count: number): number;
   /** View of the records wf_process just wrote (3 f64 each); valid until the next call. */
   records(count: number): Float64Array;
+  /** Copies the records wf_process just wrote to the start of `target`. */
+  copyRecords(target: Float64Array, count: number): void;
   dropped(): number;
 }
 
@@ -143,6 +145,19 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
     values = new Float64Array(buffer, inputPtr + spec.batchCapacity * 8, spec.batchCapacity);
   };
 
+  let recordsView = new Float64Array(0);
+  const records = (count: number): Float64Array => {
+    const ptr = exports.wf_output() >>> 0;
+    if (ptr % 8 !== 0 || ptr + count * OUTPUT_RECORD_BYTES > memory.buffer.byteLength) {
+      throw new HostRefusal(`wf_output returned ${ptr}, not an aligned area inside memory`);
+    }
+    // Same place and size batch after batch for most modules: keep the view, allocate nothing.
+    if (recordsView.buffer !== memory.buffer || recordsView.byteOffset !== ptr || recordsView.length !== count * 3) {
+      recordsView = new Float64Array(memory.buffer, ptr, count * 3);
+    }
+    return recordsView;
+  };
+
   return {
     memory,
     outputs,
@@ -158,12 +173,9 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
       }
       return written;
     },
-    records(count) {
-      const ptr = exports.wf_output() >>> 0;
-      if (ptr % 8 !== 0 || ptr + count * OUTPUT_RECORD_BYTES > memory.buffer.byteLength) {
-        throw new HostRefusal(`wf_output returned ${ptr}, not an aligned area inside memory`);
-      }
-      return new Float64Array(memory.buffer, ptr, count * 3);
+    records,
+    copyRecords(target, count) {
+      target.set(records(count));
     },
     dropped() {
       return Math.max(0, exports.wf_dropped() | 0);

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { abiProblem } from '../../protocol/abi.js';
 import { classify } from './faults.js';
 import { instantiateModule, type ModuleInstance } from './instance.js';
-import { COUNT, REQUEST, WORKER_SPIN_MS, type ToMain, type WorkerInit } from './worker-protocol.js';
+import { COUNT, DROPPED, RECORDS, REQUEST, RESPONSE, TRACED, WAITING, WORKER_SPIN_MS, type ToMain, type WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -47,15 +47,31 @@ function serve(module: ModuleInstance): void {
   // Starts from the initial value, not a fresh load: the main thread may already have posted
   // the first batch between our 'ready' message and this line.
   let seen = 0;
+  // Batches mostly repeat their size, so the sized views are kept rather than made per batch.
+  let sized = init.batchCapacity;
+  let times = inputTimes;
+  let values = inputValues;
   for (;;) {
     seen = nextRequest(seen);
     const count = Atomics.load(control, COUNT);
     traces = 0;
+    if (count !== sized) {
+      sized = count;
+      times = inputTimes.subarray(0, count);
+      values = inputValues.subarray(0, count);
+    }
     try {
-      module.write(inputTimes, inputValues, count);
+      module.write(times, values, count);
       const written = module.run(count);
-      output.set(module.records(written));
-      post({ type: 'done', count: written, dropped: module.dropped() });
+      module.copyRecords(output, written);
+      const dropped = module.dropped();
+      control[RECORDS] = written;
+      control[DROPPED] = dropped;
+      control[TRACED] = traces;
+      // The seq-cst store publishes the plain writes above; the main thread reads them after it.
+      Atomics.store(control, RESPONSE, seen);
+      // The main thread stopped polling and waits for a message (see awaitResponse there).
+      if (traces > 0 || Atomics.load(control, WAITING) === seen) post({ type: 'done', seq: seen });
     } catch (error) {
       return fail(error, 'batch');
     }
