@@ -1,0 +1,17 @@
+/** `npm run bench`: runs every benchmark, prints the table and writes bench/RESULTS.md. */
+import { writeFileSync } from 'node:fs';
+import { fromRoot } from '../common/paths.js';
+import { benchModuleThroughput } from './module-throughput.js';
+import { benchDeployLatency } from './deploy-latency.js';
+import { renderResults } from './results-md.js';
+import type { BenchFigure } from './figure.js';
+
+const figures: BenchFigure[] = [];
+process.stderr.write('module throughput (sandbox host path vs plain JS)…\n');
+figures.push(...(await benchModuleThroughput()));
+process.stderr.write('deployment latency (3 agent processes)…\n');
+figures.push(...(await benchDeployLatency()));
+
+const markdown = renderResults(figures, 'npm run bench');
+writeFileSync(fromRoot('bench', 'RESULTS.md'), markdown);
+process.stdout.write(markdown);
