@@ -17,7 +17,7 @@ export interface SignalOptions {
 }
 
 /** mulberry32: tiny, fast, and the same sequence on every platform. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

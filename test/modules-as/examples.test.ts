@@ -32,6 +32,18 @@ const CASES: Record<string, Case[]> = {
     { config: {}, maxOutputs: 4096 },
     { config: { threshold: 1.5, warmup: 2 }, maxOutputs: 8 },
   ],
+  vibration: [
+    { config: {}, maxOutputs: 4096 },
+    { config: { window: 8 }, maxOutputs: 16 },
+  ],
+  fft: [
+    { config: {}, maxOutputs: 4096 },
+    { config: { window: 16, rateHz: 100 }, maxOutputs: 8 },
+  ],
+  downsample: [
+    { config: {}, maxOutputs: 4096 },
+    { config: { window: 1 }, maxOutputs: 100 },
+  ],
 };
 
 test('there is a reference and a test case for every example module', () => {
