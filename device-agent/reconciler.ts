@@ -279,7 +279,7 @@ function isChanged(a: DesiredModule, b: DesiredModule): boolean {
 }
 
 /** The smallest of the profile's ceiling, the module's own request and the deployment's. */
-export function grantLimits(profile: FirmwareProfile, manifest: Manifest, desired: DesiredModule): SandboxLimits {
+export function grantLimits(profile: FirmwareProfile, manifest: Manifest, desired: Pick<DesiredModule, 'limits'>): SandboxLimits {
   const ceiling = profile.moduleLimits;
   const pick = (key: keyof SandboxLimits) =>
     Math.min(ceiling[key], manifest.limits?.[key] ?? Infinity, desired.limits?.[key] ?? Infinity);

@@ -7,6 +7,7 @@ import type { Manifest } from '../../protocol/index.js';
 import { clientFor, type ApiClient } from '../api-client.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit, progress, table } from '../output.js';
+import { newCommand, runCommand, testCommand } from './module-authoring.js';
 
 interface ModuleSummary {
   name: string;
@@ -84,10 +85,13 @@ const show: CommandModule<GlobalArgs, GlobalArgs & { ref: string }> = {
 
 export const moduleCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'module <command>',
-  describe: 'Build, publish and list Wasm analytics modules',
+  describe: 'Write, build, test, run, publish and list Wasm analytics modules',
   builder: (argv) =>
     argv
+      .command(newCommand)
       .command(build)
+      .command(testCommand)
+      .command(runCommand)
       .command(publish)
       .command(list)
       .command(show)

@@ -1,0 +1,98 @@
+/** `wasmfleet module new|test|run`: write, test and run a module locally, with no broker. */
+import { resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
+import { goldenCaseNames, runGoldenCase, type GoldenResult } from '../../modules-as/tools/golden.js';
+import { runModuleOnSamples } from '../../modules-as/tools/run-local.js';
+import { readSamplesCsv } from '../../modules-as/tools/samples-csv.js';
+import { scaffoldModule } from '../../modules-as/tools/scaffold.js';
+import { cliErrors } from '../errors.js';
+import { parseConfigValues, type GlobalArgs } from '../global-options.js';
+import { emit, progress } from '../output.js';
+
+export const newCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string; dir: string }> = {
+  command: 'new <name>',
+  describe: 'Scaffold a module folder (source, manifest, golden test, build config) that builds and passes its test',
+  builder: (argv) =>
+    argv
+      .positional('name', { type: 'string', demandOption: true, describe: 'module name (lowercase letters, digits, -)' })
+      .option('dir', { type: 'string', default: '.', describe: 'parent folder for the new module' })
+      .example('$0 module new pump-health && $0 module test pump-health', 'create a module and run its test') as Argv<
+      GlobalArgs & { name: string; dir: string }
+    >,
+  handler: (args) => {
+    const dir = scaffoldModule(args.name, args.dir);
+    emit(args.json, { name: args.name, dir }, () =>
+      [`created ${dir}`, `next: wasmfleet module test ${dir}`, `      wasmfleet module run ${dir} --input samples.csv`].join('\n'),
+    );
+  },
+};
+
+export const testCommand: CommandModule<GlobalArgs, GlobalArgs & { dir: string; update: boolean; profile: string }> = {
+  command: 'test <dir>',
+  describe: "Build a module and run its golden cases (test/<case>.csv against test/<case>.expected.json)",
+  builder: (argv) =>
+    argv
+      .positional('dir', { type: 'string', demandOption: true, describe: 'module folder' })
+      .option('update', { type: 'boolean', default: false, describe: "rewrite the expected files from the module's output (review the diff!)" })
+      .option('profile', { type: 'string', default: 'sim-x86-64', describe: 'firmware profile whose module limits apply' })
+      .example('$0 module test modules-as/examples/ema', "run ema's golden cases") as Argv<GlobalArgs & { dir: string; update: boolean; profile: string }>,
+  handler: async (args) => {
+    const dir = resolve(args.dir);
+    const names = goldenCaseNames(dir);
+    if (names.length === 0) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: 'dir', reason: `${dir}/test has no <case>.csv with a <case>.expected.json` });
+    const step = progress(names.length + 1);
+    step(`building ${dir}`);
+    const built = await ensureBuilt(dir);
+    const results: GoldenResult[] = [];
+    for (const name of names) {
+      step(`case ${name}`);
+      results.push(await runGoldenCase(built, dir, name, { update: args.update, profile: args.profile }));
+    }
+    const failed = results.filter((r) => !r.passed).length;
+    emit(args.json, { module: `${built.manifest.name}@${built.manifest.version}`, passed: results.length - failed, failed, cases: results }, () =>
+      [
+        ...results.map((r) => (r.updated ? `updated ${r.name}` : r.passed ? `ok      ${r.name}` : `FAILED  ${r.name}\n        ${r.differences.join('\n        ')}`)),
+        `${results.length - failed} passed, ${failed} failed`,
+      ].join('\n'),
+    );
+    if (failed > 0) process.exitCode = 1;
+  },
+};
+
+interface RunArgs extends GlobalArgs {
+  dir: string;
+  input: string;
+  config?: string[];
+  'batch-size'?: number;
+  profile: string;
+}
+
+export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
+  command: 'run <dir>',
+  describe: 'Run a module on a CSV of timestamped samples (t,value; t in epoch ms) and print its results, no broker',
+  builder: (argv: Argv<GlobalArgs>) =>
+    argv
+      .positional('dir', { type: 'string', demandOption: true, describe: 'module folder' })
+      .option('input', { type: 'string', demandOption: true, describe: 'CSV file with t,value rows' })
+      .option('config', { type: 'string', array: true, describe: 'param=value (repeatable)' })
+      .option('batch-size', { type: 'number', describe: "samples per batch (default: the profile's batch.maxSamples)" })
+      .option('profile', { type: 'string', default: 'sim-x86-64', describe: 'firmware profile whose module limits apply' })
+      .example('$0 module run modules-as/examples/zscore --input vibration.csv --config threshold=2.5', 'find anomalies in a recording') as Argv<RunArgs>,
+  handler: async (args) => {
+    const built = await ensureBuilt(resolve(args.dir));
+    const samples = readSamplesCsv(resolve(args.input));
+    const output = await runModuleOnSamples(built, samples, {
+      config: parseConfigValues(args.config),
+      profile: args.profile,
+      ...(args['batch-size'] ? { batchSize: args['batch-size'] } : {}),
+    });
+    emit(args.json, output, () =>
+      [
+        ...output.metrics.map((m) => `${m.name}: ${m.points.length} points, last ${m.points.at(-1)?.[1] ?? '-'}`),
+        ...output.events.map((e) => `event ${e.name} at ${e.t}: ${e.value}`),
+        `${samples.values.length} samples in, ${output.metrics.reduce((n, m) => n + m.points.length, 0)} points and ${output.events.length} events out, ${output.dropped} dropped`,
+      ].join('\n'),
+    );
+  },
+};
