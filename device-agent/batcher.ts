@@ -1,7 +1,8 @@
 /**
  * Cuts each source's samples into batches and hands every batch to the modules bound to that
  * source. A batch is cut every `intervalMs`, or sooner when the source fills `maxSamples`. Each
- * consumer processes one batch at a time; while it is busy at most `maxQueued` batches wait and
+ * consumer processes one batch at a time, or up to its `concurrency` when batches are waiting
+ * (a backlog drains faster pipelined); while it is busy at most `maxQueued` batches wait and
  * the oldest waiting one is dropped past that, counted, so a slow module costs bounded memory and
  * its results stay fresh. A stalled event loop (suspend, GC pause) does not make a burst either:
  * past `maxCatchUpBatches` per tick the backlog is skipped and counted.
@@ -12,8 +13,13 @@ import type { SampleBlock, Source } from './sources/source.js';
 
 export interface BatchConsumer {
   readonly id: string;
-  /** Called with one batch at a time; the batch's arrays belong to the consumer. */
+  /** Called with one batch at a time unless `concurrency` says otherwise; the batch's arrays belong to the consumer. */
   process(batch: SampleBlock): Promise<void>;
+  /**
+   * Batches the consumer accepts before the first has settled (1 if absent). A consumer that
+   * sets it must finish them in the order it was given them.
+   */
+  readonly concurrency?: number;
 }
 
 export interface ConsumerStats {
@@ -78,18 +84,27 @@ class ConsumerQueue implements Subscription {
 
   private async drain(): Promise<void> {
     this.busy = true;
+    const limit = Math.max(1, Math.floor(this.consumer.concurrency ?? 1));
+    const running: Promise<void>[] = [];
     try {
-      for (let batch = this.waiting.shift(); batch && !this.cancelled; batch = this.waiting.shift()) {
-        try {
-          await this.consumer.process(batch);
-          this.delivered += 1;
-        } catch (error) {
-          // Consumers own their faults; one escaping here is a bug, but must not stop the queue.
-          this.logger.error('batch consumer threw', { consumer: this.consumer.id, error });
-        }
+      for (;;) {
+        while (running.length < limit && this.waiting.length > 0 && !this.cancelled) running.push(this.hand(this.waiting.shift()!));
+        const oldest = running.shift();
+        if (!oldest) break;
+        await oldest;
       }
     } finally {
       this.busy = false;
+    }
+  }
+
+  private async hand(batch: SampleBlock): Promise<void> {
+    try {
+      await this.consumer.process(batch);
+      this.delivered += 1;
+    } catch (error) {
+      // Consumers own their faults; one escaping here is a bug, but must not stop the queue.
+      this.logger.error('batch consumer threw', { consumer: this.consumer.id, error });
     }
   }
 

@@ -1,6 +1,8 @@
 /**
- * One desired module at run time: owns its sandbox, takes batches from the batcher one at a time,
- * turns each output into a ResultBatch [WF-P-T-5], and survives faults. A fault marks the module
+ * One desired module at run time: owns its sandbox, takes batches from the batcher (up to the
+ * sandbox's PIPELINE_DEPTH at once when a backlog waits; the sandbox settles them in order, so
+ * results are published in order), turns each output into a ResultBatch [WF-P-T-5], and
+ * survives faults. A fault marks the module
  * failed with the sandbox's reason and restarts it after an exponential backoff; after
  * `maxConsecutiveFaults` in a row (or a module the sandbox calls invalid) it stays failed —
  * quarantined — until a new desired state replaces it. A batch that completes resets the streak.
@@ -10,6 +12,7 @@ import type { Logger } from '../common/logger.js';
 import { PROTOCOL_VERSION, type DesiredModule, type ModuleConfig, type ModuleRunState, type ReportedModule, type ResultBatch } from '../protocol/index.js';
 import type { BatchOutput, ModuleSandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
 import { SandboxFault } from './sandbox/types.js';
+import { PIPELINE_DEPTH } from './sandbox/worker-protocol.js';
 import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import type { VerifiedModule } from './module-verify.js';
@@ -49,6 +52,7 @@ export interface RunnerDeps {
 
 export class ModuleRunner implements BatchConsumer {
   readonly id: string;
+  readonly concurrency = PIPELINE_DEPTH;
   private sandbox: ModuleSandbox | undefined;
   private state: ModuleRunState = 'starting';
   private reason: string | undefined;
@@ -112,7 +116,8 @@ export class ModuleRunner implements BatchConsumer {
       if (!this.stopped && this.sandbox === sandbox) this.fault(error);
       return;
     }
-    if (this.stopped) return;
+    // A batch that succeeded behind one that faulted belongs to a sandbox already given up.
+    if (this.stopped || this.sandbox !== sandbox) return;
     this.batches += 1;
     this.streak = 0;
     const metrics = output.metrics.filter((metric) => metric.points.length > 0);

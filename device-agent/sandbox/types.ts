@@ -47,7 +47,12 @@ export class SandboxFault extends Error {
 }
 
 export interface ModuleSandbox {
-  /** Runs one batch; rejects with SandboxFault. After a fault the sandbox is dead: close it. */
+  /**
+   * Runs one batch; rejects with SandboxFault. May be called again before earlier calls settle:
+   * up to PIPELINE_DEPTH batches run back to back in the worker, later callers wait for a slot,
+   * and all settle in call order. A fault rejects every batch not yet settled (the rest as
+   * cancelled by it) and the sandbox is dead: close it.
+   */
   process(timestamps: Float64Array, values: Float64Array): Promise<BatchOutput>;
   close(): Promise<void>;
 }

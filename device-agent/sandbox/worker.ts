@@ -8,7 +8,22 @@ import { performance } from 'node:perf_hooks';
 import { abiProblem } from '../../protocol/abi.js';
 import { classify } from './faults.js';
 import { instantiateModule, type ModuleInstance } from './instance.js';
-import { COUNT, DROPPED, RECORDS, REQUEST, RESPONSE, TRACED, WAITING, WORKER_SPIN_MS, type ToMain, type WorkerInit } from './worker-protocol.js';
+import {
+  COUNT,
+  DROPPED,
+  PIPELINE_DEPTH,
+  RECORDS,
+  REQUEST,
+  RESPONSE,
+  STARTED,
+  TRACED,
+  WAITING,
+  WORKER_SPIN_MS,
+  epochMs,
+  slotWord,
+  type ToMain,
+  type WorkerInit,
+} from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -21,10 +36,13 @@ const onTrace = (message: string): void => {
 };
 
 const control = new Int32Array(init.control);
-const input = new Float64Array(init.input);
-const output = new Float64Array(init.output);
-const inputTimes = input.subarray(0, init.batchCapacity);
-const inputValues = input.subarray(init.batchCapacity);
+const startedAt = new Float64Array(init.startedAt);
+const cap = init.batchCapacity;
+const slotInputs = Array.from({ length: PIPELINE_DEPTH }, (_, slot) => ({
+  times: new Float64Array(init.input, slot * cap * 16, cap),
+  values: new Float64Array(init.input, slot * cap * 16 + cap * 8, cap),
+}));
+const slotOutputs = Array.from({ length: PIPELINE_DEPTH }, (_, slot) => new Float64Array(init.output, slot * init.maxOutputs * 24, init.maxOutputs * 3));
 let instance: ModuleInstance | undefined;
 
 function fail(error: unknown, during: 'start' | 'batch'): void {
@@ -45,35 +63,36 @@ function nextRequest(seen: number): number {
 
 function serve(module: ModuleInstance): void {
   // Starts from the initial value, not a fresh load: the main thread may already have posted
-  // the first batch between our 'ready' message and this line.
+  // the first batches between our 'ready' message and this line.
   let seen = 0;
-  // Batches mostly repeat their size, so the sized views are kept rather than made per batch.
-  let sized = init.batchCapacity;
-  let times = inputTimes;
-  let values = inputValues;
   for (;;) {
-    seen = nextRequest(seen);
-    const count = Atomics.load(control, COUNT);
-    traces = 0;
-    if (count !== sized) {
-      sized = count;
-      times = inputTimes.subarray(0, count);
-      values = inputValues.subarray(0, count);
-    }
-    try {
-      module.write(times, values, count);
-      const written = module.run(count);
-      module.copyRecords(output, written);
-      const dropped = module.dropped();
-      control[RECORDS] = written;
-      control[DROPPED] = dropped;
-      control[TRACED] = traces;
-      // The seq-cst store publishes the plain writes above; the main thread reads them after it.
-      Atomics.store(control, RESPONSE, seen);
-      // The main thread stopped polling and waits for a message (see awaitResponse there).
-      if (traces > 0 || Atomics.load(control, WAITING) === seen) post({ type: 'done', seq: seen });
-    } catch (error) {
-      return fail(error, 'batch');
+    const latest = nextRequest(seen);
+    // Everything up to `latest` is ready; serving it back to back is where pipelining pays.
+    while (seen !== latest) {
+      const seq = (seen + 1) | 0;
+      const slot = seq & (PIPELINE_DEPTH - 1);
+      const count = Atomics.load(control, slotWord(seq, COUNT));
+      const input = slotInputs[slot]!;
+      traces = 0;
+      startedAt[0] = epochMs();
+      // Published after the time: a watchdog that reads this seq then the time never sees an
+      // older start than the batch's own, so it cannot blame queue time on it.
+      Atomics.store(control, STARTED, seq);
+      try {
+        module.write(input.times, input.values, count);
+        const written = module.run(count);
+        module.copyRecords(slotOutputs[slot]!, written);
+        control[slotWord(seq, RECORDS)] = written;
+        control[slotWord(seq, DROPPED)] = module.dropped();
+        control[slotWord(seq, TRACED)] = traces;
+        // The seq-cst store publishes the plain writes above; the main thread reads them after it.
+        Atomics.store(control, RESPONSE, seq);
+        // The main thread stopped polling and waits for a message (see waitAsync there).
+        if (traces > 0 || Atomics.load(control, WAITING) === seq) post({ type: 'done', seq });
+      } catch (error) {
+        return fail(error, 'batch');
+      }
+      seen = seq;
     }
   }
 }
