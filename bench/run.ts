@@ -3,12 +3,15 @@ import { writeFileSync } from 'node:fs';
 import { fromRoot } from '../common/paths.js';
 import { benchModuleThroughput } from './module-throughput.js';
 import { benchDeployLatency } from './deploy-latency.js';
+import { benchSandboxLifecycle } from './sandbox-lifecycle.js';
 import { renderResults } from './results-md.js';
 import type { BenchFigure } from './figure.js';
 
 const figures: BenchFigure[] = [];
 process.stderr.write('module throughput (sandbox host path vs plain JS)…\n');
 figures.push(...(await benchModuleThroughput()));
+process.stderr.write('sandbox lifecycle (instantiate, watchdog)…\n');
+figures.push(...(await benchSandboxLifecycle()));
 process.stderr.write('deployment latency (3 agent processes)…\n');
 figures.push(...(await benchDeployLatency()));
 

@@ -50,6 +50,11 @@ export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
   } catch (error) {
     return `WebAssembly compile failed: ${(error as Error).message}`;
   }
+  return compiledAbiProblem(compiled);
+}
+
+/** The same check on an already compiled module, so a host that runs it compiles only once. */
+export function compiledAbiProblem(compiled: WebAssembly.Module): string | undefined {
   let importsMemory = false;
   for (const entry of WebAssembly.Module.imports(compiled)) {
     const key = `${entry.module}.${entry.name}`;

@@ -8,18 +8,17 @@
  * Owns: the worker's life, limits and fault reporting. Must not: parse manifests, fetch or
  * verify modules, or publish anything (the agent does); give a module any import beyond ABI v1.
  */
-import { Worker } from 'node:worker_threads';
 import { createGrouper } from './group-outputs.js';
 import type { DeclaredOutput } from './instance.js';
 import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions } from './types.js';
 import { BatchRing } from './ring.js';
+import { takeWorker } from './worker-pool.js';
 import { CONTROL_SLOTS, PIPELINE_DEPTH, type ToMain, type WorkerInit } from './worker-protocol.js';
 
 /** Worker boot, compile, start function and wf_init together; module code is a small part. */
 export const DEFAULT_START_TIMEOUT_MS = 5000;
 
 // The module's memory is external to V8's heap, so these bound only the host code in the worker.
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8, codeRangeSizeMb: 16, stackSizeMb: 4 };
 
 interface Pending {
   resolve(message: ToMain): void;
@@ -56,13 +55,8 @@ export async function startSandbox(options: SandboxOptions): Promise<ModuleSandb
     control,
     startedAt,
   };
-  const worker = new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: init,
-    transferList: [init.wasm],
-    resourceLimits: WORKER_LIMITS,
-    stdout: true,
-    stderr: true,
-  });
+  const worker = takeWorker();
+  worker.postMessage({ type: 'init', init }, [init.wasm]);
 
   let fault: SandboxFault | undefined;
   let closed = false;
@@ -100,9 +94,6 @@ export async function startSandbox(options: SandboxOptions): Promise<ModuleSandb
     die(new SandboxFault('crash', `worker crashed: ${why}`));
   });
   worker.on('exit', (code) => die(new SandboxFault('crash', `worker exited unexpectedly with code ${code}`)));
-  // Module output only reaches the host through the ABI; anything printed is discarded.
-  worker.stdout.resume();
-  worker.stderr.resume();
 
   const startBudgetMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   let outputs: readonly DeclaredOutput[];

@@ -5,9 +5,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { abiProblem } from '../../protocol/abi.js';
+import { compiledAbiProblem } from '../../protocol/abi.js';
 import { classify } from './faults.js';
-import { instantiateModule, type ModuleInstance } from './instance.js';
+import { instantiateModule, warmUpLoader, type ModuleInstance } from './instance.js';
 import {
   COUNT,
   DROPPED,
@@ -25,8 +25,15 @@ import {
   type WorkerInit,
 } from './worker-protocol.js';
 
-const init = workerData as WorkerInit;
 const port = parentPort!;
+// A spare worker boots before it has a module (worker-pool.ts), so init usually arrives as the
+// first message; workerData still works for a worker started with it.
+// The port queues the init message until the listener below is attached, so warming up first
+// cannot lose it.
+if (!workerData) await warmUpLoader();
+const init: WorkerInit =
+  (workerData as WorkerInit | null) ??
+  (await new Promise<WorkerInit>((resolve) => port.once('message', (message: { type: 'init'; init: WorkerInit }) => resolve(message.init))));
 const post = (message: ToMain): void => port.postMessage(message);
 
 const MAX_TRACES_PER_BATCH = 20;
@@ -99,14 +106,26 @@ function serve(module: ModuleInstance): void {
 
 async function start(): Promise<void> {
   const wasm = new Uint8Array(init.wasm);
-  const problem = abiProblem(wasm);
-  if (problem) {
-    post({ type: 'fault', kind: 'invalid', message: problem });
+  // Compiled once, here, for both the ABI check and instantiation.
+  let compiled: WebAssembly.Module | undefined;
+  let problem: string | undefined;
+  if (!WebAssembly.validate(wasm)) problem = 'not a valid WebAssembly binary';
+  else {
+    try {
+      compiled = new WebAssembly.Module(wasm);
+      problem = compiledAbiProblem(compiled);
+    } catch (error) {
+      problem = `WebAssembly compile failed: ${(error as Error).message}`;
+    }
+  }
+  if (problem || !compiled) {
+    post({ type: 'fault', kind: 'invalid', message: problem ?? 'not compiled' });
     return port.close();
   }
   try {
     instance = await instantiateModule({
       wasm,
+      compiled,
       manifest: init.manifest,
       config: init.config,
       memoryPages: init.memoryPages,
