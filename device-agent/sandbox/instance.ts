@@ -78,12 +78,12 @@ function readName(memory: WebAssembly.Memory, ptr: number, byteLength: number): 
 
 function paramValue(spec: InstanceSpec, name: string): number {
   const declared = spec.manifest.params[name];
-  if (!declared) return Number.NaN;
+  // Refused here rather than answered with NaN, so the reason names the param.
+  if (!declared) throw new HostRefusal(`param '${name}' is not declared in manifest ${spec.manifest.name}`);
   const value = spec.config[name] ?? declared.default;
   return typeof value === 'boolean' ? (value ? 1 : 0) : value;
 }
 
-/** Compiles, links and initialises a module; throws what `classify` understands. */
 /** The smallest valid module: magic number and version, nothing else. */
 const EMPTY_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 
@@ -95,6 +95,7 @@ export async function warmUpLoader(): Promise<void> {
   await instantiate(EMPTY_MODULE, {});
 }
 
+/** Compiles, links and initialises a module; throws what `classify` understands. */
 export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInstance> {
   const minimum = importedMemoryMinimum(spec.wasm) ?? 1;
   if (minimum > spec.memoryPages) {

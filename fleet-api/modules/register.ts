@@ -1,6 +1,6 @@
 /**
- * Accepting a module upload: manifest schema, binary size and the ABI check, all before anything
- * is stored. Content addressing means one hash belongs to exactly one name@version: the retained
+ * Accepting a module upload: manifest schema, binary size, the ABI check and a trial start in the
+ * sandbox, all before anything is stored. Content addressing means one hash belongs to exactly one name@version: the retained
  * envelope on wf/v1/modules/{sha256} carries one manifest, so the same bytes cannot be published
  * under a second name.
  */
@@ -9,6 +9,7 @@ import { abiProblem, ManifestSchema, MAX_WASM_BYTES, sha256Hex, type Manifest } 
 import { Value } from '@sinclair/typebox/value';
 import { apiErrors } from '../errors.js';
 import type { ModuleRecord, Store } from '../store/index.js';
+import { trialStartProblem } from './trial-start.js';
 
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -36,10 +37,10 @@ export function checkManifest(input: unknown): Manifest {
 }
 
 /** Returns the stored module and whether this call created it (false: identical re-upload). */
-export function registerModule(store: Store, manifestInput: unknown, wasmBase64: string): { module: ModuleRecord; created: boolean } {
+export async function registerModule(store: Store, manifestInput: unknown, wasmBase64: string): Promise<{ module: ModuleRecord; created: boolean }> {
   const manifest = checkManifest(manifestInput);
   const wasm = decodeWasm(wasmBase64);
-  const refusal = abiProblem(wasm);
+  const refusal = abiProblem(wasm) ?? (await trialStartProblem(manifest, wasm));
   if (refusal) throw apiErrors.WF_API_MODULE_INVALID({ name: manifest.name, version: manifest.version, reason: refusal, field: 'body/wasm' });
   const sha256 = sha256Hex(wasm);
   return store.transaction(() => {

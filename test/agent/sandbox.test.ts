@@ -94,7 +94,7 @@ test('start refuses invalid binaries and modules that overstep their manifest', 
     startSandbox({ wasm, manifest, config: effectiveConfig(manifest, {}), limits: LIMITS, batchCapacity: 16 });
   await assert.rejects(start(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 99])), isFault('invalid', /not a valid WebAssembly/));
   await assert.rejects(start(built.bytes, { ...built.manifest, metrics: [] }), isFault('invalid', /metric 'ema' is not declared/));
-  await assert.rejects(start(built.bytes, { ...built.manifest, params: {} }), isFault('invalid', /param is not declared/));
+  await assert.rejects(start(built.bytes, { ...built.manifest, params: {} }), isFault('invalid', /param 'alpha' is not declared in manifest ema/));
   const tiny = startSandbox({ wasm: built.bytes, manifest: built.manifest, config: {}, limits: { ...LIMITS, memoryPages: 1 }, batchCapacity: 8192 });
   await assert.rejects(tiny, isFault('invalid', /memory/));
   t.diagnostic('every refused start terminated its worker');

@@ -18,7 +18,7 @@ export async function moduleRoutes(app: FastifyInstance, ctx: RouteContext): Pro
       },
     },
     async (request, reply) => {
-      const { module, created } = registerModule(ctx.store, request.body.manifest, request.body.wasm);
+      const { module, created } = await registerModule(ctx.store, request.body.manifest, request.body.wasm);
       // Re-published on identical re-upload too: cheap, and it repairs a broker that lost it.
       await ctx.link.publishModule(module.sha256);
       if (created) ctx.logger.info('module published', { module: module.name, version: module.version, sha256: module.sha256 });

@@ -54,8 +54,9 @@ export function abiModule(options: AbiModuleOptions = {}): Uint8Array<ArrayBuffe
     .filter((fn) => fn.export !== options.omitExport)
     .map((fn) => [...name(fn.export), 0x00, ...uleb(fn.index)]);
   if (options.ownMemory) exports.push([...name('memory'), 0x02, 0x00]);
-  // Every body: no locals, `i32.const 1; end`.
+  // Every body: no locals, `i32.const 1; end`; wf_init returns 1024, an aligned input area.
   const body = [0x00, 0x41, 0x01, 0x0b];
+  const initBody = [0x00, 0x41, 0x80, 0x08, 0x0b];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, types),
@@ -63,7 +64,7 @@ export function abiModule(options: AbiModuleOptions = {}): Uint8Array<ArrayBuffe
     ...section(3, vector(functions.map((fn) => [fn.type]))),
     ...(options.ownMemory ? section(5, vector([[0x00, 0x01]])) : []),
     ...section(7, vector(exports)),
-    ...section(10, vector(functions.map(() => [...uleb(body.length), ...body]))),
+    ...section(10, vector(functions.map((fn) => (fn.export === 'wf_init' ? [...uleb(initBody.length), ...initBody] : [...uleb(body.length), ...body])))),
     ...(options.label ? section(0, [...name('wf-test'), ...Buffer.from(options.label)]) : []),
   ];
   const out = new Uint8Array(new ArrayBuffer(bytes.length));
