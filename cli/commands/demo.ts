@@ -2,7 +2,7 @@
  * `wasmfleet demo`: the whole loop on one machine in under a minute: platform, 5 simulated
  * devices under two tags, the example modules published and deployed, live results printed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
@@ -66,7 +66,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       })());
 
     try {
-      const token = platform.newAdminToken ?? (await import('node:fs')).readFileSync(platform.dataDir.adminTokenPath, 'utf8').trim();
+      const token = platform.newAdminToken ?? readFileSync(platform.dataDir.adminTokenPath, 'utf8').trim();
       const api = createApiClient(platform.apiUrl, token);
 
       step(`provisioning ${args.devices} devices and starting their agents`);
