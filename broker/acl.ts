@@ -8,7 +8,9 @@
  *   device D    wf/v1/devices/D/{reported,status,results} wf/v1/devices/D/desired,
  *                                                         wf/v1/modules/+, wf/v1/modules/{sha256}
  *   service     wf/v1/modules/{sha256},                   wf/v1/devices/{+|id}/{reported,status,results},
- *               wf/v1/devices/{id}/desired                wf/v1/modules/+, wf/v1/modules/{sha256}
+ *               wf/v1/devices/{id}/desired,               wf/v1/modules/+, wf/v1/modules/{sha256}
+ *               wf/v1/control/revoke [WF-P-T-6]
+ * Nobody subscribes to wf/v1/control/...: control messages are for the broker alone.
  */
 import { DEVICE_PUBLISHED_CHANNELS, parseTopic, topics, type ParsedTopic } from '../protocol/topics.js';
 import { isDeviceId } from '../protocol/ids.js';
@@ -49,6 +51,11 @@ export function decidePublish(principal: Principal | undefined, topic: string): 
   if (!principal) return deny('anonymous clients may not publish');
   // `$SYS/...` belongs to the broker; Aedes' default hook refuses it too, ours replaces that hook.
   if (topic.startsWith('$')) return deny('topics starting with $ are reserved to the broker');
+  // Only the API may make the broker disconnect a device [WF-P-T-6].
+  if (topic === topics.controlRevoke) {
+    if (principal.kind !== 'service') return deny('only the service publishes control messages [WF-P-T-6]');
+    return { allowed: true, kind: 'revoke', cap: PAYLOAD_CAPS.revoke };
+  }
   const parsed = parseConcrete(topic);
   if (!parsed) return deny('not a protocol topic');
 

@@ -4,20 +4,23 @@
  * never with the password.
  *
  * CONNACK return codes (MQTT 3.1.1 §3.2.2.3), chosen so a client can tell what to fix:
- *   2 identifier rejected   device connected under a clientId other than its deviceId [MQTT-3.1.3-9]
- *   3 server unavailable    the verifier itself failed (e.g. the store is down); retrying may work
+ *   2 identifier rejected   device connected under a clientId other than its deviceId [MQTT-3.1.3-9],
+ *                           or an empty clientId with CleanSession 0 [MQTT-3.1.3-8]
+ *   3 server unavailable    the verifier itself failed (e.g. the store is down), or the connection
+ *                           came over the connection rate limit; retrying later may work
  *   4 bad user name/password the verifier did not recognise the credentials
  *   5 not authorized        no username while allowAnonymous is false, or a will topic it may not use
  * After a non-zero code Aedes sends the CONNACK and closes the connection [MQTT-3.2.2-5].
  */
-import type { AuthenticateError, Client } from 'aedes';
+import type { AuthenticateError, Client, ConnectPacket } from 'aedes';
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import type { CredentialVerifier, Principal } from './credentials.js';
 import { decidePublish } from './acl.js';
 import { brokerErrors } from './errors.js';
 import { setPrincipal } from './principal.js';
-import type { StatCounters } from './stats.js';
+import type { RevocationRegistry } from './revocation.js';
+import type { StatCounters, StatName } from './stats.js';
 
 type AuthenticateHook = (
   client: Client,
@@ -31,7 +34,34 @@ export interface AuthenticateDeps {
   readonly allowAnonymous: boolean;
   readonly logger: Logger;
   readonly stats: StatCounters;
+  readonly revocations: RevocationRegistry;
+  /** True when the client's TCP connection was accepted over the connection rate limit. */
+  readonly overConnectionRate: (client: Client) => boolean;
 }
+
+/**
+ * Aedes replaces an empty clientId by a generated one before authenticate runs and never checks
+ * CleanSession, so the original emptiness is recorded here from the raw CONNECT packet.
+ */
+const EMPTY_PERSISTENT_ID = Symbol('wasmfleet.broker.emptyPersistentId');
+
+type PreConnectHook = (client: Client, packet: ConnectPacket, callback: (error: Error | null, success: boolean) => void) => void;
+
+export function createPreConnect(): PreConnectHook {
+  return function preConnect(client, packet, callback) {
+    if (!packet.clientId && packet.clean === false) {
+      (client as Client & { [EMPTY_PERSISTENT_ID]?: true })[EMPTY_PERSISTENT_ID] = true;
+    }
+    // Refusing here would close without a CONNACK; authenticate answers with the proper code.
+    callback(null, true);
+  };
+}
+
+const remoteAddressOf = (client: Client): string =>
+  (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? 'unknown';
+
+const hasEmptyPersistentId = (client: Client): boolean =>
+  (client as Client & { [EMPTY_PERSISTENT_ID]?: true })[EMPTY_PERSISTENT_ID] === true;
 
 /** Aedes' AuthErrorCode is a `const enum` in its .d.ts; plain numbers keep us off isolatedModules pitfalls. */
 const RETURN_CODE = { identifierRejected: 2, serverUnavailable: 3, badCredentials: 4, notAuthorized: 5 } as const;
@@ -59,7 +89,7 @@ function sessionProblem(client: Client, principal: Principal): { code: ReturnCod
 }
 
 export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
-  const { verifier, allowAnonymous, logger, stats } = deps;
+  const { verifier, allowAnonymous, logger, stats, revocations, overConnectionRate } = deps;
 
   const refuse = (
     client: Client,
@@ -67,12 +97,14 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
     reason: string,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
     username?: string,
+    counter: StatName = 'authRefusals',
+    errorCode: 'WF_BROKER_AUTH_REFUSED' | 'WF_BROKER_CONNECTION_RATE_LIMITED' = 'WF_BROKER_AUTH_REFUSED',
   ) => {
-    stats.increment('authRefusals');
+    stats.increment(counter);
     const error = brokerErrors.WF_BROKER_AUTH_REFUSED({ clientId: client.id, reason }) as unknown as AuthenticateError;
     error.returnCode = code as AuthenticateError['returnCode'];
     logger.warn('connection refused', {
-      code: 'WF_BROKER_AUTH_REFUSED',
+      code: errorCode,
       clientId: client.id,
       ...(username !== undefined ? { username } : {}),
       returnCode: code,
@@ -82,6 +114,15 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
   };
 
   return function authenticate(client, username, password, done) {
+    // Before any credential work: a connection storm must not buy scrypt verifications.
+    if (overConnectionRate(client)) {
+      const reason = brokerErrors.WF_BROKER_CONNECTION_RATE_LIMITED({ remoteAddress: remoteAddressOf(client) }).message;
+      return refuse(client, RETURN_CODE.serverUnavailable, reason, done, username, 'connectionRateRefusals', 'WF_BROKER_CONNECTION_RATE_LIMITED');
+    }
+    // [MQTT-3.1.3-8] a persistent session needs a name to be found again under.
+    if (hasEmptyPersistentId(client)) {
+      return refuse(client, RETURN_CODE.identifierRejected, 'empty clientId with CleanSession 0', done, username);
+    }
     if (username === undefined || username === null) {
       if (!allowAnonymous) return refuse(client, RETURN_CODE.notAuthorized, 'anonymous clients are not allowed', done);
       // An anonymous client gets no principal, so every ACL decision denies it.
@@ -96,12 +137,18 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
       return refuse(client, RETURN_CODE.badCredentials, 'password missing', done, username);
     }
 
+    const verifyStarted = Date.now();
     verifier.verify(username, password).then(
       (principal) => {
         if (!principal) return refuse(client, RETURN_CODE.badCredentials, 'unknown username or wrong password', done, username);
+        // The credential was valid when read but the device was revoked meanwhile [WF-P-T-6].
+        if (principal.kind === 'device' && revocations.revokedSince(principal.deviceId, verifyStarted)) {
+          return refuse(client, RETURN_CODE.badCredentials, 'device revoked', done, username);
+        }
         const problem = sessionProblem(client, principal);
         if (problem) return refuse(client, problem.code, problem.reason, done, username);
         setPrincipal(client, principal);
+        if (principal.kind === 'device') revocations.track(principal.deviceId, client);
         logger.debug('client authenticated', { clientId: client.id, principal: principal.kind });
         done(null, true);
       },

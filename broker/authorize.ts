@@ -12,18 +12,43 @@
  *    so we never do.
  *  - a will whose publish is refused at disconnect is dropped silently by Aedes; authenticate.ts
  *    refuses such a will at CONNECT time so that never happens.
+ *
+ * Checks run cheapest-and-most-damning first: topic depth, ACL, payload cap, then the publish
+ * rate, so a publish outside the ACL always closes the connection even while over the rate.
+ * Over the rate (docs/broker.md §Rate limits), QoS 0 is dropped and counted — the sender accepted
+ * loss by choosing QoS 0 and a reconnect (scrypt verification) would cost the broker more — and
+ * QoS 1/2 closes the connection without acknowledging, so the client keeps the message and resends
+ * it after reconnecting instead of losing it to an acknowledge-and-drop [MQTT-3.3.5-2].
  */
 import type { AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from '../common/logger.js';
+import { topics } from '../protocol/topics.js';
 import { decidePublish, decideSubscribe } from './acl.js';
 import { brokerErrors } from './errors.js';
+import type { BrokerOptions } from './options.js';
 import { describePrincipal, principalOf } from './principal.js';
+import { TokenBucket } from './rate-limit.js';
+import type { RevocationRegistry } from './revocation.js';
 import type { StatCounters } from './stats.js';
 
 export interface AuthorizeDeps {
   readonly logger: Logger;
   readonly stats: StatCounters;
+  readonly options: Pick<
+    BrokerOptions,
+    'maxTopicDepth' | 'publishRatePerSec' | 'publishBurst' | 'servicePublishRatePerSec' | 'servicePublishBurst'
+  >;
+  readonly revocations: RevocationRegistry;
 }
+
+/**
+ * Marks a QoS 0 packet over the publish rate. Aedes has no "accept but do not route" answer, so
+ * authorizePublish lets it through marked and index.ts' wrapper around aedes.publish drops it.
+ */
+export const RATE_DROPPED = Symbol('wasmfleet.broker.rateDropped');
+
+/** Same count as Aedes' topicLevelCount: levels are `/`-separated, `a/b` has 2. */
+export const topicLevels = (topic: string): number => topic.split('/').length;
 
 type AuthorizePublishHook = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => void;
 type AuthorizeSubscribeHook = (
@@ -36,10 +61,30 @@ type PublishedHook = (packet: AedesPublishPacket, client: Client, callback: (err
 const payloadBytes = (payload: PublishPacket['payload']): number =>
   typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
 
-export function createAuthorizePublish({ logger, stats }: AuthorizeDeps): AuthorizePublishHook {
+export function createAuthorizePublish({ logger, stats, options }: AuthorizeDeps): AuthorizePublishHook {
+  const buckets = new WeakMap<Client, TokenBucket>();
+  const bucketOf = (client: Client): TokenBucket => {
+    let bucket = buckets.get(client);
+    if (!bucket) {
+      const service = principalOf(client)?.kind === 'service';
+      bucket = service
+        ? new TokenBucket(options.servicePublishRatePerSec, options.servicePublishBurst)
+        : new TokenBucket(options.publishRatePerSec, options.publishBurst);
+      buckets.set(client, bucket);
+    }
+    return bucket;
+  };
+
   return function authorizePublish(client, packet, callback) {
     const principal = principalOf(client);
     const clientId = client?.id ?? null;
+    const levels = topicLevels(packet.topic);
+    if (levels > options.maxTopicDepth) {
+      stats.increment('topicDepthRefusals');
+      const error = brokerErrors.WF_BROKER_TOPIC_TOO_DEEP({ topic: packet.topic, levels, limit: options.maxTopicDepth });
+      logger.warn('publish refused', { code: error.code, clientId, topic: packet.topic, reason: error.message });
+      return callback(error);
+    }
     const decision = decidePublish(principal, packet.topic);
     if (!decision.allowed) {
       stats.increment('aclPublishRefusals');
@@ -64,12 +109,42 @@ export function createAuthorizePublish({ logger, stats }: AuthorizeDeps): Author
       logger.warn('publish refused', { code: error.code, clientId, topic: packet.topic, bytes, cap: decision.cap });
       return callback(error);
     }
+    // A will fires after close() and is the device's last word (its offline status); never rate it.
+    const isWill = (client as (Client & { closed?: boolean }) | null)?.closed === true;
+    if (client && !isWill && !bucketOf(client).take()) {
+      const service = principal?.kind === 'service';
+      const error = brokerErrors.WF_BROKER_PUBLISH_RATE_LIMITED({
+        clientId,
+        rate: service ? options.servicePublishRatePerSec : options.publishRatePerSec,
+        burst: service ? options.servicePublishBurst : options.publishBurst,
+      });
+      if (packet.qos === 0) {
+        stats.increment('publishRateDrops');
+        logger.debug('publish dropped', { code: error.code, clientId, topic: packet.topic, qos: 0 });
+        (packet as PublishPacket & { [RATE_DROPPED]?: true })[RATE_DROPPED] = true;
+        return callback(null);
+      }
+      stats.increment('publishRateDisconnects');
+      logger.warn('publish refused', { code: error.code, clientId, topic: packet.topic, qos: packet.qos, reason: error.message });
+      return callback(error);
+    }
     callback(null);
   };
 }
 
-export function createAuthorizeSubscribe({ logger, stats }: AuthorizeDeps): AuthorizeSubscribeHook {
+export const isRateDropped = (packet: PublishPacket): boolean =>
+  (packet as PublishPacket & { [RATE_DROPPED]?: true })[RATE_DROPPED] === true;
+
+export function createAuthorizeSubscribe({ logger, stats, options }: AuthorizeDeps): AuthorizeSubscribeHook {
   return function authorizeSubscribe(client, subscription, callback) {
+    const levels = topicLevels(subscription.topic);
+    if (levels > options.maxTopicDepth) {
+      stats.increment('topicDepthRefusals');
+      const error = brokerErrors.WF_BROKER_TOPIC_TOO_DEEP({ topic: subscription.topic, levels, limit: options.maxTopicDepth });
+      logger.warn('subscription refused', { code: error.code, clientId: client.id, topic: subscription.topic, reason: error.message });
+      // Like an ACL refusal: SUBACK 0x80, connection kept (§3.9.3).
+      return callback(null, null);
+    }
     const principal = principalOf(client);
     const decision = decideSubscribe(principal, subscription.topic);
     if (!decision.allowed) {
@@ -87,10 +162,19 @@ export function createAuthorizeSubscribe({ logger, stats }: AuthorizeDeps): Auth
   };
 }
 
-/** Counts routed client publishes; broker-internal ones ($SYS heartbeat) have no client. */
-export function createPublished({ stats }: AuthorizeDeps): PublishedHook {
-  return function published(_packet, client, callback) {
-    if (client) stats.increment('messagesPublished');
+/**
+ * Counts routed client publishes; broker-internal ones ($SYS heartbeat) have no client. A
+ * revocation is acted on here, after the ACL let it through, so only the service can trigger it
+ * [WF-P-T-6].
+ */
+export function createPublished({ stats, revocations }: AuthorizeDeps): PublishedHook {
+  return function published(packet, client, callback) {
+    if (client) {
+      stats.increment('messagesPublished');
+      if (packet.topic === topics.controlRevoke && principalOf(client)?.kind === 'service') {
+        revocations.onRevokeMessage(packet.payload, client.id);
+      }
+    }
     callback(null);
   };
 }

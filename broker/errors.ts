@@ -17,6 +17,10 @@ export const brokerErrors = defineErrors({
   },
   WF_BROKER_PACKET_TOO_LARGE: { message: 'packet of {bytes} bytes exceeds maxPacketBytes {limit}' },
   WF_BROKER_MALFORMED_LENGTH: { message: 'malformed MQTT remaining length: {reason}' },
+  WF_BROKER_PUBLISH_RATE_LIMITED: { message: "client '{clientId}' exceeded {rate} publishes/s (burst {burst})" },
+  WF_BROKER_CONNECTION_RATE_LIMITED: { message: "connection from '{remoteAddress}' refused: connection rate exceeded" },
+  WF_BROKER_TOPIC_TOO_DEEP: { message: "topic '{topic}' has {levels} levels, more than maxTopicDepth {limit}" },
+  WF_BROKER_DEVICE_REVOKED: { message: "device '{deviceId}' revoked: {clients} client(s) disconnected" },
 });
 
 export type BrokerErrorCode = keyof typeof brokerErrors;

@@ -3,13 +3,15 @@
  * size guard in front of every connection. Clients talk to it only over MQTT. See README.md.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { Aedes, type Client } from 'aedes';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { reasonOf } from '../common/errors.js';
-import { createAuthenticate } from './authenticate.js';
-import { createAuthorizePublish, createAuthorizeSubscribe, createPublished } from './authorize.js';
+import { createAuthenticate, createPreConnect } from './authenticate.js';
+import { createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
 import { brokerErrors } from './errors.js';
 import { GuardedConnection, type OversizeVerdict } from './guarded-connection.js';
-import { resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
+import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
+import { ConnectionRateLimiter } from './rate-limit.js';
+import { RevocationRegistry } from './revocation.js';
 import { createStatCounters, type BrokerStats } from './stats.js';
 
 export type { BrokerStats } from './stats.js';
@@ -47,23 +49,54 @@ const formatUrl = (host: string, port: number): string =>
 export async function startBroker(input: BrokerStartOptions): Promise<RunningBroker> {
   const { options, verifier, logger } = resolveBrokerOptions(input);
   const stats = createStatCounters();
-  const hookDeps = { logger, stats };
+  const revocations = new RevocationRegistry({ logger, stats });
+  const hookDeps = { logger, stats, options, revocations };
+  const connectionLimiter = new ConnectionRateLimiter({
+    perAddressPerSec: options.connectRatePerAddress,
+    perAddressBurst: options.connectBurstPerAddress,
+    globalPerSec: options.connectRateGlobal,
+    globalBurst: options.connectBurstGlobal,
+  });
+  // Decided at TCP accept (so idle connections count too), answered at CONNECT with code 3.
+  const overRate = new WeakSet<object>();
 
   const aedes = await Aedes.createBroker({
     connectTimeout: options.connectTimeoutMs,
     keepaliveLimit: options.keepaliveLimitSec,
-    maxTopicLevels: options.maxTopicDepth,
+    // Our hooks enforce maxTopicDepth with a counted, explained refusal (0x80 for a SUBSCRIBE);
+    // Aedes' own check stays at its ceiling only as the guard against qlobber's throw.
+    maxTopicLevels: AEDES_MAX_TOPIC_LEVELS,
     drainTimeout: options.drainTimeoutMs,
     queueLimit: options.queueLimit,
     maxInflightInbound: options.maxInflightInbound,
     heartbeatInterval: options.heartbeatIntervalMs,
-    authenticate: createAuthenticate({ verifier, allowAnonymous: options.allowAnonymous, logger, stats }),
+    preConnect: createPreConnect(),
+    authenticate: createAuthenticate({
+      verifier,
+      allowAnonymous: options.allowAnonymous,
+      logger,
+      stats,
+      revocations,
+      overConnectionRate: (client) => overRate.has(client.conn),
+    }),
     authorizePublish: createAuthorizePublish(hookDeps),
     authorizeSubscribe: createAuthorizeSubscribe(hookDeps),
     published: createPublished(hookDeps),
   });
 
+  // Aedes has no "accept but do not route" answer; authorizePublish marks a QoS 0 publish over
+  // the rate and it stops here, after Aedes' handler but before routing or retaining.
+  // Its .d.ts declares publish(packet, callback); the runtime takes (packet, client?, callback).
+  type RuntimePublish = (packet: PublishPacket, client: unknown, done?: (error?: Error | null) => void) => void;
+  const publish = (aedes.publish as unknown as RuntimePublish).bind(aedes);
+  (aedes as unknown as { publish: RuntimePublish }).publish = (packet, client, done) => {
+    if (isRateDropped(packet)) return (typeof client === 'function' ? client : done)?.(null);
+    return publish(packet, client, done);
+  };
+
   aedes.on('clientError', (client: Client, error: Error) => {
+    // Topics deeper than Aedes' ceiling never reach our hooks; count them all the same.
+    if (error.message === 'topic has too many levels') stats.increment('topicDepthRefusals');
     // ACL refusals were logged by the hook with more detail; the rest are transport noise.
     logger.debug('client error', { clientId: client.id, reason: error.message });
   });
@@ -90,7 +123,9 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    aedes.handle(new GuardedConnection(socket, { maxPacketBytes: options.maxPacketBytes, onOversize }));
+    const connection = new GuardedConnection(socket, { maxPacketBytes: options.maxPacketBytes, onOversize });
+    if (!connectionLimiter.admit(socket.remoteAddress)) overRate.add(connection);
+    aedes.handle(connection);
   });
 
   let port: number;

@@ -21,7 +21,7 @@ const MQTT_MAX_PACKET = 268_435_455 + 5;
  * limit would refuse our own traffic. Aedes clamps anything above 100 silently, so we refuse it.
  */
 const PROTOCOL_TOPIC_DEPTH = 5;
-const AEDES_MAX_TOPIC_LEVELS = 100;
+export const AEDES_MAX_TOPIC_LEVELS = 100;
 
 export const BrokerOptionsSchema = Type.Object(
   {
@@ -72,6 +72,57 @@ export const BrokerOptionsSchema = Type.Object(
       maximum: 65535,
       default: 100,
       description: 'inbound QoS 2 publishes a client may hold awaiting PUBREL',
+    }),
+    // A device legitimately publishes about maxModules × 1000 / batch.intervalMs results a second
+    // (32 on sim-x86-64) plus status and reported state; a QoS 1 publish over the limit closes the
+    // connection, so the default leaves wide headroom and still stops a flood.
+    publishRatePerSec: Type.Integer({
+      minimum: 0,
+      maximum: 100_000,
+      default: 200,
+      description: 'sustained publishes per second per device (or anonymous) client; 0 = no limit',
+    }),
+    publishBurst: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 2000,
+      description: 'publishes a client may send at once before publishRatePerSec applies',
+    }),
+    servicePublishRatePerSec: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000,
+      default: 0,
+      description: 'sustained publishes per second for the service account; 0 = exempt (a resync publishes every retained message at once)',
+    }),
+    servicePublishBurst: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 10_000,
+      description: 'burst for the service account when servicePublishRatePerSec is set',
+    }),
+    connectRatePerAddress: Type.Integer({
+      minimum: 0,
+      maximum: 100_000,
+      default: 10,
+      description: 'new TCP connections per second from one remote address; 0 = no limit',
+    }),
+    connectBurstPerAddress: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 30,
+      description: 'connections one address may open at once before connectRatePerAddress applies',
+    }),
+    connectRateGlobal: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000,
+      default: 200,
+      description: 'new TCP connections per second to the whole broker; 0 = no limit',
+    }),
+    connectBurstGlobal: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 1000,
+      description: 'connections the broker accepts at once before connectRateGlobal applies',
     }),
     heartbeatIntervalMs: Type.Integer({
       minimum: 1000,

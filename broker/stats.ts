@@ -15,6 +15,18 @@ export interface BrokerStats {
   readonly oversizePackets: number;
   /** Client publishes that passed the ACL and were routed. */
   readonly messagesPublished: number;
+  /** QoS 0 publishes over the client's publish rate, dropped without closing. */
+  readonly publishRateDrops: number;
+  /** Connections closed for a QoS 1/2 publish over the client's publish rate. */
+  readonly publishRateDisconnects: number;
+  /** CONNECTs refused with return code 3 because their address or the broker was over the connection rate. */
+  readonly connectionRateRefusals: number;
+  /** Publishes and subscriptions refused for a topic deeper than maxTopicDepth. */
+  readonly topicDepthRefusals: number;
+  /** Revocation control messages acted on [WF-P-T-6]. */
+  readonly revocations: number;
+  /** Clients disconnected because their device was revoked. */
+  readonly revokedDisconnects: number;
 }
 
 export type StatName = Exclude<keyof BrokerStats, 'connectedClients'>;
@@ -32,6 +44,12 @@ export function createStatCounters(): StatCounters {
     payloadCapRefusals: 0,
     oversizePackets: 0,
     messagesPublished: 0,
+    publishRateDrops: 0,
+    publishRateDisconnects: 0,
+    connectionRateRefusals: 0,
+    topicDepthRefusals: 0,
+    revocations: 0,
+    revokedDisconnects: 0,
   };
   return {
     increment: (name) => {

@@ -13,6 +13,7 @@ import {
   decodePayload,
   encodePayload,
   parseTopic,
+  PROTOCOL_VERSION,
   topics,
   type DesiredState,
   type DeviceStatus,
@@ -66,6 +67,11 @@ export interface MqttLink {
   publishDesired(deviceId: string): Promise<boolean>;
   /** An empty retained payload removes the retained desired state from the broker. */
   clearDesired(deviceId: string): Promise<boolean>;
+  /**
+   * Asks the broker to disconnect every client of a deleted device [WF-P-T-6]. Not retained; if
+   * the link is down it is sent again on the next connect, so a live session cannot outlast it.
+   */
+  revokeDevice(deviceId: string): Promise<boolean>;
   resync(): Promise<void>;
   counters(): Readonly<LinkCounters>;
   close(): Promise<void>;
@@ -146,6 +152,35 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
 
   const clearDesired = (deviceId: string) => send(topics.device(deviceId, 'desired'), () => Buffer.alloc(0));
 
+  const pendingRevocations = new Set<string>();
+  const revokeDevice = (deviceId: string): Promise<boolean> =>
+    onTopic(topics.controlRevoke, async () => {
+      pendingRevocations.add(deviceId);
+      if (!client?.connected) {
+        counters.deferred += 1;
+        return false;
+      }
+      const bytes = encodePayload('revoke', { v: PROTOCOL_VERSION, deviceId, at: new Date().toISOString() });
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          client.publishAsync(topics.controlRevoke, bytes, { qos: 1 }),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no puback within ${options.publishTimeoutMs} ms`)), options.publishTimeoutMs);
+          }),
+        ]);
+        pendingRevocations.delete(deviceId);
+        counters.published += 1;
+        return true;
+      } catch (error) {
+        counters.publishFailed += 1;
+        logger.warn('revocation publish failed; retried on the next connect', { deviceId, reason: reasonOf(error) });
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+
   const resync = (): Promise<void> => {
     resyncing ??= (async () => {
       counters.resyncs += 1;
@@ -199,6 +234,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
     counters.connects += 1;
     try {
       await mqttClient.subscribeAsync(SUBSCRIPTIONS, { qos: 1 });
+      for (const deviceId of [...pendingRevocations]) await revokeDevice(deviceId);
       await resync();
     } catch (error) {
       logger.warn('post-connect setup failed', { reason: reasonOf(error) });
@@ -246,6 +282,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
     publishModule,
     publishDesired,
     clearDesired,
+    revokeDevice,
     resync,
     counters: () => ({ ...counters }),
     async close() {

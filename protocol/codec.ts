@@ -13,11 +13,13 @@ import {
   ModuleEnvelopeSchema,
   ReportedStateSchema,
   ResultBatchSchema,
+  RevokeDeviceSchema,
   type DesiredState,
   type DeviceStatus,
   type ModuleEnvelope,
   type ReportedState,
   type ResultBatch,
+  type RevokeDevice,
 } from './messages.js';
 
 export interface PayloadTypes {
@@ -26,6 +28,7 @@ export interface PayloadTypes {
   reported: ReportedState;
   status: DeviceStatus;
   results: ResultBatch;
+  revoke: RevokeDevice;
 }
 
 const SCHEMAS: { [K in PayloadKind]: TSchema } = {
@@ -34,6 +37,7 @@ const SCHEMAS: { [K in PayloadKind]: TSchema } = {
   reported: ReportedStateSchema,
   status: DeviceStatusSchema,
   results: ResultBatchSchema,
+  revoke: RevokeDeviceSchema,
 };
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: WasmfleetError };

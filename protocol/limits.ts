@@ -11,6 +11,8 @@ export const PAYLOAD_CAPS = {
   reported: 64 * 1024,
   status: 4 * 1024,
   results: 512 * 1024,
+  /** A device id and a timestamp; anything larger is not a revocation [WF-P-T-6]. */
+  revoke: 1024,
 } as const;
 
 export type PayloadKind = keyof typeof PAYLOAD_CAPS;

@@ -164,3 +164,17 @@ export const ResultBatchSchema = Type.Object(
   { additionalProperties: false },
 );
 export type ResultBatch = Static<typeof ResultBatchSchema>;
+
+/**
+ * Published (not retained) by the fleet API on wf/v1/control/revoke when a device is deleted or
+ * its credential revoked [WF-P-T-6]; the broker disconnects every client of `deviceId`.
+ */
+export const RevokeDeviceSchema = Type.Object(
+  {
+    v: V,
+    deviceId: DeviceId,
+    at: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type RevokeDevice = Static<typeof RevokeDeviceSchema>;

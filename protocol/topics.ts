@@ -6,6 +6,7 @@
  *   wf/v1/devices/{id}/reported      retained  agent → fleet-api    ReportedState      [WF-P-T-3]
  *   wf/v1/devices/{id}/status        retained  agent (+ will)       DeviceStatus       [WF-P-T-4]
  *   wf/v1/devices/{id}/results       QoS 1     agent → fleet-api    ResultBatch        [WF-P-T-5]
+ *   wf/v1/control/revoke             QoS 1     fleet-api → broker   RevokeDevice       [WF-P-T-6]
  */
 import { TOPIC_ROOT } from './version.js';
 
@@ -16,6 +17,8 @@ export const DEVICE_PUBLISHED_CHANNELS: readonly DeviceChannel[] = ['reported', 
 
 export const MODULES_PREFIX = `${TOPIC_ROOT}/modules/`;
 export const DEVICES_PREFIX = `${TOPIC_ROOT}/devices/`;
+/** Messages addressed to the broker itself, never delivered to a device [WF-P-T-6]. */
+export const CONTROL_PREFIX = `${TOPIC_ROOT}/control/`;
 
 export const topics = {
   module: (sha256: string): string => `${MODULES_PREFIX}${sha256}`,
@@ -23,6 +26,8 @@ export const topics = {
   /** Wildcard the fleet-api subscribes to for one channel of all devices. */
   allDevices: (channel: DeviceChannel): string => `${DEVICES_PREFIX}+/${channel}`,
   allModules: `${MODULES_PREFIX}+`,
+  /** The broker disconnects every client of the named device [WF-P-T-6]. */
+  controlRevoke: `${CONTROL_PREFIX}revoke`,
 } as const;
 
 export type ParsedTopic =

@@ -16,6 +16,10 @@ export interface TestVerifier extends CredentialVerifier {
   addService(): Promise<string>;
   /** Make verify() throw, to stand for a store that is down. */
   failing: boolean;
+  /** Forget a device's credential, as deleting it from the store does. */
+  removeDevice(deviceId: string): void;
+  /** Extra time verify() takes, to hold a CONNECT in authentication. */
+  delayMs: number;
 }
 
 export function createTestVerifier(): TestVerifier {
@@ -27,14 +31,19 @@ export function createTestVerifier(): TestVerifier {
   };
   const verifier: TestVerifier = {
     failing: false,
+    delayMs: 0,
     async verify(username, password) {
       if (verifier.failing) throw new Error('store unavailable');
+      if (verifier.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verifier.delayMs));
       const account = accounts.get(username);
       if (!account) return undefined;
       return (await verifySecret(password, account.hash)) ? account.principal : undefined;
     },
     addDevice: (deviceId) => add(deviceId, { kind: 'device', deviceId }),
     addService: () => add(SERVICE_USERNAME, { kind: 'service', name: SERVICE_USERNAME }),
+    removeDevice: (deviceId) => {
+      accounts.delete(deviceId);
+    },
   };
   return verifier;
 }

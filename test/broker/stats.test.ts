@@ -14,6 +14,12 @@ test('stats count connected clients, refusals and routed publishes', async (t) =
     payloadCapRefusals: 0,
     oversizePackets: 0,
     messagesPublished: 0,
+    publishRateDrops: 0,
+    publishRateDisconnects: 0,
+    connectionRateRefusals: 0,
+    topicDepthRefusals: 0,
+    revocations: 0,
+    revokedDisconnects: 0,
   });
 
   const service = await connectService(t, tb);

@@ -103,6 +103,8 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
       const { id } = request.params;
       if (!ctx.store.deleteDevice(id)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
       await ctx.link.clearDesired(id);
+      // The store no longer verifies its credential; this ends sessions already open [WF-P-T-6].
+      await ctx.link.revokeDevice(id);
       ctx.logger.info('device deleted', { deviceId: id });
       return reply.status(204).send();
     },
