@@ -4,6 +4,7 @@
  * cap before parsing [WF-P-CAP-1]; what fails is logged, counted and ignored, never fatal.
  */
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { MqttClient } from 'mqtt';
 import { reasonOf } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
@@ -14,12 +15,15 @@ import { startSandbox } from './sandbox/module-sandbox.js';
 import { SourceBatcher } from './batcher.js';
 import { loadAgentProfile, resolveAgentConfig, type AgentConfig } from './config.js';
 import { agentErrors } from './errors.js';
+import { DEFAULT_CACHE_BYTES, ModuleCache } from './module-cache.js';
 import { ModuleFetcher } from './module-fetcher.js';
 import type { BackoffPolicy, SandboxFactory } from './module-runner.js';
 import { connectBroker, statusMessage, subscribeQos1, topicSubscriber } from './mqtt-link.js';
 import { Reconciler } from './reconciler.js';
 import { ResultSeq } from './result-seq.js';
 import { createSource } from './sources/index.js';
+import { DesiredStore } from './state/desired-store.js';
+import { ModuleStore } from './state/module-store.js';
 
 export interface AgentOptions {
   readonly logger?: Logger;
@@ -37,6 +41,10 @@ export interface AgentStats {
   readonly resultsPublished: number;
   /** Results not sent (offline, oversize or refused); spooling to disk is a later step. */
   readonly resultsDropped: number;
+  /** Cached modules on disk that failed their hash (or were incomplete), discarded and refetched. */
+  readonly cacheCorrupt: number;
+  /** State files (cached modules, desired.json) that could not be written; the agent went on. */
+  readonly stateWriteFailures: number;
 }
 
 export interface RunningAgent {
@@ -53,6 +61,7 @@ const REPORT_DEBOUNCE_MS = 100;
 const DEFAULT_APPLY_TIMEOUT_MS = 30_000;
 
 export async function startAgent(input: AgentConfig, options: AgentOptions = {}): Promise<RunningAgent> {
+  const startMark = performance.now();
   const config = resolveAgentConfig(input);
   const profile = options.profile ?? loadAgentProfile(config);
   const { deviceId } = config;
@@ -73,8 +82,19 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     batchers.set(sourceConfig.id, batcher);
   }
 
+  const moduleStore = new ModuleStore(config.stateDir, logger);
+  const desiredStore = new DesiredStore(config.stateDir, logger);
+  const persisted = desiredStore.load(deviceId);
+  /** Saves in order; stop() waits for it so the next start finds what this run applied. */
+  let persisting: Promise<void> = Promise.resolve();
+
   const client: MqttClient = connectBroker(config);
-  const fetcher = new ModuleFetcher({ subscriber: topicSubscriber(client), timeoutMs: config.moduleFetchTimeoutMs, logger });
+  const fetcher = new ModuleFetcher({
+    subscriber: topicSubscriber(client),
+    timeoutMs: config.moduleFetchTimeoutMs,
+    cache: new ModuleCache(DEFAULT_CACHE_BYTES, moduleStore),
+    logger,
+  });
 
   const reportedState = (): ReportedState => ({
     v: PROTOCOL_VERSION,
@@ -149,8 +169,36 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       publishReported();
       for (const waiter of waiters) if (revision >= waiter.revision) waiter.resolve();
     },
+    onCommitted: (revision, state) => {
+      persisting = persisting.then(async () => {
+        // Modules first: a desired.json on disk should only name modules that are cached.
+        await moduleStore.idle();
+        await desiredStore.save({ revision, desired: state });
+        try {
+          moduleStore.prune(new Set(state?.modules.map((m) => m.sha256)));
+        } catch (error) {
+          logger.warn('module cache not pruned', { error: reasonOf(error) });
+        }
+      });
+    },
     logger,
   });
+
+  // In the same tick as mqtt.connect, so nothing waits on the broker: the device computes even
+  // if the broker never comes.
+  if (persisted) {
+    logger.info('resuming persisted desired state', { revision: persisted.revision, modules: persisted.desired?.modules.length ?? 0 });
+    void reconciler.resume(persisted.revision, persisted.desired).then(() => {
+      if (stopping || !persisted.desired) return;
+      const modules = reconciler.modules();
+      logger.info('resumed from disk', {
+        revision: persisted.revision,
+        running: modules.filter((m) => m.state === 'running').length,
+        modules: modules.length,
+        startToRunningMs: Math.round(performance.now() - startMark),
+      });
+    });
+  }
 
   const dropMalformed = (what: string, error: { code: string; message: string }): void => {
     counters.malformed += 1;
@@ -202,6 +250,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     if (reportTimer) clearTimeout(reportTimer);
     fetcher.stop();
     await reconciler.stop();
+    await persisting;
     for (const batcher of batchers.values()) batcher.stop();
     for (const waiter of waiters) waiter.resolve();
     if (client.connected) {
@@ -217,7 +266,12 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     deviceId,
     stop: () => (stopping ??= stop()),
     reportedState,
-    stats: () => ({ connected: client.connected, ...counters }),
+    stats: () => ({
+      connected: client.connected,
+      ...counters,
+      cacheCorrupt: moduleStore.stats().corrupt,
+      stateWriteFailures: moduleStore.stats().writeFailures + desiredStore.failures,
+    }),
     whenApplied(revision, timeoutMs = DEFAULT_APPLY_TIMEOUT_MS) {
       if (reconciler.appliedRevision >= revision) return Promise.resolve();
       if (stopping) return Promise.reject(agentErrors.WF_AGENT_STOPPED({ deviceId }));

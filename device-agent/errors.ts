@@ -26,6 +26,9 @@ export const agentErrors = defineErrors({
   WF_AGENT_MODULE_QUARANTINED: { message: 'module {name}@{version} quarantined after {faults} faults in a row; last: {reason}', status: 500 },
   WF_AGENT_APPLY_TIMEOUT: { message: 'desired revision {revision} not applied within {timeoutMs} ms (applied: {applied})', status: 504 },
   WF_AGENT_STOPPED: { message: 'agent for device {deviceId} is stopped', status: 503 },
+  WF_AGENT_STATE_WRITE_FAILED: { message: 'agent state not written ({what} to {path}): {reason}', status: 500 },
+  WF_AGENT_STATE_UNREADABLE: { message: 'agent state file {path} ignored: {reason}', status: 500 },
+  WF_AGENT_CACHE_CORRUPT: { message: 'cached module {sha256} discarded: {reason}', status: 500 },
 });
 
 export type AgentErrorCode = keyof typeof agentErrors;

@@ -40,6 +40,12 @@ interface Pending {
 
 export class ModuleFetcher {
   private readonly pending = new Map<string, Pending>();
+  /**
+   * Unsubscriptions not yet acknowledged, by topic. A refetch of the same hash must wait for
+   * them: mqtt.js skips a SUBSCRIBE for a topic it still counts as subscribed, and the late
+   * UNSUBACK would then leave the new fetch deaf.
+   */
+  private readonly unsubscribing = new Map<string, Promise<void>>();
   private readonly cache: ModuleCache;
   private readonly logger: Logger;
   private stopped = false;
@@ -100,7 +106,13 @@ export class ModuleFetcher {
       done = true;
       clearTimeout(timer);
       this.pending.delete(desired.sha256);
-      this.options.subscriber.unsubscribe(topic).catch((error) => this.logger.debug('unsubscribe failed', { topic, error }));
+      const unsubscribed: Promise<void> = this.options.subscriber
+        .unsubscribe(topic)
+        .catch((error) => this.logger.debug('unsubscribe failed', { topic, error }))
+        .finally(() => {
+          if (this.unsubscribing.get(topic) === unsubscribed) this.unsubscribing.delete(topic);
+        });
+      this.unsubscribing.set(topic, unsubscribed);
       if (result instanceof WasmfleetError) reject(result);
       else resolve({ module: result, verifiedFor: desired });
     };
@@ -110,9 +122,11 @@ export class ModuleFetcher {
     );
     const pending: Pending = { desired, promise, settle };
     this.pending.set(desired.sha256, pending);
-    this.options.subscriber.subscribe(topic).catch((error) =>
-      settle(agentErrors.WF_AGENT_MODULE_SUBSCRIBE_REFUSED({ name: desired.name, version: desired.version, topic, reason: reasonOf(error) })),
-    );
+    const refused = (error: unknown) =>
+      settle(agentErrors.WF_AGENT_MODULE_SUBSCRIBE_REFUSED({ name: desired.name, version: desired.version, topic, reason: reasonOf(error) }));
+    const unsubscribing = this.unsubscribing.get(topic);
+    if (unsubscribing) void unsubscribing.then(() => (done ? undefined : this.options.subscriber.subscribe(topic))).catch(refused);
+    else this.options.subscriber.subscribe(topic).catch(refused);
     return pending;
   }
 }

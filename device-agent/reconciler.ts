@@ -35,6 +35,8 @@ export interface ReconcilerDeps {
   readonly onChange: () => void;
   /** A desired state was applied (or refused): the reported state should go out now. */
   readonly onApplied: (revision: number) => void;
+  /** A desired state from the broker was applied (null: cleared); the agent persists it. */
+  readonly onCommitted?: (revision: number, state: DesiredState | null) => void;
   readonly logger: Logger;
 }
 
@@ -50,7 +52,7 @@ interface Slot {
   failure?: string;
 }
 
-type Submission = { state: DesiredState | null };
+type Submission = { state: DesiredState | null; fromDisk?: boolean; onDone?: () => void };
 
 export class Reconciler {
   private slots = new Map<string, Slot>();
@@ -61,6 +63,8 @@ export class Reconciler {
   private waiting: Submission | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
+  /** The applied state came from disk and the broker has not confirmed it yet. */
+  private fromDisk = false;
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -97,6 +101,24 @@ export class Reconciler {
     return this.loop;
   }
 
+  /**
+   * Resumes the state persisted by the last run, before any broker is reachable. Its revision is
+   * the stale floor from now on; a cleared state (null) only restores that floor.
+   */
+  resume(revision: number, state: DesiredState | null): Promise<void> {
+    if (state === null) {
+      this.applied = Math.max(this.applied, revision);
+      return Promise.resolve();
+    }
+    // Resolves when this state is applied, not when the queue drains: the broker may queue more.
+    return new Promise<void>((resolve) => {
+      this.waiting = { state, fromDisk: true, onDone: resolve };
+      this.loop ??= this.drain().finally(() => {
+        this.loop = undefined;
+      });
+    });
+  }
+
   /** Stops every module and refuses further submissions. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -110,26 +132,34 @@ export class Reconciler {
     for (let next = this.waiting; next && !this.stopped; next = this.waiting) {
       this.waiting = undefined;
       try {
-        await this.applyOne(next.state);
+        await this.applyOne(next.state, next.fromDisk === true);
       } catch (error) {
         this.deps.logger.error('desired state apply failed', { error: reasonOf(error) });
+      } finally {
+        next.onDone?.();
       }
     }
   }
 
-  private async applyOne(state: DesiredState | null): Promise<void> {
+  private async applyOne(state: DesiredState | null, fromDisk: boolean): Promise<void> {
     const log = this.deps.logger;
     if (state === null) {
+      this.fromDisk = false;
       log.info('no desired state: stopping all modules', { modules: this.slots.size });
       const old = [...this.slots.values()];
       this.slots = new Map();
       this.hasDesired = false;
       await this.stopSlots(old);
+      this.deps.onCommitted?.(this.applied, null);
       this.deps.onApplied(this.applied);
       return;
     }
-    if (state.revision === this.applied && this.hasDesired) {
+    // Resumed from disk, a module whose cache entry was missing or corrupt could not start
+    // offline; the broker's copy of the same revision is its one chance to be fetched again.
+    const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined);
+    if (state.revision === this.applied && this.hasDesired && !retry) {
       log.debug('desired state already applied', { revision: state.revision });
+      if (!fromDisk) this.fromDisk = false;
       return;
     }
     if (state.revision < this.applied) {
@@ -148,8 +178,10 @@ export class Reconciler {
     if (this.stopped) return;
     this.applied = state.revision;
     this.hasDesired = true;
+    this.fromDisk = fromDisk;
     this.errorList = [];
-    log.info('desired state applied', { revision: state.revision, modules: this.modules().map((m) => `${m.name}:${m.state}`) });
+    log.info(fromDisk ? 'desired state resumed from disk' : 'desired state applied', { revision: state.revision, modules: this.modules().map((m) => `${m.name}:${m.state}`) });
+    if (!fromDisk) this.deps.onCommitted?.(this.applied, state);
     this.deps.onApplied(this.applied);
   }
 
