@@ -12,6 +12,7 @@ import { deployCommand } from './commands/deploy.js';
 import { deploymentCommand } from './commands/deployment.js';
 import { resultsCommand } from './commands/results.js';
 import { demoCommand } from './commands/demo.js';
+import { flashCommand } from './commands/flash.js';
 
 function reportFailure(error: unknown, json: boolean): void {
   const payload = isWasmfleetError(error)
@@ -33,6 +34,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(deploymentCommand)
     .command(resultsCommand)
     .command(demoCommand)
+    .command(flashCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .example('$0 demo', 'see the whole loop in under a minute')

@@ -1,0 +1,106 @@
+/**
+ * The agent bundle on real parts: esbuild builds it into a temp folder, its metafile and imports
+ * are checked for native or server-side code, and the gateway files are checked as text and
+ * with `sh -n`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUNDLE_ENTRY, BUNDLE_WORKER, MAX_BUNDLE_BYTES, OPTIONAL_EXTERNALS, buildAgentBundle, bundleProblems } from '../../bundle/build-agent.js';
+import { parseEntryArgs } from '../../bundle/agent-entry.js';
+import { installScript, memoryMaxMiB, systemdUnit, uninstallScript } from '../../bundle/gateway-files.js';
+import { loadProfile } from '../../firmware-profiles/index.js';
+
+test('the bundle is under 1 MB, pure JavaScript, and imports only Node built-ins', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wf-bundle-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bundle = await buildAgentBundle({ outDir: join(dir, 'out') });
+  assert.ok(bundle.bytes < MAX_BUNDLE_BYTES, `bundle is ${bundle.bytes} bytes`);
+  assert.ok(bundle.inputBytes > bundle.bytes, 'minified bundle is smaller than its inputs');
+  assert.deepEqual(bundleProblems(bundle.metafile), []);
+
+  const inputs = bundle.inputs.join('\n');
+  assert.match(inputs, /node_modules\/mqtt\//, 'mqtt is inlined');
+  assert.match(inputs, /device-agent\/sandbox\/worker\.js/, 'the worker is bundled');
+  for (const forbidden of ['better-sqlite3', 'fastify', 'fleet-api/', 'yargs', 'esbuild']) {
+    assert.ok(!inputs.includes(forbidden), `${forbidden} stays out of the bundle`);
+  }
+  assert.ok(!bundle.inputs.some((input) => input.endsWith('.node')), 'no native addon');
+
+  const builtins = new Set(builtinModules);
+  for (const file of [BUNDLE_ENTRY, BUNDLE_WORKER]) {
+    const text = readFileSync(join(bundle.dir, file), 'utf8');
+    // Static `import … from "x"` and dynamic `import("x")`, as minified ESM writes them.
+    const imported = [
+      ...text.matchAll(/\bimport\s*[\w$*{][^;"'()]*?from\s*["']([^"']+)["']/g),
+      ...text.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g),
+    ].map((m) => m[1]!);
+    assert.ok(imported.length > 0, `${file} has imports to check`);
+    for (const name of imported) assert.ok(builtins.has(name.replace(/^node:/, '')), `${file} imports ${name}`);
+    const required = [...text.matchAll(/require\(["']([^"']+)["']\)/g)].map((m) => m[1]!);
+    for (const name of required) {
+      assert.ok(builtins.has(name.replace(/^node:/, '')) || OPTIONAL_EXTERNALS.includes(name), `${file} requires ${name}`);
+    }
+  }
+  assert.match(readFileSync(bundle.entry, 'utf8'), /\.\/worker\.mjs/, 'the pool boots the bundled worker');
+});
+
+test('bundleProblems refuses native and server-side inputs and non-built-in externals', () => {
+  const problems = bundleProblems({
+    inputs: {
+      'node_modules/better-sqlite3/lib/index.js': { bytes: 1, imports: [] },
+      'dist/fleet-api/store.js': { bytes: 1, imports: [] },
+      'node_modules/@fastify/swagger/index.js': { bytes: 1, imports: [] },
+      'dist/device-agent/agent.js': { bytes: 1, imports: [] },
+    },
+    outputs: {
+      'out/a.mjs': {
+        bytes: 1,
+        inputs: {},
+        exports: [],
+        imports: [
+          { path: 'node:fs', kind: 'import-statement', external: true },
+          { path: 'left-pad', kind: 'require-call', external: true },
+        ],
+      },
+    },
+  } as never);
+  assert.equal(problems.length, 4, problems.join('\n'));
+  assert.match(problems.join('\n'), /left-pad/);
+});
+
+test('the bundle entry parses its few flags by hand', () => {
+  assert.deepEqual(parseEntryArgs(['--config', 'a.json']), { kind: 'run', config: 'a.json' });
+  assert.deepEqual(parseEntryArgs(['--config=b.json']), { kind: 'run', config: 'b.json' });
+  assert.deepEqual(parseEntryArgs(['--version']), { kind: 'version' });
+  assert.equal(parseEntryArgs([]).kind, 'error');
+  assert.equal(parseEntryArgs(['--config']).kind, 'error');
+  assert.equal(parseEntryArgs(['--nope']).kind, 'error');
+});
+
+test('unit and scripts carry the hardening and pass sh -n', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wf-gwfiles-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const name of ['rpi4-arm64', 'sim-x86-64']) {
+    const target = { deviceId: 'gw-9', profile: loadProfile(name) };
+    const unit = systemdUnit(target);
+    for (const line of ['Restart=always', 'RestartSec=5', 'User=wasmfleet', 'ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes',
+      'PrivateTmp=yes', 'StateDirectory=wasmfleet', 'ReadWritePaths=/var/lib/wasmfleet', `MemoryMax=${memoryMaxMiB(target.profile)}M`]) {
+      assert.ok(unit.split('\n').includes(line), `${name}: unit has ${line}`);
+    }
+    assert.equal(unit.match(/^ReadWritePaths=/gm)?.length, 1, 'only the state dir is writable');
+    const install = installScript(target);
+    assert.match(install, new RegExp(`MIN_NODE=${target.profile.minNodeVersion.replace(/\./g, '\\.')}`));
+    assert.match(install, /systemctl daemon-reload/);
+    assert.match(install, /systemctl enable wasmfleet-agent\.service/);
+    for (const [file, text] of [['install.sh', install], ['uninstall.sh', uninstallScript(target)]] as const) {
+      writeFileSync(join(dir, file), text);
+      const checked = spawnSync('sh', ['-n', join(dir, file)], { encoding: 'utf8' });
+      assert.equal(checked.status, 0, `${name} ${file}: ${checked.stderr}`);
+    }
+  }
+});
