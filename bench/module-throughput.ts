@@ -52,16 +52,20 @@ async function pipelined(sandbox: ModuleSandbox, batches: Signal[]): Promise<voi
   await Promise.all(inFlight);
 }
 
-async function throughput(built: BuiltModule, batches: Signal[], batchSize: number): Promise<BenchFigure> {
-  const name = built.manifest.name;
-  const samples = batches.length * batchSize;
-  const sandbox = await startSandbox({
+/** A generous CPU budget: the benchmark measures speed, so the watchdog must never fire. */
+const openSandbox = (built: BuiltModule, batchSize: number) =>
+  startSandbox({
     wasm: built.bytes,
     manifest: built.manifest,
     config: effectiveConfig(built.manifest, {}),
     limits: { memoryPages: 16, cpuMsPerBatch: 5000, maxOutputsPerBatch: MAX_OUTPUTS },
     batchCapacity: batchSize,
   });
+
+async function throughput(built: BuiltModule, batches: Signal[], batchSize: number): Promise<BenchFigure> {
+  const name = built.manifest.name;
+  const samples = batches.length * batchSize;
+  const sandbox = await openSandbox(built, batchSize);
   try {
     const wasmSeconds = await best(() => pipelined(sandbox, batches));
     const reference = referenceFor(name);
@@ -104,13 +108,7 @@ async function emaOverhead(built: BuiltModule, batches: Signal[], batchSize: num
       groupOutputs(instance.records(count), count, instance.outputs, instance.dropped());
     }
   }));
-  const sandbox = await startSandbox({
-    wasm: built.bytes,
-    manifest: built.manifest,
-    config: effectiveConfig(built.manifest, {}),
-    limits: { memoryPages: 16, cpuMsPerBatch: 5000, maxOutputsPerBatch: MAX_OUTPUTS },
-    batchCapacity: batchSize,
-  });
+  const sandbox = await openSandbox(built, batchSize);
   let roundTrip: number;
   try {
     roundTrip = perBatchUs(await best(async () => {

@@ -3,49 +3,21 @@
 // order, and a fault anywhere must reject every batch still in flight and end the worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { basename } from 'node:path';
-import { fromRoot } from '../../common/paths.js';
 import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
 import { PIPELINE_DEPTH } from '../../device-agent/sandbox/worker-protocol.js';
-import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxFaultKind, type SandboxLimits } from '../../device-agent/sandbox/types.js';
+import type { BatchOutput, SandboxLimits } from '../../device-agent/sandbox/types.js';
 import { effectiveConfig } from '../../protocol/index.js';
-import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
+import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { batchesOf, referenceFor, temperatureSignal } from '../../modules-as/reference/index.js';
 import { assertSameOutput } from '../modules-as/compare.js';
+import { batch, example, hostile, isFault, openSandbox } from './sandbox-helpers.js';
 import { ModuleRunner } from '../../device-agent/module-runner.js';
 import { silentLogger } from '../../common/logger.js';
 import type { ResultBatch } from '../../protocol/index.js';
 
 const LIMITS: SandboxLimits = { memoryPages: 8, cpuMsPerBatch: 300, maxOutputsPerBatch: 1024 };
 
-async function open(t: { after(fn: () => Promise<void>): void }, dir: string, limits = LIMITS): Promise<ModuleSandbox> {
-  const built = await ensureBuilt(dir);
-  const sandbox = await startSandbox({
-    wasm: built.bytes,
-    manifest: built.manifest,
-    config: effectiveConfig(built.manifest, {}),
-    limits,
-    batchCapacity: 256,
-  });
-  t.after(() => sandbox.close());
-  return sandbox;
-}
-
-const hostile = (name: string): string => fromRoot('test', 'fixtures', 'hostile', name);
-const example = (name: string): string => exampleModuleDirs().find((dir) => basename(dir) === name)!;
-const batch = (...values: number[]): [Float64Array, Float64Array] => [
-  new Float64Array(values.map((_, i) => 1000 + i)),
-  new Float64Array(values),
-];
-
-function isFault(kind: SandboxFaultKind, pattern: RegExp) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof SandboxFault, `expected a SandboxFault, got ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const open = (t: { after(fn: () => Promise<void>): void }, dir: string, limits: SandboxLimits = LIMITS) => openSandbox(t, dir, limits);
 
 /** Settles every promise and records, in order of settling, which index settled how. */
 async function settleOrder(promises: Promise<BatchOutput>[]): Promise<{ order: number[]; results: PromiseSettledResult<BatchOutput>[] }> {

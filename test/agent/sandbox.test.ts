@@ -3,51 +3,18 @@
 // kind, while a healthy sandbox next to it keeps producing correct results.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { basename } from 'node:path';
-import { fromRoot } from '../../common/paths.js';
 import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
-import { SandboxFault, type ModuleSandbox, type SandboxFaultKind, type SandboxLimits } from '../../device-agent/sandbox/types.js';
+import type { SandboxLimits } from '../../device-agent/sandbox/types.js';
 import { effectiveConfig, type Manifest } from '../../protocol/index.js';
-import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
+import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { referenceFor, temperatureSignal, batchesOf } from '../../modules-as/reference/index.js';
 import { assertSameOutput } from '../modules-as/compare.js';
+import { batch, example, hostile, isFault, openSandbox } from './sandbox-helpers.js';
 
 const LIMITS: SandboxLimits = { memoryPages: 8, cpuMsPerBatch: 300, maxOutputsPerBatch: 64 };
 
-async function open(
-  t: { after(fn: () => Promise<void>): void },
-  dir: string,
-  limits: SandboxLimits = LIMITS,
-  patch: (m: Manifest) => Manifest = (m) => m,
-): Promise<ModuleSandbox> {
-  const built = await ensureBuilt(dir);
-  const manifest = patch(built.manifest);
-  const sandbox = await startSandbox({
-    wasm: built.bytes,
-    manifest,
-    config: effectiveConfig(manifest, {}),
-    limits,
-    batchCapacity: 256,
-  });
-  t.after(() => sandbox.close());
-  return sandbox;
-}
-
-const hostile = (name: string): string => fromRoot('test', 'fixtures', 'hostile', name);
-const example = (name: string): string => exampleModuleDirs().find((dir) => basename(dir) === name)!;
-const batch = (...values: number[]): [Float64Array, Float64Array] => [
-  new Float64Array(values.map((_, i) => 1000 + i)),
-  new Float64Array(values),
-];
-
-function isFault(kind: SandboxFaultKind, pattern: RegExp) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof SandboxFault, `expected a SandboxFault, got ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const open = (t: { after(fn: () => Promise<void>): void }, dir: string, limits: SandboxLimits = LIMITS, patch?: (m: Manifest) => Manifest) =>
+  openSandbox(t, dir, limits, patch);
 
 test('a healthy batch, then a trap ends the sandbox', async (t) => {
   const sandbox = await open(t, hostile('faulty'));

@@ -1,0 +1,44 @@
+/** Shared by the sandbox tests: open a built module in a real sandbox, fixtures, fault matcher. */
+import assert from 'node:assert/strict';
+import { basename } from 'node:path';
+import { fromRoot } from '../../common/paths.js';
+import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
+import { SandboxFault, type ModuleSandbox, type SandboxFaultKind, type SandboxLimits } from '../../device-agent/sandbox/types.js';
+import { effectiveConfig, type Manifest } from '../../protocol/index.js';
+import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
+
+/** Builds the module folder if needed and starts it with manifest defaults; closed after the test. */
+export async function openSandbox(
+  t: { after(fn: () => Promise<void>): void },
+  dir: string,
+  limits: SandboxLimits,
+  patch: (m: Manifest) => Manifest = (m) => m,
+): Promise<ModuleSandbox> {
+  const built = await ensureBuilt(dir);
+  const manifest = patch(built.manifest);
+  const sandbox = await startSandbox({
+    wasm: built.bytes,
+    manifest,
+    config: effectiveConfig(manifest, {}),
+    limits,
+    batchCapacity: 256,
+  });
+  t.after(() => sandbox.close());
+  return sandbox;
+}
+
+export const hostile = (name: string): string => fromRoot('test', 'fixtures', 'hostile', name);
+export const example = (name: string): string => exampleModuleDirs().find((dir) => basename(dir) === name)!;
+export const batch = (...values: number[]): [Float64Array, Float64Array] => [
+  new Float64Array(values.map((_, i) => 1000 + i)),
+  new Float64Array(values),
+];
+
+export function isFault(kind: SandboxFaultKind, pattern: RegExp) {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof SandboxFault, `expected a SandboxFault, got ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
