@@ -295,7 +295,11 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   };
 }
 
+/** Set by the bundle build (esbuild `define`), where no package.json travels with the agent. */
+declare const WASMFLEET_BUNDLE_VERSION: string | undefined;
+
 function agentVersion(): string {
+  if (typeof WASMFLEET_BUNDLE_VERSION === 'string') return WASMFLEET_BUNDLE_VERSION;
   try {
     return (JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')) as { version: string }).version.slice(0, 32);
   } catch {

@@ -105,6 +105,10 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
   }).catch((error: Error) => assert.fail(`${error.message}\nagent output:\n${agentOutput}`));
   assert.ok(rows.every((row) => Number.isFinite(row.value)));
   assert.match(agentOutput, /"agent started"/);
+  // The bundle carries no package.json: its version is built in, and reported like any agent's.
+  const shown = (await (await fetch(`${platform.apiUrl}/api/v1/devices/gw-flash`, { headers })).json()) as { reported?: { agent: { version: string } } };
+  const packageVersion = (JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')) as { version: string }).version;
+  assert.equal(shown.reported?.agent.version, packageVersion);
   assert.ok(existsSync(stateDir), 'the agent keeps its state where the config says');
 
   await stopAgent();
