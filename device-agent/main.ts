@@ -4,6 +4,7 @@
  * rather than the will's `connection-lost`. Logs are JSON lines on stderr.
  */
 import { createLogger, type Logger } from '../common/logger.js';
+import { onShutdownSignal } from '../common/signals.js';
 import { startAgent, type RunningAgent } from './agent.js';
 import { loadAgentConfig, loadAgentProfile } from './config.js';
 
@@ -21,10 +22,8 @@ export async function runAgentFromConfigFile(path: string, options: RunAgentOpti
   const agent = await startAgent(config, { logger, profile });
   logger.info('agent started', { deviceId: config.deviceId, profile: profile.name, config: path });
 
-  const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const removeListeners = onShutdownSignal((signal) => {
     logger.info('signal received; stopping', { deviceId: config.deviceId, signal });
-    for (const s of signals) process.off(s, onSignal);
     agent.stop().then(
       () => undefined,
       (error: unknown) => {
@@ -32,13 +31,12 @@ export async function runAgentFromConfigFile(path: string, options: RunAgentOpti
         process.exitCode = 1;
       },
     );
-  };
-  for (const signal of signals) process.on(signal, onSignal);
+  }, options.signals);
   const stop = agent.stop;
   return {
     ...agent,
     stop: () => {
-      for (const s of signals) process.off(s, onSignal);
+      removeListeners();
       return stop();
     },
   };

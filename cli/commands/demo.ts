@@ -13,7 +13,7 @@ import { createLogger } from '../../common/logger.js';
 import { createApiClient } from '../api-client.js';
 import type { GlobalArgs } from '../global-options.js';
 import { progress } from '../output.js';
-import { untilSignal } from '../signals.js';
+import { untilShutdownSignal } from '../../common/signals.js';
 import { publishModuleDir } from './module.js';
 import { waitForDeployment } from './deploy.js';
 
@@ -124,7 +124,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
         }
       };
       const timer = setInterval(() => void poll().catch((error) => logger.warn('poll failed', { error })), 1000);
-      await (args.duration > 0 ? new Promise((r) => setTimeout(r, args.duration * 1000)) : untilSignal());
+      await (args.duration > 0 ? new Promise((r) => setTimeout(r, args.duration * 1000)) : untilShutdownSignal());
       clearInterval(timer);
     } finally {
       await stop();

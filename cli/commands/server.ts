@@ -4,7 +4,7 @@ import { startPlatform } from '../../platform/start-platform.js';
 import { createLogger } from '../../common/logger.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit } from '../output.js';
-import { untilSignal } from '../signals.js';
+import { untilShutdownSignal } from '../../common/signals.js';
 
 interface ServerArgs extends GlobalArgs {
   data: string;
@@ -55,7 +55,7 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
         `Press Ctrl-C to stop.`,
       ].join('\n'),
     );
-    await untilSignal();
+    await untilShutdownSignal();
     await platform.close();
   },
 };

@@ -30,7 +30,9 @@ test('demo shows live results from all 5 devices and stops cleanly on SIGINT', a
   const tempDir = /token in (\/\S+)\/data\/admin\.token/.exec(demo.output())?.[1];
   assert.ok(tempDir && existsSync(tempDir), 'the demo says where its data lives');
   demo.child.kill('SIGINT');
-  const code = await demo.stop();
+  // A follow-up SIGTERM (an impatient script or service manager) must not cut the shutdown short.
+  setTimeout(() => demo.child.kill('SIGTERM'), 20);
+  const code = await Promise.race([demo.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000))]);
   assert.equal(code, 0, demo.output().slice(-2000));
   assert.equal(existsSync(tempDir), false, 'the demo removes its temp data dir on exit');
 });

@@ -34,7 +34,15 @@ export async function runCliJson<T>(args: string[], env: Record<string, string> 
 }
 
 /** Starts a long-running CLI command (agent, server); the returned stop() sends SIGTERM and waits. */
-export function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; stop: () => Promise<number | null> } {
+export interface RunningCli {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code once the process has ended on its own (null if killed by a signal). */
+  exited: Promise<number | null>;
+  stop: () => Promise<number | null>;
+}
+
+export function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -46,6 +54,7 @@ export function startCli(args: string[], env: Record<string, string> = {}): { ch
   return {
     child,
     output: () => output,
+    exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
