@@ -56,6 +56,7 @@ export class ModuleRunner implements BatchConsumer {
   private sandbox: ModuleSandbox | undefined;
   private state: ModuleRunState = 'starting';
   private reason: string | undefined;
+  private lastFault: string | undefined;
   private faults = 0;
   private streak = 0;
   private batches = 0;
@@ -156,6 +157,7 @@ export class ModuleRunner implements BatchConsumer {
       deploymentId: desired.deploymentId,
       state: this.state,
       ...(this.reason !== undefined ? { reason: this.reason.slice(0, 1000) } : {}),
+      ...(this.lastFault !== undefined ? { lastFault: this.lastFault.slice(0, 1000) } : {}),
       faults: this.faults,
       batches: this.batches,
     };
@@ -172,6 +174,7 @@ export class ModuleRunner implements BatchConsumer {
   private fault(error: unknown): void {
     const kind = error instanceof SandboxFault ? error.kind : 'crash';
     const reason = `${kind}: ${reasonOf(error)}`;
+    this.lastFault = reason;
     this.faults += 1;
     this.streak += 1;
     const sandbox = this.sandbox;

@@ -77,6 +77,8 @@ export const ReportedModuleSchema = Type.Object(
     state: ModuleRunStateSchema,
     /** Why it failed, readable by an operator (e.g. "sha256 mismatch", "trap: unreachable"). */
     reason: Type.Optional(Type.String({ maxLength: 1000 })),
+    /** The most recent fault's reason, kept after the module recovers, so a restart is explained. */
+    lastFault: Type.Optional(Type.String({ maxLength: 1000 })),
     faults: Type.Integer({ minimum: 0 }),
     batches: Type.Integer({ minimum: 0 }),
   },
