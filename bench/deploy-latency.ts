@@ -19,12 +19,7 @@ import { publishModuleDir } from '../cli/commands/module.js';
 import { fromRoot } from '../common/paths.js';
 import { silentLogger } from '../common/logger.js';
 import { startCli } from '../test/helpers/cli.js';
-import { figure, type BenchFigure } from './figure.js';
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
+import { figure, median, type BenchFigure } from './figure.js';
 
 async function bareFanOutMs(subscribers: number, rounds: number): Promise<number> {
   const broker = await Aedes.createBroker();

@@ -18,3 +18,9 @@ export interface BenchFigure {
 export function figure(f: Omit<BenchFigure, 'ratio'>): BenchFigure {
   return { ...f, ratio: f.baselineValue === 0 ? Number.NaN : f.subjectValue / f.baselineValue };
 }
+
+/** Median of a sample (the upper one for an even count); robust to the odd slow run on a shared machine. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}

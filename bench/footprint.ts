@@ -13,10 +13,9 @@ import { buildAgentBundle, BUNDLE_ENTRY, BUNDLE_WORKER } from '../bundle/build-a
 import { loadProfile } from '../firmware-profiles/index.js';
 import { startPlatform } from '../platform/start-platform.js';
 import { silentLogger } from '../common/logger.js';
-import { figure, type BenchFigure } from './figure.js';
+import { figure, median, type BenchFigure } from './figure.js';
 
 const pause = (ms: number) => new Promise((done) => setTimeout(done, ms));
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function rssMiB(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -10,9 +10,8 @@ import { SandboxFault, type SandboxOptions } from '../device-agent/sandbox/types
 import { ensureBuilt } from '../modules-as/tools/build-examples.js';
 import { fromRoot } from '../common/paths.js';
 import { effectiveConfig } from '../protocol/index.js';
-import { figure, type BenchFigure } from './figure.js';
+import { figure, median, type BenchFigure } from './figure.js';
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function optionsFor(dir: string, cpuMsPerBatch: number): Promise<SandboxOptions> {

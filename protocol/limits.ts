@@ -3,10 +3,12 @@
  * hostile publisher cannot make any party allocate without bound ("endless data").
  */
 export const MAX_WASM_BYTES = 2 * 1024 * 1024;
+/** Base64 characters of the largest module (4 per 3 bytes, padded). */
+export const MAX_WASM_BASE64_CHARS = 4 * Math.ceil(MAX_WASM_BYTES / 3);
 
 export const PAYLOAD_CAPS = {
   /** base64 of MAX_WASM_BYTES plus the manifest. */
-  module: Math.ceil((MAX_WASM_BYTES * 4) / 3) + 64 * 1024,
+  module: MAX_WASM_BASE64_CHARS + 64 * 1024,
   desired: 256 * 1024,
   reported: 64 * 1024,
   status: 4 * 1024,

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEVICE_ID_PATTERN, MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN, SHA256_HEX_PATTERN } from './ids.js';
 import { ManifestSchema, ModuleLimitsSchema } from './manifest.js';
-import { MAX_MODULES_PER_DEVICE, MAX_WASM_BYTES } from './limits.js';
+import { MAX_MODULES_PER_DEVICE, MAX_WASM_BASE64_CHARS, MAX_WASM_BYTES } from './limits.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 const V = Type.Literal(PROTOCOL_VERSION);
@@ -25,7 +25,7 @@ export const ModuleEnvelopeSchema = Type.Object(
     sha256: Sha256,
     size: Type.Integer({ minimum: 8, maximum: MAX_WASM_BYTES }),
     /** The .wasm bytes, base64, so any MQTT client can read the message as text. */
-    wasm: Type.String({ maxLength: Math.ceil((MAX_WASM_BYTES * 4) / 3) + 4 }),
+    wasm: Type.String({ maxLength: MAX_WASM_BASE64_CHARS }),
   },
   { additionalProperties: false },
 );
