@@ -59,6 +59,17 @@ export const ProfileSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * The on-disk results spool used while the broker is unreachable or slow. When either bound
+     * is hit the oldest results are dropped, counted and reported (docs/operations.md).
+     */
+    spool: Type.Object(
+      {
+        maxBytes: Type.Integer({ minimum: 65536, maximum: 4294967296, default: 16777216 }),
+        maxAgeS: Type.Integer({ minimum: 60, maximum: 31536000, default: 604800 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     sources: Type.Array(SourceSchema, { minItems: 1, maxItems: 64 }),
   },
   { additionalProperties: false },
