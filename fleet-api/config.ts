@@ -37,8 +37,17 @@ export const FleetApiOptionsSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    /** Module uploads carry up to 2 MiB of wasm as base64 (~2.7 MiB) plus the manifest. */
-    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * MIB, default: 4 * MIB }),
+    /**
+     * Largest request body of most routes: every device, token or deployment body fits in a few
+     * KiB, so a small limit stops memory abuse by a client with a valid token (413 otherwise).
+     */
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * MIB, default: 64 * 1024 }),
+    /**
+     * Largest body of the routes marked `body: 'large'` in http/route-roles.ts: module uploads
+     * (up to 2 MiB of wasm as base64, ~2.7 MiB, plus the manifest) and deployments naming up to
+     * 10,000 devices (~660 KiB).
+     */
+    largeBodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * MIB, default: 4 * MIB }),
     jobs: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),
@@ -77,6 +86,7 @@ export type FleetApiOptionsPartial = {
   publicMqttUrl?: string;
   mqtt: { url: string; password: string } & Partial<Omit<FleetApiOptionsInput['mqtt'], 'url' | 'password'>>;
   bodyLimitBytes?: number;
+  largeBodyLimitBytes?: number;
   jobs?: Partial<FleetApiOptionsInput['jobs']>;
   retention?: Partial<FleetApiOptionsInput['retention']>;
   ingest?: Partial<FleetApiOptionsInput['ingest']>;

@@ -1,6 +1,10 @@
 /**
  * Who may connect to the broker, answered from the inventory. The broker (another part) calls
  * this through its CredentialVerifier hook; it never reads our tables itself.
+ *
+ * After a rotation with a grace period a device has two valid secrets. The new one is tried first;
+ * its first success retires the old one, so a leaked old secret stops working as soon as the real
+ * device has picked up the new one (docs/api.md §Credential rotation).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { CredentialVerifier, Principal } from '../broker/credentials.js';
@@ -16,7 +20,10 @@ export interface ServiceAccount {
 // Hashing both sides first makes the comparison constant-time regardless of length.
 const digest = (value: Buffer | string): Buffer => createHash('sha256').update(value).digest();
 
-export function storeCredentialVerifier(store: Pick<Store, 'deviceCredentialHash'>, service: ServiceAccount): CredentialVerifier {
+export function storeCredentialVerifier(
+  store: Pick<Store, 'deviceCredentials' | 'retirePreviousCredential'>,
+  service: ServiceAccount,
+): CredentialVerifier {
   const servicePassword = digest(service.password);
   return {
     async verify(username: string, password: Buffer): Promise<Principal | undefined> {
@@ -25,9 +32,15 @@ export function storeCredentialVerifier(store: Pick<Store, 'deviceCredentialHash
       }
       // The pattern check keeps odd usernames away from the database and the scrypt cost.
       if (!isDeviceId(username)) return undefined;
-      const hash = store.deviceCredentialHash(username);
-      if (hash === undefined) return undefined;
-      return (await verifySecret(password, hash)) ? { kind: 'device', deviceId: username } : undefined;
+      const credentials = store.deviceCredentials(username);
+      if (credentials === undefined) return undefined;
+      const principal: Principal = { kind: 'device', deviceId: username };
+      if (await verifySecret(password, credentials.currentHash)) {
+        if (credentials.previousHash !== null) store.retirePreviousCredential(username);
+        return principal;
+      }
+      if (credentials.previousHash !== null && (await verifySecret(password, credentials.previousHash))) return principal;
+      return undefined;
     },
   };
 }

@@ -7,11 +7,11 @@ import { defineErrors } from '../common/errors.js';
 export const apiErrors = defineErrors({
   WF_API_VALIDATION: { message: '{field}: {reason}', status: 400 },
   WF_API_UNAUTHORIZED: { message: 'a valid bearer token is required: {reason}', status: 401 },
-  WF_API_FORBIDDEN: { message: "token role '{role}' may not {action}", status: 403 },
+  WF_API_FORBIDDEN: { message: "token role '{role}' may not {action}: it needs role '{needed}'", status: 403 },
   WF_API_NOT_FOUND: { message: "{kind} '{id}' not found", status: 404 },
   WF_API_ROUTE_NOT_FOUND: { message: 'no route {method} {url}', status: 404 },
   WF_API_CONFLICT: { message: '{reason}', status: 409 },
-  WF_API_PAYLOAD_TOO_LARGE: { message: 'request body exceeds {limit} bytes', status: 413 },
+  WF_API_PAYLOAD_TOO_LARGE: { message: 'request body exceeds the {limit}-byte limit of {route} ({option})', status: 413 },
   WF_API_MODULE_TOO_LARGE: { message: 'module binary of {size} bytes exceeds {max} bytes', status: 413 },
   WF_API_MODULE_INVALID: { message: 'module {name}@{version} is refused: {reason}', status: 422 },
   WF_API_CONFIG_INVALID: { message: '{reason}', status: 422 },

@@ -12,7 +12,7 @@ import { createIngestion, type Ingestion } from './ingest.js';
 import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
 import { retainedSource } from './retained-source.js';
-import { openStore, type Store } from './store/index.js';
+import { openStore, tokenIdOf, type Store } from './store/index.js';
 
 export { openStore, type Store } from './store/index.js';
 export { storeCredentialVerifier, type ServiceAccount } from './credentials-verifier.js';
@@ -97,7 +97,12 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       ingestion.close();
       store.close();
     },
-    createAdminToken: (name = 'admin') => store.createToken(name, 'admin'),
+    createAdminToken: (name = 'admin') => {
+      const token = store.createToken(name, 'admin');
+      // Tokens made outside the API (the platform's first one) are changes too.
+      store.appendAudit({ actorId: null, actorName: 'platform', actorRole: null, action: 'token.create', target: tokenIdOf(token)!, detail: { name, role: 'admin' } });
+      return token;
+    },
     runJob: (name) => jobs.run(name),
   };
 }

@@ -6,7 +6,12 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RouteContext } from './context.js';
+import { installAudit } from './audit.js';
 import { installAuth } from './auth.js';
+import { policyFor } from './route-roles.js';
+import { auditRoutes } from './routes/audit.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { installErrorHandling } from './error-handler.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -34,8 +39,17 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
   });
-  installErrorHandling(app, ctx.logger, ctx.options.bodyLimitBytes);
+  installErrorHandling(app, ctx.logger, ctx.options);
   installAuth(app, ctx.store);
+  installAudit(app, ctx.store, ctx.logger);
+  // Body limits come from the same table as roles: small by default, large where it says so.
+  const registered: Array<{ method: string; url: string }> = [];
+  app.decorate('registeredRoutes', registered);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) registered.push({ method, url: route.url });
+    if (methods.some((method) => policyFor(method, route.url).body === 'large')) route.bodyLimit = ctx.options.largeBodyLimitBytes;
+  });
 
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
@@ -45,6 +59,9 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
       await resultRoutes(scope, ctx);
       await moduleRoutes(scope, ctx);
       await deploymentRoutes(scope, ctx);
+      await credentialRoutes(scope, ctx);
+      await tokenRoutes(scope, ctx);
+      await auditRoutes(scope, ctx);
     },
     { prefix: API_PREFIX },
   );

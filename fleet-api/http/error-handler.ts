@@ -29,13 +29,20 @@ function fromValidation(context: string | undefined, issue: AjvIssue): Wasmfleet
   return apiErrors.WF_API_VALIDATION({ field, reason: message });
 }
 
-export function toApiError(error: unknown, bodyLimit: number): WasmfleetError {
+/** Which body limit applied to the request that failed, so a 413 can say which option to raise. */
+export interface BodyLimitInfo {
+  readonly limit: number;
+  readonly route: string;
+  readonly option: 'bodyLimitBytes' | 'largeBodyLimitBytes';
+}
+
+export function toApiError(error: unknown, bodyLimit: BodyLimitInfo): WasmfleetError {
   if (isWasmfleetError(error)) return error;
   const fastifyError = error as FastifyError & { validation?: AjvIssue[]; validationContext?: string };
   if (Array.isArray(fastifyError.validation) && fastifyError.validation.length > 0) {
     return fromValidation(fastifyError.validationContext, fastifyError.validation[0]!);
   }
-  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return apiErrors.WF_API_PAYLOAD_TOO_LARGE({ limit: bodyLimit, field: 'body' });
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return apiErrors.WF_API_PAYLOAD_TOO_LARGE({ ...bodyLimit, field: 'body' });
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     // Unparsable JSON, wrong content type and the like: the request as a whole is at fault.
@@ -45,9 +52,14 @@ export function toApiError(error: unknown, bodyLimit: number): WasmfleetError {
   return apiErrors.WF_API_INTERNAL({ reason: 'see the server log' });
 }
 
-export function installErrorHandling(app: FastifyInstance, logger: Logger, bodyLimit: number): void {
+export function installErrorHandling(app: FastifyInstance, logger: Logger, limits: { bodyLimitBytes: number; largeBodyLimitBytes: number }): void {
   app.setErrorHandler((error, request, reply) => {
-    const apiError = toApiError(error, bodyLimit);
+    const limit = request.routeOptions.bodyLimit ?? limits.bodyLimitBytes;
+    const apiError = toApiError(error, {
+      limit,
+      route: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+      option: limit === limits.bodyLimitBytes ? 'bodyLimitBytes' : 'largeBodyLimitBytes',
+    });
     if (apiError.status >= 500) logger.error('request failed', { method: request.method, url: request.url, error });
     const field = apiError.details.field;
     return reply.status(apiError.status).send({

@@ -8,12 +8,16 @@ import { moduleOps, type ModuleOps } from './modules.js';
 import { deploymentOps, type DeploymentOps } from './deployments.js';
 import { resultOps, type ResultOps } from './results.js';
 import { tokenOps, type TokenOps } from './tokens.js';
+import { auditOps, type AuditOps } from './audit.js';
+import { credentialOps, type CredentialOps } from './credentials.js';
 
 export type Store = DeviceOps &
   ModuleOps &
   DeploymentOps &
   ResultOps &
-  TokenOps & {
+  TokenOps &
+  AuditOps &
+  CredentialOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -29,6 +33,8 @@ export function openStore(path: string): Store {
     ...deploymentOps(db),
     ...resultOps(db),
     ...tokenOps(db),
+    ...auditOps(db),
+    ...credentialOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
@@ -40,7 +46,9 @@ export function openStore(path: string): Store {
   };
 }
 
-export { tokenIdOf, TOKEN_ROLES, type TokenRole } from './tokens.js';
+export { tokenIdOf, roleSatisfies, TOKEN_ROLES, type TokenRole, type TokenRecord, type TokenView } from './tokens.js';
+export type { AuditEntry, AuditEntryInput, AuditQuery } from './audit.js';
+export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
 export type { ModuleRecord, ModuleSummary } from './modules.js';
 export type {

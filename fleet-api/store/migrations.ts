@@ -101,4 +101,47 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   ) STRICT;
   `,
+  // Access control (issue 4): three roles instead of admin/read ('read' becomes 'viewer'),
+  // revocable tokens, and the audit log. SQLite cannot alter a CHECK, so the table is rebuilt.
+  `
+  CREATE TABLE api_tokens_new (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT,
+    revoked_at TEXT,
+    last_used_at TEXT
+  ) STRICT;
+  INSERT INTO api_tokens_new (id, name, role, hash, created_at)
+    SELECT id, name, CASE role WHEN 'read' THEN 'viewer' ELSE role END, hash, created_at FROM api_tokens;
+  DROP TABLE api_tokens;
+  ALTER TABLE api_tokens_new RENAME TO api_tokens;
+
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor_id TEXT,
+    actor_name TEXT NOT NULL,
+    actor_role TEXT,
+    action TEXT NOT NULL,
+    method TEXT,
+    path TEXT,
+    target TEXT,
+    status INTEGER,
+    remote_address TEXT,
+    detail TEXT
+  ) STRICT;
+  CREATE INDEX audit_log_by_at ON audit_log(at);
+  CREATE INDEX audit_log_by_actor ON audit_log(actor_id, id);
+  CREATE INDEX audit_log_by_action ON audit_log(action, id);
+  `,
+  // Device credential rotation: the previous secret stays valid until it expires or the device
+  // first connects with the new one, whichever comes first.
+  `
+  ALTER TABLE devices ADD COLUMN previous_credential_hash TEXT;
+  ALTER TABLE devices ADD COLUMN previous_credential_expires_at TEXT;
+  ALTER TABLE devices ADD COLUMN credential_rotated_at TEXT;
+  `,
 ];

@@ -32,9 +32,9 @@ test('health and the OpenAPI document are public', async (t) => {
   assert.equal(doc.status, 200);
 });
 
-test('tokens are stored hashed and a read token may not write', async (t) => {
+test('tokens are stored hashed and a viewer token may not write', async (t) => {
   const { api, call } = await startApi(t);
-  const readToken = api.store.createToken('viewer', 'read');
+  const readToken = api.store.createToken('viewer', 'viewer');
   const id = tokenIdOf(readToken)!;
   const record = api.store.getToken(id)!;
   assert.notEqual(record.hash, readToken);

@@ -7,7 +7,8 @@ const base = { dbPath: '/tmp/x.db', mqtt: { url: 'mqtt://127.0.0.1:1883', passwo
 
 test('options get their defaults once and are frozen', () => {
   const options = resolveOptions(base);
-  assert.equal(options.bodyLimitBytes, 4 * 1024 * 1024);
+  assert.equal(options.bodyLimitBytes, 64 * 1024);
+  assert.equal(options.largeBodyLimitBytes, 4 * 1024 * 1024);
   assert.equal(options.http.port, 8080);
   assert.equal(options.publicMqttUrl, 'mqtt://127.0.0.1:1883');
   assert.equal(options.mqtt.username, 'wf:fleet-api');

@@ -16,6 +16,11 @@ const ROUTES = [
   'post /api/v1/deployments',
   'get /api/v1/deployments',
   'get /api/v1/deployments/{id}',
+  'post /api/v1/devices/{id}/credentials/rotate',
+  'post /api/v1/tokens',
+  'get /api/v1/tokens',
+  'delete /api/v1/tokens/{id}',
+  'get /api/v1/audit',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

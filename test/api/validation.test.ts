@@ -71,5 +71,5 @@ test('a body over bodyLimitBytes is a 413', async (t) => {
   const res = await call('POST', '/api/v1/devices', { id: 'gw-01', profile: 'sim-x86-64', tags: { note: 'x'.repeat(60) }, pad: 'y'.repeat(4096) });
   assert.equal(res.status, 413);
   assert.equal(res.body.error.code, 'WF_API_PAYLOAD_TOO_LARGE');
-  assert.equal(res.body.error.message, 'request body exceeds 2048 bytes');
+  assert.equal(res.body.error.message, 'request body exceeds the 2048-byte limit of POST /api/v1/devices (bodyLimitBytes)');
 });

@@ -1,0 +1,69 @@
+/**
+ * Which role each route needs, in one declarative table (docs/api.md §Roles). Roles are ordered
+ * viewer < operator < admin, each holding the rights of the ones before it:
+ *   viewer    reads the fleet (devices, results, modules, deployments, jobs)
+ *   operator  changes the fleet (devices, credentials, modules, deployments)
+ *   admin     administers access (tokens, signing keys, the audit log)
+ * A route missing from this table needs admin (default deny for everyone else), and
+ * test/api/roles.test.ts fails for any registered route without an entry, so a new route cannot
+ * ship without a decision here. Keys are `METHOD path` as Fastify registers them (HEAD follows GET).
+ *
+ * `action` names the change in the audit log for every route that is not a read; `body: 'large'`
+ * gives a route the larger body limit (`largeBodyLimitBytes`) instead of the small default
+ * (`bodyLimitBytes`).
+ */
+import type { TokenRole } from '../store/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route as registered (method, full url), for the role table's completeness test. */
+    readonly registeredRoutes: ReadonlyArray<{ method: string; url: string }>;
+  }
+}
+
+export type RouteRole = TokenRole | 'public';
+
+export interface RoutePolicy {
+  readonly role: RouteRole;
+  /** Audit action for routes that change something. */
+  readonly action?: string;
+  readonly body?: 'large';
+}
+
+const P = '/api/v1';
+
+export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze({
+  'GET /openapi.json': { role: 'public' },
+  [`GET ${P}/health`]: { role: 'public' },
+  [`GET ${P}/jobs`]: { role: 'viewer' },
+
+  [`GET ${P}/devices`]: { role: 'viewer' },
+  [`GET ${P}/devices/:id`]: { role: 'viewer' },
+  [`GET ${P}/devices/:id/results`]: { role: 'viewer' },
+  [`POST ${P}/devices`]: { role: 'operator', action: 'device.create' },
+  [`DELETE ${P}/devices/:id`]: { role: 'operator', action: 'device.delete' },
+  [`POST ${P}/devices/:id/credentials/rotate`]: { role: 'operator', action: 'device.rotate-credentials' },
+
+  [`GET ${P}/modules`]: { role: 'viewer' },
+  [`GET ${P}/modules/:name/:version`]: { role: 'viewer' },
+  [`POST ${P}/modules`]: { role: 'operator', action: 'module.upload', body: 'large' },
+
+  [`GET ${P}/deployments`]: { role: 'viewer' },
+  [`GET ${P}/deployments/:id`]: { role: 'viewer' },
+  [`POST ${P}/deployments`]: { role: 'operator', action: 'deployment.create', body: 'large' },
+
+  [`GET ${P}/tokens`]: { role: 'admin' },
+  [`POST ${P}/tokens`]: { role: 'admin', action: 'token.create' },
+  [`DELETE ${P}/tokens/:id`]: { role: 'admin', action: 'token.revoke' },
+  [`GET ${P}/audit`]: { role: 'admin' },
+});
+
+/** A route without an entry: only admin, and audited under its method and path. */
+const UNLISTED: RoutePolicy = Object.freeze({ role: 'admin' });
+
+export const routeKey = (method: string, url: string): string => `${method === 'HEAD' ? 'GET' : method} ${url}`;
+
+export function policyFor(method: string, url: string | undefined): RoutePolicy & { listed: boolean } {
+  const policy = url === undefined ? undefined : ROUTE_ROLES[routeKey(method, url)];
+  return policy ? { ...policy, listed: true } : { ...UNLISTED, listed: false };
+}
