@@ -13,6 +13,9 @@ import { deploymentCommand } from './commands/deployment.js';
 import { resultsCommand } from './commands/results.js';
 import { demoCommand } from './commands/demo.js';
 import { flashCommand } from './commands/flash.js';
+import { tokenCommand } from './commands/token.js';
+import { auditCommand } from './commands/audit.js';
+import { certsCommand } from './commands/certs.js';
 
 function reportFailure(error: unknown, json: boolean): void {
   const payload = isWasmfleetError(error)
@@ -35,6 +38,9 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(resultsCommand)
     .command(demoCommand)
     .command(flashCommand)
+    .command(tokenCommand)
+    .command(auditCommand)
+    .command(certsCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .example('$0 demo', 'see the whole loop in under a minute')

@@ -6,6 +6,7 @@ import { clientFor } from '../api-client.js';
 import { cliErrors } from '../errors.js';
 import { asList, parseKeyValues, type GlobalArgs } from '../global-options.js';
 import { emit, table } from '../output.js';
+import { rotateCommand } from './device-rotate.js';
 
 interface DeviceView {
   id: string;
@@ -121,13 +122,14 @@ const remove: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
 
 export const deviceCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'device <command>',
-  describe: 'Provision, list, show and remove devices',
+  describe: 'Provision, list, show and remove devices; rotate their credentials',
   builder: (argv) =>
     argv
       .command(add)
       .command(list)
       .command(show)
       .command(remove)
+      .command(rotateCommand)
       .demandCommand(1)
       .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north', 'provision a device') as Argv<GlobalArgs>,
   handler: () => undefined,
