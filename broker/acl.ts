@@ -10,6 +10,9 @@
  *   service     wf/v1/modules/{sha256},                   wf/v1/devices/{+|id}/{reported,status,results},
  *               wf/v1/devices/{id}/desired,               wf/v1/modules/+, wf/v1/modules/{sha256}
  *               wf/v1/control/revoke [WF-P-T-6]
+ *   anonymous   nothing                                   wf/v1/devices/{+|id}/{reported,status,results}
+ *               (only with allowAnonymous, for development: a read-only watcher such as mosquitto_sub;
+ *               never desired state, modules or control)
  * Nobody subscribes to wf/v1/control/...: control messages are for the broker alone.
  */
 import { DEVICE_PUBLISHED_CHANNELS, parseTopic, topics, type ParsedTopic } from '../protocol/topics.js';
@@ -73,10 +76,20 @@ export function decidePublish(principal: Principal | undefined, topic: string): 
   return deny('the service does not publish device-reported channels');
 }
 
+/** What devices report: the one thing an anonymous development watcher may read. */
+function isDeviceReportFilter(filter: string, parsed: ParsedTopic | undefined): boolean {
+  if (DEVICE_PUBLISHED_CHANNELS.some((channel) => topics.allDevices(channel) === filter)) return true;
+  return parsed?.kind === 'device' && isPublishedChannel(parsed.channel);
+}
+
 export function decideSubscribe(principal: Principal | undefined, filter: string): SubscribeDecision {
-  if (!principal) return deny('anonymous clients may not subscribe');
-  if (filter === topics.allModules) return { allowed: true };
   const parsed = parseConcrete(filter);
+  if (!principal) {
+    // Only reachable with allowAnonymous: authenticate refuses anonymous clients otherwise.
+    if (isDeviceReportFilter(filter, parsed)) return { allowed: true };
+    return deny('anonymous clients may only read device reported/status/results');
+  }
+  if (filter === topics.allModules) return { allowed: true };
   if (parsed?.kind === 'module') return { allowed: true };
 
   if (principal.kind === 'device') {
@@ -85,8 +98,6 @@ export function decideSubscribe(principal: Principal | undefined, filter: string
     return deny('a device subscribes only to its own desired state and to modules');
   }
 
-  const allDevices = DEVICE_PUBLISHED_CHANNELS.map((channel) => topics.allDevices(channel));
-  if (allDevices.includes(filter)) return { allowed: true };
-  if (parsed?.kind === 'device' && isPublishedChannel(parsed.channel)) return { allowed: true };
+  if (isDeviceReportFilter(filter, parsed)) return { allowed: true };
   return deny('the service subscribes only to device reported/status/results and modules');
 }

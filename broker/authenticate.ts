@@ -9,7 +9,8 @@
  *   3 server unavailable    the verifier itself failed (e.g. the store is down), or the connection
  *                           came over the connection rate limit; retrying later may work
  *   4 bad user name/password the verifier did not recognise the credentials
- *   5 not authorized        no username while allowAnonymous is false, or a will topic it may not use
+ *   5 not authorized        no username while allowAnonymous is false, a will topic it may not use,
+ *                           or a TLS client certificate that does not name the authenticated identity
  * After a non-zero code Aedes sends the CONNACK and closes the connection [MQTT-3.2.2-5].
  */
 import type { AuthenticateError, Client, ConnectPacket } from 'aedes';
@@ -37,6 +38,8 @@ export interface AuthenticateDeps {
   readonly revocations: RevocationRegistry;
   /** True when the client's TCP connection was accepted over the connection rate limit. */
   readonly overConnectionRate: (client: Client) => boolean;
+  /** Names in the client's verified TLS certificate; undefined over plain TCP or without one. */
+  readonly certificateIdentities: (client: Client) => string[] | undefined;
 }
 
 /**
@@ -71,8 +74,16 @@ type ReturnCode = (typeof RETURN_CODE)[keyof typeof RETURN_CODE];
 const willTopicOf = (client: Client): string | undefined =>
   (client as Client & { _will?: { topic?: string } | null })._will?.topic ?? undefined;
 
+const identityOf = (principal: Principal): string => (principal.kind === 'device' ? principal.deviceId : principal.name);
+
 /** Returns a refusal reason, or undefined when the principal may hold this session. */
-function sessionProblem(client: Client, principal: Principal): { code: ReturnCode; reason: string } | undefined {
+function sessionProblem(client: Client, principal: Principal, certificateNames: string[] | undefined): { code: ReturnCode; reason: string; counter?: StatName } | undefined {
+  // Mutual TLS: a certificate is a second factor bound to one identity, so device A's certificate
+  // with device B's password is refused, as is a stolen password without its certificate.
+  if (certificateNames !== undefined && !certificateNames.includes(identityOf(principal))) {
+    const error = brokerErrors.WF_BROKER_CERTIFICATE_MISMATCH({ clientId: client.id, names: certificateNames.join(', ') || '(nothing)', identity: identityOf(principal) });
+    return { code: RETURN_CODE.notAuthorized, reason: error.message, counter: 'certificateMismatches' };
+  }
   // One device cannot take over another device's session: Aedes evicts an existing session with
   // the same clientId, so the clientId must be bound to the authenticated identity.
   if (principal.kind === 'device' && client.id !== principal.deviceId) {
@@ -89,7 +100,7 @@ function sessionProblem(client: Client, principal: Principal): { code: ReturnCod
 }
 
 export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
-  const { verifier, allowAnonymous, logger, stats, revocations, overConnectionRate } = deps;
+  const { verifier, allowAnonymous, logger, stats, revocations, overConnectionRate, certificateIdentities } = deps;
 
   const refuse = (
     client: Client,
@@ -129,7 +140,13 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
       if (willTopicOf(client) !== undefined) {
         return refuse(client, RETURN_CODE.notAuthorized, 'anonymous clients may not set a will', done);
       }
-      logger.info('anonymous client connected', { clientId: client.id });
+      stats.increment('anonymousConnects');
+      logger.warn('anonymous client connected', {
+        code: 'WF_BROKER_ANONYMOUS_ENABLED',
+        clientId: client.id,
+        remoteAddress: remoteAddressOf(client),
+        scope: 'read-only: device reported/status/results',
+      });
       return done(null, true);
     }
     // Every principal has a secret; a username alone proves nothing.
@@ -145,8 +162,8 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
         if (principal.kind === 'device' && revocations.revokedSince(principal.deviceId, verifyStarted)) {
           return refuse(client, RETURN_CODE.badCredentials, 'device revoked', done, username);
         }
-        const problem = sessionProblem(client, principal);
-        if (problem) return refuse(client, problem.code, problem.reason, done, username);
+        const problem = sessionProblem(client, principal, certificateIdentities(client));
+        if (problem) return refuse(client, problem.code, problem.reason, done, username, problem.counter);
         setPrincipal(client, principal);
         if (principal.kind === 'device') revocations.track(principal.deviceId, client);
         logger.debug('client authenticated', { clientId: client.id, principal: principal.kind });

@@ -20,6 +20,10 @@ export const brokerErrors = defineErrors({
   WF_BROKER_PUBLISH_RATE_LIMITED: { message: "client '{clientId}' exceeded {rate} publishes/s (burst {burst})" },
   WF_BROKER_CONNECTION_RATE_LIMITED: { message: "connection from '{remoteAddress}' refused: connection rate exceeded" },
   WF_BROKER_TOPIC_TOO_DEEP: { message: "topic '{topic}' has {levels} levels, more than maxTopicDepth {limit}" },
+  WF_BROKER_TLS_FILE: { message: "TLS option '{option}': cannot read {path}: {reason}" },
+  WF_BROKER_TLS_HANDSHAKE_FAILED: { message: "TLS handshake from '{remoteAddress}' failed: {reason}" },
+  WF_BROKER_CERTIFICATE_MISMATCH: { message: "client '{clientId}' certificate names {names}, not {identity}" },
+  WF_BROKER_ANONYMOUS_ENABLED: { message: 'anonymous MQTT access is enabled (development only): {scope}' },
   WF_BROKER_DEVICE_REVOKED: { message: "device '{deviceId}' revoked: {clients} client(s) disconnected" },
 });
 

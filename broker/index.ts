@@ -3,6 +3,7 @@
  * size guard in front of every connection. Clients talk to it only over MQTT. See README.md.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { reasonOf } from '../common/errors.js';
 import { createAuthenticate, createPreConnect } from './authenticate.js';
@@ -13,6 +14,7 @@ import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type 
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { RevocationRegistry } from './revocation.js';
 import { createStatCounters, type BrokerStats } from './stats.js';
+import { certificateIdentitiesOf, tlsServerOptions } from './tls.js';
 
 export type { BrokerStats } from './stats.js';
 export type { BrokerOptions, BrokerOptionsInput, BrokerStartOptions } from './options.js';
@@ -21,10 +23,14 @@ export { brokerErrors } from './errors.js';
 
 export interface RunningBroker {
   readonly host: string;
-  /** The port actually bound (differs from options.port when that was 0). */
+  /** The port of `url`: plain TCP (differs from options.port when that was 0), or TLS when TLS-only. */
   readonly port: number;
-  /** `mqtt://host:port`, ready for mqtt.connect. */
+  /** The TLS port actually bound; undefined without a TLS listener. */
+  readonly tlsPort: number | undefined;
+  /** `mqtt://host:port`, or the TLS URL when the broker is TLS-only; ready for mqtt.connect. */
   readonly url: string;
+  /** `mqtts://host:tlsPort`; undefined without a TLS listener. */
+  readonly tlsUrl: string | undefined;
   readonly options: BrokerOptions;
   stats(): BrokerStats;
   /** Disconnects every client, closes Aedes and the server. Idempotent. */
@@ -43,8 +49,8 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-const formatUrl = (host: string, port: number): string =>
-  `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
+const formatUrl = (host: string, port: number, scheme = 'mqtt'): string =>
+  `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 export async function startBroker(input: BrokerStartOptions): Promise<RunningBroker> {
   const { options, verifier, logger } = resolveBrokerOptions(input);
@@ -78,6 +84,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
       stats,
       revocations,
       overConnectionRate: (client) => overRate.has(client.conn),
+      certificateIdentities: certificateIdentitiesOf,
     }),
     authorizePublish: createAuthorizePublish(hookDeps),
     authorizeSubscribe: createAuthorizeSubscribe(hookDeps),
@@ -120,42 +127,77 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   };
 
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const connection = new GuardedConnection(socket, { maxPacketBytes: options.maxPacketBytes, onOversize });
     if (!connectionLimiter.admit(socket.remoteAddress)) overRate.add(connection);
     aedes.handle(connection);
-  });
+  };
 
-  let port: number;
+  const servers: Server[] = [];
+  let port: number | undefined;
+  let tlsPort: number | undefined;
   try {
-    port = await listen(server, options.host, options.port);
+    if (options.tcp) {
+      const server = createServer(accept);
+      servers.push(server);
+      port = await listen(server, options.host, options.port);
+    }
+    if (options.tls) {
+      const tlsHost = options.tls.host ?? options.host;
+      // The same accept path as TCP (packet guard, rate limit, Aedes) once the handshake is done.
+      const tlsServer = createTlsServer(tlsServerOptions(options.tls), accept);
+      tlsServer.on('connection', (raw: Socket) => {
+        sockets.add(raw);
+        raw.once('close', () => sockets.delete(raw));
+      });
+      tlsServer.on('tlsClientError', (error: Error, socket: Socket) => {
+        stats.increment('tlsHandshakeFailures');
+        const refused = brokerErrors.WF_BROKER_TLS_HANDSHAKE_FAILED({ remoteAddress: socket.remoteAddress ?? 'unknown', reason: reasonOf(error) });
+        logger.warn('tls handshake failed', { code: refused.code, remoteAddress: socket.remoteAddress ?? null, reason: reasonOf(error) });
+      });
+      servers.push(tlsServer);
+      tlsPort = await listen(tlsServer, tlsHost, options.tls.port);
+    }
   } catch (error) {
+    for (const server of servers) server.close();
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     throw error;
   }
-  const url = formatUrl(options.host, port);
-  logger.info('broker listening', { url, maxPacketBytes: options.maxPacketBytes });
+  const tlsUrl = options.tls && tlsPort !== undefined ? formatUrl(options.tls.host ?? options.host, tlsPort, 'mqtts') : undefined;
+  const url = port !== undefined ? formatUrl(options.host, port) : tlsUrl!;
+  logger.info('broker listening', {
+    url: port !== undefined ? url : null,
+    tlsUrl: tlsUrl ?? null,
+    requireClientCert: options.tls?.requireClientCert ?? false,
+    maxPacketBytes: options.maxPacketBytes,
+  });
+  if (options.allowAnonymous) {
+    const warning = brokerErrors.WF_BROKER_ANONYMOUS_ENABLED({ scope: 'clients without a username may read every device\'s status, reported state and results; never for production' });
+    logger.warn(warning.message, { code: warning.code });
+  }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       // Stop accepting first, then let Aedes disconnect its clients, then cut what is left
       // (connections still before CONNECT, or stuck in a drain).
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const serverClosed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await serverClosed;
-      logger.info('broker stopped', { url });
+      logger.info('broker stopped', { url, tlsUrl: tlsUrl ?? null });
     })();
     return closing;
   };
 
   return {
     host: options.host,
-    port,
+    port: port ?? tlsPort!,
+    tlsPort,
     url,
+    tlsUrl,
     options,
     stats: () => stats.snapshot(aedes.connectedClients),
     close,

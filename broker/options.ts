@@ -23,10 +23,28 @@ const MQTT_MAX_PACKET = 268_435_455 + 5;
 const PROTOCOL_TOPIC_DEPTH = 5;
 export const AEDES_MAX_TOPIC_LEVELS = 100;
 
+/** The TLS listener (docs/broker.md §TLS). Certificates come from files so they can be renewed without a rebuild. */
+export const BrokerTlsSchema = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1, description: 'interface of the TLS listener; the `host` option when absent' })),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8883, description: '0 picks a free port' }),
+    certFile: Type.String({ minLength: 1, description: 'server certificate (PEM), e.g. from `wasmfleet certs init`' }),
+    keyFile: Type.String({ minLength: 1, description: 'its private key (PEM)' }),
+    caFile: Type.Optional(Type.String({ minLength: 1, description: 'CA (PEM) that client certificates must chain to; required with requireClientCert' })),
+    requireClientCert: Type.Boolean({
+      default: false,
+      description: 'mutual TLS: refuse a handshake without a client certificate from caFile; its CN/SAN must name the authenticated device',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const BrokerOptionsSchema = Type.Object(
   {
     host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'interface to listen on' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: '0 picks a free port' }),
+    tcp: Type.Boolean({ default: true, description: 'plain MQTT on `port`; false (with `tls`) runs TLS-only' }),
+    tls: Type.Optional(BrokerTlsSchema),
     maxPacketBytes: Type.Integer({
       minimum: 1024,
       maximum: MQTT_MAX_PACKET,
@@ -35,7 +53,7 @@ export const BrokerOptionsSchema = Type.Object(
     }),
     allowAnonymous: Type.Boolean({
       default: false,
-      description: 'accept a CONNECT without username; such a client is granted no topic at all',
+      description: 'development only: accept a CONNECT without username; such a client may only read device status, reported state and results',
     }),
     connectTimeoutMs: Type.Integer({
       minimum: 100,
@@ -135,7 +153,9 @@ export const BrokerOptionsSchema = Type.Object(
 );
 
 export type BrokerOptions = Readonly<Static<typeof BrokerOptionsSchema>>;
-export type BrokerOptionsInput = Partial<Static<typeof BrokerOptionsSchema>>;
+export type BrokerTlsOptions = Readonly<Static<typeof BrokerTlsSchema>>;
+type TlsInput = Pick<Static<typeof BrokerTlsSchema>, 'certFile' | 'keyFile'> & Partial<Static<typeof BrokerTlsSchema>>;
+export type BrokerOptionsInput = Partial<Omit<Static<typeof BrokerOptionsSchema>, 'tls'>> & { tls?: TlsInput };
 
 /** What `startBroker` takes: the schema options plus the injectables. */
 export interface BrokerStartOptions extends BrokerOptionsInput {
@@ -174,5 +194,12 @@ export function resolveBrokerOptions(input: BrokerStartOptions): ResolvedBrokerC
       reason: first?.message ?? 'invalid',
     });
   }
-  return { options: deepFreeze(result.value), verifier, logger: logger ?? silentLogger };
+  const options = result.value;
+  if (!options.tcp && !options.tls) {
+    throw brokerErrors.WF_BROKER_BAD_OPTION({ option: 'tcp', reason: 'with tcp false a `tls` listener is required, or the broker would listen nowhere' });
+  }
+  if (options.tls?.requireClientCert && !options.tls.caFile) {
+    throw brokerErrors.WF_BROKER_BAD_OPTION({ option: 'tls/caFile', reason: 'requireClientCert needs the CA that client certificates chain to' });
+  }
+  return { options: deepFreeze(options), verifier, logger: logger ?? silentLogger };
 }

@@ -27,6 +27,12 @@ export interface BrokerStats {
   readonly revocations: number;
   /** Clients disconnected because their device was revoked. */
   readonly revokedDisconnects: number;
+  /** TLS connections that failed their handshake (bad or missing client certificate, wrong CA, plain MQTT on the TLS port). */
+  readonly tlsHandshakeFailures: number;
+  /** CONNECTs refused because the client certificate does not name the authenticated identity. */
+  readonly certificateMismatches: number;
+  /** Anonymous clients accepted (only with allowAnonymous). */
+  readonly anonymousConnects: number;
 }
 
 export type StatName = Exclude<keyof BrokerStats, 'connectedClients'>;
@@ -50,6 +56,9 @@ export function createStatCounters(): StatCounters {
     topicDepthRefusals: 0,
     revocations: 0,
     revokedDisconnects: 0,
+    tlsHandshakeFailures: 0,
+    certificateMismatches: 0,
+    anonymousConnects: 0,
   };
   return {
     increment: (name) => {

@@ -1,7 +1,7 @@
 /**
  * The agent config file (JSON, written by `wasmfleet device add --agent-config`). Validated once
  * against the schema below, with defaults filled, then frozen; a refusal names the field.
- * Relative paths in the file (profile, stateDir, broker.caFile) are relative to the file itself,
+ * Relative paths in the file (profile, stateDir, broker.caFile/certFile/keyFile) are relative to the file itself,
  * so a config and its state directory can be moved together.
  */
 import { readFileSync } from 'node:fs';
@@ -26,6 +26,9 @@ export const AgentConfigSchema = Type.Object(
         password: Type.String({ minLength: 1, maxLength: 1024 }),
         /** CA bundle (PEM) trusted for mqtts/wss, for brokers with a private CA. */
         caFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** Client certificate and key (PEM) for brokers that require mutual TLS; CN = the device id. */
+        certFile: Type.Optional(Type.String({ minLength: 1 })),
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
       },
       { additionalProperties: false },
     ),
@@ -65,6 +68,8 @@ export function resolveAgentConfig(input: unknown, baseDir?: string): ResolvedAg
     config.stateDir = at(config.stateDir);
     if (isProfilePath(config.profile)) config.profile = at(config.profile);
     if (config.broker.caFile !== undefined) config.broker.caFile = at(config.broker.caFile);
+    if (config.broker.certFile !== undefined) config.broker.certFile = at(config.broker.certFile);
+    if (config.broker.keyFile !== undefined) config.broker.keyFile = at(config.broker.keyFile);
   }
   return deepFreeze(config);
 }

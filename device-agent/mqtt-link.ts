@@ -34,6 +34,8 @@ export function connectBroker(config: ResolvedAgentConfig): MqttClient {
     },
   };
   if (config.broker.caFile !== undefined) options.ca = readFileSync(config.broker.caFile);
+  if (config.broker.certFile !== undefined) options.cert = readFileSync(config.broker.certFile);
+  if (config.broker.keyFile !== undefined) options.key = readFileSync(config.broker.keyFile);
   return mqtt.connect(config.broker.url, options);
 }
 

@@ -68,9 +68,24 @@ test('[WF-P-ACL-1] the service subscribes to what devices report and to modules'
   assert.ok(!sub(service, '$SYS/#'));
 });
 
-test('an anonymous client (no principal) may do nothing', () => {
-  assert.ok(!pub(undefined, topics.device('gw-a', 'status')));
+test('an anonymous client (no principal, allowAnonymous only) may only read what devices report', () => {
+  for (const channel of ['status', 'reported', 'results'] as const) {
+    assert.ok(!pub(undefined, topics.device('gw-a', channel)));
+    assert.ok(sub(undefined, topics.allDevices(channel)));
+    assert.ok(sub(undefined, topics.device('gw-a', channel)));
+  }
+  assert.ok(!pub(undefined, topics.device('gw-a', 'desired')));
+  assert.ok(!pub(undefined, topics.module(SHA_A)));
+  assert.ok(!pub(undefined, topics.controlRevoke));
   assert.ok(!sub(undefined, topics.allModules));
+  assert.ok(!sub(undefined, topics.module(SHA_A)));
+  assert.ok(!sub(undefined, topics.allDevices('desired')));
+  assert.ok(!sub(undefined, topics.device('gw-a', 'desired')));
+  assert.ok(!sub(undefined, topics.controlRevoke));
+  assert.ok(!sub(undefined, '#'));
+  assert.ok(!sub(undefined, 'wf/v1/#'));
+  assert.ok(!sub(undefined, 'wf/v1/devices/#'));
+  assert.ok(!sub(undefined, '$SYS/#'));
 });
 
 test('[WF-P-CAP-1] an allowed publish carries the cap of its topic kind', () => {

@@ -82,8 +82,33 @@ test("a will on another device's topic is refused at CONNECT with return code 5"
   assert.ok(ok.connected);
 });
 
-test('with allowAnonymous an anonymous client connects but is granted nothing', async (t) => {
+test('with allowAnonymous an anonymous client connects, loudly logged, and may only read device reports', async (t) => {
   const tb = await startTestBroker(t, { allowAnonymous: true });
+  assert.ok(
+    tb.logs.lines.some((line) => line.level === 'warn' && line.code === 'WF_BROKER_ANONYMOUS_ENABLED'),
+    'the broker warns at start that anonymous access is on',
+  );
   const client = await connect(t, tb.broker.url, { clientId: 'probe' });
-  assert.deepEqual(await subscribeGranted(client, [topics.allModules]), [0x80]);
+  assert.ok(tb.logs.lines.some((line) => line.level === 'warn' && line.msg === 'anonymous client connected' && line.clientId === 'probe'));
+  assert.equal(tb.broker.stats().anonymousConnects, 1);
+  assert.deepEqual(
+    await subscribeGranted(client, [topics.allDevices('status'), topics.allDevices('results'), topics.allModules, topics.allDevices('desired'), '#']),
+    [1, 1, 0x80, 0x80, 0x80],
+  );
+  // Seeing a device's report works...
+  const secret = await tb.verifier.addDevice('gw-1');
+  const device = await connect(t, tb.broker.url, { clientId: 'gw-1', username: 'gw-1', password: secret });
+  const seen = new Promise<string>((resolve) => client.once('message', (topic) => resolve(topic)));
+  await device.publishAsync(topics.device('gw-1', 'status'), '{}', { qos: 1 });
+  assert.equal(await seen, topics.device('gw-1', 'status'));
+  // ...publishing anything closes the connection.
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.publish(topics.device('gw-1', 'status'), '{}', { qos: 1 });
+  await closed;
+  assert.equal(tb.broker.stats().aclPublishRefusals, 1);
+});
+
+test('without allowAnonymous the broker does not warn about anonymous access', async (t) => {
+  const tb = await startTestBroker(t);
+  assert.ok(!tb.logs.lines.some((line) => line.code === 'WF_BROKER_ANONYMOUS_ENABLED'));
 });

@@ -20,6 +20,9 @@ test('stats count connected clients, refusals and routed publishes', async (t) =
     topicDepthRefusals: 0,
     revocations: 0,
     revokedDisconnects: 0,
+    tlsHandshakeFailures: 0,
+    certificateMismatches: 0,
+    anonymousConnects: 0,
   });
 
   const service = await connectService(t, tb);
