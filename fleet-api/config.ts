@@ -34,6 +34,10 @@ export const FleetApiOptionsSchema = Type.Object(
         connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
         /** How long a REST call waits for a retained publish to be acknowledged. */
         publishTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
+        /** For an mqtts:// url: the broker's CA (PEM), and under mutual TLS our certificate and key. */
+        caFile: Type.Optional(Type.String({ minLength: 1 })),
+        certFile: Type.Optional(Type.String({ minLength: 1 })),
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
       },
       { additionalProperties: false },
     ),

@@ -6,6 +6,7 @@
  * so a re-sync racing a new deployment can never leave an older desired state retained.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
@@ -43,6 +44,10 @@ export interface LinkOptions {
   clientId?: string;
   connectTimeoutMs: number;
   publishTimeoutMs: number;
+  /** PEM files for an mqtts:// broker: its CA, and our client certificate under mutual TLS. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 export interface LinkCounters {
@@ -258,6 +263,9 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
         resubscribe: false,
         reconnectPeriod: 1000,
         connectTimeout: options.connectTimeoutMs,
+        ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
+        ...(options.certFile ? { cert: readFileSync(options.certFile) } : {}),
+        ...(options.keyFile ? { key: readFileSync(options.keyFile) } : {}),
       });
       client = mqttClient;
       mqttClient.on('message', (topic, payload, packet) => onMessage(topic, payload, packet.retain));

@@ -14,6 +14,27 @@ export const PlatformOptionsSchema = Type.Object(
     httpPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
     /** Broker URL written into agent configs; derived from host and the bound port when absent. */
     publicMqttUrl: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
+    /** Plain MQTT on mqttPort, on by default for development; false (with mqttTls) runs TLS-only. */
+    mqttTcp: Type.Boolean({ default: true }),
+    /** The broker's TLS listener (docs/broker.md §TLS); off when absent. Files as `wasmfleet certs init` writes them. */
+    mqttTls: Type.Optional(
+      Type.Object(
+        {
+          port: Type.Integer({ minimum: 0, maximum: 65535, default: 8883 }),
+          certFile: Type.String({ minLength: 1 }),
+          keyFile: Type.String({ minLength: 1 }),
+          /** The CA: client certificates must chain to it, and the API's link trusts it. */
+          caFile: Type.Optional(Type.String({ minLength: 1 })),
+          requireClientCert: Type.Boolean({ default: false }),
+          /** The API link's client certificate (CN wf:fleet-api) under requireClientCert. */
+          serviceCertFile: Type.Optional(Type.String({ minLength: 1 })),
+          serviceKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Development only: MQTT clients without a username may read device reports (docs/broker.md §Anonymous access). */
+    allowAnonymous: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
 );

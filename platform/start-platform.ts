@@ -21,6 +21,20 @@ export interface RunningPlatform {
   close(): Promise<void>;
 }
 
+/** TLS-only: the API's own link goes over TLS too, trusting the CA and, under mTLS, presenting the service certificate. */
+function linkTls(options: Readonly<PlatformOptions>, broker: RunningBroker): { url?: string; caFile?: string; certFile?: string; keyFile?: string } {
+  const tls = options.mqttTls;
+  if (!tls || broker.url !== broker.tlsUrl) return {};
+  // A wildcard bind address is no name a certificate can carry; localhost is in every one `certs init` makes.
+  const wildcard = options.host === '0.0.0.0' || options.host === '::';
+  return {
+    ...(wildcard ? { url: `mqtts://localhost:${broker.tlsPort}` } : {}),
+    ...(tls.caFile ? { caFile: tls.caFile } : {}),
+    ...(tls.requireClientCert && tls.serviceCertFile ? { certFile: tls.serviceCertFile } : {}),
+    ...(tls.requireClientCert && tls.serviceKeyFile ? { keyFile: tls.serviceKeyFile } : {}),
+  };
+}
+
 export async function startPlatform(input: Partial<PlatformOptions>, logger: Logger = createLogger({ component: 'platform' })): Promise<RunningPlatform> {
   const options = resolvePlatformOptions(input);
   const dataDir = openDataDir(options.dataDir);
@@ -29,9 +43,13 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
   const store = openStore(dataDir.dbPath);
   let broker: RunningBroker;
   try {
+    const tls = options.mqttTls;
     broker = await startBroker({
       host: options.host,
       port: options.mqttPort,
+      tcp: options.mqttTcp,
+      allowAnonymous: options.allowAnonymous,
+      ...(tls ? { tls: { port: tls.port, certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile, requireClientCert: tls.requireClientCert } } : {}),
       verifier: storeCredentialVerifier(store, service),
       logger: logger.child({ component: 'broker' }),
     });
@@ -48,7 +66,7 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
         dbPath: dataDir.dbPath,
         http: { host: options.host, port: options.httpPort },
         publicMqttUrl: options.publicMqttUrl ?? broker.url,
-        mqtt: { url: broker.url, ...service },
+        mqtt: { url: broker.url, ...service, ...linkTls(options, broker) },
       },
       { logger: logger.child({ component: 'fleet-api' }), store },
     );
