@@ -21,18 +21,30 @@ interface Rotated {
   previousValidUntil: string | null;
 }
 
-/** Puts the new password into an existing agent config, keeping every other field (mode 0600). */
-function updateAgentConfig(path: string, rotated: Rotated): string {
+type AgentConfigFile = { deviceId?: string; broker?: Record<string, unknown> };
+
+/**
+ * Reads the agent config before the rotation: a wrong or unreadable file must fail before the
+ * server issues a secret that would then be lost.
+ */
+function readAgentConfig(path: string, deviceId: string): { file: string; config: AgentConfigFile } {
   const file = resolve(path);
   try {
-    const config = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { broker?: Record<string, unknown>; deviceId?: string }) : undefined;
-    if (!config?.broker || config.deviceId !== rotated.deviceId) {
-      throw new Error(`not an agent config of device '${rotated.deviceId}'`);
-    }
-    config.broker.password = rotated.mqtt.password;
-    writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+    const config = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as AgentConfigFile) : undefined;
+    if (!config?.broker || typeof config.broker !== 'object' || config.deviceId !== deviceId) throw new Error(`not an agent config of device '${deviceId}'`);
+    return { file, config };
   } catch (error) {
     throw cliErrors.WF_CLI_FILE({ path: file, reason: (error as Error).message });
+  }
+}
+
+/** Puts the new password into the agent config, keeping every other field (mode 0600). */
+function writeAgentConfig({ file, config }: { file: string; config: AgentConfigFile }, password: string): string {
+  config.broker!.password = password;
+  try {
+    writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  } catch (error) {
+    throw cliErrors.WF_CLI_FILE({ path: file, reason: `${(error as Error).message}; the new password was printed above, keep it` });
   }
   return file;
 }
@@ -51,8 +63,15 @@ export const rotateCommand: CommandModule<GlobalArgs, RotateArgs> = {
       .example('$0 device rotate-credentials gw-01 --immediate', 'cut off a leaked secret now') as Argv<RotateArgs>,
   handler: async (args) => {
     const body = args.immediate ? { graceSeconds: 0 } : args.grace !== undefined ? { graceSeconds: args.grace } : {};
+    const target = args['agent-config'] ? readAgentConfig(args['agent-config'], args.id) : undefined;
     const rotated = await clientFor(args).post<Rotated>(`/api/v1/devices/${encodeURIComponent(args.id)}/credentials/rotate`, body);
-    const configFile = args['agent-config'] ? updateAgentConfig(args['agent-config'], rotated) : undefined;
+    let configFile: string | undefined;
+    try {
+      configFile = target ? writeAgentConfig(target, rotated.mqtt.password) : undefined;
+    } catch (error) {
+      process.stderr.write(`new password of ${rotated.deviceId}: ${rotated.mqtt.password}\n`);
+      throw error;
+    }
     emit(args.json, { ...rotated, ...(configFile ? { agentConfig: configFile } : {}) }, () =>
       [
         `rotated credentials of ${rotated.deviceId}`,
