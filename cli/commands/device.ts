@@ -23,11 +23,18 @@ interface ProvisionResponse {
 }
 
 /** The ready-to-run agent config for a newly provisioned device (contains its password: 0600). */
-export function writeAgentConfig(path: string, provisioned: ProvisionResponse, stateDir?: string): string {
+export interface AgentTlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export function writeAgentConfig(path: string, provisioned: ProvisionResponse, stateDir?: string, tls: AgentTlsFiles = {}): string {
   const file = resolve(path);
+  const tlsFiles = Object.fromEntries(Object.entries(tls).filter(([, value]) => value !== undefined).map(([key, value]) => [key, resolve(value!)]));
   const config = {
     deviceId: provisioned.device.id,
-    broker: provisioned.mqtt,
+    broker: { ...provisioned.mqtt, ...tlsFiles },
     profile: provisioned.device.profile,
     stateDir: resolve(stateDir ?? resolve(dirname(file), `${provisioned.device.id}.state`)),
   };
@@ -39,7 +46,18 @@ export function writeAgentConfig(path: string, provisioned: ProvisionResponse, s
   return file;
 }
 
-const add: CommandModule<GlobalArgs, GlobalArgs & { id: string; profile: string; tag?: string[]; 'agent-config'?: string; 'state-dir'?: string }> = {
+type AddArgs = GlobalArgs & {
+  id: string;
+  profile: string;
+  tag?: string[];
+  'agent-config'?: string;
+  'state-dir'?: string;
+  'ca-file'?: string;
+  'cert-file'?: string;
+  'key-file'?: string;
+};
+
+const add: CommandModule<GlobalArgs, AddArgs> = {
   command: 'add <id>',
   describe: 'Provision a device; its MQTT password is shown (and written to --agent-config) once',
   builder: (argv) =>
@@ -49,16 +67,22 @@ const add: CommandModule<GlobalArgs, GlobalArgs & { id: string; profile: string;
       .option('tag', { type: 'string', array: true, describe: 'tag key=value (repeatable)' })
       .option('agent-config', { type: 'string', describe: 'write a ready-to-run agent config to this file' })
       .option('state-dir', { type: 'string', describe: 'agent state directory to put in the config' })
-      .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north --agent-config gw-01.json', 'provision gw-01') as Argv<
-      GlobalArgs & { id: string; profile: string; tag?: string[]; 'agent-config'?: string; 'state-dir'?: string }
-    >,
+      .option('ca-file', { type: 'string', describe: 'CA the agent trusts for an mqtts:// broker (e.g. data/tls/ca.crt)' })
+      .option('cert-file', { type: 'string', describe: "the device's client certificate, for a broker requiring mutual TLS" })
+      .option('key-file', { type: 'string', describe: 'its private key' })
+      .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north --agent-config gw-01.json', 'provision gw-01')
+      .example(
+        '$0 device add gw-02 --profile rpi4-arm64 --agent-config gw-02.json --ca-file data/tls/ca.crt --cert-file data/tls/clients/gw-02.crt --key-file data/tls/clients/gw-02.key',
+        'an agent config for a TLS-only broker with mutual TLS',
+      ) as Argv<AddArgs>,
   handler: async (args) => {
     const provisioned = await clientFor(args).post<ProvisionResponse>('/api/v1/devices', {
       id: args.id,
       profile: args.profile,
       tags: parseKeyValues('tag', args.tag),
     });
-    const configFile = args['agent-config'] ? writeAgentConfig(args['agent-config'], provisioned, args['state-dir']) : undefined;
+    const tls = { caFile: args['ca-file'], certFile: args['cert-file'], keyFile: args['key-file'] };
+    const configFile = args['agent-config'] ? writeAgentConfig(args['agent-config'], provisioned, args['state-dir'], tls) : undefined;
     emit(args.json, { ...provisioned, ...(configFile ? { agentConfig: configFile } : {}) }, () =>
       [
         `provisioned ${provisioned.device.id} (profile ${provisioned.device.profile})`,

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { silentLogger } from '../../common/logger.js';
 import { startPlatform } from '../../platform/start-platform.js';
-import { runCli, runCliJson } from '../helpers/cli.js';
+import { runCli, runCliJson, startCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const tempDir = (t: import('node:test').TestContext) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-cli-access-'));
@@ -96,4 +97,45 @@ test('token, audit and rotate-credentials against a running platform', async (t)
   assert.equal((await runCli(['token', 'revoke', created.id, ...admin])).code, 0);
   const revoked = await runCli(['device', 'list', ...operator]);
   assert.match(revoked.stderr, /revoked/);
+});
+
+test('an agent from `device add --ca-file --cert-file --key-file` comes online on a TLS-only, mutual-TLS platform', async (t) => {
+  const dir = tempDir(t);
+  const tls = join(dir, 'tls');
+  await runCliJson(['certs', 'init', '--dir', tls, '--client', 'gw-01']);
+  const platform = await startPlatform(
+    {
+      dataDir: join(dir, 'data'),
+      mqttPort: 0,
+      httpPort: 0,
+      mqttTcp: false,
+      mqttTls: {
+        port: 0,
+        certFile: join(tls, 'server.crt'),
+        keyFile: join(tls, 'server.key'),
+        caFile: join(tls, 'ca.crt'),
+        requireClientCert: true,
+        serviceCertFile: join(tls, 'service.crt'),
+        serviceKeyFile: join(tls, 'service.key'),
+      },
+    },
+    silentLogger,
+  );
+  t.after(() => platform.close());
+  const admin = ['--api', platform.apiUrl, '--token', platform.newAdminToken!];
+  const configPath = join(dir, 'gw-01.agent.json');
+  await runCliJson([
+    'device', 'add', 'gw-01', '--profile', 'sim-x86-64', '--agent-config', configPath,
+    '--ca-file', join(tls, 'ca.crt'), '--cert-file', join(tls, 'clients', 'gw-01.crt'), '--key-file', join(tls, 'clients', 'gw-01.key'), ...admin,
+  ]);
+  const config = JSON.parse(readFileSync(configPath, 'utf8'));
+  assert.match(config.broker.url, /^mqtts:\/\//);
+  assert.equal(config.broker.caFile, join(tls, 'ca.crt'));
+
+  const agent = startCli(['agent', '--config', configPath]);
+  t.after(() => agent.stop());
+  await waitFor('gw-01 online over mutual TLS', async () => {
+    const device = await runCliJson<{ online: boolean }>(['device', 'show', 'gw-01', ...admin]);
+    return device.online ? true : undefined;
+  }, 20_000, 200);
 });
