@@ -127,11 +127,11 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   };
 
   const sockets = new Set<Socket>();
-  const accept = (socket: Socket) => {
+  const accept = (socket: Socket, rateChecked = false) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const connection = new GuardedConnection(socket, { maxPacketBytes: options.maxPacketBytes, onOversize });
-    if (!connectionLimiter.admit(socket.remoteAddress)) overRate.add(connection);
+    if (!rateChecked && !connectionLimiter.admit(socket.remoteAddress)) overRate.add(connection);
     aedes.handle(connection);
   };
 
@@ -146,9 +146,19 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
     }
     if (options.tls) {
       const tlsHost = options.tls.host ?? options.host;
-      // The same accept path as TCP (packet guard, rate limit, Aedes) once the handshake is done.
-      const tlsServer = createTlsServer(tlsServerOptions(options.tls), accept);
+      // The same accept path as TCP (packet guard, Aedes) once the handshake is done.
+      const tlsServer = createTlsServer(tlsServerOptions(options.tls), (socket) => accept(socket, true));
       tlsServer.on('connection', (raw: Socket) => {
+        // The handshake is the expensive part of a TLS connection, so the connection rate is
+        // applied before it: an over-rate connection is closed at once (there is no CONNACK to
+        // answer with before TLS), counted and logged like a TCP one.
+        if (!connectionLimiter.admit(raw.remoteAddress)) {
+          stats.increment('connectionRateRefusals');
+          const error = brokerErrors.WF_BROKER_CONNECTION_RATE_LIMITED({ remoteAddress: raw.remoteAddress ?? 'unknown' });
+          logger.warn('connection refused', { code: error.code, remoteAddress: raw.remoteAddress ?? null, reason: `${error.message} (before the TLS handshake)` });
+          raw.destroy();
+          return;
+        }
         sockets.add(raw);
         raw.once('close', () => sockets.delete(raw));
       });

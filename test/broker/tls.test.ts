@@ -122,6 +122,25 @@ test('the server certificate covers localhost, 127.0.0.1 and ::1, and extra host
   socket.destroy();
 });
 
+test('the connection rate applies to TLS before the handshake', async (t) => {
+  const certs = makeCertificates(t);
+  const tb = await startTestBroker(t, {
+    tcp: false,
+    connectRatePerAddress: 1,
+    connectBurstPerAddress: 1,
+    tls: { port: 0, certFile: certs.server.cert, keyFile: certs.server.key },
+  });
+  const secret = await tb.verifier.addDevice('gw-01');
+  const ca = readFileSync(certs.ca.cert);
+  const first = await connect(t, tb.broker.url, { clientId: 'gw-01', username: 'gw-01', password: secret, ca });
+  assert.ok(first.connected);
+  // The burst of one is used up: the next connection is closed before its handshake.
+  await assert.rejects(connect(t, tb.broker.url, { clientId: 'gw-01', username: 'gw-01', password: secret, ca }));
+  assert.equal(tb.broker.stats().connectionRateRefusals, 1);
+  assert.equal(tb.broker.stats().authRefusals, 0);
+  assert.ok(tb.logs.lines.some((line) => line.code === 'WF_BROKER_CONNECTION_RATE_LIMITED' && String(line.reason).includes('before the TLS handshake')));
+});
+
 test('TLS options are checked: missing files, mutual TLS without a CA, no listener at all', async () => {
   const verifier = createTestVerifier();
   const { logger } = captureLogs();
