@@ -136,6 +136,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_log_by_at ON audit_log(at);
   CREATE INDEX audit_log_by_actor ON audit_log(actor_id, id);
   CREATE INDEX audit_log_by_action ON audit_log(action, id);
+  CREATE INDEX audit_log_by_target ON audit_log(target, id);
   `,
   // Device credential rotation: the previous secret stays valid until it expires or the device
   // first connects with the new one, whichever comes first.
