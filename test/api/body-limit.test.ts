@@ -20,6 +20,9 @@ test('by default a device body over 64 KiB is refused with 413 naming the limit,
   // Token bodies have the same small limit.
   const token = await call('POST', '/api/v1/tokens', { name: 'x', role: 'viewer', pad: 'z'.repeat(70 * 1024) });
   assert.equal(token.status, 413);
+  // Refused attempts by a valid token are audited.
+  const failed = (await call('GET', '/api/v1/audit?failed=true')).body.entries;
+  assert.deepEqual(failed.map((e: { action: string; status: number }) => [e.action, e.status]), [['token.create', 413], ['device.create', 413]]);
 });
 
 test('module uploads get the large limit: a 1 MiB upload passes the body check, one over largeBodyLimitBytes is a 413', async (t) => {
