@@ -119,3 +119,15 @@ test('mosquitto clients over TLS (--cafile) and mutual TLS (--cert/--key) with c
   ]);
   assert.notEqual(untrusted.code, 0);
 });
+
+test('under CI=true a missing mosquitto-clients fails the test instead of skipping it', (t) => {
+  const saved = { PATH: process.env.PATH, CI: process.env.CI };
+  t.after(() => {
+    process.env.PATH = saved.PATH;
+    if (saved.CI === undefined) delete process.env.CI;
+    else process.env.CI = saved.CI;
+  });
+  process.env.PATH = '/nonexistent';
+  process.env.CI = 'true';
+  assert.throws(() => requireMosquittoClients(t), /apt-get install -y mosquitto-clients/);
+});
