@@ -1,6 +1,8 @@
 /**
- * Loads and validates firmware profiles: built-in ones from this folder by name, or any JSON
- * file by path. Validation fills schema defaults and refuses with the field named.
+ * Loads and validates firmware profiles: built-in ones by name (from this folder, or embedded in
+ * the agent bundle, which carries them all so a gateway can switch profile without the
+ * repository), or any JSON file by path. Validation fills schema defaults and refuses with the
+ * field named.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -9,12 +11,19 @@ import { fromRoot } from '../common/paths.js';
 import { profileErrors } from './errors.js';
 import { ProfileSchema, type FirmwareProfile } from './schema.js';
 
-export { ProfileSchema, type FirmwareProfile, type SourceConfig, type SimulatedSource } from './schema.js';
+export * from './schema.js';
 export { profileErrors } from './errors.js';
+
+/** Set by the bundle build (esbuild `define`): every built-in profile document by name. */
+declare const WASMFLEET_EMBEDDED_PROFILES: Record<string, unknown> | undefined;
+const embedded = (): Record<string, unknown> | undefined =>
+  typeof WASMFLEET_EMBEDDED_PROFILES === 'object' ? WASMFLEET_EMBEDDED_PROFILES : undefined;
 
 const profilesDir = (): string => fromRoot('firmware-profiles');
 
 export function listProfileNames(): string[] {
+  const inBundle = embedded();
+  if (inBundle) return Object.keys(inBundle).sort();
   return readdirSync(profilesDir())
     .filter((file) => file.endsWith('.json'))
     .map((file) => basename(file, '.json'))
@@ -35,6 +44,11 @@ export function parseProfile(document: unknown, label: string): FirmwareProfile 
     }
     ids.add(source.id);
   }
+  const { memoryPages, memoryBudgetMiB } = result.value.moduleLimits;
+  if (memoryPages * 65536 > memoryBudgetMiB * 1048576) {
+    const reason = `field 'moduleLimits/memoryBudgetMiB': ${memoryBudgetMiB} MiB cannot hold even one module at its ceiling of ${memoryPages} pages`;
+    throw profileErrors.WF_PROFILE_INVALID({ name: label, reason, field: 'moduleLimits/memoryBudgetMiB' });
+  }
   return deepFreeze(result.value);
 }
 
@@ -53,5 +67,18 @@ export function loadProfile(nameOrPath: string): FirmwareProfile {
   if (nameOrPath.includes('/') || nameOrPath.endsWith('.json')) return loadProfileFile(nameOrPath);
   const known = listProfileNames();
   if (!known.includes(nameOrPath)) throw profileErrors.WF_PROFILE_UNKNOWN({ name: nameOrPath, known: known.join(', ') });
+  const inBundle = embedded();
+  if (inBundle) return parseProfile(inBundle[nameOrPath], nameOrPath);
   return loadProfileFile(join(profilesDir(), `${nameOrPath}.json`));
+}
+
+/** Every built-in profile document as stored (before defaults), for embedding in the bundle. */
+export function builtinProfileDocuments(): Record<string, unknown> {
+  const documents: Record<string, unknown> = {};
+  for (const name of listProfileNames()) {
+    const path = join(profilesDir(), `${name}.json`);
+    documents[name] = JSON.parse(readFileSync(path, 'utf8'));
+    loadProfileFile(path); // refuse to embed one that does not validate
+  }
+  return documents;
 }
