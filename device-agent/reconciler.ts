@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { FirmwareProfile } from '../firmware-profiles/index.js';
+import { moduleFitProblem, type FirmwareProfile } from '../firmware-profiles/index.js';
 import { configProblem, effectiveConfig, type DesiredModule, type DesiredState, type Manifest, type ReportedModule } from '../protocol/index.js';
 import type { SandboxLimits } from './sandbox/types.js';
 import type { BatchConsumer } from './batcher.js';
@@ -230,6 +230,12 @@ export class Reconciler {
     const problem = configProblem(module.manifest, desired.config);
     if (problem !== undefined) {
       this.fail(slot, agentErrors.WF_AGENT_MODULE_CONFIG_INVALID({ name: desired.name, version: desired.version, reason: problem }).message);
+      return;
+    }
+    // Before instantiating: a module this hardware cannot run is refused once, with the reason.
+    const unfit = moduleFitProblem(profile, { manifest: module.manifest, wasm: module.wasm, ...(desired.limits ? { limits: desired.limits } : {}), input: sourceId });
+    if (unfit !== undefined) {
+      this.fail(slot, agentErrors.WF_AGENT_MODULE_UNFIT({ name: desired.name, version: desired.version, profile: profile.name, reason: unfit }).message);
       return;
     }
     if (this.slots.get(slot.key) !== slot || this.stopped) return;

@@ -82,3 +82,5 @@ export function builtinProfileDocuments(): Record<string, unknown> {
   }
   return documents;
 }
+
+export { grantedMemoryPages, memoryBudgetProblem, moduleFitProblem, type ModuleDemand } from './fit.js';
