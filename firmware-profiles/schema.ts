@@ -170,7 +170,8 @@ export type SourceConfig = Static<typeof SourceSchema>;
 export const InstallSchema = Type.Object(
   {
     dir: Type.String({ pattern: '^/[A-Za-z0-9_./-]{1,200}$', default: '/opt/wasmfleet' }),
-    stateDir: Type.String({ pattern: '^/[A-Za-z0-9_./-]{1,200}$', default: '/var/lib/wasmfleet' }),
+    /** Under /var/lib: the unit's StateDirectory= creates it owned by the service user. */
+    stateDir: Type.String({ pattern: '^/var/lib/[A-Za-z0-9_.-]{1,64}$', default: '/var/lib/wasmfleet' }),
     user: Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$', default: 'wasmfleet' }),
     /** Extra groups for the service user, e.g. `dialout` for serial ports, `i2c` for IIO sensors. */
     groups: Type.Array(Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$' }), { maxItems: 16, default: [] }),
