@@ -28,8 +28,8 @@ const FILES = ['wasmfleet-agent.mjs', 'worker.mjs', 'profile.json', 'agent.json'
 
 test('flash writes an installable folder whose bundled agent runs a deployed module', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-flash-'));
-  // The CLI flashes the bundle from dist/agent-bundle: rebuild it so this test runs today's code.
-  await buildAgentBundle();
+  // Today's code, built into this test's own folder: other tests build theirs at the same time.
+  const bundle = await buildAgentBundle({ outDir: join(dir, 'bundle') });
   const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0 }, silentLogger);
   let agentOutput = '';
   let stopAgent: () => Promise<void> = async () => undefined;
@@ -39,7 +39,7 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
     rmSync(dir, { recursive: true, force: true });
   });
   assert.ok(platform.newAdminToken);
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken };
+  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir };
   const out = join(dir, 'gw-flash');
 
   const flashed = await runCli(['flash', '--profile', 'sim-x86-64', '--device', 'gw-flash', '--tag', 'site=bundle', '--tag', 'line=2', '--out', out, '--tar', '--json'], env);
