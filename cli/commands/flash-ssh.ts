@@ -51,7 +51,7 @@ export function installOverSsh(ssh: SshTarget, archive: string, folder: string, 
   }
   const remoteArchive = basename(archive);
   const remoteDir = `wasmfleet-install-${folder}`;
-  const scpArgs = [...commonOptions(ssh), ...(ssh.port ? ['-P', String(ssh.port)] : []), '-q', archive, `${ssh.target}:${remoteArchive}`];
+  const scpArgs = [...commonOptions(ssh), ...(ssh.port ? ['-P', String(ssh.port)] : []), archive, `${ssh.target}:${remoteArchive}`];
   run('scp', scpArgs, ssh, `copying ${remoteArchive}`);
   const script = [
     'set -e',

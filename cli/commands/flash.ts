@@ -34,7 +34,8 @@ interface FlashArgs extends GlobalArgs {
   'ssh-port'?: number;
   'ssh-identity'?: string;
   'ssh-option'?: string[];
-  'no-start': boolean;
+  /** `--no-start` (yargs negation): install and enable without starting. */
+  start: boolean;
 }
 
 interface ProvisionResponse {
@@ -208,7 +209,7 @@ export async function flash(args: FlashArgs): Promise<Record<string, unknown>> {
         },
         tar.path,
         basename(out),
-        args['no-start'] ? ['--no-start'] : [],
+        args.start ? [] : ['--no-start'],
       );
     } finally {
       // --ssh alone packs only to copy; the archive stays only when --tar asked for it.
@@ -245,7 +246,7 @@ export const flashCommand: CommandModule<GlobalArgs, FlashArgs> = {
       .option('ssh-port', { type: 'number', describe: 'ssh port for --ssh' })
       .option('ssh-identity', { type: 'string', describe: 'private key file for --ssh' })
       .option('ssh-option', { type: 'string', array: true, describe: 'ssh -o option for --ssh, e.g. StrictHostKeyChecking=accept-new (repeatable)' })
-      .option('no-start', { type: 'boolean', default: false, describe: 'with --ssh: install and enable the service without starting it (install.sh --no-start)' })
+      .option('start', { type: 'boolean', default: true, describe: 'with --ssh: start the service; --no-start installs and enables it only (install.sh --no-start)' })
       .example('$0 flash --profile rpi4-arm64 --device gw-07 --tag site=north --out ./gw-07 --tar', 'then on the gateway: sudo sh install.sh')
       .example('$0 flash --profile armv7l-sbc --device gw-08 --out ./gw-08 --with-node --ssh pi@gw-08.local', 'Node bundled, installed over ssh') as Argv<FlashArgs>,
   handler: async (args) => {
