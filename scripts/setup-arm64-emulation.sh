@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Installs what test/bundle/arm64-qemu.test.ts needs to run the flashed arm64 agent bundle under
-# user-mode emulation: Debian's qemu-user-static (qemu-aarch64-static, run directly, no binfmt)
-# and an arm64 sysroot holding the few shared libraries Node links against, fetched with
-# `apt-get download` and unpacked with `dpkg -x`. Also Debian's openssh-server (not started) for
+# Installs what test/bundle/arm64-qemu.test.ts and armv7l-qemu.test.ts need to run flashed agent
+# bundles under user-mode emulation: Debian's qemu-user-static (qemu-aarch64-static and
+# qemu-arm-static, run directly, no binfmt) and an arm64 and an armhf sysroot holding the few
+# shared libraries Node links against, fetched with `apt-get download` and unpacked with `dpkg -x`. Also Debian's openssh-server (not started) for
 # test/bundle/flash-ssh.test.ts, which runs its own sshd on a loopback port.
 # Idempotent; needs root (CI runs as root).
-# The sysroot goes to $WASMFLEET_ARM64_SYSROOT (default ~/.cache/wasmfleet/arm64-sysroot).
+# The sysroots go to $WASMFLEET_ARM64_SYSROOT and $WASMFLEET_ARMHF_SYSROOT (default
+# ~/.cache/wasmfleet/arm64-sysroot and armhf-sysroot).
 set -euo pipefail
 
-SYSROOT=${WASMFLEET_ARM64_SYSROOT:-${HOME:-/root}/.cache/wasmfleet/arm64-sysroot}
-# Node's official linux-arm64 binary needs libc, libm, libpthread, libdl (libc6), libstdc++ and libgcc_s.
-PACKAGES=(libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64)
+CACHE=${HOME:-/root}/.cache/wasmfleet
+ARM64_SYSROOT=${WASMFLEET_ARM64_SYSROOT:-$CACHE/arm64-sysroot}
+ARMHF_SYSROOT=${WASMFLEET_ARMHF_SYSROOT:-$CACHE/armhf-sysroot}
+# Node's official Linux binaries need libc, libm, libpthread, libdl (libc6), libstdc++ and
+# libgcc_s; the armv7l one also libatomic.
+ARM64_PACKAGES=(libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64)
+ARMHF_PACKAGES=(libc6:armhf libstdc++6:armhf libgcc-s1:armhf libatomic1:armhf)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-arm64-emulation.sh: run as root (it installs Debian packages)" >&2
@@ -20,7 +25,9 @@ fi
 updated=no
 apt_update() {
   if [ "$updated" = no ]; then
-    apt-get update -qq
+    # One mirror mid-sync fails the whole update; what is needed usually comes from the others,
+    # and a package that cannot be had fails below with its own error.
+    apt-get update -qq || echo "setup-arm64-emulation.sh: apt-get update reported errors; going on with the lists it has" >&2
     updated=yes
   fi
 }
@@ -42,19 +49,28 @@ if [ ! -x /usr/sbin/sshd ]; then
   if [ "$added_policy" = yes ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
-if [ ! -e "$SYSROOT/.complete" ]; then
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    dpkg --add-architecture arm64
+# sysroot ARCH DIR PACKAGES...: downloads the packages for ARCH and unpacks them into DIR, once.
+sysroot() {
+  local arch=$1 dir=$2
+  shift 2
+  [ -e "$dir/.complete" ] && return 0
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    dpkg --add-architecture "$arch"
     updated=no
   fi
   apt_update
+  local work
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  (cd "$work" && apt-get download -qq "${PACKAGES[@]}")
-  rm -rf "$SYSROOT"
-  mkdir -p "$SYSROOT"
-  for deb in "$work"/*.deb; do dpkg -x "$deb" "$SYSROOT"; done
-  touch "$SYSROOT/.complete"
-fi
+  (cd "$work" && apt-get download -qq "$@" 2>&1 | grep -v "unsandboxed as root" || true)
+  ls "$work"/*.deb >/dev/null 2>&1 || { echo "setup-arm64-emulation.sh: apt-get download $* fetched nothing" >&2; rm -rf "$work"; exit 1; }
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  for deb in "$work"/*.deb; do dpkg -x "$deb" "$dir"; done
+  rm -rf "$work"
+  touch "$dir/.complete"
+}
 
-echo "arm64 emulation ready: $(command -v qemu-aarch64-static), sysroot $SYSROOT; sshd at /usr/sbin/sshd"
+sysroot arm64 "$ARM64_SYSROOT" "${ARM64_PACKAGES[@]}"
+sysroot armhf "$ARMHF_SYSROOT" "${ARMHF_PACKAGES[@]}"
+
+echo "arm emulation ready: qemu-aarch64-static and qemu-arm-static, sysroots $ARM64_SYSROOT and $ARMHF_SYSROOT; sshd at /usr/sbin/sshd"
