@@ -6,10 +6,11 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { describeProblems, deepFreeze, withDefaults } from '../common/validate.js';
+import type { TSchema } from '@sinclair/typebox';
+import { describeProblems, deepFreeze, withDefaults, type SchemaProblem } from '../common/validate.js';
 import { fromRoot } from '../common/paths.js';
 import { profileErrors } from './errors.js';
-import { ProfileSchema, type FirmwareProfile } from './schema.js';
+import { ProfileSchema, SOURCE_KINDS, SOURCE_SCHEMAS, type FirmwareProfile } from './schema.js';
 
 export * from './schema.js';
 export { profileErrors } from './errors.js';
@@ -30,12 +31,31 @@ export function listProfileNames(): string[] {
     .sort();
 }
 
+/**
+ * A union reports a bad source as a whole (`sources/0`); checked against its own kind's schema,
+ * the refusal names the field inside it (`sources/0/rateHz`) or the unknown kind.
+ */
+function sourceProblem(document: unknown): SchemaProblem | undefined {
+  const sources = (document as { sources?: unknown } | null)?.sources;
+  if (!Array.isArray(sources)) return undefined;
+  for (const [index, source] of sources.entries()) {
+    const kind = (source as { kind?: unknown } | null)?.kind;
+    const schema = typeof kind === 'string' ? (SOURCE_SCHEMAS as Record<string, TSchema>)[kind] : undefined;
+    if (!schema) return { field: `sources/${index}/kind`, message: `unknown source kind ${JSON.stringify(kind)}; known: ${SOURCE_KINDS.join(', ')}` };
+    const checked = withDefaults(schema, source);
+    if (!checked.ok) return { ...checked.problems[0]!, field: `sources/${index}/${checked.problems[0]!.field}`.replace(/\/$/, '') };
+  }
+  return undefined;
+}
+
 /** Validates a parsed profile document; `label` names it in errors. */
 export function parseProfile(document: unknown, label: string): FirmwareProfile {
   const result = withDefaults(ProfileSchema, document);
   if (!result.ok) {
     const first = result.problems[0];
-    throw profileErrors.WF_PROFILE_INVALID({ name: label, reason: describeProblems(result.problems), field: first?.field });
+    const inSource = first?.field.startsWith('sources/') ? sourceProblem(document) : undefined;
+    const problems = inSource ? [inSource] : result.problems;
+    throw profileErrors.WF_PROFILE_INVALID({ name: label, reason: describeProblems(problems), field: problems[0]?.field });
   }
   const ids = new Set<string>();
   for (const [index, source] of result.value.sources.entries()) {

@@ -156,6 +156,16 @@ export type UdpSource = Static<typeof UdpSourceSchema>;
 
 export const SOURCE_KINDS = ['simulated', 'sysfs-thermal', 'sysfs-iio', 'mqtt', 'serial', 'udp'] as const;
 
+/** Each kind's own schema: a refusal names the field inside the source, not just the union. */
+export const SOURCE_SCHEMAS = {
+  simulated: SimulatedSourceSchema,
+  'sysfs-thermal': ThermalSourceSchema,
+  'sysfs-iio': IioSourceSchema,
+  mqtt: MqttSourceSchema,
+  serial: SerialSourceSchema,
+  udp: UdpSourceSchema,
+} as const;
+
 export const SourceSchema = Type.Union([
   SimulatedSourceSchema,
   ThermalSourceSchema,

@@ -104,13 +104,14 @@ export async function flashAndRunEmulated(t: TestContext, emu: Emulation, profil
   const fail = (error: Error) => assert.fail(`${error.message}\nagent output:\n${agentOutput.slice(-4000)}`);
 
   const headers = { authorization: `Bearer ${platform.newAdminToken}` };
-  await waitFor('the emulated agent online', async () => {
-    const shown = (await (await fetch(`${platform.apiUrl}/api/v1/devices/${device}`, { headers })).json()) as { online: boolean };
-    return shown.online ? true : undefined;
-  }, EMULATED_MS, 200).catch(fail);
+  type Shown = { online: boolean; reported?: { agent: { arch: string; profile: string }; modules: { name: string; state: string }[] } };
+  const deviceNow = async () => (await (await fetch(`${platform.apiUrl}/api/v1/devices/${device}`, { headers })).json()) as Shown;
+  await waitFor('the emulated agent online', async () => ((await deviceNow()).online ? true : undefined), EMULATED_MS, 200).catch(fail);
 
   await runCliJson(['module', 'publish', fromRoot('modules-as', 'examples', 'ema')], env);
-  await runCliJson(['deploy', 'ema@1.0.0', '--device', device, '--config', 'every=1', '--input', 'temperature', '--wait', '--timeout', String(EMULATED_MS / 1000)], env).catch(fail);
+  // No --wait: under emulation on a loaded machine the first start can overrun the sandbox's start
+  // budget, and the agent's restart with backoff is then what brings the module up.
+  await runCliJson(['deploy', 'ema@1.0.0', '--device', device, '--config', 'every=1', '--input', 'temperature'], env).catch(fail);
   const rows = await waitFor('results from the emulated agent', async () => {
     const response = await fetch(`${platform.apiUrl}/api/v1/devices/${device}/results?module=ema&metric=ema&limit=100`, { headers });
     const found = ((await response.json()) as { results: { value: number }[] }).results;
@@ -119,12 +120,13 @@ export async function flashAndRunEmulated(t: TestContext, emu: Emulation, profil
   // The EMA of a constant 45.5 °C reading is 45.5.
   for (const row of rows) assert.ok(Math.abs(row.value - 45.5) < 1e-9, `ema ${row.value}`);
 
-  const shown = (await (await fetch(`${platform.apiUrl}/api/v1/devices/${device}`, { headers })).json()) as {
-    reported?: { agent: { arch: string; profile: string }; modules: { name: string; state: string }[] };
-  };
+  const shown = await waitFor('ema reported running', async () => {
+    const now = await deviceNow();
+    return now.reported?.modules.some((m) => m.name === 'ema' && m.state === 'running') ? now : undefined;
+  }, EMULATED_MS, 200).catch(fail);
   assert.equal(shown.reported?.agent.arch, emu.nodeArch, `the agent ran as an ${emu.arch} process`);
   assert.equal(shown.reported?.agent.profile, profileName);
-  assert.deepEqual(shown.reported?.modules.map((m) => [m.name, m.state]), [['ema', 'running']]);
+  assert.deepEqual(shown.reported?.modules.map((m) => m.name), ['ema']);
   // The board's other sources are absent here: logged and retried, never fatal.
   assert.match(agentOutput, /"source unreadable"/);
 

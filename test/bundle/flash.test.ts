@@ -74,9 +74,11 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
   for (const file of FILES) assert.match(listing.stdout, new RegExp(`gw-flash/${file.replace('.', '\\.')}\\n`));
   assert.match(listing.stdout, /-rw------- .*gw-flash\/agent\.json/, 'the archive keeps the 0600 mode');
 
-  // The gateway's /var/lib is not ours to write: point the state at a temp folder instead.
+  // The gateway's /var/lib is not ours to write: point the state at a temp folder instead. The
+  // profile is named, not a file: the bundle carries every built-in one, so profile.json can go.
   const stateDir = join(dir, 'state');
-  writeFileSync(join(out, 'agent.json'), JSON.stringify({ ...config, stateDir }), { mode: 0o600 });
+  writeFileSync(join(out, 'agent.json'), JSON.stringify({ ...config, stateDir, profile: 'sim-x86-64' }), { mode: 0o600 });
+  rmSync(join(out, 'profile.json'));
   const agent = spawn(process.execPath, [join(out, 'wasmfleet-agent.mjs'), '--config', join(out, 'agent.json')], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', WASMFLEET_LOG_LEVEL: 'info' },
