@@ -140,6 +140,16 @@ test('flash refuses an existing device and a used folder, and documents itself',
   const lookup = await fetch(`${platform.apiUrl}/api/v1/devices/gw-new`, { headers: { authorization: `Bearer ${platform.newAdminToken}` } });
   assert.equal(lookup.status, 404, 'nothing is provisioned when the folder is refused');
 
+  const oldNode = await runCli(['flash', '--profile', 'rpi4-arm64', '--device', 'gw-old-node', '--out', join(dir, 'old-node'), '--with-node', '--node-version', '18.20.4'], env);
+  assert.equal(oldNode.code, 2);
+  assert.match(oldNode.stderr, /--node-version: Node 18\.20\.4 is older than 20\.19\.0, the minimum for profile rpi4-arm64/);
+  const stray = await runCli(['flash', '--profile', 'rpi4-arm64', '--device', 'gw-stray', '--out', join(dir, 'stray'), '--node-version', '20.20.2'], env);
+  assert.match(stray.stderr, /--node-version: only means something with --with-node/);
+  for (const id of ['gw-old-node', 'gw-stray']) {
+    const found = await fetch(`${platform.apiUrl}/api/v1/devices/${id}`, { headers: { authorization: `Bearer ${platform.newAdminToken}` } });
+    assert.equal(found.status, 404, `${id}: nothing is provisioned when the runtime is refused`);
+  }
+
   const unknown = await runCli(['flash', '--profile', 'nope', '--device', 'gw-x', '--out', join(dir, 'x')], env);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--profile/);

@@ -32,7 +32,8 @@ test('the built-in profiles cover Pi 4/5 (arm64), armv7l boards and x86-64 edge 
 
 test('a bad source or install setting is refused with the field named; defaults fill in', () => {
   const base = JSON.parse(JSON.stringify(loadProfile('rpi4-arm64'))) as Record<string, unknown>;
-  assert.throws(() => parseProfile({ ...base, sources: [{ kind: 'gpio', id: 'x' }] }, 'p'), /WF_PROFILE_INVALID|sources\/0/);
+  assert.throws(() => parseProfile({ ...base, sources: [{ kind: 'gpio', id: 'x' }] }, 'p'), /field 'sources\/0\/kind': unknown source kind "gpio"; known: simulated, sysfs-thermal/);
+  assert.throws(() => parseProfile({ ...base, sources: [{ kind: 'udp', id: 'u', port: 70000 }] }, 'p'), /field 'sources\/0\/port'/);
   assert.throws(() => parseProfile({ ...base, install: { stateDir: '/etc/wasmfleet' } }, 'p'), /install\/stateDir/);
   assert.throws(() => parseProfile({ ...base, install: { serviceManager: 'openrc' } }, 'p'), /install\/serviceManager/);
   const { install: _install, ...withoutInstall } = base;
