@@ -50,6 +50,8 @@ interface Slot {
   detach?: () => void;
   /** Why it never got to run (fetch, verification, source, config, capacity). */
   failure?: string;
+  /** Linear memory pages granted to its runner, counted against the profile's memory budget. */
+  grantedPages?: number;
 }
 
 type Submission = { state: DesiredState | null; fromDisk?: boolean; onDone?: () => void };
@@ -233,7 +235,8 @@ export class Reconciler {
       return;
     }
     // Before instantiating: a module this hardware cannot run is refused once, with the reason.
-    const unfit = moduleFitProblem(profile, { manifest: module.manifest, wasm: module.wasm, ...(desired.limits ? { limits: desired.limits } : {}), input: sourceId });
+    const alongside = [...this.slots.values()].flatMap((other) => (other !== slot && other.runner && other.grantedPages !== undefined ? [other.grantedPages] : []));
+    const unfit = moduleFitProblem(profile, { manifest: module.manifest, wasm: module.wasm, ...(desired.limits ? { limits: desired.limits } : {}), input: sourceId, alongside });
     if (unfit !== undefined) {
       this.fail(slot, agentErrors.WF_AGENT_MODULE_UNFIT({ name: desired.name, version: desired.version, profile: profile.name, reason: unfit }).message);
       return;
@@ -259,6 +262,7 @@ export class Reconciler {
       },
     );
     slot.runner = runner;
+    slot.grantedPages = runner.spec.limits.memoryPages;
     await runner.start();
     if (this.slots.get(slot.key) !== slot || this.stopped) {
       await runner.stop();

@@ -7,7 +7,8 @@
  *    (the profile's ceiling, lowered by its own and its deployment's requests; instantiation
  *    would fail on every start);
  *  - an input source the profile does not have;
- *  - on one device, the granted memory of all its modules together above the profile's budget.
+ *  - on one device, the granted memory of all its modules together above the profile's budget
+ *    (the API checks the whole desired state; the agent each module against those running).
  */
 import { importedMemoryMinimum, type Manifest, type ModuleLimits } from '../protocol/index.js';
 import type { FirmwareProfile } from './schema.js';
@@ -23,6 +24,8 @@ export interface ModuleDemand {
   readonly limits?: ModuleLimits;
   /** The source the deployment names; undefined means the profile's first source. */
   readonly input?: string;
+  /** Pages granted to the modules already running beside it; with them it must fit the budget. */
+  readonly alongside?: readonly number[];
 }
 
 /** Pages of linear memory the module would be granted: the smallest of ceiling and requests. */
@@ -39,13 +42,17 @@ export function moduleFitProblem(profile: FirmwareProfile, demand: ModuleDemand)
   if (demand.input !== undefined && !profile.sources.some((source) => source.id === demand.input)) {
     return `${who} needs input source '${demand.input}', which profile ${profile.name} does not have (has: ${profile.sources.map((s) => s.id).join(', ')})`;
   }
+  const granted = grantedMemoryPages(profile, manifest, demand.limits);
   if (demand.wasm) {
     const minimum = importedMemoryMinimum(demand.wasm);
-    const granted = grantedMemoryPages(profile, manifest, demand.limits);
     if (minimum !== undefined && minimum > granted) {
       const why = granted < profile.moduleLimits.memoryPages ? 'its requested memoryPages limit' : `profile ${profile.name}'s ceiling`;
       return `${who} needs at least ${pagesText(minimum)} of memory; it would be granted ${pagesText(granted)} (${why})`;
     }
+  }
+  if (demand.alongside !== undefined) {
+    const overBudget = memoryBudgetProblem(profile, [...demand.alongside, granted]);
+    if (overBudget) return `${who} does not fit beside the modules already running: ${overBudget}`;
   }
   return undefined;
 }

@@ -5,6 +5,8 @@
  * memory raised in place, so it is a real binary that needs more memory than some profiles grant.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.js';
 import { startAgent } from '../../device-agent/agent.js';
@@ -88,4 +90,29 @@ test('the agent refuses such a module before instantiating it and reports why', 
   assert.equal(refused.state, 'failed');
   assert.match(refused.reason ?? '', /module ema@1\.0\.0 refused by profile sim-x86-64: ema@1\.0\.0 needs at least 100 pages \(6400 KiB\) of memory; it would be granted 64 pages/);
   assert.deepEqual(started, ['zscore'], 'the refused module never reached the sandbox');
+});
+
+test('the agent refuses a module that would overrun the profile memory budget beside the running ones', async (t) => {
+  const broker = await startBroker(t);
+  const dir = tempDir(t);
+  // 64 pages (4 MiB) each, 6 MiB for all: the second module does not fit beside the first.
+  const profile = { ...JSON.parse(JSON.stringify(loadProfile('sim-x86-64'))), name: 'tight', moduleLimits: { memoryPages: 64, cpuMsPerBatch: 200, maxOutputsPerBatch: 2048, maxModules: 4, memoryBudgetMiB: 6 } };
+  writeFileSync(join(dir, 'tight.json'), JSON.stringify(profile));
+  const fleet = await connectClient(t, broker.url, 'fleet');
+  const modules = [exampleModule('ema'), exampleModule('zscore')];
+  for (const module of modules) await fleet.publishAsync(topics.module(module.sha256), JSON.stringify(envelopeOf(module)), { qos: 1, retain: true });
+  const desired = desiredState('gw-budget', 1, modules.map((m) => desiredModuleOf(m, { deploymentId: `dep_${m.manifest.name}` })));
+  await fleet.publishAsync(topics.device('gw-budget', 'desired'), JSON.stringify(desired), { qos: 1, retain: true });
+
+  const agent = await startAgent(
+    { deviceId: 'gw-budget', broker: { url: broker.url, username: 'gw-budget', password: 'pw' }, profile: join(dir, 'tight.json'), stateDir: join(dir, 'state'), reconnectPeriodMs: 0 },
+    { logger: silentLogger },
+  );
+  t.after(() => agent.stop());
+  await agent.whenApplied(1, 15_000);
+  await until(() => agent.reportedState().modules.some((m) => m.state === 'running'), 10_000, 'one module running');
+  const states = agent.reportedState().modules.map((m) => m.state).sort();
+  assert.deepEqual(states, ['failed', 'running']);
+  const refused = agent.reportedState().modules.find((m) => m.state === 'failed')!;
+  assert.match(refused.reason ?? '', /refused by profile tight: .* does not fit beside the modules already running: 2 modules would be granted 8\.00 MiB of memory together; profile tight budgets 6 MiB/);
 });
