@@ -5,6 +5,7 @@ import { benchModuleThroughput } from './module-throughput.js';
 import { benchDeployLatency } from './deploy-latency.js';
 import { benchSandboxLifecycle } from './sandbox-lifecycle.js';
 import { benchFootprint } from './footprint.js';
+import { benchBundleSize } from './bundle-size.js';
 import { renderResults } from './results-md.js';
 import type { BenchFigure } from './figure.js';
 
@@ -15,6 +16,8 @@ process.stderr.write('sandbox lifecycle (instantiate, watchdog)…\n');
 figures.push(...(await benchSandboxLifecycle()));
 process.stderr.write('agent footprint (bundle size, idle memory)…\n');
 figures.push(...(await benchFootprint()));
+process.stderr.write('flashed size (bundle, with each Node runtime, packed)…\n');
+figures.push(...(await benchBundleSize()));
 process.stderr.write('deployment latency (3 agent processes)…\n');
 figures.push(...(await benchDeployLatency()));
 

@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { fromRoot } from '../common/paths.js';
+import { builtinProfileDocuments } from '../firmware-profiles/index.js';
 
 import { BUNDLE_ENTRY, BUNDLE_WORKER, MAX_BUNDLE_BYTES, defaultBundleDir } from './layout.js';
 
@@ -106,7 +107,8 @@ export async function buildAgentBundle(options: { outDir?: string } = {}): Promi
     legalComments: 'none',
     metafile: true,
     absWorkingDir: root,
-    define: { WASMFLEET_BUNDLE_VERSION: JSON.stringify(version) },
+    // Every built-in profile travels inside the bundle: a gateway switches profile by name.
+    define: { WASMFLEET_BUNDLE_VERSION: JSON.stringify(version), WASMFLEET_EMBEDDED_PROFILES: JSON.stringify(builtinProfileDocuments()) },
     // Bundled CommonJS dependencies (mqtt's) call require() for Node built-ins; ESM has none.
     banner: { js: "import{createRequire as __wfRequire}from'node:module';const require=__wfRequire(import.meta.url);" },
     external: [...OPTIONAL_EXTERNALS],
@@ -123,7 +125,8 @@ export async function buildAgentBundle(options: { outDir?: string } = {}): Promi
   const worker = join(dir, BUNDLE_WORKER);
   const bytes = statSync(entry).size + statSync(worker).size;
   if (bytes >= MAX_BUNDLE_BYTES) throw new Error(`agent bundle is ${bytes} bytes, over the ${MAX_BUNDLE_BYTES}-byte ceiling`);
-  const inputs = Object.keys(result.metafile.inputs).sort();
+  // `<define:…>` entries are the inlined defines (the embedded profiles), not files.
+  const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('<')).sort();
   const inputBytes = inputs.reduce((sum, input) => sum + statSync(resolve(root, input)).size, 0);
   return { dir, entry, worker, bytes, inputs: inputs.map((input) => relative(root, resolve(root, input))), inputBytes, metafile: result.metafile };
 }

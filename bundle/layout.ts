@@ -9,6 +9,7 @@ export const BUNDLE_WORKER = 'worker.mjs';
 /** The issue's ceiling for the bundle without a Node runtime. */
 export const MAX_BUNDLE_BYTES = 1024 * 1024;
 
+/** `WASMFLEET_AGENT_BUNDLE_DIR` points flash at another build (tests build their own, in parallel). */
 export function defaultBundleDir(): string {
-  return fromRoot('dist', 'agent-bundle');
+  return process.env.WASMFLEET_AGENT_BUNDLE_DIR || fromRoot('dist', 'agent-bundle');
 }

@@ -21,6 +21,7 @@ export const agentErrors = defineErrors({
   WF_AGENT_MODULE_ABI_REFUSED: { message: 'module {name}@{version} refused by the ABI check: {reason}', status: 400 },
   WF_AGENT_MODULE_CONFIG_INVALID: { message: 'module {name}@{version} config refused: {reason}', status: 400 },
   WF_AGENT_UNKNOWN_SOURCE: { message: "module {name}@{version} wants input '{source}', which profile {profile} does not have (has: {known})", status: 400 },
+  WF_AGENT_MODULE_UNFIT: { message: 'module {name}@{version} refused by profile {profile}: {reason}', status: 400 },
   WF_AGENT_TOO_MANY_MODULES: { message: 'module {name}@{version} not started: profile {profile} allows at most {max} modules', status: 400 },
   WF_AGENT_DUPLICATE_MODULE: { message: 'module {name}@{version} listed twice for deployment {deploymentId}; the second entry is ignored', status: 400 },
   WF_AGENT_MODULE_QUARANTINED: { message: 'module {name}@{version} quarantined after {faults} faults in a row; last: {reason}', status: 500 },

@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { FirmwareProfile } from '../firmware-profiles/index.js';
+import { moduleFitProblem, type FirmwareProfile } from '../firmware-profiles/index.js';
 import { configProblem, effectiveConfig, type DesiredModule, type DesiredState, type Manifest, type ReportedModule } from '../protocol/index.js';
 import type { SandboxLimits } from './sandbox/types.js';
 import type { BatchConsumer } from './batcher.js';
@@ -50,6 +50,8 @@ interface Slot {
   detach?: () => void;
   /** Why it never got to run (fetch, verification, source, config, capacity). */
   failure?: string;
+  /** Linear memory pages granted to its runner, counted against the profile's memory budget. */
+  grantedPages?: number;
 }
 
 type Submission = { state: DesiredState | null; fromDisk?: boolean; onDone?: () => void };
@@ -232,6 +234,13 @@ export class Reconciler {
       this.fail(slot, agentErrors.WF_AGENT_MODULE_CONFIG_INVALID({ name: desired.name, version: desired.version, reason: problem }).message);
       return;
     }
+    // Before instantiating: a module this hardware cannot run is refused once, with the reason.
+    const alongside = [...this.slots.values()].flatMap((other) => (other !== slot && other.runner && other.grantedPages !== undefined ? [other.grantedPages] : []));
+    const unfit = moduleFitProblem(profile, { manifest: module.manifest, wasm: module.wasm, ...(desired.limits ? { limits: desired.limits } : {}), input: sourceId, alongside });
+    if (unfit !== undefined) {
+      this.fail(slot, agentErrors.WF_AGENT_MODULE_UNFIT({ name: desired.name, version: desired.version, profile: profile.name, reason: unfit }).message);
+      return;
+    }
     if (this.slots.get(slot.key) !== slot || this.stopped) return;
     const runner = new ModuleRunner(
       {
@@ -253,6 +262,7 @@ export class Reconciler {
       },
     );
     slot.runner = runner;
+    slot.grantedPages = runner.spec.limits.memoryPages;
     await runner.start();
     if (this.slots.get(slot.key) !== slot || this.stopped) {
       await runner.stop();

@@ -13,6 +13,17 @@ export interface SampleBlock {
   readonly values: Float64Array;
 }
 
+/** Counters of a push-fed source; bad input and overflow are counted, never silent. */
+export interface SourceStats {
+  /** Samples that entered the buffer. */
+  readonly accepted: number;
+  /** Lines, payloads or reads that could not be turned into a sample. */
+  readonly badInput: number;
+  /** Samples dropped because more than `maxBuffered` waited between batches. */
+  readonly dropped: number;
+  readonly buffered: number;
+}
+
 export interface Source {
   readonly id: string;
   readonly kind: string;
@@ -27,4 +38,6 @@ export interface Source {
    * Returns how many samples were skipped.
    */
   skip(now: number): number;
+  /** Push-fed kinds only. */
+  stats?(): SourceStats;
 }

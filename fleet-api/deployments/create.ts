@@ -5,7 +5,7 @@
  * delays delivery until the next re-sync.
  */
 import { randomBytes } from 'node:crypto';
-import { listProfileNames, loadProfile, type FirmwareProfile } from '../../firmware-profiles/index.js';
+import { grantedMemoryPages, listProfileNames, loadProfile, memoryBudgetProblem, moduleFitProblem, type FirmwareProfile } from '../../firmware-profiles/index.js';
 import {
   configProblem,
   effectiveConfig,
@@ -82,6 +82,7 @@ export function createDeployment(store: Store, request: DeploymentRequest, profi
     };
     store.insertDeployment({ id, module: module.name, version: module.version, sha256: module.sha256, target, config, input: request.input ?? null });
 
+    const wasm = store.moduleWasm(module.sha256);
     const changed: string[] = [];
     for (const device of devices) {
       const profile = profileOf(device.profile);
@@ -91,7 +92,14 @@ export function createDeployment(store: Store, request: DeploymentRequest, profi
           field: 'body/input',
         });
       }
+      const unfit = moduleFitProblem(profile, { manifest: module.manifest, limits: entry.limits, ...(wasm ? { wasm } : {}) });
+      if (unfit) throw apiErrors.WF_API_TARGET_INVALID({ reason: `device ${device.id} (profile ${device.profile}) cannot run it: ${unfit}`, field: 'body/module' });
       const composed = composeDesired(device.id, device.desired, device.desiredRevision, entry, issuedAt);
+      const overBudget = memoryBudgetProblem(
+        profile,
+        composed.state.modules.map((m) => grantedMemoryPages(profile, store.getModule(m.name, m.version)?.manifest ?? module.manifest, m.limits)),
+      );
+      if (overBudget) throw apiErrors.WF_API_TARGET_INVALID({ reason: `device ${device.id}: ${overBudget}`, field: 'body/target' });
       const allowed = Math.min(MAX_MODULES_PER_DEVICE, profile.moduleLimits.maxModules);
       if (composed.state.modules.length > allowed) {
         throw apiErrors.WF_API_TARGET_INVALID({

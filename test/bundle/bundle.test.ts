@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { BUNDLE_ENTRY, BUNDLE_WORKER, MAX_BUNDLE_BYTES, OPTIONAL_EXTERNALS, buildAgentBundle, bundleProblems } from '../../bundle/build-agent.js';
 import { parseEntryArgs } from '../../bundle/agent-entry.js';
 import { installScript, memoryMaxMiB, systemdUnit, uninstallScript } from '../../bundle/gateway-files.js';
-import { loadProfile } from '../../firmware-profiles/index.js';
+import { listProfileNames, loadProfile } from '../../firmware-profiles/index.js';
 
 test('the bundle is under 1 MB, pure JavaScript, and imports only Node built-ins', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-bundle-'));
@@ -47,6 +47,19 @@ test('the bundle is under 1 MB, pure JavaScript, and imports only Node built-ins
     }
   }
   assert.match(readFileSync(bundle.entry, 'utf8'), /\.\/worker\.mjs/, 'the pool boots the bundled worker');
+
+  // Every built-in profile travels inside, readable away from the repository.
+  const outside = mkdtempSync(join(tmpdir(), 'wf-bundle-cwd-'));
+  t.after(() => rmSync(outside, { recursive: true, force: true }));
+  const listed = spawnSync(process.execPath, [bundle.entry, '--profiles'], { cwd: outside, encoding: 'utf8' });
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.deepEqual(listed.stdout.trim().split('\n'), listProfileNames());
+  const printed = spawnSync(process.execPath, [bundle.entry, '--print-profile', 'rpi5-arm64'], { cwd: outside, encoding: 'utf8' });
+  assert.equal(printed.status, 0, printed.stderr);
+  assert.deepEqual(JSON.parse(printed.stdout), loadProfile('rpi5-arm64'));
+  const unknown = spawnSync(process.execPath, [bundle.entry, '--print-profile', 'nope'], { cwd: outside, encoding: 'utf8' });
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /WF_PROFILE_UNKNOWN: unknown firmware profile 'nope'; known: armv7l-sbc, rpi4-arm64/);
 });
 
 test('bundleProblems refuses native and server-side inputs and non-built-in externals', () => {
@@ -77,6 +90,9 @@ test('the bundle entry parses its few flags by hand', () => {
   assert.deepEqual(parseEntryArgs(['--config', 'a.json']), { kind: 'run', config: 'a.json' });
   assert.deepEqual(parseEntryArgs(['--config=b.json']), { kind: 'run', config: 'b.json' });
   assert.deepEqual(parseEntryArgs(['--version']), { kind: 'version' });
+  assert.deepEqual(parseEntryArgs(['--profiles']), { kind: 'profiles' });
+  assert.deepEqual(parseEntryArgs(['--print-profile', 'x64-edge']), { kind: 'print-profile', name: 'x64-edge' });
+  assert.equal(parseEntryArgs(['--print-profile']).kind, 'error');
   assert.equal(parseEntryArgs([]).kind, 'error');
   assert.equal(parseEntryArgs(['--config']).kind, 'error');
   assert.equal(parseEntryArgs(['--nope']).kind, 'error');
@@ -85,7 +101,7 @@ test('the bundle entry parses its few flags by hand', () => {
 test('unit and scripts carry the hardening and pass sh -n', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-gwfiles-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const name of ['rpi4-arm64', 'sim-x86-64']) {
+  for (const name of listProfileNames()) {
     const target = { deviceId: 'gw-9', profile: loadProfile(name) };
     const unit = systemdUnit(target);
     for (const line of ['Restart=always', 'RestartSec=5', 'User=wasmfleet', 'ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes',
@@ -93,6 +109,12 @@ test('unit and scripts carry the hardening and pass sh -n', (t) => {
       assert.ok(unit.split('\n').includes(line), `${name}: unit has ${line}`);
     }
     assert.equal(unit.match(/^ReadWritePaths=/gm)?.length, 1, 'only the state dir is writable');
+    if (target.profile.install.groups.length > 0) assert.ok(unit.split('\n').includes(`SupplementaryGroups=${target.profile.install.groups.join(' ')}`), `${name}: sensor groups`);
+    const withNode = { ...target, bundledNode: '20.20.2' };
+    assert.match(installScript(withNode), /"\$HERE\/runtime\/node" -e 0 .*\|\| die "the bundled Node runtime is for /);
+    assert.match(systemdUnit(withNode), /Node 20\.20\.2 \(\w+\) travels with the agent/);
+    writeFileSync(join(dir, 'install-with-node.sh'), installScript(withNode));
+    assert.equal(spawnSync('sh', ['-n', join(dir, 'install-with-node.sh')]).status, 0, `${name}: install.sh with a runtime passes sh -n`);
     const install = installScript(target);
     assert.match(install, new RegExp(`MIN_NODE=${target.profile.minNodeVersion.replace(/\./g, '\\.')}`));
     assert.match(install, /systemctl daemon-reload/);

@@ -28,8 +28,8 @@ const FILES = ['wasmfleet-agent.mjs', 'worker.mjs', 'profile.json', 'agent.json'
 
 test('flash writes an installable folder whose bundled agent runs a deployed module', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-flash-'));
-  // The CLI flashes the bundle from dist/agent-bundle: rebuild it so this test runs today's code.
-  await buildAgentBundle();
+  // Today's code, built into this test's own folder: other tests build theirs at the same time.
+  const bundle = await buildAgentBundle({ outDir: join(dir, 'bundle') });
   const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0 }, silentLogger);
   let agentOutput = '';
   let stopAgent: () => Promise<void> = async () => undefined;
@@ -39,7 +39,7 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
     rmSync(dir, { recursive: true, force: true });
   });
   assert.ok(platform.newAdminToken);
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken };
+  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir };
   const out = join(dir, 'gw-flash');
 
   const flashed = await runCli(['flash', '--profile', 'sim-x86-64', '--device', 'gw-flash', '--tag', 'site=bundle', '--tag', 'line=2', '--out', out, '--tar', '--json'], env);
@@ -74,9 +74,11 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
   for (const file of FILES) assert.match(listing.stdout, new RegExp(`gw-flash/${file.replace('.', '\\.')}\\n`));
   assert.match(listing.stdout, /-rw------- .*gw-flash\/agent\.json/, 'the archive keeps the 0600 mode');
 
-  // The gateway's /var/lib is not ours to write: point the state at a temp folder instead.
+  // The gateway's /var/lib is not ours to write: point the state at a temp folder instead. The
+  // profile is named, not a file: the bundle carries every built-in one, so profile.json can go.
   const stateDir = join(dir, 'state');
-  writeFileSync(join(out, 'agent.json'), JSON.stringify({ ...config, stateDir }), { mode: 0o600 });
+  writeFileSync(join(out, 'agent.json'), JSON.stringify({ ...config, stateDir, profile: 'sim-x86-64' }), { mode: 0o600 });
+  rmSync(join(out, 'profile.json'));
   const agent = spawn(process.execPath, [join(out, 'wasmfleet-agent.mjs'), '--config', join(out, 'agent.json')], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', WASMFLEET_LOG_LEVEL: 'info' },
@@ -137,6 +139,16 @@ test('flash refuses an existing device and a used folder, and documents itself',
   assert.equal((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'WF_CLI_FILE');
   const lookup = await fetch(`${platform.apiUrl}/api/v1/devices/gw-new`, { headers: { authorization: `Bearer ${platform.newAdminToken}` } });
   assert.equal(lookup.status, 404, 'nothing is provisioned when the folder is refused');
+
+  const oldNode = await runCli(['flash', '--profile', 'rpi4-arm64', '--device', 'gw-old-node', '--out', join(dir, 'old-node'), '--with-node', '--node-version', '18.20.4'], env);
+  assert.equal(oldNode.code, 2);
+  assert.match(oldNode.stderr, /--node-version: Node 18\.20\.4 is older than 20\.19\.0, the minimum for profile rpi4-arm64/);
+  const stray = await runCli(['flash', '--profile', 'rpi4-arm64', '--device', 'gw-stray', '--out', join(dir, 'stray'), '--node-version', '20.20.2'], env);
+  assert.match(stray.stderr, /--node-version: only means something with --with-node/);
+  for (const id of ['gw-old-node', 'gw-stray']) {
+    const found = await fetch(`${platform.apiUrl}/api/v1/devices/${id}`, { headers: { authorization: `Bearer ${platform.newAdminToken}` } });
+    assert.equal(found.status, 404, `${id}: nothing is provisioned when the runtime is refused`);
+  }
 
   const unknown = await runCli(['flash', '--profile', 'nope', '--device', 'gw-x', '--out', join(dir, 'x')], env);
   assert.equal(unknown.code, 2);

@@ -1,0 +1,66 @@
+/**
+ * Whether a module can run under a firmware profile: the one rule the API applies at deploy time
+ * (devices record their profile) and the agent applies before instantiating, so both refuse with
+ * the same words. Limits a module or deployment *requests* are maxima and only lower what the
+ * profile grants; what a module *needs* and the profile cannot give is refused here:
+ *  - the initial memory its binary declares for `env.memory` above the pages it would be granted
+ *    (the profile's ceiling, lowered by its own and its deployment's requests; instantiation
+ *    would fail on every start);
+ *  - an input source the profile does not have;
+ *  - on one device, the granted memory of all its modules together above the profile's budget
+ *    (the API checks the whole desired state; the agent each module against those running).
+ */
+import { importedMemoryMinimum, type Manifest, type ModuleLimits } from '../protocol/index.js';
+import type { FirmwareProfile } from './schema.js';
+
+const PAGE_BYTES = 65536;
+const MIB = 1048576;
+
+export interface ModuleDemand {
+  readonly manifest: Manifest;
+  /** The module binary; without it the memory minimum is not checked. */
+  readonly wasm?: Uint8Array;
+  /** The deployment's requested limits (the desired state's `limits`). */
+  readonly limits?: ModuleLimits;
+  /** The source the deployment names; undefined means the profile's first source. */
+  readonly input?: string;
+  /** Pages granted to the modules already running beside it; with them it must fit the budget. */
+  readonly alongside?: readonly number[];
+}
+
+/** Pages of linear memory the module would be granted: the smallest of ceiling and requests. */
+export function grantedMemoryPages(profile: FirmwareProfile, manifest: Manifest, limits?: ModuleLimits): number {
+  return Math.min(profile.moduleLimits.memoryPages, manifest.limits?.memoryPages ?? Infinity, limits?.memoryPages ?? Infinity);
+}
+
+const pagesText = (pages: number): string => `${pages} pages (${(pages * PAGE_BYTES) / 1024} KiB)`;
+
+/** Why `demand` cannot run under `profile`, or undefined when it can. */
+export function moduleFitProblem(profile: FirmwareProfile, demand: ModuleDemand): string | undefined {
+  const { manifest } = demand;
+  const who = `${manifest.name}@${manifest.version}`;
+  if (demand.input !== undefined && !profile.sources.some((source) => source.id === demand.input)) {
+    return `${who} needs input source '${demand.input}', which profile ${profile.name} does not have (has: ${profile.sources.map((s) => s.id).join(', ')})`;
+  }
+  const granted = grantedMemoryPages(profile, manifest, demand.limits);
+  if (demand.wasm) {
+    const minimum = importedMemoryMinimum(demand.wasm);
+    if (minimum !== undefined && minimum > granted) {
+      const why = granted < profile.moduleLimits.memoryPages ? 'its requested memoryPages limit' : `profile ${profile.name}'s ceiling`;
+      return `${who} needs at least ${pagesText(minimum)} of memory; it would be granted ${pagesText(granted)} (${why})`;
+    }
+  }
+  if (demand.alongside !== undefined) {
+    const overBudget = memoryBudgetProblem(profile, [...demand.alongside, granted]);
+    if (overBudget) return `${who} does not fit beside the modules already running: ${overBudget}`;
+  }
+  return undefined;
+}
+
+/** Why the modules of one device (their granted pages) overrun the profile's memory budget. */
+export function memoryBudgetProblem(profile: FirmwareProfile, grantedPages: readonly number[]): string | undefined {
+  const total = grantedPages.reduce((sum, pages) => sum + pages, 0);
+  const budget = profile.moduleLimits.memoryBudgetMiB;
+  if (total * PAGE_BYTES <= budget * MIB) return undefined;
+  return `${grantedPages.length} modules would be granted ${((total * PAGE_BYTES) / MIB).toFixed(2)} MiB of memory together; profile ${profile.name} budgets ${budget} MiB`;
+}
