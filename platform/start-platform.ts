@@ -48,7 +48,8 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
         dbPath: dataDir.dbPath,
         http: { host: options.host, port: options.httpPort },
         publicMqttUrl: options.publicMqttUrl ?? broker.url,
-        mqtt: { url: broker.url, ...service },
+        // A fixed id gives the API a persistent session (docs/operations.md).
+        mqtt: { url: broker.url, clientId: 'wf-fleet-api', ...service },
       },
       { logger: logger.child({ component: 'fleet-api' }), store },
     );
