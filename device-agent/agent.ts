@@ -238,6 +238,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       publishReported();
       return;
     }
+    logger.info('desired state received', { revision: (decoded.value as DesiredState).revision, modules: (decoded.value as DesiredState).modules.length });
     void reconciler.submit(decoded.value as DesiredState);
   });
 

@@ -48,7 +48,7 @@ export function connectBroker(config: ResolvedAgentConfig, logger: Logger = sile
     // fixed period a backoff schedule while keeping its own resubscribe-on-reconnect.
     client.on('reconnect', () => {
       client.options.reconnectPeriod = backoff.next();
-      logger.debug('reconnecting', { attempt: backoff.attempts, nextDelayMs: client.options.reconnectPeriod });
+      logger.info('reconnecting', { attempt: backoff.attempts, nextDelayMs: client.options.reconnectPeriod });
     });
     client.on('connect', () => {
       backoff.reset();
