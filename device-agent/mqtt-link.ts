@@ -47,8 +47,9 @@ export function connectBroker(config: ResolvedAgentConfig, logger: Logger = sile
     // attempt (connect() clears the old one), so setting it just before each attempt makes its
     // fixed period a backoff schedule while keeping its own resubscribe-on-reconnect.
     client.on('reconnect', () => {
+      // The first delay of an outage was armed at the last connect; this is attempt n ≥ 1.
       client.options.reconnectPeriod = backoff.next();
-      logger.info('reconnecting', { attempt: backoff.attempts, nextDelayMs: client.options.reconnectPeriod });
+      logger.info('reconnecting', { attempt: backoff.attempts - 1, nextDelayMs: client.options.reconnectPeriod });
     });
     client.on('connect', () => {
       backoff.reset();
