@@ -31,7 +31,8 @@ export interface SenderStats {
   readonly malformedAcks: number;
 }
 
-export const DEFAULT_WINDOW = 20_000;
+/** Also bounds what the spool rescues in memory when it drops a segment (spool.ts). */
+export const DEFAULT_WINDOW = 5_000;
 export const DEFAULT_ACK_TIMEOUT_MS = 15_000;
 const DEFAULT_PUBLISHES_IN_FLIGHT = 16;
 /** JSON framing of a SpooledResults around its batches, with room to spare. */

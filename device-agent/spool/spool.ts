@@ -36,8 +36,13 @@ export interface SpoolEntry {
   readonly seq: number;
   readonly writtenAt: number;
   readonly size: number;
-  /** Null when the record could not be written to disk and is held in memory. */
-  readonly segment: Segment | null;
+  /** Null when the record is held in memory: the disk refused it, or it was rescued (below). */
+  segment: Segment | null;
+  /**
+   * Published before its segment had to go for space: it may already be stored, so it is kept in
+   * memory and sent again rather than counted as dropped (bounded by the sender's window).
+   */
+  rescued: boolean;
   readonly offset: number;
   payload: Buffer | undefined;
   /** 0 until published; then when it was last published. */
@@ -79,6 +84,7 @@ export class Spool {
   private readonly segmentBytes: number;
   private diskBytes = 0;
   private memoryBytes = 0;
+  private rescuedBytes = 0;
   private lastSeq = -1;
   private readonly counters = { droppedFull: 0, droppedAge: 0, torn: 0, writeFailures: 0, lost: 0 };
   private readonly dropped: SeqRanges;
@@ -144,7 +150,7 @@ export class Spool {
       while (this.memoryBytes + payload.byteLength > Math.min(MAX_MEMORY_BYTES, this.options.maxBytes) && this.dropOldestMemory()) {
         // dropOldestMemory counts what it drops
       }
-      entry = { seq, writtenAt, size: payload.byteLength, segment: null, offset: 0, payload, sentAt: 0, everSent: false, done: false };
+      entry = { seq, writtenAt, size: payload.byteLength, segment: null, offset: 0, payload, sentAt: 0, everSent: false, rescued: false, done: false };
       this.memoryBytes += payload.byteLength;
     }
     this.entries.push(entry);
@@ -224,7 +230,7 @@ export class Spool {
   report(): SpoolReport {
     return {
       pending: this.pending,
-      bytes: this.diskBytes + this.memoryBytes,
+      bytes: this.diskBytes + this.memoryBytes + this.rescuedBytes,
       ...this.counters,
       ...(this.lastError !== undefined ? { lastError: this.lastError.slice(0, 1000) } : {}),
       droppedRanges: this.dropped.toJSON(),
@@ -264,7 +270,7 @@ export class Spool {
       const segment = this.active!;
       const written = writeSync(this.appendFd!, record);
       if (written !== record.byteLength) throw new Error(`short write: ${written} of ${record.byteLength} bytes`);
-      const entry: SpoolEntry = { seq, writtenAt, size: record.byteLength, segment, offset: segment.bytes, payload: undefined, sentAt: 0, everSent: false, done: false };
+      const entry: SpoolEntry = { seq, writtenAt, size: record.byteLength, segment, offset: segment.bytes, payload: undefined, sentAt: 0, everSent: false, rescued: false, done: false };
       segment.bytes += record.byteLength;
       segment.live += 1;
       this.diskBytes += record.byteLength;
@@ -359,7 +365,7 @@ export class Spool {
       }
       for (const record of scan.records) {
         if (record.seq < ackedBelow || record.seq <= this.lastSeq) continue;
-        this.entries.push({ ...record, segment, payload: undefined, sentAt: 0, everSent: false, done: false });
+        this.entries.push({ ...record, segment, payload: undefined, sentAt: 0, everSent: false, rescued: false, done: false });
         segment.live += 1;
         this.lastSeq = record.seq;
       }
@@ -405,7 +411,9 @@ export class Spool {
       }
       for (let i = this.head; i < this.entries.length; i++) {
         const entry = this.entries[i]!;
-        if (entry.segment === oldest && !entry.done) this.drop(entry, 'droppedFull');
+        if (entry.segment !== oldest || entry.done) continue;
+        if (entry.everSent) this.rescue(entry);
+        else this.drop(entry, 'droppedFull');
       }
       if (oldest === this.active) {
         this.active = undefined;
@@ -419,10 +427,20 @@ export class Spool {
     }
   }
 
+  private rescue(entry: SpoolEntry): void {
+    const payload = this.readPayload(entry);
+    if (!payload) return;
+    entry.segment!.live -= 1;
+    entry.segment = null;
+    entry.payload = payload;
+    entry.rescued = true;
+    this.rescuedBytes += payload.byteLength;
+  }
+
   private dropOldestMemory(): boolean {
     for (let i = this.head; i < this.entries.length; i++) {
       const entry = this.entries[i]!;
-      if (!entry.done && entry.segment === null) {
+      if (!entry.done && entry.segment === null && !entry.rescued) {
         this.drop(entry, 'lost');
         this.advanceHead();
         return true;
@@ -453,7 +471,8 @@ export class Spool {
       entry.segment.live -= 1;
       if (entry.segment.live === 0 && entry.segment !== this.active && this.segments.has(entry.segment.no)) this.removeSegment(entry.segment);
     } else if (entry.payload) {
-      this.memoryBytes -= entry.payload.byteLength;
+      if (entry.rescued) this.rescuedBytes -= entry.payload.byteLength;
+      else this.memoryBytes -= entry.payload.byteLength;
     }
     entry.payload = undefined;
   }

@@ -142,3 +142,17 @@ test('a file where the spool directory should be: the spool runs in memory and s
   assert.deepEqual(seqsOf(spool.takeUnsent(10, 1 << 20)), [0]);
   await spool.close();
 });
+
+test('results already published when their segment must go for space are kept (they may be stored), not counted as dropped', async (t) => {
+  const spool = new Spool(tempDir(t), { maxBytes: 65536, maxAgeS: 3600 });
+  for (const seq of range(0, 9)) spool.append(seq, payloadOf(seq));
+  assert.deepEqual(seqsOf(spool.takeUnsent(10, 1 << 20)), range(0, 9));
+  for (const seq of range(10, 999)) spool.append(seq, payloadOf(seq));
+  const report = spool.report();
+  assert.ok(report.droppedFull > 0);
+  assert.equal(report.droppedRanges[0]?.[0], 10, 'the published ones were rescued, the next oldest dropped');
+  spool.rewind();
+  assert.deepEqual(seqsOf(spool.takeUnsent(10, 1 << 20)), range(0, 9), 'and are sent again');
+  assert.equal(report.pending + report.droppedFull, 1000);
+  await spool.close();
+});

@@ -5,6 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromRoot } from '../../common/paths.js';
 import { backoffCeiling } from '../../device-agent/reconnect-backoff.js';
 import { waitFor } from '../helpers/wait.js';
 import { assertExactAccounting, Fleet, logLines, stoppedLog } from './fault-helpers.js';
@@ -49,4 +52,39 @@ test('broker down for 30 s: agents spool, back off, flush in order; every seq st
     // Over a 30 s outage a fixed 200 ms period would try ~150 times; the capped backoff far fewer.
     assert.ok(attempts.length < 100, `backoff bounded the attempts (${attempts.length})`);
   }
+});
+
+test('spool full during an outage: the oldest are dropped, counted and visible through the API; the rest stored once', async (t) => {
+  const fleet = await Fleet.start(t);
+  // A gateway that produces 50 result batches a second into the smallest spool a profile allows.
+  const profile = JSON.parse(readFileSync(fromRoot('firmware-profiles', 'sim-x86-64.json'), 'utf8')) as Record<string, unknown>;
+  const profilePath = join(fleet.dir, 'sim-fast.json');
+  writeFileSync(profilePath, JSON.stringify({ ...profile, name: 'sim-fast', batch: { intervalMs: 20, maxSamples: 1024 }, spool: { maxBytes: 65536, maxAgeS: 3600 } }));
+  await fleet.addDevice('gw-f1', { profile: profilePath });
+  await fleet.publishEma();
+  const run = fleet.startAgent('gw-f1');
+  await fleet.deployEma(['gw-f1']);
+  await waitFor('results stored', () => (fleet.storedSeqs('gw-f1').length >= 20 ? true : undefined), 30_000);
+
+  await fleet.stopServer();
+  // ~400 results of ~300 bytes: well past 64 KiB.
+  await new Promise((resolve) => setTimeout(resolve, 8000));
+  await fleet.startServer();
+
+  const reported = await waitFor('the loss in the reported state, nothing pending', async () => {
+    const response = await fetch(`${fleet.apiUrl}/api/v1/devices/gw-f1`, { headers: { authorization: `Bearer ${fleet.env.WASMFLEET_TOKEN}` } });
+    const device = (await response.json()) as { reported?: { spool?: { droppedFull: number; pending: number } } };
+    const spool = device.reported?.spool;
+    return spool && spool.droppedFull > 0 && spool.pending < 100 ? spool : undefined;
+  }, 60_000, 250);
+  assert.ok(reported.droppedFull > 0);
+
+  assert.equal(await run.process.stop(), 0);
+  const stopped = stoppedLog(run)!;
+  const spool = stopped.spool as { pending: number; droppedFull: number; droppedAge: number; lost: number; droppedRanges: [number, number][] };
+  assert.equal(spool.pending, 0);
+  const counts = assertExactAccounting(fleet.storedSeqs('gw-f1'), spool.droppedRanges, [await run.firstSeq()], stopped.nextSeq as number);
+  assert.equal(counts.dropped, spool.droppedFull + spool.droppedAge + spool.lost, 'the ranges and the counters agree');
+  assert.ok(counts.dropped > 0);
+  assert.equal(counts.stored + counts.dropped, (stopped.nextSeq as number) - (await run.firstSeq()), 'every seq stored once or counted as dropped');
 });
