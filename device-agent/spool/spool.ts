@@ -71,6 +71,11 @@ const MAX_DROPPED_RANGES = 64;
 const MAX_MEMORY_BYTES = 8 * 1024 * 1024;
 const ERROR_LOG_INTERVAL_MS = 60_000;
 const MAX_MAYBE_STORED = 100_000;
+const DROP_MESSAGES: Record<DropReason, string> = {
+  droppedFull: 'spool full (spool.maxBytes): oldest results dropped and counted',
+  droppedAge: 'spooled results older than spool.maxAgeS dropped and counted',
+  lost: 'results lost: neither spooled nor sendable; counted',
+};
 
 export class Spool {
   private readonly entries: SpoolEntry[] = [];
@@ -101,6 +106,7 @@ export class Spool {
   private readonly fsyncIntervalMs: number;
   private usable: boolean;
   private closed = false;
+  private readonly dropLoggedAt: Partial<Record<DropReason, number>> = {};
   /** Called when a loss counter changes, so the agent can report it. */
   onLoss: (() => void) | undefined;
 
@@ -461,6 +467,12 @@ export class Spool {
   private markDropped(seq: number, reason: DropReason): void {
     this.counters[reason] += 1;
     this.dropped.add(seq);
+    const now = this.now();
+    // Once a minute per reason: a long outage drops steadily, the counters carry the full tally.
+    if (now - (this.dropLoggedAt[reason] ?? -Infinity) >= ERROR_LOG_INTERVAL_MS) {
+      this.dropLoggedAt[reason] = now;
+      this.logger.warn(DROP_MESSAGES[reason], { seq, [reason]: this.counters[reason], maxBytes: this.options.maxBytes, maxAgeS: this.options.maxAgeS });
+    }
     this.scheduleState();
     this.onLoss?.();
   }
