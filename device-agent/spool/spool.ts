@@ -11,14 +11,15 @@
  * A failing disk (full, I/O error, not writable) never stops the agent: the record is kept in a
  * bounded memory queue instead, the failure is logged and counted, and results still go out live.
  */
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { reasonOf } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { SpoolReport } from '../../protocol/index.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
-import { SeqRanges, type SeqRange } from './ranges.js';
+import { LossLedger, type DropReason } from './ledger.js';
+import type { SeqRange } from './ranges.js';
 import { encodeRecord, RECORD_HEADER_BYTES, recordPayload, scanSegment } from './record.js';
+import { recoverSpool, segmentName } from './recovery.js';
 
 export interface SpoolLimits {
   readonly maxBytes: number;
@@ -60,22 +61,9 @@ interface Segment {
   readFd?: number;
 }
 
-type DropReason = 'droppedFull' | 'droppedAge' | 'lost';
-
-const SEGMENT_PATTERN = /^(\d{8})\.seg$/;
-const STATE_FILE = 'state.json';
 const DEFAULT_FSYNC_INTERVAL_MS = 100;
-const STATE_SAVE_DELAY_MS = 500;
-const MAX_DROPPED_RANGES = 64;
 /** Memory held for records the disk refused. */
 const MAX_MEMORY_BYTES = 8 * 1024 * 1024;
-const ERROR_LOG_INTERVAL_MS = 60_000;
-const MAX_MAYBE_STORED = 100_000;
-const DROP_MESSAGES: Record<DropReason, string> = {
-  droppedFull: 'spool full (spool.maxBytes): oldest results dropped and counted',
-  droppedAge: 'spooled results older than spool.maxAgeS dropped and counted',
-  lost: 'results lost: neither spooled nor sendable; counted',
-};
 
 export class Spool {
   private readonly entries: SpoolEntry[] = [];
@@ -91,24 +79,14 @@ export class Spool {
   private memoryBytes = 0;
   private rescuedBytes = 0;
   private lastSeq = -1;
-  private readonly counters = { droppedFull: 0, droppedAge: 0, torn: 0, writeFailures: 0, lost: 0 };
-  private readonly dropped: SeqRanges;
-  /** Dropped after being published, so an ack may still prove them stored. */
-  private readonly maybeStored = new Map<number, DropReason>();
-  private lastError: string | undefined;
-  private lastErrorLoggedAt = 0;
+  private readonly ledger: LossLedger;
   private dirty = 0;
   private fsyncTimer: NodeJS.Timeout | undefined;
-  private stateTimer: NodeJS.Timeout | undefined;
-  private stateWrite: Promise<void> = Promise.resolve();
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly fsyncIntervalMs: number;
   private usable: boolean;
   private closed = false;
-  private readonly dropLoggedAt: Partial<Record<DropReason, number>> = {};
-  /** Called when a loss counter changes, so the agent can report it. */
-  onLoss: (() => void) | undefined;
 
   constructor(
     readonly dir: string,
@@ -119,10 +97,13 @@ export class Spool {
     this.fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     // Several segments per spool, so dropping the oldest frees space in modest steps.
     this.segmentBytes = Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(options.maxBytes / 8)));
-    const state = this.readState();
-    this.dropped = new SeqRanges(MAX_DROPPED_RANGES, state.droppedRanges);
-    Object.assign(this.counters, state.counters);
-    this.usable = this.recover(state.ackedBelow);
+    this.ledger = new LossLedger(dir, this.logger, this.now);
+    this.usable = this.recover(this.ledger.ackedBelowAtStart);
+  }
+
+  /** Called when a loss counter changes, so the agent can report it. */
+  set onLoss(callback: (() => void) | undefined) {
+    this.ledger.onLoss = callback;
   }
 
   /** Results written and not yet acked or dropped. */
@@ -165,7 +146,8 @@ export class Spool {
 
   /** Counts a seq that was taken but produced nothing sendable (e.g. an unencodable batch). */
   recordLost(seq: number): void {
-    this.markDropped(seq, 'lost');
+    this.ledger.drop(seq, 'lost');
+    this.saveSoon();
   }
 
   /**
@@ -219,28 +201,15 @@ export class Spool {
         settled += 1;
       }
       // A seq dropped after it was published may have been stored after all: then it is not lost.
-      if (this.maybeStored.size > 0) {
-        for (const [seq, reason] of this.maybeStored) {
-          if (seq < first || seq > last) continue;
-          this.maybeStored.delete(seq);
-          this.dropped.remove(seq);
-          this.counters[reason] -= 1;
-        }
-      }
+      this.ledger.stored(first, last);
     }
     this.advanceHead();
-    if (settled > 0) this.scheduleState();
+    if (settled > 0) this.saveSoon();
     return settled;
   }
 
   report(): SpoolReport {
-    return {
-      pending: this.pending,
-      bytes: this.diskBytes + this.memoryBytes + this.rescuedBytes,
-      ...this.counters,
-      ...(this.lastError !== undefined ? { lastError: this.lastError.slice(0, 1000) } : {}),
-      droppedRanges: this.dropped.toJSON(),
-    };
+    return this.ledger.report(this.pending, this.diskBytes + this.memoryBytes + this.rescuedBytes);
   }
 
   /** Writes what is buffered to the medium now. */
@@ -262,9 +231,7 @@ export class Spool {
     if (this.closed) return;
     await this.sync();
     this.closed = true;
-    clearTimeout(this.stateTimer);
-    this.saveState();
-    await this.stateWrite;
+    await this.ledger.close(this.usable ? this.ackedBelow() : undefined);
     this.closeFds();
   }
 
@@ -306,7 +273,7 @@ export class Spool {
       this.dirty = 0;
     }
     const no = this.active ? this.active.no + 1 : 1;
-    const segment: Segment = { no, path: join(this.dir, `${String(no).padStart(8, '0')}.seg`), bytes: 0, live: 0 };
+    const segment: Segment = { no, path: join(this.dir, segmentName(no)), bytes: 0, live: 0 };
     this.appendFd = openSync(segment.path, 'a');
     this.segments.set(no, segment);
     this.active = segment;
@@ -336,46 +303,18 @@ export class Spool {
       this.noteFailure('spool directory unusable; results are kept in memory and sent live', error);
       return false;
     }
-    let names: string[];
-    try {
-      names = readdirSync(this.dir).filter((name) => SEGMENT_PATTERN.test(name)).sort();
-    } catch (error) {
-      this.noteFailure('spool directory unreadable; results are kept in memory and sent live', error);
-      return false;
-    }
+    const recovered = recoverSpool(this.dir, this.ledger, this.logger);
+    if (!recovered) return false;
     let last: Segment | undefined;
-    for (const name of names) {
-      const path = join(this.dir, name);
-      const no = Number(SEGMENT_PATTERN.exec(name)![1]);
-      let bytes: Buffer;
-      try {
-        if (!statSync(path).isFile()) {
-          this.logger.warn('spool segment is not a regular file; not read', { path });
-          continue;
-        }
-        bytes = readFileSync(path);
-      } catch (error) {
-        this.noteFailure('spool segment unreadable; skipped', error);
-        continue;
-      }
-      const scan = scanSegment(bytes);
-      const segment: Segment = { no, path, bytes: scan.validBytes, live: 0 };
-      if (scan.torn) {
-        this.counters.torn += 1;
-        this.logger.warn('torn or corrupt spool record skipped (crash mid-write)', { path, validBytes: scan.validBytes, fileBytes: bytes.byteLength });
-        try {
-          truncateSync(path, scan.validBytes);
-        } catch (error) {
-          this.noteFailure('torn spool segment not truncated', error);
-        }
-      }
-      for (const record of scan.records) {
+    for (const found of recovered.segments) {
+      const segment: Segment = { no: found.no, path: found.path, bytes: found.bytes, live: 0 };
+      for (const record of found.records) {
         if (record.seq < ackedBelow || record.seq <= this.lastSeq) continue;
         this.entries.push({ ...record, segment, payload: undefined, sentAt: 0, everSent: false, rescued: false, done: false });
         segment.live += 1;
         this.lastSeq = record.seq;
       }
-      this.segments.set(no, segment);
+      this.segments.set(segment.no, segment);
       this.diskBytes += segment.bytes;
       last = segment;
     }
@@ -387,11 +326,12 @@ export class Spool {
       } catch (error) {
         this.noteFailure('spool segment not writable', error);
       }
-    } else if (names.length > 0) {
-      // Only unreadable entries: continue numbering after them; appending through them would fail.
-      this.active = { no: Number(SEGMENT_PATTERN.exec(names[names.length - 1]!)![1]) - 1, path: '', bytes: Infinity, live: 0 };
+    } else if (recovered.highestNo > 0) {
+      // Only unreadable entries: number new segments so the first reuses the lowest such name
+      // (a broken entry stays broken, and the failure shows) rather than silently skipping it.
+      this.active = { no: recovered.highestNo - 1, path: '', bytes: Infinity, live: 0 };
     }
-    if (this.entries.length > 0) this.logger.info('spool recovered', { pending: this.entries.length, bytes: this.diskBytes, torn: this.counters.torn });
+    if (this.entries.length > 0) this.logger.info('spool recovered', { pending: this.entries.length, bytes: this.diskBytes });
     return true;
   }
 
@@ -456,25 +396,9 @@ export class Spool {
   }
 
   private drop(entry: SpoolEntry, reason: DropReason): void {
-    if (entry.everSent) {
-      this.maybeStored.set(entry.seq, reason);
-      if (this.maybeStored.size > MAX_MAYBE_STORED) this.maybeStored.delete(this.maybeStored.keys().next().value!);
-    }
     this.settle(entry);
-    this.markDropped(entry.seq, reason);
-  }
-
-  private markDropped(seq: number, reason: DropReason): void {
-    this.counters[reason] += 1;
-    this.dropped.add(seq);
-    const now = this.now();
-    // Once a minute per reason: a long outage drops steadily, the counters carry the full tally.
-    if (now - (this.dropLoggedAt[reason] ?? -Infinity) >= ERROR_LOG_INTERVAL_MS) {
-      this.dropLoggedAt[reason] = now;
-      this.logger.warn(DROP_MESSAGES[reason], { seq, [reason]: this.counters[reason], maxBytes: this.options.maxBytes, maxAgeS: this.options.maxAgeS });
-    }
-    this.scheduleState();
-    this.onLoss?.();
+    this.ledger.drop(entry.seq, reason, entry.everSent);
+    this.saveSoon();
   }
 
   private settle(entry: SpoolEntry): void {
@@ -524,55 +448,19 @@ export class Spool {
   }
 
   private noteFailure(message: string, error: unknown, seq?: number): void {
-    if (!message.startsWith('spooled result unreadable')) this.counters.writeFailures += 1;
-    this.lastError = `${message}: ${reasonOf(error)}`;
-    const now = this.now();
-    // One clear line per minute, not one per result: a full disk would otherwise flood the log.
-    if (now - this.lastErrorLoggedAt >= ERROR_LOG_INTERVAL_MS) {
-      this.lastErrorLoggedAt = now;
-      this.logger.error(message, { dir: this.dir, seq, error: reasonOf(error), writeFailures: this.counters.writeFailures });
-    }
-    this.onLoss?.();
+    this.ledger.failure(message, error, seq === undefined ? {} : { seq }, !message.startsWith('spooled result unreadable'));
   }
 
-  // --- state.json ---------------------------------------------------------------------------
+  // --- the acked watermark (kept in state.json by the ledger) -------------------------------
+
+  private saveSoon(): void {
+    // With no usable directory there is nowhere to save, and saying so each time adds nothing.
+    if (this.usable) this.ledger.scheduleSave(() => this.ackedBelow());
+  }
 
   private ackedBelow(): number {
     for (let i = this.head; i < this.entries.length; i++) if (!this.entries[i]!.done) return this.entries[i]!.seq;
     return this.lastSeq + 1;
-  }
-
-  private scheduleState(): void {
-    if (this.closed || this.stateTimer) return;
-    this.stateTimer = setTimeout(() => {
-      this.stateTimer = undefined;
-      this.saveState();
-    }, STATE_SAVE_DELAY_MS);
-    this.stateTimer.unref?.();
-  }
-
-  private saveState(): void {
-    if (!this.usable) return;
-    const body = JSON.stringify({ ackedBelow: this.ackedBelow(), counters: this.counters, droppedRanges: this.dropped.toJSON() }) + '\n';
-    this.stateWrite = this.stateWrite.then(() =>
-      writeFileAtomic(join(this.dir, STATE_FILE), body).catch((error) => this.noteFailure('spool state not saved', error)),
-    );
-  }
-
-  private readState(): { ackedBelow: number; counters: Partial<Spool['counters']>; droppedRanges: SeqRange[] } {
-    try {
-      const parsed = JSON.parse(readFileSync(join(this.dir, STATE_FILE), 'utf8')) as { ackedBelow?: unknown; counters?: Record<string, unknown>; droppedRanges?: unknown };
-      const counters: Partial<Spool['counters']> = {};
-      for (const key of Object.keys(this.counters) as (keyof Spool['counters'])[]) {
-        const value = parsed.counters?.[key];
-        if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) counters[key] = value;
-      }
-      const ackedBelow = typeof parsed.ackedBelow === 'number' && Number.isSafeInteger(parsed.ackedBelow) ? parsed.ackedBelow : 0;
-      const droppedRanges = Array.isArray(parsed.droppedRanges) ? (parsed.droppedRanges as SeqRange[]).filter((r) => Array.isArray(r) && r.length === 2) : [];
-      return { ackedBelow, counters, droppedRanges };
-    } catch {
-      return { ackedBelow: 0, counters: {}, droppedRanges: [] };
-    }
   }
 
   private closeFds(): void {
