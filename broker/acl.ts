@@ -5,17 +5,17 @@
  * listed below is refused, which also covers `$SYS/...`, `#`, `wf/v1/#` and unknown topics.
  *
  *   principal   publish                                   subscribe
- *   device D    wf/v1/devices/D/{reported,status,results} wf/v1/devices/D/desired,
- *                                                         wf/v1/modules/+, wf/v1/modules/{sha256}
- *   service     wf/v1/modules/{sha256},                   wf/v1/devices/{+|id}/{reported,status,results},
- *               wf/v1/devices/{id}/desired,               wf/v1/modules/+, wf/v1/modules/{sha256}
+ *   device D    wf/v1/devices/D/{reported,status,results, wf/v1/devices/D/{desired,ack},
+ *                                   spooled}              wf/v1/modules/+, wf/v1/modules/{sha256}
+ *   service     wf/v1/modules/{sha256},                   wf/v1/devices/{+|id}/{reported,status,results,spooled},
+ *               wf/v1/devices/{id}/{desired,ack},         wf/v1/modules/+, wf/v1/modules/{sha256}
  *               wf/v1/control/revoke [WF-P-T-6]
  *   anonymous   nothing                                   wf/v1/devices/{+|id}/{reported,status,results}
  *               (only with allowAnonymous, for development: a read-only watcher such as mosquitto_sub;
  *               never desired state, modules or control)
  * Nobody subscribes to wf/v1/control/...: control messages are for the broker alone.
  */
-import { DEVICE_PUBLISHED_CHANNELS, parseTopic, topics, type ParsedTopic } from '../protocol/topics.js';
+import { DEVICE_PUBLISHED_CHANNELS, DEVICE_READ_CHANNELS, parseTopic, topics, type ParsedTopic } from '../protocol/topics.js';
 import { isDeviceId } from '../protocol/ids.js';
 import { PAYLOAD_CAPS, type PayloadKind } from '../protocol/limits.js';
 import type { Principal } from './credentials.js';
@@ -72,7 +72,7 @@ export function decidePublish(principal: Principal | undefined, topic: string): 
 
   // The service writes what the API decides: modules and desired states, nothing a device reports.
   if (parsed.kind === 'module') return allowPublish(parsed);
-  if (parsed.channel === 'desired') return allowPublish(parsed);
+  if ((DEVICE_READ_CHANNELS as readonly string[]).includes(parsed.channel)) return allowPublish(parsed);
   return deny('the service does not publish device-reported channels');
 }
 
@@ -94,8 +94,8 @@ export function decideSubscribe(principal: Principal | undefined, filter: string
 
   if (principal.kind === 'device') {
     // Exact match only: no filter a device may use can reach another device's topics.
-    if (filter === topics.device(principal.deviceId, 'desired')) return { allowed: true };
-    return deny('a device subscribes only to its own desired state and to modules');
+    if (DEVICE_READ_CHANNELS.some((channel) => filter === topics.device(principal.deviceId, channel))) return { allowed: true };
+    return deny('a device subscribes only to its own desired state, its results acks and modules');
   }
 
   if (isDeviceReportFilter(filter, parsed)) return { allowed: true };

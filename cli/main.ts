@@ -16,6 +16,7 @@ import { flashCommand } from './commands/flash.js';
 import { tokenCommand } from './commands/token.js';
 import { auditCommand } from './commands/audit.js';
 import { certsCommand } from './commands/certs.js';
+import { backupCommand } from './commands/backup.js';
 
 function reportFailure(error: unknown, json: boolean): void {
   const payload = isWasmfleetError(error)
@@ -41,6 +42,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(tokenCommand)
     .command(auditCommand)
     .command(certsCommand)
+    .command(backupCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .example('$0 demo', 'see the whole loop in under a minute')

@@ -4,6 +4,7 @@
  * cap before parsing [WF-P-CAP-1]; what fails is logged, counted and ignored, never fatal.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MqttClient } from 'mqtt';
 import { reasonOf } from '../common/errors.js';
@@ -21,6 +22,8 @@ import type { BackoffPolicy, SandboxFactory } from './module-runner.js';
 import { connectBroker, statusMessage, subscribeQos1, topicSubscriber } from './mqtt-link.js';
 import { Reconciler } from './reconciler.js';
 import { ResultSeq } from './result-seq.js';
+import { ResultSender } from './spool/sender.js';
+import { Spool } from './spool/spool.js';
 import { createSource } from './sources/index.js';
 import { DesiredStore } from './state/desired-store.js';
 import { ModuleStore } from './state/module-store.js';
@@ -39,7 +42,11 @@ export interface AgentStats {
   /** Payloads dropped for being oversize, not JSON or off-schema. */
   readonly malformed: number;
   readonly resultsPublished: number;
-  /** Results not sent (offline, oversize or refused); spooling to disk is a later step. */
+  /** Results acknowledged by the fleet API as stored. */
+  readonly resultsAcked: number;
+  /** Results waiting in the spool for the API's ack. */
+  readonly resultsPending: number;
+  /** Results dropped (spool full or too old) or lost (unencodable, unwritable and unsendable). */
   readonly resultsDropped: number;
   /** Cached modules on disk that failed their hash (or were incomplete), discarded and refetched. */
   readonly cacheCorrupt: number;
@@ -59,6 +66,8 @@ export interface RunningAgent {
 /** Module state changes come in bursts (an apply starts several); one publish covers a burst. */
 const REPORT_DEBOUNCE_MS = 100;
 const DEFAULT_APPLY_TIMEOUT_MS = 30_000;
+const STOP_ACK_GRACE_MS = 2000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startAgent(input: AgentConfig, options: AgentOptions = {}): Promise<RunningAgent> {
   const startMark = performance.now();
@@ -69,7 +78,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const resultSeq = new ResultSeq(config.stateDir);
   const agentInfo = { version: agentVersion(), profile: profile.name, arch: process.arch };
   const desiredTopic = topics.device(deviceId, 'desired');
-  const counters = { malformed: 0, resultsPublished: 0, resultsDropped: 0 };
+  const counters = { malformed: 0 };
   const waiters = new Set<{ revision: number; resolve(): void }>();
   let reportTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -88,7 +97,11 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   /** Saves in order; stop() waits for it so the next start finds what this run applied. */
   let persisting: Promise<void> = Promise.resolve();
 
-  const client: MqttClient = connectBroker(config);
+  const client: MqttClient = connectBroker(config, logger);
+  // Every result goes through the spool and stays there until the API acks it [WF-P-T-8].
+  const spool = new Spool(join(config.stateDir, 'spool'), { ...profile.spool, logger: logger.child({ component: 'spool' }) });
+  const sender = new ResultSender(client, spool, { deviceId, logger });
+  logger.info('results sequence resumes', { nextSeq: resultSeq.peek(), spooled: spool.pending });
   const fetcher = new ModuleFetcher({
     subscriber: topicSubscriber(client),
     timeoutMs: config.moduleFetchTimeoutMs,
@@ -103,6 +116,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     at: new Date().toISOString(),
     agent: agentInfo,
     modules: reconciler.modules(),
+    spool: spool.report(),
     errors: reconciler.errors(),
   });
 
@@ -127,26 +141,25 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   };
 
   const publishResult = (batch: ResultBatch): void => {
-    if (!client.connected || stopping) {
-      counters.resultsDropped += 1;
-      return;
-    }
     let payload: Buffer;
     try {
       payload = encodePayload('results', batch);
     } catch (error) {
-      counters.resultsDropped += 1;
+      spool.recordLost(batch.seq);
       logger.error('result batch not published', { module: batch.module, seq: batch.seq, error });
       return;
     }
-    client.publish(topics.device(deviceId, 'results'), payload, { qos: 1 }, (error) => {
-      if (error) {
-        counters.resultsDropped += 1;
-        logger.warn('result publish failed', { module: batch.module, seq: batch.seq, error });
-      } else {
-        counters.resultsPublished += 1;
-      }
-    });
+    spool.append(batch.seq, payload);
+    sender.pump();
+  };
+
+  // A loss is reported soon, but a failing disk must not turn into a report per result.
+  let lossReportTimer: NodeJS.Timeout | undefined;
+  spool.onLoss = () => {
+    lossReportTimer ??= setTimeout(() => {
+      lossReportTimer = undefined;
+      publishReported();
+    }, 2000);
   };
 
   const publishStatus = (online: boolean, reason: 'connected' | 'shutdown'): Promise<unknown> =>
@@ -206,6 +219,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   };
 
   client.on('message', (topic, payload) => {
+    if (sender.handleMessage(topic, payload)) return;
     if (stopping) return;
     if (fetcher.handleMessage(topic, payload)) return;
     if (topic !== desiredTopic) {
@@ -224,6 +238,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       publishReported();
       return;
     }
+    logger.info('desired state received', { revision: (decoded.value as DesiredState).revision, modules: (decoded.value as DesiredState).modules.length });
     void reconciler.submit(decoded.value as DesiredState);
   });
 
@@ -231,6 +246,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     logger.info('connected', { broker: config.broker.url });
     publishStatus(true, 'connected').catch((error) => logger.warn('status publish failed', { error: reasonOf(error) }));
     publishReported();
+    sender.onConnect();
   });
   client.on('close', () => logger.debug('connection closed'));
   client.on('offline', () => logger.warn('broker unreachable; modules keep running'));
@@ -239,9 +255,11 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   // Once only: mqtt.js resubscribes on every reconnect, and the broker then redelivers the
   // retained desired state, which is a no-op at an equal revision.
   subscribeQos1(client, desiredTopic).catch((error) => logger.error('desired-state subscription failed', { error: reasonOf(error) }));
+  subscribeQos1(client, sender.ackTopic).catch((error) => logger.error('results-ack subscription failed', { error: reasonOf(error) }));
 
   const heartbeat = setInterval(() => {
     if (client.connected && !stopping) publishStatus(true, 'connected').catch((error) => logger.debug('heartbeat failed', { error: reasonOf(error) }));
+    if (spool.pending > 0) scheduleReported();
   }, profile.heartbeatIntervalS * 1000);
 
   const stop = async (): Promise<void> => {
@@ -253,13 +271,18 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     await persisting;
     for (const batcher of batchers.values()) batcher.stop();
     for (const waiter of waiters) waiter.resolve();
+    clearTimeout(lossReportTimer);
+    // A short grace for the last acks, so a clean stop leaves little to resend; the rest stays spooled.
+    for (let waited = 0; client.connected && spool.pending > 0 && waited < STOP_ACK_GRACE_MS; waited += 50) await sleep(50);
+    sender.stop();
+    await spool.close();
     if (client.connected) {
       await publishStatus(false, 'shutdown').catch((error) => logger.warn('shutdown status not published', { error: reasonOf(error) }));
       await client.endAsync();
     } else {
       await client.endAsync(true);
     }
-    logger.info('stopped', counters);
+    logger.info('stopped', { ...counters, nextSeq: resultSeq.peek(), ...sender.stats(), spool: spool.report() });
   };
 
   return {
@@ -269,6 +292,10 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     stats: () => ({
       connected: client.connected,
       ...counters,
+      resultsPublished: sender.stats().published,
+      resultsAcked: sender.stats().acked,
+      resultsPending: spool.pending,
+      resultsDropped: (({ droppedFull, droppedAge, lost }) => droppedFull + droppedAge + lost)(spool.report()),
       cacheCorrupt: moduleStore.stats().corrupt,
       stateWriteFailures: moduleStore.stats().writeFailures + desiredStore.failures,
     }),

@@ -15,6 +15,7 @@ import { agentErrors } from './errors.js';
 
 export const DEFAULT_MODULE_FETCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_RECONNECT_PERIOD_MS = 2_000;
+export const DEFAULT_RECONNECT_MAX_MS = 60_000;
 
 export const AgentConfigSchema = Type.Object(
   {
@@ -39,8 +40,13 @@ export const AgentConfigSchema = Type.Object(
       Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')]),
     ),
     moduleFetchTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: DEFAULT_MODULE_FETCH_TIMEOUT_MS })),
-    /** 0 disables reconnecting, which only tests want. */
+    /**
+     * The first reconnect window and the base of the exponential backoff (full jitter);
+     * 0 disables reconnecting, which only tests want.
+     */
     reconnectPeriodMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, default: DEFAULT_RECONNECT_PERIOD_MS })),
+    /** The widest reconnect window the backoff grows to. */
+    reconnectMaxMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, default: DEFAULT_RECONNECT_MAX_MS })),
   },
   { additionalProperties: false },
 );
@@ -49,7 +55,7 @@ export const AgentConfigSchema = Type.Object(
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 /** After validation every defaulted field is present. */
 export type ResolvedAgentConfig = Readonly<
-  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number }
+  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number }
 >;
 
 /**
@@ -62,7 +68,7 @@ export function resolveAgentConfig(input: unknown, baseDir?: string): ResolvedAg
     const first = result.problems[0];
     throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: first?.field || '(document)', reason: first?.message ?? 'invalid' });
   }
-  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number };
+  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number };
   if (baseDir !== undefined) {
     const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
     config.stateDir = at(config.stateDir);

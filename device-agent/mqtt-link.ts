@@ -6,21 +6,28 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { encodePayload, PROTOCOL_VERSION, topics, type DeviceStatus } from '../protocol/index.js';
+import { silentLogger, type Logger } from '../common/logger.js';
 import type { ResolvedAgentConfig } from './config.js';
 import type { TopicSubscriber } from './module-fetcher.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
 
 export function statusMessage(deviceId: string, online: boolean, reason: DeviceStatus['reason']): DeviceStatus {
   return { v: PROTOCOL_VERSION, deviceId, online, at: new Date().toISOString(), reason };
 }
 
-export function connectBroker(config: ResolvedAgentConfig): MqttClient {
+/**
+ * Connects, and reconnects with exponential backoff and full jitter between
+ * `reconnectPeriodMs` and `reconnectMaxMs` (0 = never reconnect).
+ */
+export function connectBroker(config: ResolvedAgentConfig, logger: Logger = silentLogger): MqttClient {
+  const backoff = new ReconnectBackoff({ minMs: config.reconnectPeriodMs, maxMs: Math.max(config.reconnectPeriodMs, config.reconnectMaxMs) });
   const options: IClientOptions = {
     protocolVersion: 4,
     clientId: config.deviceId,
     username: config.broker.username,
     password: config.broker.password,
     clean: true,
-    reconnectPeriod: config.reconnectPeriodMs,
+    reconnectPeriod: config.reconnectPeriodMs === 0 ? 0 : backoff.next(),
     connectTimeout: 10_000,
     // Results are counted as dropped while offline instead of piling up in memory (spooling to
     // disk is the state directory's job), so nothing may queue behind our back.
@@ -36,7 +43,22 @@ export function connectBroker(config: ResolvedAgentConfig): MqttClient {
   if (config.broker.caFile !== undefined) options.ca = readFileSync(config.broker.caFile);
   if (config.broker.certFile !== undefined) options.cert = readFileSync(config.broker.certFile);
   if (config.broker.keyFile !== undefined) options.key = readFileSync(config.broker.keyFile);
-  return mqtt.connect(config.broker.url, options);
+  const client = mqtt.connect(config.broker.url, options);
+  if (config.reconnectPeriodMs > 0) {
+    // mqtt.js re-reads options.reconnectPeriod each time it arms its timer after a failed
+    // attempt (connect() clears the old one), so setting it just before each attempt makes its
+    // fixed period a backoff schedule while keeping its own resubscribe-on-reconnect.
+    client.on('reconnect', () => {
+      // The first delay of an outage was armed at the last connect; this is attempt n ≥ 1.
+      client.options.reconnectPeriod = backoff.next();
+      logger.info('reconnecting', { attempt: backoff.attempts - 1, nextDelayMs: client.options.reconnectPeriod });
+    });
+    client.on('connect', () => {
+      backoff.reset();
+      client.options.reconnectPeriod = backoff.next();
+    });
+  }
+  return client;
 }
 
 /** Subscribes with QoS 1; rejects when the broker refuses (SUBACK 0x80, e.g. by its ACL). */

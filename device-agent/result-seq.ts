@@ -4,7 +4,7 @@
  * blocks: the end of the block is written to the state directory before any number in it is
  * handed out, and a restart continues from there. A crash wastes at most one block; never reuses.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const SEQ_BLOCK = 10_000;
@@ -14,12 +14,19 @@ export class ResultSeq {
   private next: number;
   private reservedUpTo: number;
   private readonly path: string;
+  private readonly directory: string;
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true });
+    this.directory = stateDir;
     this.path = join(stateDir, FILE);
     this.next = readReserved(this.path);
     this.reservedUpTo = this.next;
+  }
+
+  /** The seq the next take() returns. */
+  peek(): number {
+    return this.next;
   }
 
   take(): number {
@@ -30,9 +37,18 @@ export class ResultSeq {
   private reserve(): void {
     const upTo = this.next + SEQ_BLOCK;
     const temporary = `${this.path}.tmp`;
-    // Written whole then renamed, so a crash mid-write leaves the previous reservation intact.
-    writeFileSync(temporary, JSON.stringify({ reservedUpTo: upTo }) + '\n');
+    // Written whole, fsync'd, then renamed and the directory fsync'd: after a power cut the
+    // reservation is either the old one or the new one, never an empty or half-written file.
+    // Synchronous on purpose: no number of the block may be handed out before it is durable.
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, JSON.stringify({ reservedUpTo: upTo }) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temporary, this.path);
+    fsyncDirectory(this.directory);
     this.reservedUpTo = upTo;
   }
 }
@@ -49,4 +65,16 @@ function readReserved(path: string): number {
     throw new Error(`${path}: reservedUpTo must be a non-negative integer`);
   }
   return value;
+}
+
+function fsyncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // EINVAL/EISDIR: some filesystems (tmpfs, FUSE) cannot fsync a directory; the rename stands.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

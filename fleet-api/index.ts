@@ -61,6 +61,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     ingestion.handlers,
     logger.child({ component: 'fleet-api-mqtt' }),
   );
+  ingestion.setAcknowledger((deviceId, stored) => link.publishAck(deviceId, stored));
   const jobs = createFleetJobs(store, options, logger);
   let app: FastifyInstance;
   try {

@@ -2,10 +2,14 @@
  * Ingestion of what devices send. Result batches are buffered briefly and written in one
  * transaction per flush (SQLite's cost is per commit, not per row); reported state and status
  * are small and written at once.
+ *
+ * Once a flush has committed, the seqs it holds (new or already stored) are acknowledged to each
+ * device [WF-P-T-8], coalesced per device over `ackMs`. Only then does the agent forget them, so
+ * a batch the broker delivered but a crash kept out of SQLite is sent again by its agent.
  */
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
-import type { DeviceStatus, ReportedState, ResultBatch } from '../protocol/index.js';
+import { MAX_ACK_RANGES, type DeviceStatus, type ReportedState, type ResultBatch } from '../protocol/index.js';
 import { recordReportedState } from './deployments/progress.js';
 import type { IngestHandlers } from './mqtt-link.js';
 import type { Store } from './store/index.js';
@@ -20,20 +24,45 @@ export interface IngestCounters {
   unknownDevice: number;
   flushes: number;
   flushErrors: number;
+  acksSent: number;
 }
+
+/** Publishes one ack: ranges [first, last] of seqs stored for a device. */
+export type Acknowledger = (deviceId: string, stored: [number, number][]) => void;
 
 export interface Ingestion {
   readonly handlers: IngestHandlers;
   /** Writes whatever is buffered now. */
   flush(): void;
   counters(): Readonly<IngestCounters>;
+  /** Where acks go (the MQTT link, created after ingestion). */
+  setAcknowledger(acknowledge: Acknowledger): void;
   close(): void;
 }
+
+const ACK_MS = 100;
 
 export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger): Ingestion {
   const counters: IngestCounters = {
     batchesStored: 0, batchesDuplicate: 0, batchesUnknownDevice: 0, rowsStored: 0,
-    reported: 0, status: 0, unknownDevice: 0, flushes: 0, flushErrors: 0,
+    reported: 0, status: 0, unknownDevice: 0, flushes: 0, flushErrors: 0, acksSent: 0,
+  };
+  let acknowledge: Acknowledger | undefined;
+  const toAck = new Map<string, number[]>();
+  let ackTimer: NodeJS.Timeout | undefined;
+
+  const sendAcks = () => {
+    clearTimeout(ackTimer);
+    ackTimer = undefined;
+    if (!acknowledge) return toAck.clear();
+    for (const [deviceId, seqs] of toAck) {
+      const ranges = seqRanges(seqs);
+      for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
+        acknowledge(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
+        counters.acksSent += 1;
+      }
+    }
+    toAck.clear();
   };
   let buffer: ResultBatch[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -53,12 +82,18 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
       counters.batchesDuplicate += outcome.duplicates;
       counters.batchesUnknownDevice += outcome.unknownDevice;
       counters.rowsStored += outcome.rows;
+      for (const [deviceId, seqs] of outcome.inDatabase) {
+        const list = toAck.get(deviceId);
+        if (list) list.push(...seqs);
+        else toAck.set(deviceId, seqs);
+      }
+      if (toAck.size > 0) ackTimer ??= setTimeout(sendAcks, ACK_MS);
       const at = new Date(now).toISOString();
       store.transaction(() => {
         for (const id of new Set(batches.map((b) => b.deviceId))) store.touchDevice(id, at);
       });
     } catch (error) {
-      // mqtt.js has already acknowledged these batches, so a failed write loses them: count it loudly.
+      // Not acked, so their agents send them again; counted loudly all the same.
       counters.flushErrors += 1;
       logger.error('results flush failed', { batches: batches.length, reason: reasonOf(error) });
     }
@@ -93,9 +128,24 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
     handlers,
     flush,
     counters: () => ({ ...counters }),
+    setAcknowledger(fn) {
+      acknowledge = fn;
+    },
     close() {
       flush();
+      sendAcks();
       closed = true;
     },
   };
+}
+
+function seqRanges(seqs: number[]): [number, number][] {
+  const sorted = seqs.slice().sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const seq of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
+    else ranges.push([seq, seq]);
+  }
+  return ranges;
 }

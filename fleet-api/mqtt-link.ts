@@ -21,6 +21,7 @@ import {
   type ModuleEnvelope,
   type ReportedState,
   type ResultBatch,
+  type SpooledResults,
 } from '../protocol/index.js';
 
 /** What the link re-derives retained messages from: SQLite, through the store. */
@@ -61,6 +62,7 @@ export interface LinkCounters {
   deferred: number;
   connects: number;
   resyncs: number;
+  acksPublished: number;
 }
 
 export interface MqttLink {
@@ -77,19 +79,24 @@ export interface MqttLink {
    * the link is down it is sent again on the next connect, so a live session cannot outlast it.
    */
   revokeDevice(deviceId: string): Promise<boolean>;
+  /**
+   * Tells a device which result seqs are stored [WF-P-T-8]. Fire and forget: a lost ack only
+   * makes the agent resend, and the resend is acked again.
+   */
+  publishAck(deviceId: string, stored: [number, number][]): void;
   resync(): Promise<void>;
   counters(): Readonly<LinkCounters>;
   close(): Promise<void>;
 }
 
-const SUBSCRIPTIONS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results')];
+const SUBSCRIPTIONS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results'), topics.allDevices('spooled')];
 const RESYNC_CONCURRENCY = 32;
 const MALFORMED_LOGS_PER_WINDOW = 20;
 const MALFORMED_WINDOW_MS = 10_000;
 
 export function createMqttLink(options: LinkOptions, source: RetainedSource, handlers: IngestHandlers, logger: Logger): MqttLink {
   const clientId = options.clientId ?? `wf-fleet-api-${randomBytes(6).toString('hex')}`;
-  const counters: LinkCounters = { received: 0, accepted: 0, malformed: 0, topicMismatch: 0, published: 0, publishFailed: 0, deferred: 0, connects: 0, resyncs: 0 };
+  const counters: LinkCounters = { received: 0, accepted: 0, malformed: 0, topicMismatch: 0, published: 0, publishFailed: 0, deferred: 0, connects: 0, resyncs: 0, acksPublished: 0 };
   const chains = new Map<string, Promise<unknown>>();
   let client: MqttClient | undefined;
   let closing = false;
@@ -208,7 +215,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
     // Empty retained payloads are how topics get cleared; nothing to ingest.
     if (payload.byteLength === 0) return;
     const parsed = parseTopic(topic);
-    if (!parsed || parsed.kind !== 'device' || parsed.channel === 'desired') {
+    if (!parsed || parsed.kind !== 'device' || parsed.channel === 'desired' || parsed.channel === 'ack') {
       counters.malformed += 1;
       noteMalformed(topic, 'not a device channel the API reads', 'WF_PROTO_TOPIC_MISMATCH');
       return;
@@ -225,8 +232,14 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
       noteMalformed(topic, `payload deviceId '${decoded.value.deviceId}' differs from topic`, 'WF_PROTO_TOPIC_MISMATCH');
       return;
     }
+    if (parsed.channel === 'spooled' && (decoded.value as SpooledResults).batches.some((batch) => batch.deviceId !== parsed.deviceId)) {
+      counters.topicMismatch += 1;
+      noteMalformed(topic, 'a spooled batch names another device', 'WF_PROTO_TOPIC_MISMATCH');
+      return;
+    }
     try {
       if (parsed.channel === 'results') handlers.results(decoded.value as ResultBatch);
+      else if (parsed.channel === 'spooled') for (const batch of (decoded.value as SpooledResults).batches) handlers.results(batch);
       else if (parsed.channel === 'reported') handlers.reported(decoded.value as ReportedState);
       else handlers.status(decoded.value as DeviceStatus, retained);
       counters.accepted += 1;
@@ -258,7 +271,9 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
         username: options.username,
         password: options.password,
         protocolVersion: 4,
-        clean: true,
+        // With a fixed client id the broker keeps our subscriptions and queues QoS 1 results while
+        // this link is down; a random id would leave an orphaned session behind on every start.
+        clean: options.clientId === undefined,
         // Subscriptions are renewed in onConnect, together with the re-sync.
         resubscribe: false,
         reconnectPeriod: 1000,
@@ -291,6 +306,14 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
     publishDesired,
     clearDesired,
     revokeDevice,
+    publishAck(deviceId, stored) {
+      if (!client?.connected) return;
+      const payload = encodePayload('ack', { v: PROTOCOL_VERSION, deviceId, stored });
+      client.publish(topics.device(deviceId, 'ack'), payload, { qos: 1 }, (error) => {
+        if (error) logger.debug('results ack not published; the agent resends', { deviceId, reason: reasonOf(error) });
+        else counters.acksPublished += 1;
+      });
+    },
     resync,
     counters: () => ({ ...counters }),
     async close() {

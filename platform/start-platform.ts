@@ -66,7 +66,8 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
         dbPath: dataDir.dbPath,
         http: { host: options.host, port: options.httpPort },
         publicMqttUrl: options.publicMqttUrl ?? broker.url,
-        mqtt: { url: broker.url, ...service, ...linkTls(options, broker) },
+        // A fixed id gives the API a persistent session (docs/operations.md).
+        mqtt: { url: broker.url, clientId: 'wf-fleet-api', ...service, ...linkTls(options, broker) },
       },
       { logger: logger.child({ component: 'fleet-api' }), store },
     );

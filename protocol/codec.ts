@@ -14,12 +14,16 @@ import {
   ReportedStateSchema,
   ResultBatchSchema,
   RevokeDeviceSchema,
+  ResultsAckSchema,
+  SpooledResultsSchema,
   type DesiredState,
   type DeviceStatus,
   type ModuleEnvelope,
   type ReportedState,
   type ResultBatch,
   type RevokeDevice,
+  type ResultsAck,
+  type SpooledResults,
 } from './messages.js';
 
 export interface PayloadTypes {
@@ -29,6 +33,8 @@ export interface PayloadTypes {
   status: DeviceStatus;
   results: ResultBatch;
   revoke: RevokeDevice;
+  spooled: SpooledResults;
+  ack: ResultsAck;
 }
 
 const SCHEMAS: { [K in PayloadKind]: TSchema } = {
@@ -38,6 +44,8 @@ const SCHEMAS: { [K in PayloadKind]: TSchema } = {
   status: DeviceStatusSchema,
   results: ResultBatchSchema,
   revoke: RevokeDeviceSchema,
+  spooled: SpooledResultsSchema,
+  ack: ResultsAckSchema,
 };
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: WasmfleetError };

@@ -13,6 +13,10 @@ export const PAYLOAD_CAPS = {
   reported: 64 * 1024,
   status: 4 * 1024,
   results: 512 * 1024,
+  /** Several spooled result batches in one publish, flushed after a reconnect [WF-P-T-7]. */
+  spooled: 1024 * 1024,
+  /** Ranges of stored sequence numbers [WF-P-T-8]. */
+  ack: 64 * 1024,
   /** A device id and a timestamp; anything larger is not a revocation [WF-P-T-6]. */
   revoke: 1024,
 } as const;
@@ -21,6 +25,11 @@ export type PayloadKind = keyof typeof PAYLOAD_CAPS;
 
 /** The broker's own ceiling on any packet: the largest cap plus MQTT framing. */
 export const MAX_PACKET_BYTES = PAYLOAD_CAPS.module + 4 * 1024;
+
+/** Result batches in one SpooledResults publish [WF-P-T-7]. */
+export const MAX_SPOOLED_BATCHES = 1000;
+/** Seq ranges in one ResultsAck [WF-P-T-8]. */
+export const MAX_ACK_RANGES = 1000;
 
 /** Desired state may list at most this many modules per device. */
 export const MAX_MODULES_PER_DEVICE = 32;

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEVICE_ID_PATTERN, MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN, SHA256_HEX_PATTERN } from './ids.js';
 import { ManifestSchema, ModuleLimitsSchema } from './manifest.js';
-import { MAX_MODULES_PER_DEVICE, MAX_WASM_BASE64_CHARS, MAX_WASM_BYTES } from './limits.js';
+import { MAX_ACK_RANGES, MAX_MODULES_PER_DEVICE, MAX_SPOOLED_BATCHES, MAX_WASM_BASE64_CHARS, MAX_WASM_BYTES } from './limits.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 const V = Type.Literal(PROTOCOL_VERSION);
@@ -86,6 +86,32 @@ export const ReportedModuleSchema = Type.Object(
 );
 export type ReportedModule = Static<typeof ReportedModuleSchema>;
 
+const Count = Type.Integer({ minimum: 0 });
+
+/** The agent's results spool, reported so that loss is visible through the API. */
+export const SpoolReportSchema = Type.Object(
+  {
+    /** Results written and not yet acknowledged as stored by the API. */
+    pending: Count,
+    bytes: Count,
+    /** Results dropped because the spool was full (maxBytes) or they were older than maxAgeS. */
+    droppedFull: Count,
+    droppedAge: Count,
+    /** Records found torn or corrupt on restart (a crash mid-write), skipped. */
+    torn: Count,
+    /** Spool writes that failed (disk full, I/O error); those results were sent live only. */
+    writeFailures: Count,
+    /** Results lost because they could be neither spooled nor sent. */
+    lost: Count,
+    /** The newest write failure, readable by an operator. */
+    lastError: Type.Optional(Type.String({ maxLength: 1000 })),
+    /** Sequence-number ranges [first, last] dropped, newest last; older ranges are merged away. */
+    droppedRanges: Type.Array(Type.Tuple([Count, Count]), { maxItems: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type SpoolReport = Static<typeof SpoolReportSchema>;
+
 /** Retained on wf/v1/devices/{id}/reported [WF-P-T-3]. */
 export const ReportedStateSchema = Type.Object(
   {
@@ -103,6 +129,8 @@ export const ReportedStateSchema = Type.Object(
       { additionalProperties: false },
     ),
     modules: Type.Array(ReportedModuleSchema, { maxItems: MAX_MODULES_PER_DEVICE }),
+    /** The results spool (docs/operations.md): what waits for the API's ack, and every loss. */
+    spool: Type.Optional(SpoolReportSchema),
     /** Problems not tied to one module, e.g. a desired state that was refused. */
     errors: Type.Array(
       Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1000 }) }, { additionalProperties: false }),
@@ -166,6 +194,35 @@ export const ResultBatchSchema = Type.Object(
   { additionalProperties: false },
 );
 export type ResultBatch = Static<typeof ResultBatchSchema>;
+
+/**
+ * Published with QoS 1 on wf/v1/devices/{id}/spooled [WF-P-T-7]: results that waited in the
+ * agent's spool, oldest first, many per publish so a backlog flushes within the broker's rate limit.
+ */
+export const SpooledResultsSchema = Type.Object(
+  {
+    v: V,
+    deviceId: DeviceId,
+    batches: Type.Array(ResultBatchSchema, { minItems: 1, maxItems: MAX_SPOOLED_BATCHES }),
+  },
+  { additionalProperties: false },
+);
+export type SpooledResults = Static<typeof SpooledResultsSchema>;
+
+/**
+ * Published with QoS 1 by the fleet API on wf/v1/devices/{id}/ack [WF-P-T-8] once result batches
+ * are committed to SQLite (or were already there): ranges [first, last] of stored seqs. Only then
+ * may the agent forget them; a broker PUBACK means the broker has them, not the database.
+ */
+export const ResultsAckSchema = Type.Object(
+  {
+    v: V,
+    deviceId: DeviceId,
+    stored: Type.Array(Type.Tuple([Count, Count]), { minItems: 1, maxItems: MAX_ACK_RANGES }),
+  },
+  { additionalProperties: false },
+);
+export type ResultsAck = Static<typeof ResultsAckSchema>;
 
 /**
  * Published (not retained) by the fleet API on wf/v1/control/revoke when a device is deleted or

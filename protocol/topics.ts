@@ -7,13 +7,17 @@
  *   wf/v1/devices/{id}/status        retained  agent (+ will)       DeviceStatus       [WF-P-T-4]
  *   wf/v1/devices/{id}/results       QoS 1     agent → fleet-api    ResultBatch        [WF-P-T-5]
  *   wf/v1/control/revoke             QoS 1     fleet-api → broker   RevokeDevice       [WF-P-T-6]
+ *   wf/v1/devices/{id}/spooled       QoS 1     agent → fleet-api    SpooledResults     [WF-P-T-7]
+ *   wf/v1/devices/{id}/ack           QoS 1     fleet-api → agent    ResultsAck         [WF-P-T-8]
  */
 import { TOPIC_ROOT } from './version.js';
 
-export type DeviceChannel = 'desired' | 'reported' | 'status' | 'results';
-export const DEVICE_CHANNELS: readonly DeviceChannel[] = ['desired', 'reported', 'status', 'results'];
+export type DeviceChannel = 'desired' | 'reported' | 'status' | 'results' | 'spooled' | 'ack';
+export const DEVICE_CHANNELS: readonly DeviceChannel[] = ['desired', 'reported', 'status', 'results', 'spooled', 'ack'];
 /** Channels a device publishes on; the rest it may only read [WF-P-ACL-1]. */
-export const DEVICE_PUBLISHED_CHANNELS: readonly DeviceChannel[] = ['reported', 'status', 'results'];
+export const DEVICE_PUBLISHED_CHANNELS: readonly DeviceChannel[] = ['reported', 'status', 'results', 'spooled'];
+/** Channels only the service publishes and only that device reads [WF-P-ACL-1]. */
+export const DEVICE_READ_CHANNELS: readonly DeviceChannel[] = ['desired', 'ack'];
 
 export const MODULES_PREFIX = `${TOPIC_ROOT}/modules/`;
 export const DEVICES_PREFIX = `${TOPIC_ROOT}/devices/`;

@@ -39,6 +39,8 @@ export interface IngestOutcome {
   duplicates: number;
   unknownDevice: number;
   rows: number;
+  /** Per device, the seqs now in the database (stored by this call or before): what may be acked. */
+  inDatabase: Map<string, number[]>;
 }
 
 export function resultOps(db: Db) {
@@ -57,7 +59,7 @@ export function resultOps(db: Db) {
   const statements = statementCache(db);
 
   const ingest = db.transaction((batches: readonly ResultBatch[], receivedAt: number): IngestOutcome => {
-    const outcome: IngestOutcome = { stored: 0, duplicates: 0, unknownDevice: 0, rows: 0 };
+    const outcome: IngestOutcome = { stored: 0, duplicates: 0, unknownDevice: 0, rows: 0, inDatabase: new Map() };
     const known = new Map<string, boolean>();
     for (const batch of batches) {
       let isKnown = known.get(batch.deviceId);
@@ -71,6 +73,9 @@ export function resultOps(db: Db) {
         continue;
       }
       const { deviceId: d, seq, module: m, version: v, deploymentId: dep } = batch;
+      let seqs = outcome.inDatabase.get(d);
+      if (!seqs) outcome.inDatabase.set(d, (seqs = []));
+      seqs.push(seq);
       if (claim.run(d, seq, m, v, dep, batch.dropped, receivedAt).changes === 0) {
         outcome.duplicates += 1;
         continue;

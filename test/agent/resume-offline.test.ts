@@ -29,15 +29,17 @@ test('restarted with no broker reachable, the agent resumes its modules from dis
   // The closed broker's address: nothing listens there any more.
   const { agent, logs } = await startLoggedAgent(t, broker.url, stateDir);
   await until(() => agent.reportedState().modules[0]?.state === 'running', 5000, 'module running from cache');
-  // Batches handled while offline are the proof that it computes; their results cannot be sent.
-  await until(() => (agent.reportedState().modules[0]?.batches ?? 0) >= 2, 5000, 'batches while offline');
+  // Batches handled while offline are the proof that it computes; their results wait in the spool.
+  await until(() => agent.stats().resultsPending >= 1, 5000, 'results spooled while offline');
   const reported = agent.reportedState();
   assert.equal(reported.revision, 3);
   assert.deepEqual(reported.modules.map((m) => [m.name, m.sha256, m.state]), [['ema', ema.sha256, 'running']]);
   const stats = agent.stats();
   assert.equal(stats.connected, false);
   assert.equal(stats.resultsPublished, 0);
-  assert.ok(stats.resultsDropped >= 1, 'results produced offline are counted as dropped');
+  assert.equal(stats.resultsDropped, 0, 'results produced offline are spooled, not dropped');
+  assert.ok(stats.resultsPending >= 1);
+  assert.ok((reported.spool?.pending ?? 0) >= 1, "the spool is in the reported state");
   assert.equal(stats.cacheCorrupt, 0);
 
   const [resumed] = logged(logs, 'resumed from disk');

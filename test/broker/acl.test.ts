@@ -94,3 +94,17 @@ test('[WF-P-CAP-1] an allowed publish carries the cap of its topic kind', () => 
   const module = decidePublish(service, topics.module(SHA_A));
   assert.deepEqual(module, { allowed: true, kind: 'module', cap: PAYLOAD_CAPS.module });
 });
+
+test('[WF-P-T-7] [WF-P-T-8] a device publishes its spooled results and reads only its own acks; the service the reverse', () => {
+  assert.ok(pub(A, topics.device('gw-a', 'spooled')));
+  assert.ok(!pub(A, topics.device('gw-b', 'spooled')));
+  assert.ok(!pub(A, topics.device('gw-a', 'ack')), 'a device cannot ack itself');
+  assert.ok(sub(A, topics.device('gw-a', 'ack')));
+  assert.ok(!sub(A, topics.device('gw-b', 'ack')));
+  assert.ok(!sub(A, topics.allDevices('ack')));
+  assert.ok(pub(service, topics.device('gw-a', 'ack')));
+  assert.ok(!pub(service, topics.device('gw-a', 'spooled')));
+  assert.ok(sub(service, topics.allDevices('spooled')));
+  assert.ok(!sub(service, topics.allDevices('ack')));
+  assert.deepEqual(decidePublish(A, topics.device('gw-a', 'spooled')), { allowed: true, kind: 'spooled', cap: PAYLOAD_CAPS.spooled });
+});

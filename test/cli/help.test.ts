@@ -35,6 +35,7 @@ const COMMANDS = [
   ['deployment', 'list'],
   ['results'],
   ['demo'],
+  ['backup'],
 ];
 
 test('every command has --help with an example and the --json option', async () => {

@@ -1,0 +1,159 @@
+/**
+ * Sends spooled results over MQTT in seq order with QoS 1, and forgets them only on the fleet
+ * API's ack [WF-P-T-8]. Live results (nothing waiting before them) go out one per publish on the
+ * results topic [WF-P-T-5]; a backlog goes out many per publish on the spooled topic [WF-P-T-7],
+ * so a reconnect flushes thousands a second without tripping the broker's per-client rate limit.
+ *
+ * What is published but not acked within `ackTimeoutMs`, or when the link drops, is sent again
+ * from the oldest unacked result; the API stores each (device, seq) once, so a resend is harmless.
+ */
+import type { MqttClient } from 'mqtt';
+import { reasonOf } from '../../common/errors.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { decodePayload, MAX_SPOOLED_BATCHES, PAYLOAD_CAPS, PROTOCOL_VERSION, topics } from '../../protocol/index.js';
+import type { Spool } from './spool.js';
+
+export interface SenderOptions {
+  readonly deviceId: string;
+  /** Results published and not yet acked at most; past that the sender waits for acks. */
+  readonly window?: number;
+  readonly ackTimeoutMs?: number;
+  /** Spooled publishes awaiting their PUBACK at most. */
+  readonly maxPublishesInFlight?: number;
+  readonly logger?: Logger;
+}
+
+export interface SenderStats {
+  readonly published: number;
+  readonly publishes: number;
+  readonly acked: number;
+  readonly resends: number;
+  readonly malformedAcks: number;
+}
+
+/** Also bounds what the spool rescues in memory when it drops a segment (spool.ts). */
+export const DEFAULT_WINDOW = 5_000;
+export const DEFAULT_ACK_TIMEOUT_MS = 15_000;
+const DEFAULT_PUBLISHES_IN_FLIGHT = 16;
+/** JSON framing of a SpooledResults around its batches, with room to spare. */
+const ENVELOPE_SLACK = 1024;
+
+export class ResultSender {
+  private readonly window: number;
+  private readonly ackTimeoutMs: number;
+  private readonly maxPublishes: number;
+  private readonly logger: Logger;
+  private readonly resultsTopic: string;
+  private readonly spooledTopic: string;
+  readonly ackTopic: string;
+  private publishesInFlight = 0;
+  private pumping = false;
+  private stopped = false;
+  private readonly ackTimer: NodeJS.Timeout;
+  private readonly stats_ = { published: 0, publishes: 0, acked: 0, resends: 0, malformedAcks: 0 };
+  private readonly prefix: Buffer;
+
+  constructor(
+    private readonly client: MqttClient,
+    private readonly spool: Spool,
+    options: SenderOptions,
+  ) {
+    this.window = options.window ?? DEFAULT_WINDOW;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    this.maxPublishes = options.maxPublishesInFlight ?? DEFAULT_PUBLISHES_IN_FLIGHT;
+    this.logger = options.logger ?? silentLogger;
+    this.resultsTopic = topics.device(options.deviceId, 'results');
+    this.spooledTopic = topics.device(options.deviceId, 'spooled');
+    this.ackTopic = topics.device(options.deviceId, 'ack');
+    this.prefix = Buffer.from(`{"v":${PROTOCOL_VERSION},"deviceId":${JSON.stringify(options.deviceId)},"batches":[`);
+    this.ackTimer = setInterval(() => this.checkAcks(), Math.max(50, Math.floor(this.ackTimeoutMs / 4)));
+    this.ackTimer.unref?.();
+  }
+
+  /** A (re)connect: every unacked result is sent again, oldest first. */
+  onConnect(): void {
+    this.spool.rewind();
+    this.pump();
+  }
+
+  /** Handles a message on the ack topic; true if it was one. */
+  handleMessage(topic: string, payload: Buffer): boolean {
+    if (topic !== this.ackTopic) return false;
+    const decoded = decodePayload('ack', payload);
+    if (!decoded.ok) {
+      this.stats_.malformedAcks += 1;
+      this.logger.warn('results ack dropped', { code: decoded.error.code, reason: decoded.error.message });
+      return true;
+    }
+    this.stats_.acked += this.spool.ack(decoded.value.stored);
+    this.pump();
+    return true;
+  }
+
+  /** Sends what the window and the link allow, in seq order. */
+  pump(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = true;
+    try {
+      while (this.client.connected && this.publishesInFlight < this.maxPublishes && this.spool.unsentCount > 0) {
+        const room = this.window - this.spool.inflight;
+        if (room <= 0) return;
+        const backlog = this.spool.unsentCount > 1 || this.publishesInFlight > 0;
+        const items = this.spool.takeUnsent(backlog ? Math.min(room, MAX_SPOOLED_BATCHES) : 1, PAYLOAD_CAPS.spooled - ENVELOPE_SLACK - 600 * 1024);
+        if (items.length === 0) continue;
+        if (items.length === 1) this.publish(this.resultsTopic, items[0]!.payload, 1);
+        else this.publish(this.spooledTopic, this.bundle(items.map((item) => item.payload)), items.length);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  stats(): SenderStats {
+    return { ...this.stats_ };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.ackTimer);
+  }
+
+  private bundle(payloads: Buffer[]): Buffer {
+    const parts: Buffer[] = [this.prefix];
+    payloads.forEach((payload, index) => {
+      if (index > 0) parts.push(COMMA);
+      parts.push(payload);
+    });
+    parts.push(CLOSE);
+    return Buffer.concat(parts);
+  }
+
+  private publish(topic: string, payload: Buffer, count: number): void {
+    this.publishesInFlight += 1;
+    this.client.publish(topic, payload, { qos: 1 }, (error) => {
+      this.publishesInFlight -= 1;
+      if (error) {
+        // Still in the spool: the next connect (or the ack timeout) sends it again.
+        this.logger.debug('results publish failed; resent later', { error: reasonOf(error) });
+      } else {
+        this.stats_.published += count;
+        this.stats_.publishes += 1;
+      }
+      this.pump();
+    });
+  }
+
+  private checkAcks(): void {
+    if (!this.client.connected) return;
+    const oldest = this.spool.oldestInflightSentAt();
+    if (oldest > 0 && Date.now() - oldest > this.ackTimeoutMs && this.publishesInFlight === 0) {
+      this.stats_.resends += 1;
+      this.logger.info('results not acked in time; resending from the oldest', { pending: this.spool.pending });
+      this.spool.rewind();
+    }
+    this.pump();
+  }
+}
+
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']}');

@@ -1,0 +1,209 @@
+/**
+ * Real processes for the fault-injection tests: the `wasmfleet server` (broker + API + SQLite)
+ * on fixed free ports so it can be killed and restarted in place, `wasmfleet agent` processes,
+ * and the exact accounting every fault test ends with: each result seq an agent produced is
+ * either stored once in SQLite or counted as dropped by that agent, and nothing else.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { fromRoot } from '../../common/paths.js';
+import type { SpoolReport } from '../../protocol/index.js';
+import { runCliJson, startCli, type RunningCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface LogLine {
+  msg: string;
+  level: string;
+  [field: string]: unknown;
+}
+
+export function logLines(output: string): LogLine[] {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      try {
+        return JSON.parse(line) as LogLine;
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((line): line is LogLine => line !== undefined && typeof line.msg === 'string');
+}
+
+export interface AgentRun {
+  readonly process: RunningCli;
+  /** The first seq this run hands out, from its start log. */
+  firstSeq(): Promise<number>;
+}
+
+export class Fleet {
+  readonly dir: string;
+  readonly dataDir: string;
+  server: RunningCli | undefined;
+  readonly agents = new Map<string, AgentRun[]>();
+  env: Record<string, string> = {};
+
+  private constructor(
+    readonly mqttPort: number,
+    readonly httpPort: number,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), 'wf-fault-'));
+    this.dataDir = join(this.dir, 'data');
+  }
+
+  static async start(t: TestContext): Promise<Fleet> {
+    const fleet = new Fleet(await freePort(), await freePort());
+    t.after(async () => {
+      for (const runs of fleet.agents.values()) await Promise.all(runs.map((run) => run.process.stop()));
+      await fleet.server?.stop();
+      rmSync(fleet.dir, { recursive: true, force: true });
+    });
+    await fleet.startServer();
+    return fleet;
+  }
+
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  async startServer(): Promise<void> {
+    const server = startCli(['server', '--data', this.dataDir, '--mqtt-port', String(this.mqttPort), '--http-port', String(this.httpPort), '--json']);
+    this.server = server;
+    await waitFor('the server to start', () => (server.output().includes('"adminTokenFile"') ? true : undefined), 30_000);
+    const token = readFileSync(join(this.dataDir, 'admin.token'), 'utf8').trim();
+    this.env = { WASMFLEET_API: this.apiUrl, WASMFLEET_TOKEN: token };
+  }
+
+  async killServer(): Promise<void> {
+    const server = this.server!;
+    server.child.kill('SIGKILL');
+    await server.exited;
+    this.server = undefined;
+  }
+
+  async stopServer(): Promise<void> {
+    await this.server?.stop();
+    this.server = undefined;
+  }
+
+  /** Provisions a device whose agent reconnects fast (tests cannot wait a minute per retry). */
+  async addDevice(id: string, agent: Record<string, unknown> = {}): Promise<string> {
+    const path = join(this.dir, `${id}.json`);
+    await runCliJson(['device', 'add', id, '--profile', 'sim-x86-64', '--agent-config', path], this.env);
+    const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    writeFileSync(path, JSON.stringify({ ...config, reconnectPeriodMs: 200, reconnectMaxMs: 2000, ...agent }, null, 2));
+    return path;
+  }
+
+  stateDir(id: string): string {
+    return (JSON.parse(readFileSync(join(this.dir, `${id}.json`), 'utf8')) as { stateDir: string }).stateDir;
+  }
+
+  startAgent(id: string): AgentRun {
+    const process = startCli(['agent', '--config', join(this.dir, `${id}.json`)], { WASMFLEET_LOG_LEVEL: 'info' });
+    const run: AgentRun = {
+      process,
+      firstSeq: () =>
+        waitFor(`${id}'s start log`, () => logLines(process.output()).find((line) => line.msg === 'results sequence resumes')?.nextSeq as number | undefined, 15_000),
+    };
+    const runs = this.agents.get(id) ?? [];
+    runs.push(run);
+    this.agents.set(id, runs);
+    return run;
+  }
+
+  async publishEma(): Promise<void> {
+    await runCliJson(['module', 'publish', fromRoot('modules-as', 'examples', 'ema')], this.env);
+  }
+
+  /** ema on every temperature batch: one result batch per 250 ms per device. */
+  async deployEma(devices: string[], wait = true): Promise<void> {
+    const args = ['deploy', 'ema@1.0.0', ...devices.flatMap((id) => ['--device', id]), '--config', 'every=1', '--input', 'temperature'];
+    await runCliJson(wait ? [...args, '--wait', '--timeout', '60'] : args, this.env);
+  }
+
+  /** Reads SQLite directly (WAL lets a reader in beside the running server). */
+  private read<T>(query: (db: Database.Database) => T): T {
+    const db = new Database(join(this.dataDir, 'fleet.db'), { readonly: true, fileMustExist: true });
+    try {
+      return query(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  storedSeqs(deviceId: string): number[] {
+    return this.read((db) => db.prepare('SELECT seq FROM result_batches WHERE device_id = ? ORDER BY seq').pluck().all(deviceId) as number[]);
+  }
+
+  reportedSpool(deviceId: string): SpoolReport | undefined {
+    const json = this.read((db) => db.prepare('SELECT reported FROM devices WHERE id = ?').pluck().get(deviceId) as string | null);
+    return json ? (JSON.parse(json) as { spool?: SpoolReport }).spool : undefined;
+  }
+
+  /** Waits until the agent reports an empty spool and SQLite holds at least `minStored` of its results. */
+  async settled(deviceId: string, minStored: number, timeoutMs = 60_000): Promise<SpoolReport> {
+    return waitFor(
+      `${deviceId} to have stored ${minStored}+ results and nothing pending`,
+      () => {
+        const spool = this.reportedSpool(deviceId);
+        return spool && spool.pending === 0 && this.storedSeqs(deviceId).length >= minStored ? spool : undefined;
+      },
+      timeoutMs,
+      250,
+    );
+  }
+}
+
+export function dbFile(fleet: Fleet): string {
+  return join(fleet.dataDir, 'fleet.db');
+}
+
+/**
+ * The exact accounting. Each agent run hands out seqs from its first (logged at start) upwards
+ * without a gap; the next run starts at a higher block. So within every run, stored ∪ dropped
+ * must be one gap-free range starting at the run's first seq, stored and dropped must not
+ * overlap, and no seq may be stored outside a run. For the last, cleanly stopped run, the range
+ * must end exactly at the seq before its logged `nextSeq`. (SQLite's primary key already makes
+ * a duplicate impossible; the API counts resends it ignored.)
+ */
+export function assertExactAccounting(stored: number[], dropped: [number, number][], runFirstSeqs: number[], lastNextSeq?: number): { stored: number; dropped: number } {
+  const droppedSet = new Set<number>();
+  for (const [first, last] of dropped) for (let seq = first; seq <= last; seq++) droppedSet.add(seq);
+  const storedSet = new Set(stored);
+  assert.equal(storedSet.size, stored.length, 'no seq stored twice');
+  for (const seq of droppedSet) assert.ok(!storedSet.has(seq), `seq ${seq} is both stored and counted as dropped`);
+  const accounted = [...storedSet, ...droppedSet].sort((a, b) => a - b);
+  const starts = [...runFirstSeqs].sort((a, b) => a - b);
+  for (let run = 0; run < starts.length; run++) {
+    const from = starts[run]!;
+    const to = run + 1 < starts.length ? starts[run + 1]! : Infinity;
+    const inRun = accounted.filter((seq) => seq >= from && seq < to);
+    if (inRun.length === 0) continue;
+    assert.equal(inRun[0], from, `run ${run} starts at its first seq ${from}`);
+    const gaps: number[] = [];
+    for (let i = 1; i < inRun.length; i++) if (inRun[i] !== inRun[i - 1]! + 1) gaps.push(inRun[i - 1]! + 1);
+    assert.deepEqual(gaps, [], `run ${run} (from seq ${from}): seqs neither stored nor counted as dropped`);
+    if (run === starts.length - 1 && lastNextSeq !== undefined) assert.equal(inRun[inRun.length - 1], lastNextSeq - 1, 'the last run accounts up to its last seq');
+  }
+  assert.ok(accounted.length === 0 || accounted[0]! >= starts[0]!, 'nothing stored before the first run');
+  return { stored: storedSet.size, dropped: droppedSet.size };
+}
+
+export function stoppedLog(run: AgentRun): LogLine | undefined {
+  return logLines(run.process.output()).find((line) => line.msg === 'stopped');
+}
