@@ -36,6 +36,12 @@ export const AgentConfigSchema = Type.Object(
       Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')]),
     ),
     moduleFetchTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: DEFAULT_MODULE_FETCH_TIMEOUT_MS })),
+    /**
+     * Keep one booted, idle sandbox worker so a module start after the first takes milliseconds
+     * instead of a thread boot (~45 ms); it costs one idle worker's memory (~8 MiB). Turn it off
+     * on gateways where memory matters more than start latency.
+     */
+    spareWorker: Type.Optional(Type.Boolean({ default: true })),
     /** 0 disables reconnecting, which only tests want. */
     reconnectPeriodMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, default: DEFAULT_RECONNECT_PERIOD_MS })),
   },
@@ -46,7 +52,7 @@ export const AgentConfigSchema = Type.Object(
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 /** After validation every defaulted field is present. */
 export type ResolvedAgentConfig = Readonly<
-  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number }
+  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; spareWorker: boolean }
 >;
 
 /**
@@ -59,7 +65,7 @@ export function resolveAgentConfig(input: unknown, baseDir?: string): ResolvedAg
     const first = result.problems[0];
     throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: first?.field || '(document)', reason: first?.message ?? 'invalid' });
   }
-  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number };
+  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; spareWorker: boolean };
   if (baseDir !== undefined) {
     const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
     config.stateDir = at(config.stateDir);
