@@ -20,11 +20,12 @@ figures.push(...(await benchDeployLatency()));
 
 const notes = [
   'Throughput rows feed batches of 1,024 samples with up to 4 in flight (how the agent drains a backlog); the latency row awaits each batch before the next.',
-  "threshold's kernel (one compare per sample) costs less than copying a batch across cores into the module's memory, so it stays near 1x plain JS; the other modules are 1.5-2x.",
-  'The in-process and latency rows show what the host path adds to a bare wf_process call; the issue-3 target of under 20% is not reached.',
-  'Instantiate: the sandbox keeps one booted spare worker with the loader warmed up; a start with no spare ready pays the worker boot (~45 ms; here the earlier benchmarks had already left a spare, hence the fast first start).',
-  'Machines here are shared and noisy: compare ratios, not absolute values, and expect about 10% run-to-run spread.',
+  "ABI 2: the main thread writes each batch straight into an input slot of the module's shared memory; the worker only calls wf_process and copies the records out. The worker is then the slower side, and most of its time is the kernel reading samples that were just written on the other core: threshold's kernel takes ~1.6 µs per batch on data in its own cache but ~3-4 µs on data from the other core, against ~4 µs for its JS twin on the main thread, so it stays near 1x; the other modules are well above 1.5x.",
+  'ema-host-path is the ABI host path (copy in, call, copy the records out to host memory) on one thread; ema-in-process-path adds grouping the records into BatchOutput objects ([t, v] pairs), which alone costs about as much as copying the batch in.',
+  'Instantiate: the sandbox keeps one booted spare worker (agent config spareWorker, default true); a start with no spare ready pays the worker boot (~45 ms; here the earlier benchmarks had already left a spare, hence the fast first start).',
+  'Footprint: one sandbox worker costs ~8-9 MiB resident (a Node worker isolate), so three modules cost ~27 MiB over the idle agent, and the idle agent ~25 MiB over bare Node (mqtt.js, TypeBox and the agent code on the heap); the 60 MB target with three modules is not reached.',
+  'Machines here are shared and noisy: compare ratios, not absolute values, and expect about 10% run-to-run spread. Run under SCHED_FIFO (chrt -f 10) when other work loads the machine.',
 ];
-const markdown = renderResults(figures, 'npm run bench', notes);
+const markdown = renderResults(figures, process.env.WF_BENCH_COMMAND ?? 'npm run bench', notes);
 writeFileSync(fromRoot('bench', 'RESULTS.md'), markdown);
 process.stdout.write(markdown);
