@@ -43,7 +43,7 @@ export async function benchSandboxLifecycle(options: { starts?: number; runaways
   const bare: number[] = [];
   for (let i = 0; i < 50; i += 1) {
     const start = performance.now();
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
     new WebAssembly.Instance(new WebAssembly.Module(ema.wasm as Uint8Array<ArrayBuffer>), {
       env: { memory, abort: () => undefined, trace: () => undefined, seed: () => 0 },
       wasmfleet: { param: () => 0.1, declare_metric: () => 0, declare_event: () => 0 },

@@ -13,6 +13,7 @@ import { fromRoot } from '../common/paths.js';
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
 import { decodePayload, encodePayload, PROTOCOL_VERSION, topics, type DesiredState, type ReportedState, type ResultBatch } from '../protocol/index.js';
 import { startSandbox } from './sandbox/module-sandbox.js';
+import { setSpareWorkers } from './sandbox/worker-pool.js';
 import { SourceBatcher } from './batcher.js';
 import { loadAgentProfile, resolveAgentConfig, type AgentConfig } from './config.js';
 import { agentErrors } from './errors.js';
@@ -164,6 +165,9 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
 
   const publishStatus = (online: boolean, reason: 'connected' | 'shutdown'): Promise<unknown> =>
     client.publishAsync(topics.device(deviceId, 'status'), encodePayload('status', statusMessage(deviceId, online, reason)), { qos: 1, retain: true });
+
+  // The pool is per process; only an agent that asks for it turns the spare off.
+  if (!config.spareWorker) void setSpareWorkers(0);
 
   const reconciler = new Reconciler({
     deviceId,

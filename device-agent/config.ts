@@ -41,6 +41,12 @@ export const AgentConfigSchema = Type.Object(
     ),
     moduleFetchTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: DEFAULT_MODULE_FETCH_TIMEOUT_MS })),
     /**
+     * Keep one booted, idle sandbox worker so a module start after the first takes milliseconds
+     * instead of a thread boot (~45 ms); it costs one idle worker's memory (~8 MiB). Turn it off
+     * on gateways where memory matters more than start latency.
+     */
+    spareWorker: Type.Optional(Type.Boolean({ default: true })),
+    /**
      * The first reconnect window and the base of the exponential backoff (full jitter);
      * 0 disables reconnecting, which only tests want.
      */
@@ -55,7 +61,7 @@ export const AgentConfigSchema = Type.Object(
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 /** After validation every defaulted field is present. */
 export type ResolvedAgentConfig = Readonly<
-  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number }
+  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean }
 >;
 
 /**
@@ -68,7 +74,7 @@ export function resolveAgentConfig(input: unknown, baseDir?: string): ResolvedAg
     const first = result.problems[0];
     throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: first?.field || '(document)', reason: first?.message ?? 'invalid' });
   }
-  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number };
+  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean };
   if (baseDir !== undefined) {
     const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
     config.stateDir = at(config.stateDir);

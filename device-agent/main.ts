@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { onShutdownSignal } from '../common/signals.js';
 import { startAgent, type RunningAgent } from './agent.js';
 import { loadAgentConfig, loadAgentProfile } from './config.js';
+import { applyAgentMemoryFlags } from './memory.js';
 
 export interface RunAgentOptions {
   readonly logger?: Logger;
@@ -16,6 +17,7 @@ export interface RunAgentOptions {
 
 /** Resolves once the agent runs; it then stays up until one of the signals arrives. */
 export async function runAgentFromConfigFile(path: string, options: RunAgentOptions = {}): Promise<RunningAgent> {
+  applyAgentMemoryFlags();
   const config = loadAgentConfig(path);
   const profile = loadAgentProfile(config);
   const logger = options.logger ?? createLogger({ level: config.logLevel ?? 'info', component: 'agent' });

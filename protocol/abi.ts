@@ -1,18 +1,23 @@
 /**
- * Host ABI v1: the whole surface between the host and a module. See docs/modules.md §ABI.
+ * The host ABI: the whole surface between the host and a module. See docs/modules.md §ABI.
  *
- * Data path (no per-call marshalling helpers, so the host path stays cheap):
- *   host → module  `wf_init(inputCapacity, outputCapacity) -> inputPtr`: the module reserves
- *                  inputCapacity f64 timestamps followed by inputCapacity f64 values, once.
- *                  Each batch the host writes samples there and calls `wf_process(count)`.
+ * ABI 2 (what the SDK builds; no per-call marshalling helpers, no copy inside the worker):
+ *   memory         the module imports `env.memory` as a *shared* memory, which the host creates
+ *                  with the module's limit as maximum [WF-P-ABI-2]. The agent's main thread
+ *                  and the module's worker both see it.
+ *   host → module  `wf_init(inputCapacity, outputCapacity, slots) -> inputPtr`: the module
+ *                  reserves `slots` input areas back to back, each inputCapacity f64 timestamps
+ *                  then inputCapacity f64 values. The host writes a batch straight into a free
+ *                  slot from its main thread and the worker calls `wf_process(slot, count)`, so
+ *                  the next batch is written while the module runs the previous one.
  *   module → host  `wf_process` returns how many output records it wrote at `wf_output()`; a
  *                  record is three f64: (output id, t, value). Ids come from
  *                  `wasmfleet.declare_metric` / `wasmfleet.declare_event`, called during init.
  *                  `wf_dropped()` tells how many outputs did not fit this batch.
- * Memory is always the host's: the module imports `env.memory`, created with a maximum, so it
- * cannot grow past its limit [WF-P-ABI-2].
+ * ABI 1 (still run): a private memory, `wf_init(inputCapacity, outputCapacity)` with one input
+ *                  area, `wf_process(count)`; the worker copies each batch into that area.
  */
-import { ABI_VERSION } from './version.js';
+import { ABI_VERSION, SUPPORTED_ABI_VERSIONS, type AbiVersion } from './version.js';
 
 /** Every import a module may declare, as "module.name" → kind [WF-P-ABI-1]. */
 export const ABI_IMPORTS: Readonly<Record<string, WebAssembly.ImportExportKind>> = Object.freeze({
@@ -36,10 +41,10 @@ export const ABI_REQUIRED_EXPORTS: Readonly<Record<string, WebAssembly.ImportExp
 /** Bytes per output record: (id, t, value) as three f64. */
 export const OUTPUT_RECORD_BYTES = 24;
 
-export { ABI_VERSION };
+export { ABI_VERSION, SUPPORTED_ABI_VERSIONS, type AbiVersion };
 
 /**
- * Structural check of a module binary against ABI v1, without running it. Returns the reason
+ * Structural check of a module binary against the ABI, without running it. Returns the reason
  * it is refused, or undefined. Used by the API on upload and by the agent before instantiating.
  */
 export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
@@ -59,7 +64,7 @@ export function compiledAbiProblem(compiled: WebAssembly.Module): string | undef
   for (const entry of WebAssembly.Module.imports(compiled)) {
     const key = `${entry.module}.${entry.name}`;
     const allowed = ABI_IMPORTS[key];
-    if (allowed === undefined) return `import ${key} is outside the ABI v${ABI_VERSION} allow-list`;
+    if (allowed === undefined) return `import ${key} is outside the ABI allow-list`;
     if (allowed !== entry.kind) return `import ${key} must be a ${allowed}, not a ${entry.kind}`;
     if (key === 'env.memory') importsMemory = true;
   }
@@ -73,12 +78,34 @@ export function compiledAbiProblem(compiled: WebAssembly.Module): string | undef
   return undefined;
 }
 
+/** What a binary declares for its imported `env.memory`. */
+export interface ImportedMemory {
+  /** Initial pages: the host must create the memory at least this large. */
+  readonly minimum: number;
+  readonly maximum: number | undefined;
+  /** Shared memories are ABI 2; a private memory is ABI 1. */
+  readonly shared: boolean;
+}
+
+/** The ABI a binary is built for, told by its memory import: shared is 2, private is 1. */
+export function binaryAbiVersion(memory: ImportedMemory): AbiVersion {
+  return memory.shared ? 2 : 1;
+}
+
 /**
- * The initial page count the module declares for its imported `env.memory`, read from the
- * binary's import section; the host must create the memory at least this large or instantiation
- * fails. Undefined when the binary does not import a memory or its import section is malformed.
+ * The initial page count the module declares for its imported `env.memory`; undefined when the
+ * binary does not import a memory or its import section is malformed.
  */
 export function importedMemoryMinimum(wasm: Uint8Array): number | undefined {
+  return importedMemory(wasm)?.minimum;
+}
+
+/**
+ * The limits of the module's imported `env.memory`, read from the binary's import section (the
+ * JS API does not expose them). Undefined when the binary does not import a memory or its import
+ * section is malformed.
+ */
+export function importedMemory(wasm: Uint8Array): ImportedMemory | undefined {
   let at = 8; // magic + version
   const byte = (): number => {
     if (at >= wasm.length) throw new RangeError('truncated');
@@ -99,11 +126,11 @@ export function importedMemoryMinimum(wasm: Uint8Array): number | undefined {
     at += length;
     return text;
   };
-  const limits = (): number => {
+  const limits = (): ImportedMemory => {
     const flags = byte();
     const minimum = leb();
-    if (flags & 1) leb();
-    return minimum;
+    const maximum = flags & 1 ? leb() : undefined;
+    return { minimum, maximum, shared: (flags & 2) !== 0 };
   };
   try {
     while (at < wasm.length) {
@@ -120,8 +147,8 @@ export function importedMemoryMinimum(wasm: Uint8Array): number | undefined {
         if (kind === 0) leb();
         else if (kind === 1) (byte(), limits());
         else if (kind === 2) {
-          const minimum = limits();
-          if (key === 'env.memory') return minimum;
+          const memory = limits();
+          if (key === 'env.memory') return memory;
         } else if (kind === 3) (byte(), byte());
         else return undefined;
       }

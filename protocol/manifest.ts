@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN } from './ids.js';
-import { ABI_VERSION } from './version.js';
+import { SUPPORTED_ABI_VERSIONS } from './version.js';
 
 export const ParamSpecSchema = Type.Object(
   {
@@ -46,7 +46,8 @@ export const ManifestSchema = Type.Object(
   {
     name: Type.String({ pattern: MODULE_NAME_PATTERN }),
     version: Type.String({ pattern: SEMVER_PATTERN }),
-    abi: Type.Literal(ABI_VERSION),
+    // Every version in SUPPORTED_ABI_VERSIONS; the binary must agree (wf_abi, memory import).
+    abi: Type.Union([Type.Literal(SUPPORTED_ABI_VERSIONS[0]), Type.Literal(SUPPORTED_ABI_VERSIONS[1])]),
     description: Type.String({ maxLength: 1000 }),
     params: Type.Record(Type.String({ pattern: PARAM_NAME_PATTERN }), ParamSpecSchema, { default: {}, additionalProperties: false }),
     /** ABI v1 feeds one timestamped input stream per module. */

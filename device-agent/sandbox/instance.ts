@@ -1,11 +1,11 @@
 /**
- * One instantiated module and the host side of ABI v1 (protocol/abi.ts): host-created memory
- * with a maximum, the import object that is the module's whole capability, and the batch data
- * path (one Float64Array.set per input array, one Float64Array view over the outputs).
+ * One instantiated module and the host side of the ABI (protocol/abi.ts): host-created memory
+ * with a maximum (shared for ABI 2), the import object that is the module's whole capability,
+ * and the batch data path (one Float64Array.set per input array, one Float64Array view over the
+ * outputs). Exports are called directly: no loader, so no wrapper or argument juggling per call.
  * Runs wherever it is created: the worker in production, the main thread in benchmarks.
  */
-import { instantiate } from '@assemblyscript/loader';
-import { OUTPUT_RECORD_BYTES, importedMemoryMinimum } from '../../protocol/abi.js';
+import { OUTPUT_RECORD_BYTES, binaryAbiVersion, importedMemory, type AbiVersion } from '../../protocol/abi.js';
 import type { Manifest, ModuleConfig } from '../../protocol/index.js';
 import { HostRefusal, ModuleAbort } from './faults.js';
 
@@ -18,6 +18,8 @@ export interface InstanceSpec {
   readonly memoryPages: number;
   readonly batchCapacity: number;
   readonly maxOutputs: number;
+  /** Input slots an ABI 2 module reserves (the host's pipeline depth); ABI 1 modules have one. */
+  readonly slots?: number;
   readonly onTrace?: (message: string) => void;
 }
 
@@ -26,22 +28,30 @@ export interface DeclaredOutput {
   readonly name: string;
 }
 
-interface AbiExports extends Record<string, unknown> {
+interface AbiExports {
   wf_abi(): number;
-  wf_init(inputCapacity: number, outputCapacity: number): number;
-  wf_process(count: number): number;
+  /** ABI 1: (inputCapacity, outputCapacity); ABI 2 adds the slot count. */
+  wf_init(inputCapacity: number, outputCapacity: number, slots?: number): number;
+  /** ABI 1: (count); ABI 2: (slot, count). */
+  wf_process(a: number, b?: number): number;
   wf_output(): number;
   wf_dropped(): number;
 }
 
 export interface ModuleInstance {
+  readonly abi: AbiVersion;
+  /** Shared (another thread may write the input slots) when `abi` is 2. */
   readonly memory: WebAssembly.Memory;
   /** Indexed by output id, as the module emits them in records. */
   readonly outputs: readonly DeclaredOutput[];
-  /** Copies a batch into the input area; `count` samples from each array. */
-  write(timestamps: Float64Array, values: Float64Array, count: number): void;
-  /** Runs wf_process on what the input area holds; returns the number of records. */
-  run(count: number): number;
+  /** Start of the input slots: slot s has timestamps at inputPtr + s*cap*16, values 8*cap after. */
+  readonly inputPtr: number;
+  /** Input slots the module reserved: `spec.slots` for ABI 2, 1 for ABI 1. */
+  readonly slots: number;
+  /** Copies a batch into an input slot; `count` samples from each array. */
+  write(timestamps: Float64Array, values: Float64Array, count: number, slot?: number): void;
+  /** Runs wf_process on what the input slot holds; returns the number of records. */
+  run(count: number, slot?: number): number;
   /** View of the records wf_process just wrote (3 f64 each); valid until the next call. */
   records(count: number): Float64Array;
   /** Copies the records wf_process just wrote to the start of `target`. */
@@ -88,20 +98,30 @@ function paramValue(spec: InstanceSpec, name: string): number {
 const EMPTY_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 
 /**
- * The loader's first instantiation in a fresh isolate costs ~15 ms of one-time warm-up against
- * ~2 ms for a typical module after it, so a spare worker pays it while idle, not a module start.
+ * The first instantiation in a fresh isolate costs milliseconds of one-time warm-up, so a spare
+ * worker pays it while idle, not a module start.
  */
-export async function warmUpLoader(): Promise<void> {
-  await instantiate(EMPTY_MODULE, {});
+export async function warmUpWasm(): Promise<void> {
+  await WebAssembly.instantiate(EMPTY_MODULE, {});
 }
 
 /** Compiles, links and initialises a module; throws what `classify` understands. */
 export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInstance> {
-  const minimum = importedMemoryMinimum(spec.wasm) ?? 1;
+  const declared = importedMemory(spec.wasm);
+  const abi = declared ? binaryAbiVersion(declared) : 1;
+  if (abi !== spec.manifest.abi) {
+    throw new HostRefusal(
+      `manifest says abi ${spec.manifest.abi}, but the binary is built for ABI ${abi} (its env.memory import is ${declared?.shared ? 'shared' : 'not shared'})`,
+    );
+  }
+  const minimum = declared?.minimum ?? 1;
   if (minimum > spec.memoryPages) {
     throw new HostRefusal(`module needs ${minimum} memory pages at start; its limit is ${spec.memoryPages}`);
   }
-  const memory = new WebAssembly.Memory({ initial: Math.max(1, minimum), maximum: spec.memoryPages });
+  // A module may declare a lower maximum than its limit; a memory above it would not link.
+  const maximum = Math.min(spec.memoryPages, declared?.maximum ?? spec.memoryPages);
+  const memory = new WebAssembly.Memory({ initial: Math.max(1, minimum), maximum, shared: abi === 2 });
+  const slots = abi === 2 ? (spec.slots ?? 1) : 1;
   const outputs: DeclaredOutput[] = [];
   let initialised = false;
 
@@ -118,8 +138,7 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
     return outputs.length - 1;
   };
 
-  // Exactly the ABI v1 imports. The loader adds `Math` and `Date` namespaces of its own, but
-  // abiProblem has already refused any binary that imports outside the allow-list.
+  // Exactly the ABI imports; abiProblem has already refused any binary that imports outside them.
   const imports = {
     env: {
       memory,
@@ -139,24 +158,33 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
     },
   };
 
-  const { exports } = await instantiate<AbiExports>(spec.compiled ?? (spec.wasm as Uint8Array<ArrayBuffer>), imports);
-  const abi = exports.wf_abi();
-  if (abi !== 1) throw new HostRefusal(`wf_abi() returned ${abi}; this host speaks ABI 1`);
-  const inputPtr = exports.wf_init(spec.batchCapacity, spec.maxOutputs) >>> 0;
+  const compiled = spec.compiled ?? (await WebAssembly.compile(spec.wasm as Uint8Array<ArrayBuffer>));
+  const instance = await WebAssembly.instantiate(compiled, imports);
+  const exports = instance.exports as unknown as AbiExports;
+  const reported = exports.wf_abi();
+  if (reported !== abi) throw new HostRefusal(`wf_abi() returned ${reported}; the binary's memory import and manifest say ABI ${abi}`);
+  const inputPtr = (abi === 2 ? exports.wf_init(spec.batchCapacity, spec.maxOutputs, slots) : exports.wf_init(spec.batchCapacity, spec.maxOutputs)) >>> 0;
   initialised = true;
-  if (inputPtr % 8 !== 0 || inputPtr + spec.batchCapacity * 16 > memory.buffer.byteLength) {
-    throw new HostRefusal(`wf_init returned input area ${inputPtr}, not an aligned area inside memory`);
+  const slotBytes = spec.batchCapacity * 16;
+  if (inputPtr % 8 !== 0 || inputPtr + slots * slotBytes > memory.buffer.byteLength) {
+    throw new HostRefusal(`wf_init returned input area ${inputPtr}, not an aligned area of ${slots} slots inside memory`);
   }
 
   // Views die when the memory grows (its buffer is replaced), so they are rebuilt on demand.
-  let buffer: ArrayBuffer | undefined;
-  let times!: Float64Array;
-  let values!: Float64Array;
+  // A shared memory's buffer is a new object on every read, so for ABI 2 the views are made
+  // once: the slots were reserved before any growth and a shared memory never moves.
+  let buffer: ArrayBufferLike | undefined;
+  let times: Float64Array[] = [];
+  let values: Float64Array[] = [];
   const views = (): void => {
-    if (buffer === memory.buffer) return;
+    if (buffer !== undefined && (abi === 2 || buffer === memory.buffer)) return;
     buffer = memory.buffer;
-    times = new Float64Array(buffer, inputPtr, spec.batchCapacity);
-    values = new Float64Array(buffer, inputPtr + spec.batchCapacity * 8, spec.batchCapacity);
+    times = [];
+    values = [];
+    for (let slot = 0; slot < slots; slot++) {
+      times.push(new Float64Array(buffer, inputPtr + slot * slotBytes, spec.batchCapacity));
+      values.push(new Float64Array(buffer, inputPtr + slot * slotBytes + spec.batchCapacity * 8, spec.batchCapacity));
+    }
   };
 
   let recordsView = new Float64Array(0);
@@ -166,22 +194,31 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
       throw new HostRefusal(`wf_output returned ${ptr}, not an aligned area inside memory`);
     }
     // Same place and size batch after batch for most modules: keep the view, allocate nothing.
-    if (recordsView.buffer !== memory.buffer || recordsView.byteOffset !== ptr || recordsView.length !== count * 3) {
+    // (A shared buffer never detaches, but its length is fixed at the read: re-read past it.)
+    if (
+      recordsView.byteOffset !== ptr ||
+      recordsView.length !== count * 3 ||
+      (abi === 1 ? recordsView.buffer !== memory.buffer : ptr + count * OUTPUT_RECORD_BYTES > recordsView.buffer.byteLength)
+    ) {
       recordsView = new Float64Array(memory.buffer, ptr, count * 3);
     }
     return recordsView;
   };
 
+  const { wf_process: process, wf_dropped: droppedOf } = exports;
   return {
+    abi,
     memory,
     outputs,
-    write(ts, vs, count) {
+    inputPtr,
+    slots,
+    write(ts, vs, count, slot = 0) {
       views();
-      times.set(count === ts.length ? ts : ts.subarray(0, count));
-      values.set(count === vs.length ? vs : vs.subarray(0, count));
+      times[slot]!.set(count === ts.length ? ts : ts.subarray(0, count));
+      values[slot]!.set(count === vs.length ? vs : vs.subarray(0, count));
     },
-    run(count) {
-      const written = exports.wf_process(count);
+    run(count, slot = 0) {
+      const written = abi === 2 ? process(slot, count) : process(count);
       if (!Number.isInteger(written) || written < 0 || written > spec.maxOutputs) {
         throw new HostRefusal(`wf_process returned ${written} records; the output area holds ${spec.maxOutputs}`);
       }
@@ -192,7 +229,7 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
       target.set(records(count));
     },
     dropped() {
-      return Math.max(0, exports.wf_dropped() | 0);
+      return Math.max(0, droppedOf() | 0);
     },
   };
 }

@@ -9,11 +9,11 @@
  * verify modules, or publish anything (the agent does); give a module any import beyond ABI v1.
  */
 import { createGrouper } from './group-outputs.js';
-import type { DeclaredOutput } from './instance.js';
 import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions } from './types.js';
 import { BatchRing } from './ring.js';
 import { takeWorker } from './worker-pool.js';
-import { CONTROL_SLOTS, PIPELINE_DEPTH, type ToMain, type WorkerInit } from './worker-protocol.js';
+import { CONTROL_SLOTS, PIPELINE_DEPTH, slotInputs, type Ready, type ToMain, type WorkerInit } from './worker-protocol.js';
+import { importedMemory } from '../../protocol/abi.js';
 
 /** Worker boot, compile, start function and wf_init together; module code is a small part. */
 export const DEFAULT_START_TIMEOUT_MS = 5000;
@@ -39,7 +39,9 @@ function checkOptions(options: SandboxOptions): void {
 export async function startSandbox(options: SandboxOptions): Promise<ModuleSandbox> {
   checkOptions(options);
   const { limits, batchCapacity } = options;
-  const input = new SharedArrayBuffer(PIPELINE_DEPTH * batchCapacity * 16);
+  // ABI 2 modules (shared memory import) take batches in their own input slots: no copy area.
+  const sharedSlots = importedMemory(options.wasm)?.shared === true;
+  const input = sharedSlots ? undefined : new SharedArrayBuffer(PIPELINE_DEPTH * batchCapacity * 16);
   const output = new SharedArrayBuffer(PIPELINE_DEPTH * limits.maxOutputsPerBatch * 24);
   const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
   const startedAt = new SharedArrayBuffer(8);
@@ -96,17 +98,16 @@ export async function startSandbox(options: SandboxOptions): Promise<ModuleSandb
   worker.on('exit', (code) => die(new SandboxFault('crash', `worker exited unexpectedly with code ${code}`)));
 
   const startBudgetMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-  let outputs: readonly DeclaredOutput[];
+  let ready: Ready;
   try {
-    const ready = await new Promise<ToMain>((resolve, reject) => {
+    ready = (await new Promise<ToMain>((resolve, reject) => {
       if (fault) return reject(fault);
       starting = { resolve, reject };
       startTimer = setTimeout(
         () => die(new SandboxFault('timeout', `module start exceeded its budget of ${startBudgetMs} ms; worker terminated`)),
         startBudgetMs,
       );
-    });
-    outputs = (ready as Extract<ToMain, { type: 'ready' }>).outputs;
+    })) as Ready;
   } catch (error) {
     closed = true;
     await worker.terminate();
@@ -115,13 +116,13 @@ export async function startSandbox(options: SandboxOptions): Promise<ModuleSandb
 
   const batches = new BatchRing({
     control: new Int32Array(control),
-    input,
+    inputs: ready.slots ? slotInputs(ready.slots.memory.buffer, ready.slots.inputPtr, batchCapacity) : slotInputs(input!, 0, batchCapacity),
     output,
     startedAt,
     batchCapacity,
     maxOutputs: limits.maxOutputsPerBatch,
     cpuMsPerBatch: limits.cpuMsPerBatch,
-    group: createGrouper(outputs),
+    group: createGrouper(ready.outputs),
     onFault: die,
   });
   ring = batches;

@@ -22,6 +22,7 @@ import {
   WAITING,
   epochMs,
   slotWord,
+  type SlotInput,
 } from './worker-protocol.js';
 
 const SPIN_MISSES_BEFORE_BACKOFF = 4;
@@ -31,7 +32,8 @@ const MASK = PIPELINE_DEPTH - 1;
 
 export interface RingBuffers {
   readonly control: Int32Array;
-  readonly input: SharedArrayBuffer;
+  /** Where each slot's batch is written: the module's own input slots (ABI 2) or a shared copy area (ABI 1). */
+  readonly inputs: readonly SlotInput[];
   readonly output: SharedArrayBuffer;
   readonly startedAt: SharedArrayBuffer;
   readonly batchCapacity: number;
@@ -58,8 +60,7 @@ const atOrAfter = (a: number, b: number): boolean => ((a - b) | 0) >= 0;
 
 export class BatchRing {
   private readonly control: Int32Array;
-  private readonly times: Float64Array[] = [];
-  private readonly values: Float64Array[] = [];
+  private readonly inputs: readonly SlotInput[];
   private readonly records: Float64Array[] = [];
   private readonly startedAt: Float64Array;
   private readonly tickets: (Ticket | undefined)[] = new Array<Ticket | undefined>(PIPELINE_DEPTH).fill(undefined);
@@ -76,12 +77,11 @@ export class BatchRing {
   private dead: SandboxFault | undefined;
 
   constructor(private readonly buffers: RingBuffers) {
-    const { batchCapacity: cap, maxOutputs } = buffers;
+    const { maxOutputs } = buffers;
     this.control = buffers.control;
+    this.inputs = buffers.inputs;
     this.startedAt = new Float64Array(buffers.startedAt);
     for (let slot = 0; slot < PIPELINE_DEPTH; slot++) {
-      this.times.push(new Float64Array(buffers.input, slot * cap * 16, cap));
-      this.values.push(new Float64Array(buffers.input, slot * cap * 16 + cap * 8, cap));
       this.records.push(new Float64Array(buffers.output, slot * maxOutputs * 24, maxOutputs * 3));
     }
   }
@@ -133,8 +133,9 @@ export class BatchRing {
     const seq = this.next;
     const slot = seq & MASK;
     this.next = (seq + 1) | 0;
-    this.times[slot]!.set(timestamps);
-    this.values[slot]!.set(values);
+    const input = this.inputs[slot]!;
+    input.times.set(timestamps);
+    input.values.set(values);
     this.control[slotWord(seq, COUNT)] = values.length;
     this.tickets[slot] = ticket;
     // The seq-cst store publishes the slot written above.

@@ -2,7 +2,9 @@
  * How module-sandbox.ts (main thread) and worker.ts talk. Batches go through a ring of
  * PIPELINE_DEPTH slots in shared memory, numbered by sequence: batch `seq` uses slot
  * `seq & (PIPELINE_DEPTH - 1)`. The main thread writes samples into the slot's input area and
- * its COUNT, then moves REQUEST to `seq`; the worker serves every batch up to REQUEST in order,
+ * its COUNT, then moves REQUEST to `seq`. For an ABI 2 module the input areas are the module's
+ * own input slots, in its shared memory, so the worker copies nothing in; for ABI 1 they are in
+ * `input` and the worker copies each batch into the module's memory. Then the worker serves every batch up to REQUEST in order,
  * writes the slot's output records, RECORDS, DROPPED and TRACED, then moves RESPONSE to the seq
  * it answered. A slot is written again only after the main thread has read its answer, so the
  * two sides never touch the same slot at once. Start-up, faults, traces and slow batches are
@@ -27,8 +29,11 @@ export interface WorkerInit {
   readonly memoryPages: number;
   readonly batchCapacity: number;
   readonly maxOutputs: number;
-  /** Per slot: batchCapacity timestamps then batchCapacity values, written by the main thread. */
-  readonly input: SharedArrayBuffer;
+  /**
+   * ABI 1 only (undefined for ABI 2, whose slots live in the module's memory): per slot
+   * batchCapacity timestamps then batchCapacity values, written by the main thread.
+   */
+  readonly input: SharedArrayBuffer | undefined;
   /** Per slot: maxOutputs records of (id, t, value), written by the worker. */
   readonly output: SharedArrayBuffer;
   /** CONTROL_SLOTS Int32 words, indexed by the constants below. */
@@ -93,8 +98,29 @@ export const WORKER_SPIN_MS = CAN_SPIN ? 0.2 : 0;
  */
 export const MAIN_SPIN_MS = CAN_SPIN ? 0.06 : 0;
 
+export interface Ready {
+  readonly type: 'ready';
+  readonly outputs: readonly DeclaredOutput[];
+  /** ABI 2: the module's shared memory and where its PIPELINE_DEPTH input slots start. */
+  readonly slots?: { readonly memory: WebAssembly.Memory; readonly inputPtr: number };
+}
+
+/** Per ring slot: where the main thread writes a batch's timestamps and values. */
+export interface SlotInput {
+  readonly times: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** PIPELINE_DEPTH slot views over `buffer`, laid out from `offset` as protocol/abi.ts says. */
+export function slotInputs(buffer: ArrayBufferLike, offset: number, batchCapacity: number): SlotInput[] {
+  return Array.from({ length: PIPELINE_DEPTH }, (_, slot) => ({
+    times: new Float64Array(buffer, offset + slot * batchCapacity * 16, batchCapacity),
+    values: new Float64Array(buffer, offset + slot * batchCapacity * 16 + batchCapacity * 8, batchCapacity),
+  }));
+}
+
 export type ToMain =
-  | { readonly type: 'ready'; readonly outputs: readonly DeclaredOutput[] }
+  | Ready
   /** After a batch the main thread waits for (WAITING), or that posted traces: it follows them. */
   | { readonly type: 'done'; readonly seq: number }
   | { readonly type: 'trace'; readonly message: string }

@@ -6,8 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { compiledAbiProblem } from '../../protocol/abi.js';
-import { classify } from './faults.js';
-import { instantiateModule, warmUpLoader, type ModuleInstance } from './instance.js';
+import { HostRefusal, classify } from './faults.js';
+import { instantiateModule, warmUpWasm, type ModuleInstance } from './instance.js';
 import {
   COUNT,
   DROPPED,
@@ -20,7 +20,9 @@ import {
   WAITING,
   WORKER_SPIN_MS,
   epochMs,
+  slotInputs,
   slotWord,
+  type SlotInput,
   type ToMain,
   type WorkerInit,
 } from './worker-protocol.js';
@@ -30,7 +32,7 @@ const port = parentPort!;
 // first message; workerData still works for a worker started with it.
 // The port queues the init message until the listener below is attached, so warming up first
 // cannot lose it.
-if (!workerData) await warmUpLoader();
+if (!workerData) await warmUpWasm();
 const init: WorkerInit =
   (workerData as WorkerInit | null) ??
   (await new Promise<WorkerInit>((resolve) => port.once('message', (message: { type: 'init'; init: WorkerInit }) => resolve(message.init))));
@@ -44,11 +46,8 @@ const onTrace = (message: string): void => {
 
 const control = new Int32Array(init.control);
 const startedAt = new Float64Array(init.startedAt);
-const cap = init.batchCapacity;
-const slotInputs = Array.from({ length: PIPELINE_DEPTH }, (_, slot) => ({
-  times: new Float64Array(init.input, slot * cap * 16, cap),
-  values: new Float64Array(init.input, slot * cap * 16 + cap * 8, cap),
-}));
+/** ABI 1: the ring's input slots, copied into the module's single input area per batch. */
+const copiedInputs: SlotInput[] | undefined = init.input ? slotInputs(init.input, 0, init.batchCapacity) : undefined;
 const slotOutputs = Array.from({ length: PIPELINE_DEPTH }, (_, slot) => new Float64Array(init.output, slot * init.maxOutputs * 24, init.maxOutputs * 3));
 let instance: ModuleInstance | undefined;
 
@@ -79,15 +78,18 @@ function serve(module: ModuleInstance): void {
       const seq = (seen + 1) | 0;
       const slot = seq & (PIPELINE_DEPTH - 1);
       const count = Atomics.load(control, slotWord(seq, COUNT));
-      const input = slotInputs[slot]!;
       traces = 0;
       startedAt[0] = epochMs();
       // Published after the time: a watchdog that reads this seq then the time never sees an
       // older start than the batch's own, so it cannot blame queue time on it.
       Atomics.store(control, STARTED, seq);
       try {
-        module.write(input.times, input.values, count);
-        const written = module.run(count);
+        let written: number;
+        if (copiedInputs) {
+          const input = copiedInputs[slot]!;
+          module.write(input.times, input.values, count);
+          written = module.run(count);
+        } else written = module.run(count, slot);
         module.copyRecords(slotOutputs[slot]!, written);
         control[slotWord(seq, RECORDS)] = written;
         control[slotWord(seq, DROPPED)] = module.dropped();
@@ -131,12 +133,16 @@ async function start(): Promise<void> {
       memoryPages: init.memoryPages,
       batchCapacity: init.batchCapacity,
       maxOutputs: init.maxOutputs,
+      slots: PIPELINE_DEPTH,
       onTrace,
     });
   } catch (error) {
     return fail(error, 'start');
   }
-  post({ type: 'ready', outputs: instance.outputs });
+  if ((instance.abi === 2) !== (init.input === undefined)) {
+    return fail(new HostRefusal(`the host prepared for ABI ${init.input ? 1 : 2}, the module is ABI ${instance.abi}`), 'start');
+  }
+  post({ type: 'ready', outputs: instance.outputs, ...(instance.abi === 2 ? { slots: { memory: instance.memory, inputPtr: instance.inputPtr } } : {}) });
   // From here the thread only serves batches; it ends when the main thread terminates it.
   serve(instance);
 }

@@ -1,13 +1,13 @@
 /**
  * Builds one module folder (manifest.json + asconfig.json + assembly/index.ts) with asc's
- * programmatic API and checks the binary against ABI v1 before anyone can ship it.
+ * programmatic API and checks the binary against the ABI before anyone can ship it.
  * Owns: compiling and validating module folders. Must not: run modules (device-agent/sandbox).
  */
 import asc from 'assemblyscript/asc';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManifestSchema, abiProblem, type Manifest } from '../../protocol/index.js';
+import { ABI_VERSION, ManifestSchema, abiProblem, type Manifest } from '../../protocol/index.js';
 import { describeProblems, withDefaults } from '../../common/validate.js';
 import { reasonOf } from '../../common/errors.js';
 import { moduleKitErrors } from './errors.js';
@@ -56,6 +56,14 @@ export async function targetOutFile(dir: string, target: BuildTarget): Promise<s
   return join(dir, spec.outFile ?? `build/${target}.wasm`);
 }
 
+/**
+ * What the SDK's ABI 2 needs from every build, whatever the folder's asconfig.json says: the
+ * host's memory is imported as shared (the agent's main thread writes batches straight into the
+ * module's input slots), and a shared memory must declare a maximum. The largest one is declared
+ * here; the host creates the memory with the module's real limit, which may only be smaller.
+ */
+export const ABI_BUILD_FLAGS = ['--sharedMemory', '--maximumMemory', '65536', '--enable', 'threads'] as const;
+
 // asc keeps compiler state in module-level globals; one build at a time in a process.
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -71,7 +79,7 @@ async function compile(dir: string, target: BuildTarget, outFile: string): Promi
   let binary: Uint8Array | undefined;
   const errors: string[] = [];
   const result = await asc.main(
-    [entry, '--config', join(dir, 'asconfig.json'), '--target', target, '--outFile', outFile, '--noColors'],
+    [entry, '--config', join(dir, 'asconfig.json'), '--target', target, '--outFile', outFile, '--noColors', ...ABI_BUILD_FLAGS],
     {
       stdout: { write: () => undefined },
       stderr: { write: (chunk) => void errors.push(String(chunk)) },
@@ -105,6 +113,9 @@ export function assertAbi(dir: string, bytes: Uint8Array<ArrayBuffer>): void {
 export async function buildModule(dir: string, options: BuildOptions = {}): Promise<BuiltModule> {
   const target = options.target ?? 'release';
   const manifest = await readManifest(dir);
+  if (manifest.abi !== ABI_VERSION) {
+    throw moduleKitErrors.WF_MODULE_MANIFEST_INVALID({ dir, reason: `abi is ${manifest.abi}, but the SDK builds ABI ${ABI_VERSION} modules: set "abi": ${ABI_VERSION} in manifest.json` });
+  }
   const wasmPath = await targetOutFile(dir, target);
   const bytes = await serialised(() => compile(dir, target, wasmPath));
   assertAbi(dir, bytes);

@@ -34,6 +34,9 @@ test('a valid config file gets defaults and paths relative to the file', (t) => 
   assert.equal(config.stateDir, join(dir, 'gw-01.state'));
   assert.equal(config.profile, 'sim-x86-64', 'a built-in name is not a path');
   assert.ok(Object.isFrozen(config.broker));
+  assert.equal(config.spareWorker, true, 'a spare sandbox worker by default');
+  assert.equal(resolveAgentConfig({ ...valid(), spareWorker: false }).spareWorker, false);
+  assert.equal(refusal(() => resolveAgentConfig({ ...valid(), spareWorker: 'no' })).field, 'spareWorker');
 });
 
 test('refusals name the field', () => {

@@ -42,7 +42,7 @@ test('binaries failing the ABI check are refused with 422 and the reason', async
   const cases: Array<[Uint8Array, RegExp]> = [
     [new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), /not a valid WebAssembly binary/],
     [abiModule({ omitExport: 'wf_process' }), /required export wf_process is missing/],
-    [abiModule({ extraImport: { module: 'wasi_snapshot_preview1', name: 'fd_write' } }), /outside the ABI v1 allow-list/],
+    [abiModule({ extraImport: { module: 'wasi_snapshot_preview1', name: 'fd_write' } }), /outside the ABI allow-list/],
     [abiModule({ ownMemory: true }), /own memory/],
   ];
   for (const [bytes, reason] of cases) {

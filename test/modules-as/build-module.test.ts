@@ -1,12 +1,12 @@
 // The module kit refuses what cannot ship: a manifest with a bad field (named), sources that do
-// not compile, and binaries that break ABI v1.
+// not compile, and binaries that break the ABI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
 import { isWasmfleetError } from '../../common/errors.js';
-import { abiProblem, importedMemoryMinimum } from '../../protocol/abi.js';
+import { abiProblem, importedMemory, importedMemoryMinimum } from '../../protocol/abi.js';
 import { buildModule } from '../../modules-as/tools/build-module.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
 
@@ -59,7 +59,9 @@ test('a manifest with a bad field is refused, naming the field', async (t) => {
   for (const [mutate, field] of [
     [(m: Record<string, unknown>) => (m.version = '1.0'), 'version'],
     [(m: Record<string, unknown>) => (m.inputs = []), 'inputs'],
-    [(m: Record<string, unknown>) => (m.abi = 2), 'abi'],
+    [(m: Record<string, unknown>) => (m.abi = 3), 'abi'],
+    // The schema still accepts ABI 1 (hosts run such binaries), but the SDK only builds ABI 2.
+    [(m: Record<string, unknown>) => (m.abi = 1), 'abi'],
     [(m: Record<string, unknown>) => (m.colour = 'blue'), 'colour'],
   ] as const) {
     const bad = structuredClone(manifest);
@@ -104,10 +106,12 @@ test('the debug target builds and passes the ABI check too', async () => {
   assert.equal(abiProblem(built.bytes), undefined);
 });
 
-test('abiProblem refuses binaries that break ABI v1', async () => {
+test('abiProblem refuses binaries that break the ABI', async () => {
   const { bytes } = await ensureBuilt(emaDir());
   assert.equal(abiProblem(bytes), undefined);
   assert.equal(importedMemoryMinimum(bytes), 1);
+  // ABI 2: the SDK's builds import the host's memory as shared, with the largest maximum.
+  assert.deepEqual(importedMemory(bytes), { minimum: 1, maximum: 65536, shared: true });
 
   let seed = 1;
   const random = new Uint8Array(512).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
@@ -117,4 +121,5 @@ test('abiProblem refuses binaries that break ABI v1', async () => {
   assert.match(abiProblem(importing('env', 'memory', 'func'))!, /env\.memory must be a memory/);
   assert.match(abiProblem(importing('env', 'memory', 'memory'))!, /required export wf_abi is missing/);
   assert.equal(importedMemoryMinimum(importing('env', 'memory', 'memory')), 3);
+  assert.deepEqual(importedMemory(importing('env', 'memory', 'memory')), { minimum: 3, maximum: 16, shared: false });
 });

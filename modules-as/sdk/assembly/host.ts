@@ -1,4 +1,4 @@
-// The module's view of the `wasmfleet` host imports (ABI v1, protocol/abi.ts). Names cross the
+// The module's view of the `wasmfleet` host imports (ABI 2, protocol/abi.ts). Names cross the
 // boundary as (pointer, byte length) of an AssemblyScript UTF-16 string, so the host never
 // depends on the runtime's object header layout.
 

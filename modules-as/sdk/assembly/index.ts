@@ -1,4 +1,4 @@
-// The author-facing SDK for ABI v1. A module reads its params and declares its outputs at top
+// The author-facing SDK for ABI 2. A module reads its params and declares its outputs at top
 // level (that runs once, at instantiation), registers one batch handler with `onBatch`, and
 // re-exports the ABI entry points with `export * from ".../sdk/assembly/exports"`.
 // See docs/modules.md.

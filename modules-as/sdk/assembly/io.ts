@@ -1,24 +1,30 @@
-// The two areas the host reads and writes directly (no marshalling helpers): one input area of
-// `inputCapacity` f64 timestamps followed by `inputCapacity` f64 values, and one output area of
-// `outputCapacity` records of three f64 (id, t, value). Reserved once in wf_init, never freed.
+// The areas the host reads and writes directly (no marshalling helpers), ABI 2: `slots` input
+// areas back to back, each `inputCapacity` f64 timestamps followed by `inputCapacity` f64 values,
+// and one output area of `outputCapacity` records of three f64 (id, t, value). The memory is
+// shared with the agent's main thread, which writes batch N+1 into another slot while this
+// module runs batch N. Reserved once in wf_init, never freed.
 
 import { E_BAD_CAPACITY, E_INIT_TWICE } from "./errors";
 
 const RECORD_BYTES: usize = 24;
+/** More slots than any host pipelines would only waste the module's memory. */
+const MAX_SLOTS: i32 = 16;
 
 let inputPtr: usize = 0;
 let inputCapacity: i32 = 0;
+let inputSlots: i32 = 0;
 let outputPtr: usize = 0;
 let outputCapacity: i32 = 0;
 let outputCount: i32 = 0;
 let droppedCount: i32 = 0;
 
-export function reserve(inputCap: i32, outputCap: i32): usize {
+export function reserve(inputCap: i32, outputCap: i32, slots: i32): usize {
   if (inputPtr != 0) throw new Error(E_INIT_TWICE);
-  if (inputCap <= 0 || outputCap <= 0) throw new Error(E_BAD_CAPACITY);
-  inputPtr = heap.alloc(<usize>inputCap << 4);
+  if (inputCap <= 0 || outputCap <= 0 || slots <= 0 || slots > MAX_SLOTS) throw new Error(E_BAD_CAPACITY);
+  inputPtr = heap.alloc((<usize>inputCap << 4) * <usize>slots);
   outputPtr = heap.alloc(<usize>outputCap * RECORD_BYTES);
   inputCapacity = inputCap;
+  inputSlots = slots;
   outputCapacity = outputCap;
   return inputPtr;
 }
@@ -33,6 +39,12 @@ export function inputArea(): usize {
 @inline
 export function inputCap(): i32 {
   return inputCapacity;
+}
+
+// @ts-ignore: decorator
+@inline
+export function inputSlotCount(): i32 {
+  return inputSlots;
 }
 
 // @ts-ignore: decorator
