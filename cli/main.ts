@@ -13,6 +13,7 @@ import { deploymentCommand } from './commands/deployment.js';
 import { resultsCommand } from './commands/results.js';
 import { demoCommand } from './commands/demo.js';
 import { flashCommand } from './commands/flash.js';
+import { keysCommand } from './commands/keys.js';
 
 function reportFailure(error: unknown, json: boolean): void {
   const payload = isWasmfleetError(error)
@@ -35,6 +36,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(resultsCommand)
     .command(demoCommand)
     .command(flashCommand)
+    .command(keysCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .example('$0 demo', 'see the whole loop in under a minute')

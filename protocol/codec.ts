@@ -8,13 +8,13 @@ import type { WasmfleetError } from '../common/errors.js';
 import { protocolErrors } from './errors.js';
 import { PAYLOAD_CAPS, type PayloadKind } from './limits.js';
 import {
-  DesiredStateSchema,
+  SignedDesiredStateSchema,
   DeviceStatusSchema,
   ModuleEnvelopeSchema,
   ReportedStateSchema,
   ResultBatchSchema,
   RevokeDeviceSchema,
-  type DesiredState,
+  type SignedDesiredState,
   type DeviceStatus,
   type ModuleEnvelope,
   type ReportedState,
@@ -24,7 +24,7 @@ import {
 
 export interface PayloadTypes {
   module: ModuleEnvelope;
-  desired: DesiredState;
+  desired: SignedDesiredState;
   reported: ReportedState;
   status: DeviceStatus;
   results: ResultBatch;
@@ -33,7 +33,7 @@ export interface PayloadTypes {
 
 const SCHEMAS: { [K in PayloadKind]: TSchema } = {
   module: ModuleEnvelopeSchema,
-  desired: DesiredStateSchema,
+  desired: SignedDesiredStateSchema,
   reported: ReportedStateSchema,
   status: DeviceStatusSchema,
   results: ResultBatchSchema,

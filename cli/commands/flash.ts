@@ -25,9 +25,12 @@ interface FlashArgs extends GlobalArgs {
   'broker-url'?: string;
 }
 
+import type { AgentTrust } from '../../protocol/index.js';
+
 interface ProvisionResponse {
   device: { id: string; profile: string; tags: Record<string, string> };
   mqtt: { url: string; username: string; password: string };
+  trust: AgentTrust;
 }
 
 interface WrittenFile {
@@ -132,6 +135,8 @@ export async function flash(args: FlashArgs): Promise<Record<string, unknown>> {
     // A path, not the profile's name: the built-in profiles stay in the repository.
     profile: 'profile.json',
     stateDir: STATE_DIR,
+    // The root public key and trusted-keys list: what the agent verifies every signature with.
+    trust: provisioned.trust,
   };
   write('agent.json', JSON.stringify(agentConfig, null, 2) + '\n', 0o600);
   write(UNIT_NAME, systemdUnit(target), 0o644);

@@ -11,6 +11,7 @@ import { installErrorHandling } from './error-handler.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
+import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
 import { resultRoutes } from './routes/results.js';
 import { systemRoutes } from './routes/system.js';
@@ -45,6 +46,7 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
       await resultRoutes(scope, ctx);
       await moduleRoutes(scope, ctx);
       await deploymentRoutes(scope, ctx);
+      await keyRoutes(scope, ctx);
     },
     { prefix: API_PREFIX },
   );

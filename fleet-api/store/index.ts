@@ -8,12 +8,14 @@ import { moduleOps, type ModuleOps } from './modules.js';
 import { deploymentOps, type DeploymentOps } from './deployments.js';
 import { resultOps, type ResultOps } from './results.js';
 import { tokenOps, type TokenOps } from './tokens.js';
+import { trustOps, type TrustOps } from './trust.js';
 
 export type Store = DeviceOps &
   ModuleOps &
   DeploymentOps &
   ResultOps &
-  TokenOps & {
+  TokenOps &
+  TrustOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -29,6 +31,7 @@ export function openStore(path: string): Store {
     ...deploymentOps(db),
     ...resultOps(db),
     ...tokenOps(db),
+    ...trustOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

@@ -101,4 +101,14 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: signatures (docs/security.md). A module keeps its publisher's signatures, which the API
+  // cannot re-create; the root-signed trusted-keys lists are kept, newest version in force.
+  `
+  ALTER TABLE modules ADD COLUMN signatures TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE trusted_keys_lists (
+    version INTEGER PRIMARY KEY,
+    document TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
