@@ -26,6 +26,13 @@ const COMMANDS = [
   ['deployment', 'list'],
   ['results'],
   ['demo'],
+  ['keys'],
+  ['keys', 'create'],
+  ['keys', 'list'],
+  ['keys', 'trust'],
+  ['keys', 'revoke'],
+  ['keys', 'rotate-fleet'],
+  ['keys', 'sign-trusted'],
 ];
 
 test('every command has --help with an example and the --json option', async () => {
