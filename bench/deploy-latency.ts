@@ -16,6 +16,8 @@ import { startPlatform } from '../platform/start-platform.js';
 import { createApiClient } from '../cli/api-client.js';
 import { writeAgentConfig } from '../cli/commands/device.js';
 import { publishModuleDir } from '../cli/commands/module.js';
+import { loadSigningKey } from '../cli/commands/keys.js';
+import { KEY_FILES } from '../fleet-api/index.js';
 import { fromRoot } from '../common/paths.js';
 import { silentLogger } from '../common/logger.js';
 import { startCli } from '../test/helpers/cli.js';
@@ -61,7 +63,7 @@ export async function benchDeployLatency(options: { devices?: number; rounds?: n
       const provisioned = await api.post<Parameters<typeof writeAgentConfig>[1]>('/api/v1/devices', { id, profile: 'sim-x86-64', tags: { bench: 'deploy' } });
       agents.push(startCli(['agent', '--config', writeAgentConfig(join(dir, `${id}.json`), provisioned)], { WASMFLEET_LOG_LEVEL: 'warn' }));
     }
-    await publishModuleDir(api, fromRoot('modules-as', 'examples', 'ema'));
+    await publishModuleDir(api, fromRoot('modules-as', 'examples', 'ema'), loadSigningKey(join(platform.api.signing.keysDir, KEY_FILES.publisher), 'publisher key'));
     await waitUntil(async () => (await api.get<{ devices: unknown[] }>('/api/v1/devices', { online: true })).devices.length === deviceCount);
 
     for (let round = 0; round < rounds; round += 1) {

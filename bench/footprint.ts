@@ -18,6 +18,8 @@ import { startPlatform } from '../platform/start-platform.js';
 import { silentLogger } from '../common/logger.js';
 import { createApiClient, type ApiClient } from '../cli/api-client.js';
 import { publishModuleDir } from '../cli/commands/module.js';
+import { loadSigningKey } from '../cli/commands/keys.js';
+import { KEY_FILES } from '../fleet-api/index.js';
 import { fromRoot } from '../common/paths.js';
 import { figure, median, type BenchFigure } from './figure.js';
 
@@ -117,7 +119,7 @@ export async function benchFootprint(options: { settleMs?: number } = {}): Promi
     const threeConfig = await provision('fp-three', { fp: 'modules' });
     const leanConfig = await provision('fp-lean', { fp: 'modules' }, { spareWorker: false });
     for (const name of MODULES) {
-      await publishModuleDir(api, fromRoot('modules-as', 'examples', name));
+      await publishModuleDir(api, fromRoot('modules-as', 'examples', name), loadSigningKey(join(platform.api.signing.keysDir, KEY_FILES.publisher), 'publisher key'));
       // Before the agents start: their desired state is retained and waiting when they connect.
       await api.post('/api/v1/deployments', { module: name, version: '1.0.0', target: { tags: { fp: 'modules' } } });
     }

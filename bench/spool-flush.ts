@@ -22,6 +22,8 @@ import { startPlatform, type RunningPlatform as Platform } from '../platform/sta
 import { createApiClient } from '../cli/api-client.js';
 import { writeAgentConfig } from '../cli/commands/device.js';
 import { publishModuleDir } from '../cli/commands/module.js';
+import { loadSigningKey } from '../cli/commands/keys.js';
+import { KEY_FILES } from '../fleet-api/index.js';
 import { fromRoot } from '../common/paths.js';
 import { silentLogger } from '../common/logger.js';
 import { encodePayload, PROTOCOL_VERSION, topics, type ResultBatch } from '../protocol/index.js';
@@ -131,7 +133,7 @@ export async function benchSpoolFlush(options: { spooled?: number; live?: number
     const cacheDevice = await api.post<Provisioned>('/api/v1/devices', { id: 'bench-cache', profile: 'sim-x86-64' });
     const cacheConfig = writeAgentConfig(join(dir, 'bench-cache.json'), cacheDevice);
     const cacheState = (JSON.parse(readFileSync(cacheConfig, 'utf8')) as { stateDir: string }).stateDir;
-    await publishModuleDir(api, fromRoot('modules-as', 'examples', 'ema'));
+    await publishModuleDir(api, fromRoot('modules-as', 'examples', 'ema'), loadSigningKey(join(platform.api.signing.keysDir, KEY_FILES.publisher), 'publisher key'));
     const first = startCli(['agent', '--config', cacheConfig], { WASMFLEET_LOG_LEVEL: 'warn' });
     await api.post('/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['bench-cache'] }, config: { every: 1 }, input: 'temperature' });
     await waitUntil('results from the cache device', () => storedCount(platform, 'bench-cache').distinct >= 2, 30_000);

@@ -7,6 +7,8 @@ export interface ApiClient {
   get<T>(path: string, query?: Record<string, string | number | boolean | string[] | undefined>): Promise<T>;
   post<T>(path: string, body: unknown): Promise<T>;
   delete(path: string): Promise<void>;
+  /** Any method, returning the parsed body (DELETE and PUT routes that answer with one). */
+  request<T>(method: 'PUT' | 'DELETE' | 'POST', path: string, body?: unknown): Promise<T>;
 }
 
 function buildQuery(query: Record<string, string | number | boolean | string[] | undefined> = {}): string {
@@ -58,6 +60,7 @@ export function createApiClient(baseUrl: string, token: string): ApiClient {
     delete: async (path: string) => {
       await call('DELETE', path);
     },
+    request: async <T>(method: 'PUT' | 'DELETE' | 'POST', path: string, body?: unknown) => (await call(method, path, body)) as T,
   };
 }
 

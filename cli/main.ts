@@ -17,6 +17,7 @@ import { tokenCommand } from './commands/token.js';
 import { auditCommand } from './commands/audit.js';
 import { certsCommand } from './commands/certs.js';
 import { backupCommand } from './commands/backup.js';
+import { keysCommand } from './commands/keys.js';
 
 function reportFailure(error: unknown, json: boolean): void {
   const payload = isWasmfleetError(error)
@@ -43,6 +44,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(auditCommand)
     .command(certsCommand)
     .command(backupCommand)
+    .command(keysCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .example('$0 demo', 'see the whole loop in under a minute')

@@ -21,7 +21,10 @@ import { DEFAULT_CACHE_BYTES, ModuleCache } from './module-cache.js';
 import { ModuleFetcher } from './module-fetcher.js';
 import type { BackoffPolicy, SandboxFactory } from './module-runner.js';
 import { connectBroker, statusMessage, subscribeQos1, topicSubscriber } from './mqtt-link.js';
+import { verifyDesired } from './desired-verify.js';
 import { Reconciler } from './reconciler.js';
+import { TrustKeeper } from './trust-keeper.js';
+import { TrustStore } from './state/trust-store.js';
 import { ResultSeq } from './result-seq.js';
 import { ResultSender } from './spool/sender.js';
 import { Spool } from './spool/spool.js';
@@ -42,6 +45,8 @@ export interface AgentStats {
   readonly connected: boolean;
   /** Payloads dropped for being oversize, not JSON or off-schema. */
   readonly malformed: number;
+  /** Desired states refused as unsigned, badly signed or expired (docs/security.md). */
+  readonly refused: number;
   readonly resultsPublished: number;
   /** Results acknowledged by the fleet API as stored. */
   readonly resultsAcked: number;
@@ -79,7 +84,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const resultSeq = new ResultSeq(config.stateDir);
   const agentInfo = { version: agentVersion(), profile: profile.name, arch: process.arch };
   const desiredTopic = topics.device(deviceId, 'desired');
-  const counters = { malformed: 0 };
+  const counters = { malformed: 0, refused: 0 };
   const waiters = new Set<{ revision: number; resolve(): void }>();
   let reportTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -95,6 +100,8 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const moduleStore = new ModuleStore(config.stateDir, logger);
   const desiredStore = new DesiredStore(config.stateDir, logger);
   const persisted = desiredStore.load(deviceId);
+  const trustStore = new TrustStore(config.stateDir, logger);
+  const trust = new TrustKeeper(config.trust, trustStore, logger);
   /** Saves in order; stop() waits for it so the next start finds what this run applied. */
   let persisting: Promise<void> = Promise.resolve();
 
@@ -108,6 +115,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     timeoutMs: config.moduleFetchTimeoutMs,
     cache: new ModuleCache(DEFAULT_CACHE_BYTES, moduleStore),
     logger,
+    verify: { keys: () => trust.keys(), profile: profile.name, arch: profile.arch },
   });
 
   const reportedState = (): ReportedState => ({
@@ -222,6 +230,13 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     logger.warn('payload dropped', { what, code: error.code, reason: error.message });
   };
 
+  const refuseDesired = (error: { code: string; message: string }): void => {
+    counters.refused += 1;
+    logger.warn('desired state refused', { code: error.code, reason: error.message });
+    reconciler.reportError(error);
+    publishReported();
+  };
+
   client.on('message', (topic, payload) => {
     if (sender.handleMessage(topic, payload)) return;
     if (stopping) return;
@@ -230,9 +245,10 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       logger.debug('message on an unexpected topic ignored', { topic });
       return;
     }
-    // An empty retained payload clears the desired state: the device should run nothing [WF-P-T-2].
+    // An empty retained payload is how MQTT clears a topic, and anyone with publish rights can
+    // send one: it is not signed, so it stops nothing [WF-P-SIG-4].
     if (payload.byteLength === 0) {
-      void reconciler.submit(null);
+      refuseDesired(agentErrors.WF_AGENT_DESIRED_UNSIGNED_CLEAR());
       return;
     }
     const decoded = decodePayload('desired', payload);
@@ -240,6 +256,11 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       dropMalformed('desired', decoded.error);
       reconciler.reportError(agentErrors.WF_AGENT_DESIRED_MALFORMED({ reason: `${decoded.error.code}: ${decoded.error.message}` }));
       publishReported();
+      return;
+    }
+    const verified = verifyDesired(decoded.value, trust, logger);
+    if (!verified.ok) {
+      refuseDesired(verified.error);
       return;
     }
     logger.info('desired state received', { revision: (decoded.value as DesiredState).revision, modules: (decoded.value as DesiredState).modules.length });
@@ -301,7 +322,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       resultsPending: spool.pending,
       resultsDropped: (({ droppedFull, droppedAge, lost }) => droppedFull + droppedAge + lost)(spool.report()),
       cacheCorrupt: moduleStore.stats().corrupt,
-      stateWriteFailures: moduleStore.stats().writeFailures + desiredStore.failures,
+      stateWriteFailures: moduleStore.stats().writeFailures + desiredStore.failures + trustStore.failures,
     }),
     whenApplied(revision, timeoutMs = DEFAULT_APPLY_TIMEOUT_MS) {
       if (reconciler.appliedRevision >= revision) return Promise.resolve();

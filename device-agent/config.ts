@@ -10,7 +10,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { deepFreeze, withDefaults } from '../common/validate.js';
 import { isWasmfleetError, reasonOf } from '../common/errors.js';
 import { loadProfile, type FirmwareProfile } from '../firmware-profiles/index.js';
-import { DEVICE_ID_PATTERN } from '../protocol/index.js';
+import { AgentTrustSchema, DEVICE_ID_PATTERN } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
 
 export const DEFAULT_MODULE_FETCH_TIMEOUT_MS = 10_000;
@@ -36,6 +36,11 @@ export const AgentConfigSchema = Type.Object(
     /** A built-in firmware profile name (e.g. `sim-x86-64`) or a path to a profile JSON file. */
     profile: Type.String({ minLength: 1, maxLength: 4096 }),
     stateDir: Type.String({ minLength: 1, maxLength: 4096 }),
+    /**
+     * The root public key and the first trusted-keys list, written at provisioning. Modules and
+     * desired states are accepted only when signed by keys this trusts (docs/security.md).
+     */
+    trust: AgentTrustSchema,
     logLevel: Type.Optional(
       Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')]),
     ),

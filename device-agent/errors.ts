@@ -29,6 +29,13 @@ export const agentErrors = defineErrors({
   WF_AGENT_STOPPED: { message: 'agent for device {deviceId} is stopped', status: 503 },
   WF_AGENT_STATE_WRITE_FAILED: { message: 'agent state not written ({what} to {path}): {reason}', status: 500 },
   WF_AGENT_STATE_UNREADABLE: { message: 'agent state file {path} ignored: {reason}', status: 500 },
+  WF_AGENT_TRUST_UNUSABLE: { message: 'no trusted keys in force: {reason}', status: 403 },
+  WF_AGENT_TRUST_REFUSED: { message: 'trusted-keys list version {version} refused: {reason}', status: 403 },
+  WF_AGENT_DESIRED_SIGNATURE: { message: 'desired state revision {revision} refused: {reason}', status: 403 },
+  WF_AGENT_DESIRED_EXPIRED: { message: 'desired state revision {revision} refused: it expired at {expiresAt} (freeze protection); the last verified state keeps running', status: 403 },
+  WF_AGENT_DESIRED_UNSIGNED_CLEAR: { message: 'empty desired payload ignored: only a signed desired state with no modules stops the modules', status: 403 },
+  WF_AGENT_MODULE_SIGNATURE: { message: 'module {name}@{version} refused: {reason}', status: 403 },
+  WF_AGENT_MODULE_TARGET: { message: 'module {name}@{version} refused: {reason}', status: 400 },
   WF_AGENT_CACHE_CORRUPT: { message: 'cached module {sha256} discarded: {reason}', status: 500 },
 });
 

@@ -11,7 +11,7 @@ import { silentLogger } from '../common/logger.js';
 import { parseTopic, topics, type DesiredModule } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
 import { ModuleCache } from './module-cache.js';
-import { verifyEnvelope, verifyModule, type VerifiedModule } from './module-verify.js';
+import { verifyEnvelope, verifyModule, type VerifiedModule, type VerifyContext } from './module-verify.js';
 
 /** The slice of an MQTT client the fetcher needs; both reject when the broker refuses. */
 export interface TopicSubscriber {
@@ -24,6 +24,8 @@ export interface ModuleFetcherOptions {
   readonly timeoutMs: number;
   readonly cache?: ModuleCache;
   readonly logger?: Logger;
+  /** Trusted publisher keys and this device's profile and architecture. */
+  readonly verify: VerifyContext;
 }
 
 interface Fetched {
@@ -65,7 +67,7 @@ export class ModuleFetcher {
       if (sameEntry(fetched.verifiedFor, desired)) return fetched.module;
       candidate = fetched.module;
     }
-    const checked = verifyModule(desired, candidate);
+    const checked = verifyModule(desired, candidate, this.options.verify);
     if (!checked.ok) throw checked.error;
     return checked.module;
   }
@@ -76,7 +78,7 @@ export class ModuleFetcher {
     if (parsed?.kind !== 'module') return false;
     const pending = this.pending.get(parsed.sha256);
     if (!pending) return true;
-    const verified = verifyEnvelope(pending.desired, parsed.sha256, payload);
+    const verified = verifyEnvelope(pending.desired, parsed.sha256, payload, this.options.verify);
     if (verified.ok) {
       this.cache.put(verified.module);
       pending.settle(verified.module);

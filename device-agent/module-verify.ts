@@ -1,12 +1,22 @@
 /**
  * Verification of a module before it runs. The broker is not trusted: whatever arrives on a
- * module topic must match, field by field, what the desired state asked for (topic hash, length,
- * content hash, manifest name and version) and pass the structural ABI check, or it is refused
- * with a reason that ends up in the reported state [WF-P-T-1].
+ * module topic must carry a trusted publisher's signature over its manifest, length and hash
+ * [WF-P-SIG-3], match, field by field, what the (fleet-signed) desired state asked for (topic
+ * hash, length, content hash, manifest name and version), target this device's profile and
+ * architecture, and pass the structural ABI check, or it is refused with a reason that ends up in
+ * the reported state [WF-P-T-1].
  */
 import type { WasmfleetError } from '../common/errors.js';
-import { abiProblem, decodePayload, sha256Hex, type DesiredModule, type Manifest } from '../protocol/index.js';
+import { abiProblem, checkEnvelopeSigners, decodePayload, sha256Hex, targetProblem, type DesiredModule, type Manifest } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
+import type { KeysNow } from './trust-keeper.js';
+
+/** What a module is checked against besides its desired entry: who may sign it, where it may run. */
+export interface VerifyContext {
+  readonly keys: () => KeysNow;
+  readonly profile: string;
+  readonly arch: string;
+}
 
 export interface VerifiedModule {
   readonly sha256: string;
@@ -20,7 +30,7 @@ export type Verified = { ok: true; module: VerifiedModule } | { ok: false; error
 const who = (desired: DesiredModule) => ({ name: desired.name, version: desired.version });
 
 /** Verifies a raw module-topic payload against the desired entry; the cap is checked before parsing. */
-export function verifyEnvelope(desired: DesiredModule, topicSha: string, payload: Uint8Array | string): Verified {
+export function verifyEnvelope(desired: DesiredModule, topicSha: string, payload: Uint8Array | string, context: VerifyContext): Verified {
   if (topicSha !== desired.sha256) {
     return fail(agentErrors.WF_AGENT_MODULE_HASH_MISMATCH({ ...who(desired), expected: desired.sha256, actual: `topic ${topicSha}` }));
   }
@@ -29,6 +39,10 @@ export function verifyEnvelope(desired: DesiredModule, topicSha: string, payload
     return fail(agentErrors.WF_AGENT_MODULE_MALFORMED({ ...who(desired), reason: `${decoded.error.code}: ${decoded.error.message}` }));
   }
   const envelope = decoded.value;
+  const keys = context.keys();
+  if (!keys.ok) return fail(agentErrors.WF_AGENT_MODULE_SIGNATURE({ ...who(desired), reason: keys.reason }));
+  const signed = checkEnvelopeSigners(envelope, keys.keys);
+  if (!signed.ok) return fail(agentErrors.WF_AGENT_MODULE_SIGNATURE({ ...who(desired), reason: `not signed by a trusted publisher key: ${signed.reason}` }));
   if (envelope.sha256 !== desired.sha256) {
     return fail(agentErrors.WF_AGENT_MODULE_HASH_MISMATCH({ ...who(desired), expected: desired.sha256, actual: `envelope ${envelope.sha256}` }));
   }
@@ -37,11 +51,11 @@ export function verifyEnvelope(desired: DesiredModule, topicSha: string, payload
   }
   // Decoded length is bounded: the schema capped the base64 string before we got here.
   const wasm = new Uint8Array(Buffer.from(envelope.wasm, 'base64'));
-  return verifyModule(desired, { sha256: envelope.sha256, manifest: envelope.manifest, wasm });
+  return verifyModule(desired, { sha256: envelope.sha256, manifest: envelope.manifest, wasm }, context);
 }
 
 /** The checks that also apply to a module already in the cache (same bytes, another entry). */
-export function verifyModule(desired: DesiredModule, candidate: VerifiedModule): Verified {
+export function verifyModule(desired: DesiredModule, candidate: VerifiedModule, target: Pick<VerifyContext, 'profile' | 'arch'>): Verified {
   const { wasm, manifest } = candidate;
   if (wasm.byteLength !== desired.size) {
     return fail(agentErrors.WF_AGENT_MODULE_SIZE_MISMATCH({ ...who(desired), expected: desired.size, what: 'the decoded bytes', actual: wasm.byteLength }));
@@ -53,6 +67,8 @@ export function verifyModule(desired: DesiredModule, candidate: VerifiedModule):
   if (manifest.name !== desired.name || manifest.version !== desired.version) {
     return fail(agentErrors.WF_AGENT_MODULE_MANIFEST_MISMATCH({ ...who(desired), actual: `${manifest.name}@${manifest.version}` }));
   }
+  const misplaced = targetProblem(manifest, target.profile, target.arch);
+  if (misplaced !== undefined) return fail(agentErrors.WF_AGENT_MODULE_TARGET({ ...who(desired), reason: misplaced }));
   const problem = abiProblem(wasm);
   if (problem !== undefined) return fail(agentErrors.WF_AGENT_MODULE_ABI_REFUSED({ ...who(desired), reason: problem }));
   return { ok: true, module: { sha256: actual, manifest, wasm } };

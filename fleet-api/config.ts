@@ -58,6 +58,25 @@ export const FleetApiOptionsSchema = Type.Object(
         /** node-cron expressions (a leading seconds field is allowed). */
         offlineDetection: Type.String({ minLength: 1, default: '*/15 * * * * *' }),
         resultsRetention: Type.String({ minLength: 1, default: '17 * * * *' }),
+        /** Re-signs desired states (and the trusted-keys list, root key permitting) before they expire. */
+        resignDesired: Type.String({ minLength: 1, default: '41 * * * *' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Keys and signature lifetimes (docs/security.md). */
+    signing: Type.Object(
+      {
+        /** Private keys (0600) and root.pub; `keys/` beside the SQLite file when absent. */
+        keysDir: Type.Optional(Type.String({ minLength: 1 })),
+        /** How long a published desired state stays valid; agents refuse it after (freeze). */
+        desiredTtlS: Type.Integer({ minimum: 60, maximum: 366 * 86400, default: 7 * 86400 }),
+        /** The re-sign job re-publishes a desired state this long before it expires. */
+        resignMarginS: Type.Integer({ minimum: 30, maximum: 365 * 86400, default: 2 * 86400 }),
+        trustedKeysTtlS: Type.Integer({ minimum: 3600, maximum: 10 * 366 * 86400, default: 365 * 86400 }),
+        /** The job re-signs the trusted-keys list this long before it expires (root key permitting). */
+        trustedKeysMarginS: Type.Integer({ minimum: 60, maximum: 365 * 86400, default: 30 * 86400 }),
+        /** Create a local publisher key on a fresh data directory, for `wasmfleet module publish`. */
+        devPublisherKey: Type.Boolean({ default: true }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -92,6 +111,7 @@ export type FleetApiOptionsPartial = {
   bodyLimitBytes?: number;
   largeBodyLimitBytes?: number;
   jobs?: Partial<FleetApiOptionsInput['jobs']>;
+  signing?: Partial<FleetApiOptionsInput['signing']>;
   retention?: Partial<FleetApiOptionsInput['retention']>;
   ingest?: Partial<FleetApiOptionsInput['ingest']>;
 };
@@ -103,7 +123,15 @@ export function resolveOptions(input: FleetApiOptionsPartial): FleetApiOptions {
     throw apiErrors.WF_API_OPTION_INVALID({ reason: describeProblems(result.problems), field });
   }
   const value = result.value;
-  for (const name of ['offlineDetection', 'resultsRetention'] as const) {
+  const { desiredTtlS, resignMarginS, trustedKeysTtlS, trustedKeysMarginS } = value.signing;
+  // A margin as long as the lifetime would re-sign everything on every run, or never in time.
+  if (resignMarginS >= desiredTtlS) {
+    throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'signing/resignMarginS': ${resignMarginS} must be below signing/desiredTtlS (${desiredTtlS})`, field: 'signing/resignMarginS' });
+  }
+  if (trustedKeysMarginS >= trustedKeysTtlS) {
+    throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'signing/trustedKeysMarginS': ${trustedKeysMarginS} must be below signing/trustedKeysTtlS (${trustedKeysTtlS})`, field: 'signing/trustedKeysMarginS' });
+  }
+  for (const name of ['offlineDetection', 'resultsRetention', 'resignDesired'] as const) {
     if (!cron.validate(value.jobs[name])) {
       throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'jobs/${name}': '${value.jobs[name]}' is not a cron expression`, field: `jobs/${name}` });
     }

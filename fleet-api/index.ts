@@ -3,6 +3,7 @@
  * createFleetApi wires the parts; listen() binds HTTP and connects MQTT; close() undoes it all.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
@@ -13,6 +14,7 @@ import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
 import { retainedSource } from './retained-source.js';
 import { openStore, tokenIdOf, type Store } from './store/index.js';
+import { createFleetSigning, type FleetSigning } from './signing/fleet-signing.js';
 
 export { openStore, type Store } from './store/index.js';
 export { storeCredentialVerifier, type ServiceAccount } from './credentials-verifier.js';
@@ -20,6 +22,8 @@ export { apiErrors } from './errors.js';
 export { resolveOptions, FleetApiOptionsSchema, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
 export type { MqttLink, LinkCounters } from './mqtt-link.js';
 export type { JobView } from './jobs/index.js';
+export type { FleetSigning } from './signing/fleet-signing.js';
+export { KEY_FILES } from './signing/key-files.js';
 
 export interface FleetApi {
   readonly app: FastifyInstance;
@@ -28,6 +32,7 @@ export interface FleetApi {
   readonly ingestion: Ingestion;
   readonly jobs: JobScheduler;
   readonly options: FleetApiOptions;
+  readonly signing: FleetSigning;
   listen(): Promise<{ url: string }>;
   close(): Promise<void>;
   /** A new admin token, returned in clear once. */
@@ -54,18 +59,30 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   const options = resolveOptions(input);
   const logger = deps.logger ?? createLogger({ component: 'fleet-api' });
   const store = deps.store ?? openStore(options.dbPath);
+  let signing: FleetSigning;
+  try {
+    signing = createFleetSigning(
+      store,
+      { ...options.signing, keysDir: options.signing.keysDir ?? join(dirname(options.dbPath), 'keys') },
+      logger.child({ component: 'fleet-api-signing' }),
+    );
+  } catch (error) {
+    if (!deps.store) store.close();
+    throw error;
+  }
   const ingestion = createIngestion(store, options.ingest, logger);
   const link = createMqttLink(
     { ...options.mqtt },
     retainedSource(store),
     ingestion.handlers,
     logger.child({ component: 'fleet-api-mqtt' }),
+    signing,
   );
   ingestion.setAcknowledger((deviceId, stored) => link.publishAck(deviceId, stored));
-  const jobs = createFleetJobs(store, options, logger);
+  const jobs = createFleetJobs(store, options, logger, { link, signing });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ store, link, ingestion, jobs, options, logger, version: packageVersion() });
+    app = await buildApp({ store, link, ingestion, jobs, options, signing, logger, version: packageVersion() });
   } catch (error) {
     await jobs.stop();
     if (!deps.store) store.close();
@@ -81,6 +98,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     ingestion,
     jobs,
     options,
+    signing,
     async listen() {
       const address = await app.listen({ host: options.http.host, port: options.http.port });
       connecting ??= link.connect();

@@ -22,6 +22,7 @@ import {
   type ReportedState,
   type ResultBatch,
   type SpooledResults,
+  type SignedDesiredState,
 } from '../protocol/index.js';
 
 /** What the link re-derives retained messages from: SQLite, through the store. */
@@ -30,6 +31,11 @@ export interface RetainedSource {
   moduleEnvelope(sha256: string): ModuleEnvelope | undefined;
   deviceIds(): string[];
   desiredState(deviceId: string): DesiredState | null;
+}
+
+/** Signs each desired state as it is published (docs/security.md); the fleet key never leaves it. */
+export interface DesiredSigner {
+  signDesired(state: DesiredState, now?: number): SignedDesiredState;
 }
 
 export interface IngestHandlers {
@@ -85,6 +91,13 @@ export interface MqttLink {
    */
   publishAck(deviceId: string, stored: [number, number][]): void;
   resync(): Promise<void>;
+  /**
+   * Publishes again, freshly signed, every desired state whose signature expires before
+   * `deadlineMs` (or was never published); returns how many were re-signed and published.
+   */
+  resignExpiring(deadlineMs: number): Promise<{ due: number; published: number }>;
+  /** Publishes every device's desired state again, e.g. after the trusted-keys list changed. */
+  republishDesired(): Promise<number>;
   counters(): Readonly<LinkCounters>;
   close(): Promise<void>;
 }
@@ -94,7 +107,7 @@ const RESYNC_CONCURRENCY = 32;
 const MALFORMED_LOGS_PER_WINDOW = 20;
 const MALFORMED_WINDOW_MS = 10_000;
 
-export function createMqttLink(options: LinkOptions, source: RetainedSource, handlers: IngestHandlers, logger: Logger): MqttLink {
+export function createMqttLink(options: LinkOptions, source: RetainedSource, handlers: IngestHandlers, logger: Logger, signer: DesiredSigner): MqttLink {
   const clientId = options.clientId ?? `wf-fleet-api-${randomBytes(6).toString('hex')}`;
   const counters: LinkCounters = { received: 0, accepted: 0, malformed: 0, topicMismatch: 0, published: 0, publishFailed: 0, deferred: 0, connects: 0, resyncs: 0, acksPublished: 0 };
   const chains = new Map<string, Promise<unknown>>();
@@ -156,13 +169,47 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
       return envelope && encodePayload('module', envelope);
     });
 
-  const publishDesired = (deviceId: string) =>
-    send(topics.device(deviceId, 'desired'), () => {
-      const state = source.desiredState(deviceId);
-      return state ? encodePayload('desired', state) : undefined;
-    });
+  /** When each device's retained desired state stops being valid; what the re-sign job reads. */
+  const signedUntil = new Map<string, number>();
 
-  const clearDesired = (deviceId: string) => send(topics.device(deviceId, 'desired'), () => Buffer.alloc(0));
+  // Signed at send time, so the expiry counts from the moment the message reaches the broker.
+  const publishDesired = async (deviceId: string): Promise<boolean> => {
+    let expiresAt = 0;
+    const sent = await send(topics.device(deviceId, 'desired'), () => {
+      const state = source.desiredState(deviceId);
+      if (!state) return undefined;
+      const signed = signer.signDesired(state);
+      expiresAt = Date.parse(signed.expiresAt);
+      return encodePayload('desired', signed);
+    });
+    if (sent) signedUntil.set(deviceId, expiresAt);
+    return sent;
+  };
+
+  const publishAllDesired = async (): Promise<number> => {
+    const ids = source.deviceIds();
+    let published = 0;
+    for (let i = 0; i < ids.length; i += RESYNC_CONCURRENCY) {
+      const sent = await Promise.all(ids.slice(i, i + RESYNC_CONCURRENCY).map(publishDesired));
+      published += sent.filter(Boolean).length;
+    }
+    return published;
+  };
+
+  const resignExpiring = async (deadlineMs: number): Promise<{ due: number; published: number }> => {
+    const due = source.deviceIds().filter((id) => (signedUntil.get(id) ?? 0) < deadlineMs && source.desiredState(id) !== null);
+    let published = 0;
+    for (let i = 0; i < due.length; i += RESYNC_CONCURRENCY) {
+      const sent = await Promise.all(due.slice(i, i + RESYNC_CONCURRENCY).map(publishDesired));
+      published += sent.filter(Boolean).length;
+    }
+    return { due: due.length, published };
+  };
+
+  const clearDesired = (deviceId: string) => {
+    signedUntil.delete(deviceId);
+    return send(topics.device(deviceId, 'desired'), () => Buffer.alloc(0));
+  };
 
   const pendingRevocations = new Set<string>();
   const revokeDevice = (deviceId: string): Promise<boolean> =>
@@ -199,11 +246,8 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
       const started = Date.now();
       // Modules first, so an agent that sees a new desired state finds its modules retained.
       for (const sha of source.moduleShas()) await publishModule(sha);
-      const ids = source.deviceIds();
-      for (let i = 0; i < ids.length; i += RESYNC_CONCURRENCY) {
-        await Promise.all(ids.slice(i, i + RESYNC_CONCURRENCY).map(publishDesired));
-      }
-      logger.info('retained state re-derived from SQLite', { devices: ids.length, ms: Date.now() - started });
+      const devices = await publishAllDesired();
+      logger.info('retained state re-derived from SQLite', { devices, ms: Date.now() - started });
     })().finally(() => {
       resyncing = undefined;
     });
@@ -315,6 +359,8 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
       });
     },
     resync,
+    resignExpiring,
+    republishDesired: publishAllDesired,
     counters: () => ({ ...counters }),
     async close() {
       if (closing || !client) return;

@@ -11,7 +11,7 @@ export function retainedSource(store: Store): RetainedSource {
       const module = store.moduleBySha(sha256);
       const wasm = store.moduleWasm(sha256);
       if (!module || !wasm) return undefined;
-      return { v: PROTOCOL_VERSION, manifest: module.manifest, sha256, size: module.size, wasm: wasm.toString('base64') };
+      return { v: PROTOCOL_VERSION, manifest: module.manifest, sha256, size: module.size, wasm: wasm.toString('base64'), signatures: module.signatures };
     },
     deviceIds: () => (store.open ? store.deviceIds() : []),
     desiredState: (deviceId) => (store.open ? (store.getDevice(deviceId)?.desired ?? null) : null),

@@ -8,7 +8,7 @@ import type { WasmfleetError } from '../common/errors.js';
 import { protocolErrors } from './errors.js';
 import { PAYLOAD_CAPS, type PayloadKind } from './limits.js';
 import {
-  DesiredStateSchema,
+  SignedDesiredStateSchema,
   DeviceStatusSchema,
   ModuleEnvelopeSchema,
   ReportedStateSchema,
@@ -16,7 +16,7 @@ import {
   RevokeDeviceSchema,
   ResultsAckSchema,
   SpooledResultsSchema,
-  type DesiredState,
+  type SignedDesiredState,
   type DeviceStatus,
   type ModuleEnvelope,
   type ReportedState,
@@ -28,7 +28,7 @@ import {
 
 export interface PayloadTypes {
   module: ModuleEnvelope;
-  desired: DesiredState;
+  desired: SignedDesiredState;
   reported: ReportedState;
   status: DeviceStatus;
   results: ResultBatch;
@@ -39,7 +39,7 @@ export interface PayloadTypes {
 
 const SCHEMAS: { [K in PayloadKind]: TSchema } = {
   module: ModuleEnvelopeSchema,
-  desired: DesiredStateSchema,
+  desired: SignedDesiredStateSchema,
   reported: ReportedStateSchema,
   status: DeviceStatusSchema,
   results: ResultBatchSchema,

@@ -8,3 +8,6 @@ export * from './codec.js';
 export * from './content.js';
 export { protocolErrors } from './errors.js';
 export * from './abi.js';
+export * from './signing.js';
+export * from './trust.js';
+export * from './signed-messages.js';

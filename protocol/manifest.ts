@@ -4,6 +4,7 @@
  * Validated by the same schema in the CLI, the API and the agent. See docs/protocol.md §Manifest.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN } from './ids.js';
 import { SUPPORTED_ABI_VERSIONS } from './version.js';
 
@@ -42,6 +43,33 @@ export const ModuleLimitsSchema = Type.Object(
 );
 export type ModuleLimits = Static<typeof ModuleLimitsSchema>;
 
+export const ModuleTargetsSchema = Type.Object(
+  {
+    /** Firmware profile names, e.g. `rpi4-arm64`. */
+    profiles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 32 })),
+    /** Node's `process.arch` names, as in a profile's `arch`: x64, arm64, armv7l. */
+    arch: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16 }), { minItems: 1, maxItems: 8 })),
+  },
+  { additionalProperties: false },
+);
+export type ModuleTargets = Static<typeof ModuleTargetsSchema>;
+
+/**
+ * The manifest with its schema defaults filled in: what the API stores and serves, and so what a
+ * publisher must sign. Does not validate; callers check the result against ManifestSchema.
+ */
+export function completeManifest(input: unknown): Manifest {
+  return Value.Default(ManifestSchema, Value.Clone(input)) as Manifest;
+}
+
+/** Why a module may not run on (profile, arch), or undefined. */
+export function targetProblem(manifest: Pick<Manifest, 'targets'>, profile: string, arch: string): string | undefined {
+  const { profiles, arch: arches } = manifest.targets ?? {};
+  if (profiles && !profiles.includes(profile)) return `it targets profiles ${profiles.join(', ')}, not ${profile}`;
+  if (arches && !arches.includes(arch)) return `it targets ${arches.join(', ')}, not ${arch}`;
+  return undefined;
+}
+
 export const ManifestSchema = Type.Object(
   {
     name: Type.String({ pattern: MODULE_NAME_PATTERN }),
@@ -55,6 +83,11 @@ export const ManifestSchema = Type.Object(
     metrics: Type.Array(NamedItem, { maxItems: 64, default: [] }),
     events: Type.Array(NamedItem, { maxItems: 64, default: [] }),
     limits: Type.Optional(ModuleLimitsSchema),
+    /**
+     * Where the module may run; absent means anywhere. Signed with the manifest, so an agent
+     * refuses a module built for another profile or architecture [WF-P-SIG-3].
+     */
+    targets: Type.Optional(ModuleTargetsSchema),
   },
   { additionalProperties: false },
 );

@@ -7,6 +7,7 @@ import { DEVICE_ID_PATTERN, MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATT
 import { ManifestSchema, ModuleLimitsSchema } from './manifest.js';
 import { MAX_ACK_RANGES, MAX_MODULES_PER_DEVICE, MAX_SPOOLED_BATCHES, MAX_WASM_BASE64_CHARS, MAX_WASM_BYTES } from './limits.js';
 import { PROTOCOL_VERSION } from './version.js';
+import { SignaturesSchema, TrustedKeysSchema } from './trust.js';
 
 const V = Type.Literal(PROTOCOL_VERSION);
 const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN });
@@ -26,6 +27,12 @@ export const ModuleEnvelopeSchema = Type.Object(
     size: Type.Integer({ minimum: 8, maximum: MAX_WASM_BYTES }),
     /** The .wasm bytes, base64, so any MQTT client can read the message as text. */
     wasm: Type.String({ maxLength: MAX_WASM_BASE64_CHARS }),
+    /**
+     * By a publisher key, over every other field but `wasm`, which `sha256` and `size` bind
+     * [WF-P-SIG-3].
+     */
+    /** Optional in the schema so that a receiver can say "not signed" rather than "malformed". */
+    signatures: Type.Optional(SignaturesSchema),
   },
   { additionalProperties: false },
 );
@@ -60,6 +67,25 @@ export const DesiredStateSchema = Type.Object(
   { additionalProperties: false },
 );
 export type DesiredState = Static<typeof DesiredStateSchema>;
+
+/**
+ * What is actually retained on wf/v1/devices/{id}/desired [WF-P-T-2]: the desired state the API
+ * composed, an expiry, the current trusted-keys list, and the fleet key's signature over all of
+ * it [WF-P-SIG-4]. An agent refuses it unsigned, badly signed, expired, or below its revision floor.
+ */
+export const SignedDesiredStateSchema = Type.Object(
+  {
+    ...DesiredStateSchema.properties,
+    /** After this instant the agent refuses the message (freeze); the API re-signs before it. */
+    expiresAt: Timestamp,
+    /** Root-signed; carried here so a rotated fleet key arrives with the first state it signs. */
+    trust: Type.Optional(TrustedKeysSchema),
+    /** Optional in the schema so that a receiver can say "not signed" rather than "malformed". */
+    signatures: Type.Optional(SignaturesSchema),
+  },
+  { additionalProperties: false },
+);
+export type SignedDesiredState = Static<typeof SignedDesiredStateSchema>;
 
 export const ModuleRunStateSchema = Type.Union([
   Type.Literal('starting'),

@@ -15,6 +15,9 @@ import type { GlobalArgs } from '../global-options.js';
 import { progress } from '../output.js';
 import { untilShutdownSignal } from '../../common/signals.js';
 import { publishModuleDir } from './module.js';
+import { loadSigningKey } from './keys.js';
+import { KEY_FILES } from '../../fleet-api/index.js';
+import type { AgentTrust } from '../../protocol/index.js';
 import { waitForDeployment } from './deploy.js';
 
 interface DemoArgs extends GlobalArgs {
@@ -73,21 +76,23 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       for (let i = 1; i <= args.devices; i += 1) {
         const id = `demo-${String(i).padStart(2, '0')}`;
         const site = i <= Math.ceil(args.devices / 2) ? 'north' : 'south';
-        const provisioned = await api.post<{ mqtt: { url: string; username: string; password: string } }>('/api/v1/devices', {
+        const provisioned = await api.post<{ mqtt: { url: string; username: string; password: string }; trust: AgentTrust }>('/api/v1/devices', {
           id,
           profile: 'sim-x86-64',
           tags: { site },
         });
         agents.push(
           await startAgent(
-            { deviceId: id, broker: provisioned.mqtt, profile: 'sim-x86-64', stateDir: join(dataDir, 'agents', id) },
+            { deviceId: id, broker: provisioned.mqtt, profile: 'sim-x86-64', stateDir: join(dataDir, 'agents', id), trust: provisioned.trust },
             { logger: logger.child({ component: 'agent', deviceId: id }) },
           ),
         );
       }
 
       step('building and publishing the example modules');
-      for (const dir of exampleModuleDirs()) await publishModuleDir(api, dir);
+      // Signed with the development publisher key the platform created in its data directory.
+      const publisher = loadSigningKey(join(platform.api.signing.keysDir, KEY_FILES.publisher), 'publisher key');
+      for (const dir of exampleModuleDirs()) await publishModuleDir(api, dir, publisher);
 
       step('deploying: ema to site=north, zscore to site=south, threshold to every sim-x86-64 device');
       for (const deployment of DEMO_DEPLOYMENTS) {

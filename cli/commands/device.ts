@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import type { AgentTrust } from '../../protocol/index.js';
 import { clientFor } from '../api-client.js';
 import { cliErrors } from '../errors.js';
 import { asList, parseKeyValues, type GlobalArgs } from '../global-options.js';
@@ -20,6 +21,8 @@ interface DeviceView {
 interface ProvisionResponse {
   device: DeviceView;
   mqtt: { url: string; username: string; password: string };
+  /** Root public key and trusted-keys list the agent verifies signatures with. */
+  trust: AgentTrust;
 }
 
 /** The ready-to-run agent config for a newly provisioned device (contains its password: 0600). */
@@ -37,6 +40,7 @@ export function writeAgentConfig(path: string, provisioned: ProvisionResponse, s
     broker: { ...provisioned.mqtt, ...tlsFiles },
     profile: provisioned.device.profile,
     stateDir: resolve(stateDir ?? resolve(dirname(file), `${provisioned.device.id}.state`)),
+    trust: provisioned.trust,
   };
   try {
     writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });

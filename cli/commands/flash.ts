@@ -38,9 +38,12 @@ interface FlashArgs extends GlobalArgs {
   start: boolean;
 }
 
+import type { AgentTrust } from '../../protocol/index.js';
+
 interface ProvisionResponse {
   device: { id: string; profile: string; tags: Record<string, string> };
   mqtt: { url: string; username: string; password: string };
+  trust: AgentTrust;
 }
 
 interface WrittenFile {
@@ -170,6 +173,8 @@ export async function flash(args: FlashArgs): Promise<Record<string, unknown>> {
     // A path, not the profile's name: the built-in profiles stay in the repository.
     profile: 'profile.json',
     stateDir: gatewayStateDir(profile),
+    // The root public key and trusted-keys list: what the agent verifies every signature with.
+    trust: provisioned.trust,
   };
   write('agent.json', JSON.stringify(agentConfig, null, 2) + '\n', 0o600);
   write(UNIT_NAME, systemdUnit(target), 0o644);

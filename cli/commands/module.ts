@@ -3,10 +3,11 @@ import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { buildModule } from '../../modules-as/tools/build-module.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
-import type { Manifest } from '../../protocol/index.js';
+import { completeManifest, sha256Hex, signModule, type Manifest, type SigningKey } from '../../protocol/index.js';
 import { clientFor, type ApiClient } from '../api-client.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit, progress, table } from '../output.js';
+import { DEFAULT_PUBLISHER_KEY, loadSigningKey } from './keys.js';
 import { newCommand, runCommand, testCommand } from './module-authoring.js';
 
 interface ModuleSummary {
@@ -17,13 +18,17 @@ interface ModuleSummary {
   [key: string]: unknown;
 }
 
-/** Builds a module folder if its build is missing or stale, then uploads it. */
-export async function publishModuleDir(api: ApiClient, dir: string, step: (label: string) => void = () => undefined): Promise<ModuleSummary> {
+/**
+ * Builds a module folder if its build is missing or stale, signs it with the publisher key (its
+ * manifest with defaults filled, length and sha256: docs/security.md), then uploads it.
+ */
+export async function publishModuleDir(api: ApiClient, dir: string, publisher: SigningKey, step: (label: string) => void = () => undefined): Promise<ModuleSummary> {
   step(`building ${dir}`);
   const built = await ensureBuilt(resolve(dir));
-  const manifest: Manifest = built.manifest;
-  step(`publishing ${manifest.name}@${manifest.version} (${built.bytes.byteLength} bytes)`);
-  return api.post<ModuleSummary>('/api/v1/modules', { manifest, wasm: Buffer.from(built.bytes).toString('base64') });
+  const manifest: Manifest = completeManifest(built.manifest);
+  step(`signing with key ${publisher.keyId.slice(0, 16)} and publishing ${manifest.name}@${manifest.version} (${built.bytes.byteLength} bytes)`);
+  const signature = signModule({ manifest, sha256: sha256Hex(built.bytes), size: built.bytes.byteLength }, publisher);
+  return api.post<ModuleSummary>('/api/v1/modules', { manifest, wasm: Buffer.from(built.bytes).toString('base64'), signatures: [signature] });
 }
 
 const build: CommandModule<GlobalArgs, GlobalArgs & { dir: string; debug: boolean }> = {
@@ -41,18 +46,25 @@ const build: CommandModule<GlobalArgs, GlobalArgs & { dir: string; debug: boolea
   },
 };
 
-const publish: CommandModule<GlobalArgs, GlobalArgs & { dirs: string[] }> = {
+const publish: CommandModule<GlobalArgs, GlobalArgs & { dirs: string[]; key: string }> = {
   command: 'publish <dirs..>',
-  describe: 'Build (if needed) and upload module folders to the fleet API',
+  describe: 'Build (if needed), sign with a publisher key and upload module folders to the fleet API',
   builder: (argv) =>
     argv
       .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'module folders' })
-      .example('$0 module publish modules-as/examples/ema', 'publish ema@1.0.0') as Argv<GlobalArgs & { dirs: string[] }>,
+      .option('key', {
+        type: 'string',
+        default: process.env.WASMFLEET_PUBLISHER_KEY ?? DEFAULT_PUBLISHER_KEY,
+        describe: 'publisher private key (env WASMFLEET_PUBLISHER_KEY); the server must trust it: `wasmfleet keys trust`',
+      })
+      .example('$0 module publish modules-as/examples/ema', 'publish ema@1.0.0 signed with the local development key')
+      .example('$0 module publish modules-as/examples/ema --key ci-publisher.key', 'sign with another publisher key') as Argv<GlobalArgs & { dirs: string[]; key: string }>,
   handler: async (args) => {
     const api = clientFor(args);
+    const publisher = loadSigningKey(args.key, '--key');
     const step = progress(args.dirs.length * 2);
     const published: ModuleSummary[] = [];
-    for (const dir of args.dirs) published.push(await publishModuleDir(api, dir, step));
+    for (const dir of args.dirs) published.push(await publishModuleDir(api, dir, publisher, step));
     emit(args.json, { modules: published }, () =>
       published.map((m) => `published ${m.name}@${m.version} sha256=${m.sha256} size=${m.size}`).join('\n'),
     );

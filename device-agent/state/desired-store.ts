@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { reasonOf } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { schemaProblems } from '../../common/validate.js';
-import { DesiredStateSchema, type DesiredState } from '../../protocol/index.js';
+import { DesiredStateSchema, SignedDesiredStateSchema, type DesiredState } from '../../protocol/index.js';
 import { agentErrors } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 
@@ -56,7 +56,9 @@ export class DesiredStore {
       return undefined;
     }
     if (desired === null) return { revision, desired: null };
-    const problems = schemaProblems(DesiredStateSchema, desired);
+    // The signed form is what the agent verified and saves; the plain one is from older agents.
+    const signed = typeof desired === 'object' && desired !== null && 'signatures' in desired;
+    const problems = schemaProblems(signed ? SignedDesiredStateSchema : DesiredStateSchema, desired);
     if (problems.length > 0) {
       this.refuse(`desired state invalid at '${problems[0]!.field}': ${problems[0]!.message}`);
       return undefined;

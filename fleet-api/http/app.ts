@@ -16,6 +16,7 @@ import { installErrorHandling } from './error-handler.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
+import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
 import { resultRoutes } from './routes/results.js';
 import { systemRoutes } from './routes/system.js';
@@ -62,6 +63,7 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
       await credentialRoutes(scope, ctx);
       await tokenRoutes(scope, ctx);
       await auditRoutes(scope, ctx);
+      await keyRoutes(scope, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -4,6 +4,7 @@ import type { FleetApiOptions } from '../config.js';
 import type { Ingestion } from '../ingest.js';
 import type { JobScheduler } from '../jobs/index.js';
 import type { MqttLink } from '../mqtt-link.js';
+import type { FleetSigning } from '../signing/fleet-signing.js';
 import type { Store } from '../store/index.js';
 
 export interface RouteContext {
@@ -12,6 +13,7 @@ export interface RouteContext {
   ingestion: Ingestion;
   jobs: JobScheduler;
   options: FleetApiOptions;
+  signing: FleetSigning;
   logger: Logger;
   version: string;
 }

@@ -56,6 +56,11 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`POST ${P}/tokens`]: { role: 'admin', action: 'token.create' },
   [`DELETE ${P}/tokens/:id`]: { role: 'admin', action: 'token.revoke' },
   [`GET ${P}/audit`]: { role: 'admin' },
+  [`GET ${P}/keys`]: { role: 'admin' },
+  [`POST ${P}/keys`]: { role: 'admin', action: 'key.trust' },
+  [`DELETE ${P}/keys/:keyId`]: { role: 'admin', action: 'key.revoke' },
+  [`POST ${P}/keys/fleet/rotate`]: { role: 'admin', action: 'key.rotate-fleet' },
+  [`PUT ${P}/keys/trusted`]: { role: 'admin', action: 'key.trusted-list', body: 'large' },
 });
 
 /** A route without an entry: only admin, and audited under its method and path. */

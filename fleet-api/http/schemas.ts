@@ -14,6 +14,8 @@ import {
   ManifestSchema,
   ReportedStateSchema,
   DesiredModuleSchema,
+  SignatureSchema,
+  AgentTrustSchema,
 } from '../../protocol/index.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -82,6 +84,8 @@ export const DeviceDetail = Type.Intersect([
 
 export const ProvisionResponse = Type.Object({
   device: DeviceSummary,
+  /** Root public key and trusted-keys list for the agent config (docs/security.md). */
+  trust: AgentTrustSchema,
   mqtt: Type.Object({
     url: Type.String(),
     username: Type.String(),
@@ -140,6 +144,7 @@ export const UploadModuleBody = Type.Object(
   {
     manifest: ManifestSchema,
     wasm: Type.String({ minLength: 8, description: 'the .wasm bytes, standard base64' }),
+    signatures: Type.Optional(Type.Array(SignatureSchema, { maxItems: 4, description: "a trusted publisher's ed25519 signature over manifest, size and sha256 (docs/security.md)" })),
   },
   { additionalProperties: false },
 );
@@ -153,7 +158,7 @@ export const ModuleSummary = Type.Object({
   createdAt: Timestamp,
 });
 
-export const ModuleDetail = Type.Intersect([ModuleSummary, Type.Object({ manifest: ManifestSchema })]);
+export const ModuleDetail = Type.Intersect([ModuleSummary, Type.Object({ manifest: ManifestSchema, signatures: Type.Array(SignatureSchema, { description: 'who vouches for the module (docs/security.md)' }) })]);
 
 export const ModuleParams = Type.Object({ name: ModuleName, version: Version }, { additionalProperties: false });
 export type ModuleParams = Static<typeof ModuleParams>;

@@ -1,12 +1,12 @@
 /**
- * Accepting a module upload: manifest schema, binary size, the ABI check and a trial start in the
- * sandbox, all before anything is stored. Content addressing means one hash belongs to exactly one name@version: the retained
+ * Accepting a module upload: manifest schema, binary size, a trusted publisher's signature over
+ * manifest, size and sha256 (docs/security.md), the ABI check and a trial start in the sandbox,
+ * all before anything is stored. Content addressing means one hash belongs to exactly one name@version: the retained
  * envelope on wf/v1/modules/{sha256} carries one manifest, so the same bytes cannot be published
  * under a second name.
  */
 import { describeProblems, schemaProblems } from '../../common/validate.js';
-import { abiProblem, ManifestSchema, MAX_WASM_BYTES, sha256Hex, type Manifest } from '../../protocol/index.js';
-import { Value } from '@sinclair/typebox/value';
+import { abiProblem, checkModuleSigners, completeManifest, ManifestSchema, MAX_WASM_BYTES, sha256Hex, type Manifest, type Signature, type TrustedKey } from '../../protocol/index.js';
 import { apiErrors } from '../errors.js';
 import type { ModuleRecord, Store } from '../store/index.js';
 import { trialStartProblem } from './trial-start.js';
@@ -24,7 +24,7 @@ export function decodeWasm(base64: string): Uint8Array<ArrayBuffer> {
 }
 
 export function checkManifest(input: unknown): Manifest {
-  const completed = Value.Default(ManifestSchema, Value.Clone(input));
+  const completed = completeManifest(input);
   const problems = schemaProblems(ManifestSchema, completed);
   if (problems.length > 0) {
     const first = problems[0]!;
@@ -37,9 +37,21 @@ export function checkManifest(input: unknown): Manifest {
 }
 
 /** Returns the stored module and whether this call created it (false: identical re-upload). */
-export async function registerModule(store: Store, manifestInput: unknown, wasmBase64: string): Promise<{ module: ModuleRecord; created: boolean }> {
+export async function registerModule(
+  store: Store,
+  manifestInput: unknown,
+  wasmBase64: string,
+  signatures: readonly Signature[] | undefined,
+  trusted: readonly TrustedKey[],
+): Promise<{ module: ModuleRecord; created: boolean }> {
   const manifest = checkManifest(manifestInput);
   const wasm = decodeWasm(wasmBase64);
+  // The publisher signs the manifest with its defaults filled, as checkManifest completes it.
+  if (!signatures || signatures.length === 0) throw apiErrors.WF_API_MODULE_UNSIGNED({ name: manifest.name, version: manifest.version, field: 'body/signatures' });
+  const signed = checkModuleSigners({ manifest, sha256: sha256Hex(wasm), size: wasm.byteLength, signatures }, trusted);
+  if (!signed.ok) {
+    throw apiErrors.WF_API_MODULE_SIGNATURE({ name: manifest.name, version: manifest.version, reason: `not signed by a trusted publisher key: ${signed.reason}`, field: 'body/signatures' });
+  }
   const refusal = abiProblem(wasm) ?? (await trialStartProblem(manifest, wasm));
   if (refusal) throw apiErrors.WF_API_MODULE_INVALID({ name: manifest.name, version: manifest.version, reason: refusal, field: 'body/wasm' });
   const sha256 = sha256Hex(wasm);
@@ -59,6 +71,6 @@ export async function registerModule(store: Store, manifestInput: unknown, wasmB
         field: 'body/wasm',
       });
     }
-    return { module: store.insertModule({ manifest, sha256, wasm }), created: true };
+    return { module: store.insertModule({ manifest, sha256, wasm, signatures: [...signatures] }), created: true };
   });
 }

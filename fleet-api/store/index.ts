@@ -10,6 +10,7 @@ import { resultOps, type ResultOps } from './results.js';
 import { tokenOps, type TokenOps } from './tokens.js';
 import { auditOps, type AuditOps } from './audit.js';
 import { credentialOps, type CredentialOps } from './credentials.js';
+import { trustOps, type TrustOps } from './trust.js';
 
 export type Store = DeviceOps &
   ModuleOps &
@@ -17,7 +18,8 @@ export type Store = DeviceOps &
   ResultOps &
   TokenOps &
   AuditOps &
-  CredentialOps & {
+  CredentialOps &
+  TrustOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -35,6 +37,7 @@ export function openStore(path: string): Store {
     ...tokenOps(db),
     ...auditOps(db),
     ...credentialOps(db),
+    ...trustOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

@@ -145,4 +145,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN previous_credential_expires_at TEXT;
   ALTER TABLE devices ADD COLUMN credential_rotated_at TEXT;
   `,
+  // Signatures (docs/security.md). A module keeps its publisher's signatures, which the API
+  // cannot re-create; the root-signed trusted-keys lists are kept, newest version in force.
+  `
+  ALTER TABLE modules ADD COLUMN signatures TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE trusted_keys_lists (
+    version INTEGER PRIMARY KEY,
+    document TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

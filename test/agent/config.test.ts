@@ -6,13 +6,14 @@ import { isWasmfleetError } from '../../common/errors.js';
 import { readFileSync } from 'node:fs';
 import { fromRoot } from '../../common/paths.js';
 import { DEFAULT_MODULE_FETCH_TIMEOUT_MS, loadAgentConfig, loadAgentProfile, resolveAgentConfig } from '../../device-agent/config.js';
-import { tempDir } from './helpers.js';
+import { tempDir, testTrust } from './helpers.js';
 
 const valid = () => ({
   deviceId: 'gw-01',
   broker: { url: 'mqtt://127.0.0.1:1883', username: 'gw-01', password: 'secret' },
   profile: 'sim-x86-64',
   stateDir: './gw-01.state',
+  trust: testTrust(),
 });
 
 function refusal(fn: () => unknown): { code: string; message: string; field: unknown } {
@@ -47,6 +48,8 @@ test('refusals name the field', () => {
     [{ ...valid(), moduleFetchTimeoutMs: 5 }, 'moduleFetchTimeoutMs'],
     [{ ...valid(), logLevel: 'loud' }, 'logLevel'],
     [{ ...valid(), extra: true }, 'extra'],
+    [{ ...valid(), trust: undefined }, 'trust'],
+    [{ ...valid(), trust: { ...valid().trust, root: 'not a key' } }, 'trust/root'],
   ];
   for (const [input, field] of cases) {
     const error = refusal(() => resolveAgentConfig(input));

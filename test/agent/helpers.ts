@@ -7,7 +7,10 @@ import type { TestContext } from 'node:test';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { fromRoot } from '../../common/paths.js';
-import { PROTOCOL_VERSION, sha256Hex, type DesiredModule, type DesiredState, type Manifest, type ModuleEnvelope } from '../../protocol/index.js';
+import { PROTOCOL_VERSION, sha256Hex, type DesiredModule, type Manifest, type ModuleEnvelope, type SignedDesiredState } from '../../protocol/index.js';
+import { signDesiredState, signEnvelope } from '../helpers/trust.js';
+
+export { testTrust } from '../helpers/trust.js';
 
 export interface TestBroker {
   readonly url: string;
@@ -52,15 +55,21 @@ export function exampleModule(name: string): ExampleModule {
   return { wasm, manifest, sha256: sha256Hex(wasm) };
 }
 
+/**
+ * The envelope the API would retain, signed by the test publisher after `overrides` are applied,
+ * so a test can make a trusted publisher vouch for bytes that differ from the desired entry.
+ * Overrides that set `signatures` (even to undefined) are kept as given.
+ */
 export function envelopeOf(module: ExampleModule, overrides: Partial<ModuleEnvelope> = {}): ModuleEnvelope {
-  return {
+  const envelope = signEnvelope({
     v: PROTOCOL_VERSION,
     manifest: module.manifest,
     sha256: module.sha256,
     size: module.wasm.byteLength,
     wasm: Buffer.from(module.wasm).toString('base64'),
     ...overrides,
-  };
+  });
+  return 'signatures' in overrides ? { ...envelope, signatures: overrides.signatures } : envelope;
 }
 
 export function desiredModuleOf(module: ExampleModule, overrides: Partial<DesiredModule> = {}): DesiredModule {
@@ -75,8 +84,9 @@ export function desiredModuleOf(module: ExampleModule, overrides: Partial<Desire
   };
 }
 
-export function desiredState(deviceId: string, revision: number, modules: DesiredModule[]): DesiredState {
-  return { v: PROTOCOL_VERSION, deviceId, revision, issuedAt: new Date().toISOString(), modules };
+/** A desired state signed by the test fleet key, valid for a day. */
+export function desiredState(deviceId: string, revision: number, modules: DesiredModule[]): SignedDesiredState {
+  return signDesiredState({ v: PROTOCOL_VERSION, deviceId, revision, issuedAt: new Date().toISOString(), modules });
 }
 
 /** Resolves with the first `count` messages on `topic` (subscribing first). */

@@ -11,7 +11,7 @@ import { fromRoot } from '../../common/paths.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { decodePayload, sha256Hex, topics, type ReportedState, type ResultBatch } from '../../protocol/index.js';
 import { startAgent } from '../../device-agent/agent.js';
-import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, until, type ExampleModule } from './helpers.js';
+import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, testTrust, until, type ExampleModule } from './helpers.js';
 
 const DEVICE = 'gw-hostile';
 
@@ -52,7 +52,7 @@ test('hostile modules are contained, reported and quarantined while a healthy on
   await fleet.publishAsync(topics.device(DEVICE, 'desired'), JSON.stringify(desired), { qos: 1, retain: true });
 
   const agent = await startAgent(
-    { deviceId: DEVICE, broker: { url: broker.url, username: DEVICE, password: 'pw' }, profile: 'sim-x86-64', stateDir: tempDir(t), moduleFetchTimeoutMs: 5000, reconnectPeriodMs: 0 },
+    { deviceId: DEVICE, broker: { url: broker.url, username: DEVICE, password: 'pw' }, profile: 'sim-x86-64', stateDir: tempDir(t), moduleFetchTimeoutMs: 5000, reconnectPeriodMs: 0, trust: testTrust() },
     { logger: silentLogger, backoff: { baseMs: 50, maxMs: 200, maxConsecutiveFaults: 3 } },
   );
   t.after(() => agent.stop());

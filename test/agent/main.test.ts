@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { decodePayload, topics } from '../../protocol/index.js';
 import { runAgentFromConfigFile } from '../../device-agent/main.js';
 import { ResultSeq, SEQ_BLOCK } from '../../device-agent/result-seq.js';
-import { collect, connectClient, startBroker, tempDir } from './helpers.js';
+import { collect, connectClient, startBroker, tempDir, testTrust } from './helpers.js';
 
 test('result sequence numbers are never reused across restarts', (t) => {
   const dir = tempDir(t);
@@ -20,7 +20,7 @@ test('runAgentFromConfigFile connects from a config file and stops cleanly', asy
   const broker = await startBroker(t);
   const dir = tempDir(t);
   const path = join(dir, 'gw-07.json');
-  writeFileSync(path, JSON.stringify({ deviceId: 'gw-07', broker: { url: broker.url, username: 'gw-07', password: 'pw' }, profile: 'rpi4-arm64', stateDir: 'state', logLevel: 'silent', reconnectPeriodMs: 0 }));
+  writeFileSync(path, JSON.stringify({ deviceId: 'gw-07', broker: { url: broker.url, username: 'gw-07', password: 'pw' }, profile: 'rpi4-arm64', stateDir: 'state', logLevel: 'silent', reconnectPeriodMs: 0, trust: testTrust() }));
   const agent = await runAgentFromConfigFile(path, { signals: [] });
   const observer = await connectClient(t, broker.url);
   const online = decodePayload('status', (await collect(observer, topics.device('gw-07', 'status'), 1))[0]!);

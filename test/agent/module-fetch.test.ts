@@ -8,6 +8,7 @@ import { sha256Hex, topics, type DesiredModule } from '../../protocol/index.js';
 import { ModuleFetcher } from '../../device-agent/module-fetcher.js';
 import { topicSubscriber } from '../../device-agent/mqtt-link.js';
 import { connectClient, desiredModuleOf, envelopeOf, exampleModule, startBroker } from './helpers.js';
+import { initialTrustedKeys } from '../helpers/trust.js';
 
 const ema = exampleModule('ema');
 
@@ -16,7 +17,11 @@ async function setup(t: TestContext, retained: Record<string, string | Buffer>, 
   const hostile = await connectClient(t, broker.url, 'hostile');
   for (const [topic, payload] of Object.entries(retained)) await hostile.publishAsync(topic, payload, { qos: 1, retain: true });
   const agentClient = await connectClient(t, broker.url, 'gw-01');
-  const fetcher = new ModuleFetcher({ subscriber: topicSubscriber(agentClient), timeoutMs });
+  const fetcher = new ModuleFetcher({
+    subscriber: topicSubscriber(agentClient),
+    timeoutMs,
+    verify: { keys: () => ({ ok: true, keys: initialTrustedKeys.keys }), profile: 'sim-x86-64', arch: 'x64' },
+  });
   agentClient.on('message', (topic, payload) => fetcher.handleMessage(topic, payload));
   t.after(() => fetcher.stop());
   return { fetcher, agentClient, broker };

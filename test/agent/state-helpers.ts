@@ -5,7 +5,7 @@ import { Aedes } from 'aedes';
 import { createLogger } from '../../common/logger.js';
 import { topics, type DesiredState } from '../../protocol/index.js';
 import { startAgent, type RunningAgent } from '../../device-agent/agent.js';
-import { connectClient, envelopeOf, type ExampleModule } from './helpers.js';
+import { connectClient, envelopeOf, testTrust, type ExampleModule } from './helpers.js';
 
 export const DEVICE = 'gw-01';
 
@@ -38,7 +38,7 @@ export async function startLoggedAgent(t: TestContext, url: string, stateDir: st
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'debug', component: 'agent', write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const agent = await startAgent(
-    { deviceId: DEVICE, broker: { url, username: DEVICE, password: 'pw' }, profile: 'sim-x86-64', stateDir, moduleFetchTimeoutMs: 3000, reconnectPeriodMs: 0 },
+    { deviceId: DEVICE, broker: { url, username: DEVICE, password: 'pw' }, profile: 'sim-x86-64', stateDir, moduleFetchTimeoutMs: 3000, reconnectPeriodMs: 0, trust: testTrust() },
     { logger },
   );
   t.after(() => agent.stop());

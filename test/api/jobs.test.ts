@@ -10,6 +10,7 @@ test('GET /api/v1/jobs lists the scheduled jobs with schedule, next and last run
   assert.deepEqual(before.body.jobs.map((j: { name: string; schedule: string }) => [j.name, j.schedule]), [
     ['offline-detection', '*/30 * * * * *'],
     ['results-retention', '5 * * * *'],
+    ['resign-desired', '41 * * * *'],
   ]);
   for (const job of before.body.jobs) {
     assert.equal(job.enabled, true);

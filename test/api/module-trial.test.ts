@@ -8,35 +8,37 @@ import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { fromRoot } from '../../common/paths.js';
 import { MAX_WASM_BYTES } from '../../protocol/index.js';
 import { startApi } from './helpers/harness.js';
+import { signedModuleBody } from './helpers/fleet.js';
 
-const upload = async (call: Awaited<ReturnType<typeof startApi>>['call'], manifest: unknown, bytes: Uint8Array) =>
-  call('POST', '/api/v1/modules', { manifest, wasm: Buffer.from(bytes).toString('base64') });
+const upload = async (h: Awaited<ReturnType<typeof startApi>>, manifest: unknown, bytes: Uint8Array) =>
+  h.call('POST', '/api/v1/modules', signedModuleBody(h, manifest, bytes));
 
 test('modules that cannot start, or are too large, are refused at upload with the reason', async (t) => {
-  const { call } = await startApi(t);
+  const h = await startApi(t);
+  const { call } = h;
   const ema = await ensureBuilt(fromRoot('modules-as', 'examples', 'ema'));
 
-  const undeclaredMetric = await upload(call, { ...ema.manifest, metrics: [{ name: 'smoothed' }] }, ema.bytes);
+  const undeclaredMetric = await upload(h, { ...ema.manifest, metrics: [{ name: 'smoothed' }] }, ema.bytes);
   assert.equal(undeclaredMetric.status, 422, JSON.stringify(undeclaredMetric.body));
   assert.match(undeclaredMetric.body.error.message, /metric 'ema' is not declared in manifest ema/);
 
   const { every: _every, ...paramsWithoutEvery } = ema.manifest.params;
-  const undeclaredParam = await upload(call, { ...ema.manifest, params: paramsWithoutEvery }, ema.bytes);
+  const undeclaredParam = await upload(h, { ...ema.manifest, params: paramsWithoutEvery }, ema.bytes);
   assert.equal(undeclaredParam.status, 422);
   assert.match(undeclaredParam.body.error.message, /every/);
 
   const bigdata = await ensureBuilt(fromRoot('test', 'fixtures', 'hostile', 'bigdata'));
   assert.ok(bigdata.bytes.byteLength > MAX_WASM_BYTES, 'the data segment makes the binary too large');
-  const tooBig = await upload(call, bigdata.manifest, bigdata.bytes);
+  const tooBig = await upload(h, bigdata.manifest, bigdata.bytes);
   assert.equal(tooBig.status, 413);
   assert.equal(tooBig.body.error.code, 'WF_API_MODULE_TOO_LARGE');
 
   const hang = await ensureBuilt(fromRoot('test', 'fixtures', 'hostile', 'hangstart'));
-  const hung = await upload(call, hang.manifest, hang.bytes);
+  const hung = await upload(h, hang.manifest, hang.bytes);
   assert.equal(hung.status, 422);
   assert.match(hung.body.error.message, /start exceeded its budget/);
 
   assert.deepEqual((await call('GET', '/api/v1/modules')).body.modules, []);
-  const accepted = await upload(call, ema.manifest, ema.bytes);
+  const accepted = await upload(h, ema.manifest, ema.bytes);
   assert.equal(accepted.status, 201, 'the same binary with its own manifest is accepted');
 });

@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { decodePayload, MAX_WASM_BYTES, SERVICE_USERNAME, sha256Hex, topics } from '../../protocol/index.js';
 import { collect, connectClient, startApi, waitFor } from './helpers/harness.js';
 import { abiModule, manifestFor, toBase64 } from './helpers/wasm.js';
+import { signedModuleBody } from './helpers/fleet.js';
 
 test('a valid module is stored (201), re-uploading it is idempotent (200), other bytes conflict (409)', async (t) => {
-  const { call } = await startApi(t);
+  const h = await startApi(t);
+  const { call } = h;
   const wasm = abiModule({ label: 'v1' });
-  const body = { manifest: manifestFor('ema', '1.0.0'), wasm: toBase64(wasm) };
+  const body = signedModuleBody(h, manifestFor('ema', '1.0.0'), wasm);
   const created = await call('POST', '/api/v1/modules', body);
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal(created.body.name, 'ema');
@@ -19,11 +21,11 @@ test('a valid module is stored (201), re-uploading it is idempotent (200), other
   assert.equal(again.status, 200);
   assert.equal(again.body.sha256, created.body.sha256);
 
-  const different = await call('POST', '/api/v1/modules', { ...body, wasm: toBase64(abiModule({ label: 'other' })) });
+  const different = await call('POST', '/api/v1/modules', signedModuleBody(h, manifestFor('ema', '1.0.0'), abiModule({ label: 'other' })));
   assert.equal(different.status, 409);
   assert.equal(different.body.error.code, 'WF_API_CONFLICT');
 
-  const sameBytesOtherName = await call('POST', '/api/v1/modules', { manifest: manifestFor('ema-copy', '1.0.0'), wasm: body.wasm });
+  const sameBytesOtherName = await call('POST', '/api/v1/modules', signedModuleBody(h, manifestFor('ema-copy', '1.0.0'), wasm));
   assert.equal(sameBytesOtherName.status, 409);
   assert.match(sameBytesOtherName.body.error.message, /already published as ema@1\.0\.0/);
 
@@ -38,7 +40,8 @@ test('a valid module is stored (201), re-uploading it is idempotent (200), other
 });
 
 test('binaries failing the ABI check are refused with 422 and the reason', async (t) => {
-  const { call } = await startApi(t);
+  const h = await startApi(t);
+  const { call } = h;
   const cases: Array<[Uint8Array, RegExp]> = [
     [new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), /not a valid WebAssembly binary/],
     [abiModule({ omitExport: 'wf_process' }), /required export wf_process is missing/],
@@ -46,7 +49,7 @@ test('binaries failing the ABI check are refused with 422 and the reason', async
     [abiModule({ ownMemory: true }), /own memory/],
   ];
   for (const [bytes, reason] of cases) {
-    const res = await call('POST', '/api/v1/modules', { manifest: manifestFor('bad', '1.0.0'), wasm: toBase64(bytes) });
+    const res = await call('POST', '/api/v1/modules', signedModuleBody(h, manifestFor('bad', '1.0.0'), bytes));
     assert.equal(res.status, 422, JSON.stringify(res.body));
     assert.equal(res.body.error.code, 'WF_API_MODULE_INVALID');
     assert.match(res.body.error.message, reason);
@@ -71,9 +74,10 @@ test('manifest problems name the manifest field; bad base64 and oversized binari
 });
 
 test('an uploaded module is published retained on its content-addressed topic', async (t) => {
-  const { call, broker } = await startApi(t, { live: true });
+  const h = await startApi(t, { live: true });
+  const { call, broker } = h;
   const wasm = abiModule({ label: 'retained' });
-  const created = await call('POST', '/api/v1/modules', { manifest: manifestFor('ema', '1.2.0'), wasm: toBase64(wasm) });
+  const created = await call('POST', '/api/v1/modules', signedModuleBody(h, manifestFor('ema', '1.2.0'), wasm));
   assert.equal(created.status, 201);
   // Subscribing after the upload: only a retained message can arrive.
   const reader = await connectClient(t, broker!.url, SERVICE_USERNAME, 'test-service-password');
@@ -85,14 +89,16 @@ test('an uploaded module is published retained on its content-addressed topic', 
   assert.equal(decoded.value.sha256, sha256Hex(wasm));
   assert.equal(decoded.value.manifest.version, '1.2.0');
   assert.deepEqual(Buffer.from(decoded.value.wasm, 'base64'), Buffer.from(wasm));
+  // The publisher's signature travels with it, for the agents to check.
+  assert.equal(decoded.value.signatures?.[0]?.keyId, h.api.signing.trustedKeys().keys.find((k) => k.role === 'publisher')?.keyId);
 });
 
 test('an example module from the module kit, built by asc, is accepted', async (t) => {
   const { ensureBuilt } = await import('../../modules-as/tools/build-examples.js');
   const { fromRoot } = await import('../../common/paths.js');
   const built = await ensureBuilt(fromRoot('modules-as/examples/ema'));
-  const { call } = await startApi(t);
-  const res = await call('POST', '/api/v1/modules', { manifest: built.manifest, wasm: Buffer.from(built.bytes).toString('base64') });
+  const h = await startApi(t);
+  const res = await h.call('POST', '/api/v1/modules', signedModuleBody(h, built.manifest, built.bytes));
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.equal((res.body as { sha256: string }).sha256, sha256Hex(built.bytes));
 });

@@ -21,6 +21,11 @@ const ROUTES = [
   'get /api/v1/tokens',
   'delete /api/v1/tokens/{id}',
   'get /api/v1/audit',
+  'get /api/v1/keys',
+  'post /api/v1/keys',
+  'delete /api/v1/keys/{keyId}',
+  'post /api/v1/keys/fleet/rotate',
+  'put /api/v1/keys/trusted',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

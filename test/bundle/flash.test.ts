@@ -39,7 +39,8 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
     rmSync(dir, { recursive: true, force: true });
   });
   assert.ok(platform.newAdminToken);
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir };
+  // `module publish` signs with the development publisher key the platform made in its data dir.
+  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir, WASMFLEET_PUBLISHER_KEY: join(platform.dataDir.path, 'keys', 'publisher.key') };
   const out = join(dir, 'gw-flash');
 
   const flashed = await runCli(['flash', '--profile', 'sim-x86-64', '--device', 'gw-flash', '--tag', 'site=bundle', '--tag', 'line=2', '--out', out, '--tar', '--json'], env);
@@ -61,6 +62,10 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
   assert.equal(config.profile, 'profile.json');
   assert.equal(config.broker.url, platform.mqttUrl);
   assert.match(config.broker.password, /^wfd_/);
+  // What the gateway verifies every module and desired state with: the root key and the list it signed.
+  const trust = config.trust as { root: string; keys: { version: number } };
+  assert.equal(trust.root, platform.api.signing.rootPublicKey);
+  assert.equal(trust.keys.version, platform.api.signing.trustedKeys().version);
   const unit = readFileSync(join(out, 'wasmfleet-agent.service'), 'utf8');
   for (const line of ['Restart=always', 'ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'StateDirectory=wasmfleet']) {
     assert.ok(unit.includes(`\n${line}\n`), `unit has ${line}`);

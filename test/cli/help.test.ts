@@ -36,6 +36,13 @@ const COMMANDS = [
   ['results'],
   ['demo'],
   ['backup'],
+  ['keys'],
+  ['keys', 'create'],
+  ['keys', 'list'],
+  ['keys', 'trust'],
+  ['keys', 'revoke'],
+  ['keys', 'rotate-fleet'],
+  ['keys', 'sign-trusted'],
 ];
 
 test('every command has --help with an example and the --json option', async () => {

@@ -57,7 +57,10 @@ test('provision, publish, deploy to a tag, run on 3 agents, results equal the JS
 
   assert.ok(platform.newAdminToken, 'first start creates an admin token');
   assert.equal(statSync(platform.dataDir.adminTokenPath).mode & 0o777, 0o600);
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken };
+  // The first start also made the signing keys, private ones readable by their owner only.
+  const publisherKey = join(platform.dataDir.path, 'keys', 'publisher.key');
+  for (const key of ['root.key', 'fleet.key', 'publisher.key']) assert.equal(statSync(join(platform.dataDir.path, 'keys', key)).mode & 0o777, 0o600, key);
+  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken, WASMFLEET_PUBLISHER_KEY: publisherKey };
 
   const devices = ['gw-a', 'gw-b', 'gw-c'];
   for (const id of devices) {

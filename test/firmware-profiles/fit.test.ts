@@ -14,7 +14,7 @@ import { loadProfile, memoryBudgetProblem, moduleFitProblem, parseProfile } from
 import { importedMemoryMinimum, sha256Hex, topics } from '../../protocol/index.js';
 import { startApi } from '../api/helpers/harness.js';
 import { provision } from '../api/helpers/fleet.js';
-import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, until, type ExampleModule } from '../agent/helpers.js';
+import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, testTrust, until, type ExampleModule } from '../agent/helpers.js';
 
 /** The example with its `env.memory` import's initial pages set to `pages` (< 128: one LEB byte). */
 function needingPages(name: string, pages: number): ExampleModule {
@@ -80,7 +80,7 @@ test('the agent refuses such a module before instantiating it and reports why', 
   const started: string[] = [];
   const { startSandbox } = await import('../../device-agent/sandbox/module-sandbox.js');
   const agent = await startAgent(
-    { deviceId: 'gw-fit', broker: { url: broker.url, username: 'gw-fit', password: 'pw' }, profile: 'sim-x86-64', stateDir: tempDir(t), reconnectPeriodMs: 0 },
+    { deviceId: 'gw-fit', broker: { url: broker.url, username: 'gw-fit', password: 'pw' }, profile: 'sim-x86-64', stateDir: tempDir(t), reconnectPeriodMs: 0, trust: testTrust() },
     { logger: silentLogger, startSandbox: (options) => (started.push(options.manifest.name), startSandbox(options)) },
   );
   t.after(() => agent.stop());
@@ -105,7 +105,7 @@ test('the agent refuses a module that would overrun the profile memory budget be
   await fleet.publishAsync(topics.device('gw-budget', 'desired'), JSON.stringify(desired), { qos: 1, retain: true });
 
   const agent = await startAgent(
-    { deviceId: 'gw-budget', broker: { url: broker.url, username: 'gw-budget', password: 'pw' }, profile: join(dir, 'tight.json'), stateDir: join(dir, 'state'), reconnectPeriodMs: 0 },
+    { deviceId: 'gw-budget', broker: { url: broker.url, username: 'gw-budget', password: 'pw' }, profile: join(dir, 'tight.json'), stateDir: join(dir, 'state'), reconnectPeriodMs: 0, trust: testTrust() },
     { logger: silentLogger },
   );
   t.after(() => agent.stop());

@@ -47,7 +47,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
         throw error;
       }
       ctx.logger.info('device provisioned', { deviceId: id, profile });
-      return reply.status(201).send({ device: deviceSummary(device), mqtt: { url: ctx.options.publicMqttUrl, username: id, password } });
+      return reply.status(201).send({ device: deviceSummary(device), mqtt: { url: ctx.options.publicMqttUrl, username: id, password }, trust: ctx.signing.agentTrust() });
     },
   );
 

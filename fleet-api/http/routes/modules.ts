@@ -12,17 +12,18 @@ export async function moduleRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     {
       schema: {
         tags: ['modules'],
-        summary: 'Upload a module (manifest + base64 wasm); 201 when new, 200 when the identical module exists',
+        summary: 'Upload a module (manifest + base64 wasm + publisher signature); 201 when new, 200 when the identical module exists',
         body: UploadModuleBody,
         response: { 200: ModuleSummary, 201: ModuleSummary, ...errors(403, 409, 413, 422) },
       },
     },
     async (request, reply) => {
-      const { module, created } = await registerModule(ctx.store, request.body.manifest, request.body.wasm);
+      const { manifest, wasm, signatures } = request.body;
+      const { module, created } = await registerModule(ctx.store, manifest, wasm, signatures, ctx.signing.trustedKeys().keys);
       // Re-published on identical re-upload too: cheap, and it repairs a broker that lost it.
       await ctx.link.publishModule(module.sha256);
       if (created) ctx.logger.info('module published', { module: module.name, version: module.version, sha256: module.sha256 });
-      const { manifest: _manifest, ...summary } = module;
+      const { manifest: _manifest, signatures: _signatures, ...summary } = module;
       return reply.status(created ? 201 : 200).send(summary);
     },
   );

@@ -1,0 +1,67 @@
+/**
+ * The keys this agent trusts [WF-P-SIG-2]: the root public key from its config, and the newest
+ * root-signed trusted-keys list it has seen (config file, `stateDir/trust.json`, or one carried
+ * by a desired state). A list is adopted only if the root signed it, it has not expired, and its
+ * version is above the current one; so neither a forged list nor a replayed older one (which
+ * could bring a revoked key back) is ever used.
+ */
+import type { Logger } from '../common/logger.js';
+import { trustedKeysProblem, type AgentTrust, type TrustedKey, type TrustedKeys } from '../protocol/index.js';
+import { agentErrors } from './errors.js';
+import type { TrustStore } from './state/trust-store.js';
+
+export type KeysNow = { ok: true; keys: readonly TrustedKey[] } | { ok: false; reason: string };
+
+export type Offered = 'adopted' | 'not-newer' | { refused: string };
+
+export class TrustKeeper {
+  private current: TrustedKeys;
+
+  constructor(
+    private readonly trust: AgentTrust,
+    private readonly store: TrustStore | undefined,
+    private readonly logger: Logger,
+    now = Date.now(),
+  ) {
+    this.current = trust.keys;
+    const configured = trustedKeysProblem(trust.keys, trust.root, now);
+    // An expired list in the config is still the floor: a newer one may come from the broker.
+    if (configured !== undefined && !configured.includes('expired')) {
+      this.logger.error('trusted-keys list in the agent config refused', { reason: configured });
+    }
+    const stored = store?.load();
+    if (stored && stored.version > this.current.version) {
+      // At time 0 nothing has expired: expiry is checked on use, and a stored list that expired
+      // still outranks the config's older one.
+      const problem = trustedKeysProblem(stored, trust.root, 0);
+      if (problem === undefined) this.current = stored;
+      else this.logger.error('stored trusted-keys list refused', { reason: problem });
+    }
+  }
+
+  get version(): number {
+    return this.current.version;
+  }
+
+  get list(): TrustedKeys {
+    return this.current;
+  }
+
+  /** The keys in force now, or why there are none (list expired or never validly signed). */
+  keys(now = Date.now()): KeysNow {
+    const problem = trustedKeysProblem(this.current, this.trust.root, now);
+    if (problem !== undefined) return { ok: false, reason: agentErrors.WF_AGENT_TRUST_UNUSABLE({ reason: problem }).message };
+    return { ok: true, keys: this.current.keys };
+  }
+
+  /** Offers a list from the broker; adopts and persists it when it is newer and root-signed. */
+  offer(list: TrustedKeys, now = Date.now()): Offered {
+    if (list.version <= this.current.version) return 'not-newer';
+    const problem = trustedKeysProblem(list, this.trust.root, now);
+    if (problem !== undefined) return { refused: problem };
+    this.logger.info('trusted-keys list adopted', { from: this.current.version, to: list.version, keys: list.keys.map((key) => `${key.role}:${key.name}`) });
+    this.current = list;
+    void this.store?.save(list);
+    return 'adopted';
+  }
+}
