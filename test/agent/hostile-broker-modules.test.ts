@@ -84,7 +84,7 @@ test('module bytes whose length or hash differ from the signed manifest are refu
 test('a module for another ABI or another profile is refused', async (t) => {
   const { fleet, first: watched } = await fleetWith(t, ['gw-abi', 'gw-spare']);
   const genuine = await genuineEnvelope(fleet, ema);
-  const otherAbi = { ...genuine, manifest: { ...genuine.manifest, abi: 2 } };
+  const otherAbi = { ...genuine, manifest: { ...genuine.manifest, abi: 3 } };
   const abiReason = await deployTampered(fleet, watched, ema, otherAbi);
   assert.match(abiReason, /module ema@1\.0\.0 envelope refused: WF_PROTO_SCHEMA: .*manifest\/abi/);
 

@@ -16,6 +16,7 @@ import { resolveAgentConfig } from '../../device-agent/config.js';
 import { waitFor } from '../helpers/wait.js';
 import { captureLogs, connect, createTestVerifier, startTestBroker } from './helpers.js';
 import { makeCertificates } from './tls-helpers.js';
+import { testTrust } from '../helpers/trust.js';
 
 test('a device connects over mqtts with the CA from its config; untrusted and plain clients are refused', async (t) => {
   const certs = makeCertificates(t);
@@ -31,6 +32,7 @@ test('a device connects over mqtts with the CA from its config; untrusted and pl
     profile: 'sim-x86-64',
     stateDir: join(certs.dir, 'state'),
     reconnectPeriodMs: 0,
+    trust: testTrust(),
   });
   const agent = connectBroker(config);
   t.after(() => agent.endAsync(true));

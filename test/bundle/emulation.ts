@@ -61,7 +61,7 @@ export async function flashAndRunEmulated(t: TestContext, emu: Emulation, profil
     await platform.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken!, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir };
+  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken!, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir, WASMFLEET_PUBLISHER_KEY: join(platform.dataDir.path, 'keys', 'publisher.key') };
   const out = join(dir, device);
 
   const flashed = await runCli(['flash', '--profile', profileName, '--device', device, '--out', out, '--with-node', '--json'], env);

@@ -94,7 +94,7 @@ test('flash --ssh copies the archive with scp and installs it with install.sh ov
   };
   await waitFor('sshd listening', () => (/Server listening/.test(sshdLog) ? true : sshd.exitCode !== null ? Promise.reject(new Error(sshdLog)) : undefined), 15_000);
 
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken!, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir };
+  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken!, WASMFLEET_AGENT_BUNDLE_DIR: bundle.dir, WASMFLEET_PUBLISHER_KEY: join(platform.dataDir.path, 'keys', 'publisher.key') };
   const out = join(dir, 'gw-ssh');
   const flashed = await runCli(
     [

@@ -85,7 +85,7 @@ export class Fleet {
     this.server = server;
     await waitFor('the server to start', () => (server.output().includes('"adminTokenFile"') ? true : undefined), 30_000);
     const token = readFileSync(join(this.dataDir, 'admin.token'), 'utf8').trim();
-    this.env = { WASMFLEET_API: this.apiUrl, WASMFLEET_TOKEN: token };
+    this.env = { WASMFLEET_API: this.apiUrl, WASMFLEET_TOKEN: token, WASMFLEET_PUBLISHER_KEY: join(this.dataDir, 'keys', 'publisher.key') };
   }
 
   async killServer(): Promise<void> {

@@ -13,7 +13,7 @@ import { startAgent } from '../../device-agent/agent.js';
 import { loadProfile, memoryBudgetProblem, moduleFitProblem, parseProfile } from '../../firmware-profiles/index.js';
 import { importedMemoryMinimum, sha256Hex, topics } from '../../protocol/index.js';
 import { startApi } from '../api/helpers/harness.js';
-import { provision } from '../api/helpers/fleet.js';
+import { provision, signedModuleBody } from '../api/helpers/fleet.js';
 import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, testTrust, until, type ExampleModule } from '../agent/helpers.js';
 
 /** The example with its `env.memory` import's initial pages set to `pages` (< 128: one LEB byte). */
@@ -54,7 +54,7 @@ test('the API refuses at deploy time a module the device profile cannot run, nam
   await provision(h, 'pi-1', {}, 'rpi4-arm64');
   await provision(h, 'sim-1', {}, 'sim-x86-64');
   const big = needingPages('ema', 40);
-  const uploaded = await h.call('POST', '/api/v1/modules', { manifest: big.manifest, wasm: Buffer.from(big.wasm).toString('base64') });
+  const uploaded = await h.call('POST', '/api/v1/modules', signedModuleBody(h, big.manifest, big.wasm));
   assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
 
   const refused = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['sim-1', 'pi-1'] } });
