@@ -6,7 +6,7 @@
  * The CRC makes a record torn by a crash mid-write (or flipped on the medium) detectable, so
  * recovery stops there instead of sending garbage. Little-endian throughout.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 
 export const RECORD_HEADER_BYTES = 24;
 /** Far above any result payload cap; a larger length can only be a torn or corrupt header. */
