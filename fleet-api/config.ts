@@ -45,6 +45,8 @@ export const FleetApiOptionsSchema = Type.Object(
         /** node-cron expressions (a leading seconds field is allowed). */
         offlineDetection: Type.String({ minLength: 1, default: '*/15 * * * * *' }),
         resultsRetention: Type.String({ minLength: 1, default: '17 * * * *' }),
+        /** Rollout steps; reported states also nudge a step between ticks. */
+        rolloutProgression: Type.String({ minLength: 1, default: '* * * * * *' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -89,7 +91,7 @@ export function resolveOptions(input: FleetApiOptionsPartial): FleetApiOptions {
     throw apiErrors.WF_API_OPTION_INVALID({ reason: describeProblems(result.problems), field });
   }
   const value = result.value;
-  for (const name of ['offlineDetection', 'resultsRetention'] as const) {
+  for (const name of ['offlineDetection', 'resultsRetention', 'rolloutProgression'] as const) {
     if (!cron.validate(value.jobs[name])) {
       throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'jobs/${name}': '${value.jobs[name]}' is not a cron expression`, field: `jobs/${name}` });
     }

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import { resolveOptions, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
 import { buildApp } from './http/app.js';
+import { createRolloutEngine, type RolloutEngine } from './deployments/engine.js';
 import { createIngestion, type Ingestion } from './ingest.js';
 import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
@@ -27,6 +28,7 @@ export interface FleetApi {
   readonly link: MqttLink;
   readonly ingestion: Ingestion;
   readonly jobs: JobScheduler;
+  readonly rollouts: RolloutEngine;
   readonly options: FleetApiOptions;
   listen(): Promise<{ url: string }>;
   close(): Promise<void>;
@@ -54,19 +56,23 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   const options = resolveOptions(input);
   const logger = deps.logger ?? createLogger({ component: 'fleet-api' });
   const store = deps.store ?? openStore(options.dbPath);
-  const ingestion = createIngestion(store, options.ingest, logger);
+  // The engine needs the link and ingestion nudges the engine: a late-bound reference breaks the cycle.
+  let rollouts: RolloutEngine | undefined;
+  const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge() });
   const link = createMqttLink(
     { ...options.mqtt },
     retainedSource(store),
     ingestion.handlers,
     logger.child({ component: 'fleet-api-mqtt' }),
   );
-  const jobs = createFleetJobs(store, options, logger);
+  rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }));
+  const jobs = createFleetJobs(store, options, logger, rollouts);
   let app: FastifyInstance;
   try {
-    app = await buildApp({ store, link, ingestion, jobs, options, logger, version: packageVersion() });
+    app = await buildApp({ store, link, ingestion, jobs, rollouts, options, logger, version: packageVersion() });
   } catch (error) {
     await jobs.stop();
+    await rollouts.stop();
     if (!deps.store) store.close();
     throw error;
   }
@@ -79,6 +85,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     link,
     ingestion,
     jobs,
+    rollouts,
     options,
     async listen() {
       const address = await app.listen({ host: options.http.host, port: options.http.port });
@@ -92,6 +99,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       if (closed) return;
       closed = true;
       await jobs.stop();
+      await rollouts.stop();
       await app.close();
       await link.close();
       ingestion.close();

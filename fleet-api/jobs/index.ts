@@ -2,18 +2,21 @@
 import type { Logger } from '../../common/logger.js';
 import type { FleetApiOptions } from '../config.js';
 import type { Store } from '../store/index.js';
+import type { RolloutEngine } from '../deployments/engine.js';
 import { offlineDetection } from './offline-detection.js';
 import { resultsRetention } from './results-retention.js';
+import { rolloutProgression } from './rollout-progression.js';
 import { createScheduler, type JobScheduler } from './scheduler.js';
 
 export type { JobScheduler, JobView, JobRun } from './scheduler.js';
-export const JOB_NAMES = ['offline-detection', 'results-retention'] as const;
+export const JOB_NAMES = ['offline-detection', 'results-retention', 'rollout-progression'] as const;
 
-export function createFleetJobs(store: Store, options: FleetApiOptions, logger: Logger): JobScheduler {
+export function createFleetJobs(store: Store, options: FleetApiOptions, logger: Logger, rollouts: RolloutEngine): JobScheduler {
   return createScheduler(
     [
       { name: 'offline-detection', schedule: options.jobs.offlineDetection, run: () => offlineDetection(store) },
       { name: 'results-retention', schedule: options.jobs.resultsRetention, run: () => resultsRetention(store, options.retention) },
+      { name: 'rollout-progression', schedule: options.jobs.rolloutProgression, run: () => rolloutProgression(rollouts) },
     ],
     { enabled: options.jobs.enabled },
     logger.child({ component: 'fleet-api-jobs' }),

@@ -16,6 +16,9 @@ const ROUTES = [
   'post /api/v1/deployments',
   'get /api/v1/deployments',
   'get /api/v1/deployments/{id}',
+  'post /api/v1/deployments/{id}/{action}',
+  'get /api/v1/devices/{id}/deployments',
+  'patch /api/v1/devices/{id}',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openStore } from '../../fleet-api/index.js';
 import { tempDir } from './helpers/harness.js';
+import { MIGRATIONS } from '../../fleet-api/store/migrations.js';
 
 test('the store opens in WAL mode with foreign keys and a schema version, and reopens cleanly', (t) => {
   const path = join(tempDir(t), 'fleet.db');
@@ -10,7 +11,7 @@ test('the store opens in WAL mode with foreign keys and a schema version, and re
   assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
   const version = store.db.prepare('SELECT version FROM schema_version').pluck().get();
-  assert.equal(version, 1);
+  assert.equal(version, MIGRATIONS.length);
   store.insertDevice({ id: 'gw-01', profile: 'sim-x86-64', tags: { site: 'n' }, credentialHash: 'h' });
   store.close();
   const again = openStore(path);
