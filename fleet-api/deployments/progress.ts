@@ -16,7 +16,11 @@ export function recordReportedState(store: Store, state: ReportedState, now: num
       if (state.revision < row.revision) continue;
       const reported = state.modules.find((m) => m.name === row.module && m.version === row.version && m.sha256 === row.sha256);
       if (!reported) continue;
-      if (reported.state === 'running' && row.state === 'pending') {
+      if (reported.faults > 0 && reported.state !== 'failed') {
+        // Faulting already (a trap, a timeout): no need to wait for quarantine to call it unhealthy.
+        store.setDeploymentDeviceState(row.deploymentId, state.deviceId, 'unhealthy', `module faulted ${reported.faults}x: ${reported.lastFault ?? reported.reason ?? 'no reason given'}`);
+        updated += 1;
+      } else if (reported.state === 'running' && row.state === 'pending') {
         store.setDeploymentDeviceApplied(row.deploymentId, state.deviceId, row.soakSeconds === 0 && reported.faults === 0 ? 'healthy' : 'applied', now);
         updated += 1;
       } else if (reported.state === 'failed') {
