@@ -109,19 +109,20 @@ test('rollouts on 50 agents: waves in order, abort with rollback, offline timeou
   await t.test('a device offline during its wave times out and counts as failed', async () => {
     await processOf('gw-30').send({ cmd: 'stop', id: 'gw-30' });
     await poll('gw-30 offline', async () => (await api.call('GET', '/api/v1/devices/gw-30')).body.online === false);
-    const created = await deploy('1.0.0', { canary: 10, waveGrowth: 10, soakSeconds: 1, ratePerMinute: 0, applyTimeoutSeconds: 4, failureThreshold: '20%' });
+    const created = await deploy('1.0.0', { canary: 10, waveGrowth: 10, soakSeconds: 3, ratePerMinute: 0, applyTimeoutSeconds: 20, failureThreshold: '20%' });
     const done = await untilFinished(api, created.id, 60_000);
     assert.equal(done.status, 'completed', done.statusReason ?? '');
     const offline = done.devices.find((d) => d.id === 'gw-30')!;
     assert.equal(offline.state, 'timed-out');
-    assert.match(offline.reason ?? '', /timed out waiting for apply after 4 s \(device offline\)/);
+    assert.match(offline.reason ?? '', /timed out waiting for apply after 20 s \(device offline\)/);
     assert.equal(done.counts['timed-out'], 1);
     assert.equal(done.counts.healthy, DEVICES - 1);
     await processOf('gw-30').send({ cmd: 'start', id: 'gw-30' });
   });
 
   await t.test('a device provisioned later that matches the selector receives the finished deployment', async () => {
-    const latest = (await api.call('GET', '/api/v1/deployments')).body.deployments[0];
+    // The newest deployment of probe still live (completed) is the one a newcomer joins.
+    const latest = (await api.call('GET', '/api/v1/deployments')).body.deployments.find((d: { status: string }) => d.status === 'completed');
     const late = await provisionDevice(api, dir, 'gw-late', { fleet: 'rollout' });
     await processes[0]!.send({ cmd: 'add', device: late });
     const running = await poll('gw-late running probe', () => runningProbe(api, 'gw-late')).catch(async (error: Error) => {
@@ -130,7 +131,7 @@ test('rollouts on 50 agents: waves in order, abort with rollback, offline timeou
       const jobs = (await api.call('GET', '/api/v1/jobs')).body;
       throw new Error(`${error.message}; device ${JSON.stringify(device)}; history ${JSON.stringify(rows)}; jobs ${JSON.stringify(jobs)}`);
     });
-    assert.equal(running.version, '1.0.0');
+    assert.equal(running.version, latest.version);
     const row = await poll('gw-late healthy in the deployment', async () => {
       const found = (await deploymentOf(api, latest.id)).devices.find((d) => d.id === 'gw-late');
       return found?.state === 'healthy' && found;
