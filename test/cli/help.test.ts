@@ -24,6 +24,11 @@ const COMMANDS = [
   ['deployment'],
   ['deployment', 'show'],
   ['deployment', 'list'],
+  ['deployment', 'pause'],
+  ['deployment', 'resume'],
+  ['deployment', 'cancel'],
+  ['deployment', 'rollback'],
+  ['deployment', 'history'],
   ['results'],
   ['demo'],
 ];

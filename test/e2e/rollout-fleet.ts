@@ -57,7 +57,12 @@ export interface AgentProcess {
 }
 
 /** Starts one child process running `devices` as real agents; resolves once they all started. */
-export async function startAgentProcess(t: TestContext, dir: string, name: string, devices: FleetDevice[], inline = false): Promise<AgentProcess> {
+/**
+ * Agents run modules with the inline sandbox by default: 50 worker threads on a shared 2-core
+ * machine push module starts past their 5 s budget, which a rollout rightly counts as failures.
+ * The worker sandbox has its own tests (test/agent/); pass `inline = false` to use it here.
+ */
+export async function startAgentProcess(t: TestContext, dir: string, name: string, devices: FleetDevice[], inline = true): Promise<AgentProcess> {
   const specPath = join(dir, `${name}.json`);
   // Two processes at 4 devices/s stay under the broker's default 10 connections/s per address.
   writeFileSync(specPath, JSON.stringify({ profile: 'sim-x86-64', inline, devices, startRate: 4 }));

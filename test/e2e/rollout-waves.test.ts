@@ -1,5 +1,5 @@
 /**
- * Rollouts on 50 real agents (two child processes of 25, worker sandboxes, simulated sensors)
+ * Rollouts on 50 real agents (two child processes of 25, inline sandbox, simulated sensors)
  * against the real platform: canary then waves in order behind the health gate; a trapping
  * version aborts at the threshold and every device it reached returns to the previous version;
  * a device offline during its wave times out and counts as failed; a device provisioned later
