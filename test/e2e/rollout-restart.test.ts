@@ -5,7 +5,7 @@
  * an extra revision, and it completes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,10 @@ test('kill -9 the server mid-rollout and restart it: the rollout resumes where i
   };
   t.after(() => server?.stop());
   await startServer();
-  const api = apiClient(apiUrl, readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim());
+  // The token file is written just after the API starts listening.
+  const tokenPath = join(dir, 'data', 'admin.token');
+  await poll('admin token file', async () => existsSync(tokenPath), 30_000);
+  const api = apiClient(apiUrl, readFileSync(tokenPath, 'utf8').trim());
   await publishProbes(api);
   const devices: FleetDevice[] = [];
   for (let i = 0; i < 50; i += 1) devices.push(await provisionDevice(api, dir, `rs-${String(i).padStart(2, '0')}`, { fleet: 'restart' }));
