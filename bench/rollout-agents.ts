@@ -32,7 +32,9 @@ const start = async (device: FleetSpec['devices'][number]): Promise<void> => {
   known.set(device.deviceId, device);
   if (running.has(device.deviceId)) return;
   const agent = await startAgent(
-    { ...device, profile: spec.profile, reconnectPeriodMs: 1000 },
+    // Reconnect periods spread over 1-5 s, so a fleet whose broker restarts does not come back
+    // in one burst past the broker's per-address connection rate.
+    { ...device, profile: spec.profile, reconnectPeriodMs: 1000 + ((known.size * 397) % 4000) },
     { logger: logger.child({ deviceId: device.deviceId }), ...(spec.inline ? { startSandbox: startInlineSandbox } : {}) },
   );
   running.set(device.deviceId, agent);
