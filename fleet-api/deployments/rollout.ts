@@ -82,7 +82,10 @@ function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDe
   if (reported && reported.faults > 0) return unhealthy(`module faulted ${reported.faults}x: ${reported.lastFault ?? reported.reason ?? 'no reason given'}`);
   if (now - row.appliedAt < strategy.soakSeconds * 1000) return false;
   if (strategy.requireResults && strategy.soakSeconds > 0 && !store.resultsSince(row.id, deployment.module, deployment.version, row.appliedAt)) {
-    return unhealthy(`no results within the ${strategy.soakSeconds} s soak`);
+    // No result seen yet: a slow first batch, or batches lost while the API was down, is given
+    // until the apply timeout before the device counts as unhealthy.
+    if (now - row.appliedAt < Math.max(strategy.soakSeconds, strategy.applyTimeoutSeconds) * 1000) return false;
+    return unhealthy(`no results within ${Math.max(strategy.soakSeconds, strategy.applyTimeoutSeconds)} s of apply`);
   }
   store.setDeploymentDeviceState(deployment.id, row.id, 'healthy', null);
   return true;

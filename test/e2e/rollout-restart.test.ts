@@ -68,7 +68,7 @@ test('kill -9 the server mid-rollout and restart it: the rollout resumes where i
 
   const done = await untilFinished(api, res.body.id, 240_000);
   assert.equal(done.status, 'completed', done.statusReason ?? '');
-  assert.equal(done.counts.healthy, 50);
+  assert.equal(done.counts.healthy, 50, JSON.stringify(done.devices.filter((d) => d.state !== 'healthy')));
   const sentBefore = new Map(before.devices.filter((d) => d.publishedAt !== null).map((d) => [d.id, d.publishedAt]));
   for (const row of done.devices) {
     if (sentBefore.has(row.id)) assert.equal(row.publishedAt, sentBefore.get(row.id), `${row.id} was not sent again after the restart`);
