@@ -117,6 +117,6 @@ test('provision, publish, deploy to a tag, run on 3 agents, results equal the JS
 
   const other = await resultsOf('gw-other');
   assert.equal(other.length, 0, 'a device outside the tag runs nothing');
-  const view = await runCliJson<{ counts: { applied: number } }>(['deployment', 'show', deployment.id], env);
-  assert.equal(view.counts.applied, 3);
+  const view = await runCliJson<{ counts: { healthy: number } }>(['deployment', 'show', deployment.id], env);
+  assert.equal(view.counts.healthy, 3, 'applied with no soak: healthy');
 });
