@@ -11,7 +11,7 @@ import type { DeploymentDeviceRecord, DeploymentRecord, Store } from '../store/i
 import { FAILURE_STATES } from '../store/deployments.js';
 import { deploymentEntry } from './create.js';
 import { dispatchDevice, rollBackDevice } from './dispatch.js';
-import { nextWindowOpening, openWindow, thresholdReached, type Strategy } from './strategy.js';
+import { nextWindowOpening, openWindow, thresholdReached, waveName, type Strategy } from './strategy.js';
 
 export interface StepOutcome {
   /** Devices whose desired state changed, per deployment. */
@@ -156,7 +156,7 @@ function advance(ctx: StepContext, deployment: DeploymentRecord): void {
       const window = openWindow(strategy.window, now);
       if (!window) {
         const next = nextWindowOpening(strategy.window!, now);
-        store.setDeploymentWave(deployment.id, wave, `wave ${wave + 1} of ${deployment.waves} waits for the maintenance window${next ? ` opening at ${new Date(next).toISOString()}` : ''}`);
+        store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) waits for the maintenance window${next ? ` opening at ${new Date(next).toISOString()}` : ''}`);
         return;
       }
       const entry = deploymentEntry(store, deployment);
@@ -167,11 +167,11 @@ function advance(ctx: StepContext, deployment: DeploymentRecord): void {
       const recent = rows.filter((r) => r.publishedAt !== null && now - r.publishedAt < MINUTE).length;
       const budget = { left: strategy.ratePerMinute === 0 ? Number.POSITIVE_INFINITY : strategy.ratePerMinute - recent };
       dispatchWave(ctx, deployment, counted, wave, entry, budget);
-      store.setDeploymentWave(deployment.id, wave, `wave ${wave + 1} of ${deployment.waves} in progress`);
+      store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) being sent`);
       return;
     }
     if (!inWave.every((r) => TERMINAL.has(r.state))) {
-      store.setDeploymentWave(deployment.id, wave, `wave ${wave + 1} of ${deployment.waves} soaking`);
+      store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) sent; waiting for its devices to apply and pass the ${strategy.soakSeconds} s soak`);
       return;
     }
     if (wave + 1 >= deployment.waves) {
@@ -182,7 +182,7 @@ function advance(ctx: StepContext, deployment: DeploymentRecord): void {
       return;
     }
     wave += 1;
-    store.setDeploymentWave(deployment.id, wave, `wave ${wave + 1} of ${deployment.waves} starting`);
+    store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) starting`);
   }
 }
 

@@ -131,3 +131,10 @@ export function nextWindowOpening(window: NonNullable<Strategy['window']>, now: 
     void task.destroy();
   }
 }
+
+/** The name a wave goes by everywhere (API, CLI, reasons): canary, wave 1, wave 2…, late joiners. */
+export function waveName(index: number, waves: number): string {
+  if (index >= waves) return 'late joiners';
+  if (waves === 1) return 'wave 1';
+  return index === 0 ? 'canary' : `wave ${index}`;
+}

@@ -5,6 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { createDeployment } from '../../deployments/create.js';
+import { waveName } from '../../deployments/strategy.js';
 import { apiErrors } from '../../errors.js';
 import type { DeploymentDeviceRecord, DeploymentRecord, DeviceDeploymentState } from '../../store/index.js';
 import { DEVICE_DEPLOYMENT_STATES } from '../../store/deployments.js';
@@ -33,7 +34,7 @@ export function waveViews(deployment: DeploymentRecord, devices: DeploymentDevic
     for (const member of members) counts[member.state] += 1;
     const unsettled = counts.waiting + counts.pending + counts.applied;
     const state = counts.waiting === members.length ? 'waiting' : unsettled > 0 ? 'in progress' : 'done';
-    const name = index >= deployment.waves ? 'late joiners' : index === 0 && deployment.waves > 1 ? 'canary' : `wave ${index + (deployment.waves > 1 ? 0 : 1)}`;
+    const name = waveName(index, deployment.waves);
     views.push({ index, name, size: members.length, state, counts });
   }
   return views;
