@@ -75,6 +75,8 @@ export async function benchDeployLatency(options: { devices?: number; rounds?: n
         version: '1.0.0',
         target: { tags: { bench: 'deploy' } },
         config: { alpha: 0.1 + round * 0.01, every: 1 },
+        // Every device at once: this measures the path, not a staged rollout (bench/rollout-scale.ts).
+        strategy: { canary: 0, soakSeconds: 0, ratePerMinute: 0 },
       });
       const pending = new Set(ids);
       await waitUntil(async () => {

@@ -9,6 +9,7 @@ import { benchSandboxLifecycle } from './sandbox-lifecycle.js';
 import { benchFootprint } from './footprint.js';
 import { benchBundleSize } from './bundle-size.js';
 import { benchSpoolFlush } from './spool-flush.js';
+import { benchRolloutScale } from './rollout-scale.js';
 import { renderResults } from './results-md.js';
 import type { BenchFigure } from './figure.js';
 
@@ -32,6 +33,8 @@ process.stderr.write('deployment latency (3 agent processes)…\n');
 figures.push(...(await benchDeployLatency()));
 process.stderr.write('spool flush and restart from cache (agent processes)…\n');
 figures.push(...(await benchSpoolFlush()));
+process.stderr.write('rollout scale (1,000 simulated devices in 4 agent processes)…\n');
+figures.push(...(await benchRolloutScale()));
 
 const notes = [
   'Throughput rows feed batches of 1,024 samples with up to 4 in flight (how the agent drains a backlog); the latency row awaits each batch before the next.',
@@ -41,6 +44,7 @@ const notes = [
   'Footprint: one sandbox worker costs ~8-9 MiB resident (a Node worker isolate), so three modules cost ~27 MiB over the idle agent, and the idle agent ~25 MiB over bare Node (mqtt.js, TypeBox and the agent code on the heap); the 60 MB target with three modules is not reached.',
   'Spool flush: the agent process starts with 50,000 results in its spool and sends them as SpooledResults (up to 1,000 per publish) under a 5,000-result ack window; timed until SQLite holds all of them. The live baseline is one pipelined QoS 1 publish per result from a client in the bench process.',
   'Restart from cache: the bundled agent (the gateway build) with its broker unreachable; the first result is the first record appended to its spool.',
+  'Rollout scale: 1,000 real agents (4 processes, inline sandbox: same thread, no worker isolation, no CPU watchdog; one 2 Hz source each) with the broker connection-rate limits off; the time runs from the POST to every device reported running (healthy with no soak), and the note gives the devices/minute it implies.',
   'Machines here are shared and noisy: compare ratios, not absolute values, and expect about 10% run-to-run spread. WF_BENCH_FIFO=1 runs the throughput rows under SCHED_FIFO (chrt -f 10) when other work loads the machine.',
 ];
 const command = process.env.WF_BENCH_FIFO === '1' ? 'WF_BENCH_FIFO=1 npm run bench (module-throughput under chrt -f 10)' : 'npm run bench';

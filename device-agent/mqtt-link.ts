@@ -28,6 +28,9 @@ export function connectBroker(config: ResolvedAgentConfig, logger: Logger = sile
     password: config.broker.password,
     clean: true,
     reconnectPeriod: config.reconnectPeriodMs === 0 ? 0 : backoff.next(),
+    // A refused CONNACK (e.g. 'server unavailable' from the broker's connection-rate limit after a
+    // restart) must not end reconnecting for good: mqtt.js stops unless told otherwise.
+    reconnectOnConnackError: true,
     connectTimeout: 10_000,
     // Results are counted as dropped while offline instead of piling up in memory (spooling to
     // disk is the state directory's job), so nothing may queue behind our back.

@@ -60,6 +60,8 @@ export const FleetApiOptionsSchema = Type.Object(
         resultsRetention: Type.String({ minLength: 1, default: '17 * * * *' }),
         /** Re-signs desired states (and the trusted-keys list, root key permitting) before they expire. */
         resignDesired: Type.String({ minLength: 1, default: '41 * * * *' }),
+        /** Rollout steps; reported states also nudge a step between ticks. */
+        rolloutProgression: Type.String({ minLength: 1, default: '* * * * * *' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -131,7 +133,7 @@ export function resolveOptions(input: FleetApiOptionsPartial): FleetApiOptions {
   if (trustedKeysMarginS >= trustedKeysTtlS) {
     throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'signing/trustedKeysMarginS': ${trustedKeysMarginS} must be below signing/trustedKeysTtlS (${trustedKeysTtlS})`, field: 'signing/trustedKeysMarginS' });
   }
-  for (const name of ['offlineDetection', 'resultsRetention', 'resignDesired'] as const) {
+  for (const name of ['offlineDetection', 'resultsRetention', 'resignDesired', 'rolloutProgression'] as const) {
     if (!cron.validate(value.jobs[name])) {
       throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'jobs/${name}': '${value.jobs[name]}' is not a cron expression`, field: `jobs/${name}` });
     }

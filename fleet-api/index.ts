@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import { resolveOptions, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
 import { buildApp } from './http/app.js';
+import { createRolloutEngine, type RolloutEngine } from './deployments/engine.js';
 import { createIngestion, type Ingestion } from './ingest.js';
 import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
@@ -31,6 +32,7 @@ export interface FleetApi {
   readonly link: MqttLink;
   readonly ingestion: Ingestion;
   readonly jobs: JobScheduler;
+  readonly rollouts: RolloutEngine;
   readonly options: FleetApiOptions;
   readonly signing: FleetSigning;
   listen(): Promise<{ url: string }>;
@@ -70,7 +72,9 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     if (!deps.store) store.close();
     throw error;
   }
-  const ingestion = createIngestion(store, options.ingest, logger);
+  // The engine needs the link and ingestion nudges the engine: a late-bound reference breaks the cycle.
+  let rollouts: RolloutEngine | undefined;
+  const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge() });
   const link = createMqttLink(
     { ...options.mqtt },
     retainedSource(store),
@@ -79,12 +83,14 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     signing,
   );
   ingestion.setAcknowledger((deviceId, stored) => link.publishAck(deviceId, stored));
-  const jobs = createFleetJobs(store, options, logger, { link, signing });
+  rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }));
+  const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ store, link, ingestion, jobs, options, signing, logger, version: packageVersion() });
+    app = await buildApp({ store, link, ingestion, jobs, rollouts, options, signing, logger, version: packageVersion() });
   } catch (error) {
     await jobs.stop();
+    await rollouts.stop();
     if (!deps.store) store.close();
     throw error;
   }
@@ -97,6 +103,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     link,
     ingestion,
     jobs,
+    rollouts,
     options,
     signing,
     async listen() {
@@ -111,6 +118,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       if (closed) return;
       closed = true;
       await jobs.stop();
+      await rollouts.stop();
       await app.close();
       await link.close();
       ingestion.close();

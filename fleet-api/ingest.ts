@@ -42,7 +42,12 @@ export interface Ingestion {
 
 const ACK_MS = 100;
 
-export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger): Ingestion {
+/** Optional callbacks after something is stored, e.g. to move rollouts without waiting for their job. */
+export interface IngestHooks {
+  onReported?(deviceId: string): void;
+}
+
+export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger, hooks: IngestHooks = {}): Ingestion {
   const counters: IngestCounters = {
     batchesStored: 0, batchesDuplicate: 0, batchesUnknownDevice: 0, rowsStored: 0,
     reported: 0, status: 0, unknownDevice: 0, flushes: 0, flushErrors: 0, acksSent: 0,
@@ -114,6 +119,7 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
       }
       recordReportedState(store, state);
       counters.reported += 1;
+      hooks.onReported?.(state.deviceId);
     },
     status(status: DeviceStatus, retained: boolean) {
       const now = Date.now();

@@ -96,7 +96,8 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
 
       step('deploying: ema to site=north, zscore to site=south, threshold to every sim-x86-64 device');
       for (const deployment of DEMO_DEPLOYMENTS) {
-        const created = await api.post<{ id: string }>('/api/v1/deployments', { ...deployment, version: '1.0.0' });
+        // Every demo device at once: a staged rollout (docs/rollouts.md) would soak a minute per wave.
+        const created = await api.post<{ id: string }>('/api/v1/deployments', { ...deployment, version: '1.0.0', strategy: { canary: 0, soakSeconds: 0, ratePerMinute: 0 } });
         const view = await waitForDeployment(api, created.id, 30_000);
         process.stderr.write(`    ${deployment.module}@1.0.0 applied on ${view.counts.applied} device(s), failed ${view.counts.failed}\n`);
       }

@@ -1,11 +1,15 @@
-/** `wasmfleet deploy NAME@VERSION`: target a module version at devices by id, tag or profile. */
+/**
+ * `wasmfleet deploy NAME@VERSION`: roll a module version out to devices by id, tag or profile,
+ * in waves behind a health gate (docs/rollouts.md). The defaults are safe; `--immediate` sends
+ * every device at once with no soak.
+ */
 import type { Argv, CommandModule } from 'yargs';
 import { parseModuleRef } from '../../protocol/index.js';
 import { clientFor, type ApiClient } from '../api-client.js';
 import { cliErrors } from '../errors.js';
 import { asList, parseConfigValues, parseKeyValues, type GlobalArgs } from '../global-options.js';
 import { emit } from '../output.js';
-import { renderDeployment, type DeploymentView } from './deployment.js';
+import { getDeployment, renderDeployment, watchDeployment, type DeploymentView } from './rollout-view.js';
 
 interface DeployArgs extends GlobalArgs {
   ref: string;
@@ -14,23 +18,55 @@ interface DeployArgs extends GlobalArgs {
   profile?: string;
   config?: string[];
   input?: string;
+  canary?: string;
+  'wave-growth'?: number;
+  rate?: number;
+  soak?: number;
+  'apply-timeout'?: number;
+  'failure-threshold'?: string;
+  results: boolean;
+  'window-cron'?: string;
+  'window-minutes'?: number;
+  immediate: boolean;
   wait: boolean;
+  watch: boolean;
   timeout: number;
 }
 
-/** Polls until no device is pending, or the timeout passes; returns the last view. */
+/** Waits until the rollout ends (or the timeout passes); returns the last view. */
 export async function waitForDeployment(api: ApiClient, id: string, timeoutMs: number): Promise<DeploymentView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = await api.get<DeploymentView>(`/api/v1/deployments/${encodeURIComponent(id)}`);
-    if (view.counts.pending === 0 || Date.now() >= deadline) return view;
-    await new Promise((r) => setTimeout(r, 250));
+  return watchDeployment(api, id, { timeoutMs, out: process.stderr, draw: false });
+}
+
+/** "5" → 5, "10%" → "10%": counts travel as numbers, percentages as strings. */
+function countOrPercent(option: string, value: string | undefined): number | string | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+(\.\d+)?%$/.test(value)) return value;
+  if (/^\d+$/.test(value)) return Number(value);
+  throw cliErrors.WF_CLI_BAD_ARGUMENT({ option, reason: `'${value}' is neither a count (5) nor a percentage (10%)` });
+}
+
+export function strategyFromArgs(args: DeployArgs): Record<string, unknown> {
+  const strategy: Record<string, unknown> = args.immediate ? { canary: 0, soakSeconds: 0, ratePerMinute: 0 } : {};
+  const canary = countOrPercent('--canary', args.canary);
+  const threshold = countOrPercent('--failure-threshold', args['failure-threshold']);
+  if (canary !== undefined) strategy.canary = canary;
+  if (threshold !== undefined) strategy.failureThreshold = threshold;
+  if (args['wave-growth'] !== undefined) strategy.waveGrowth = args['wave-growth'];
+  if (args.rate !== undefined) strategy.ratePerMinute = args.rate;
+  if (args.soak !== undefined) strategy.soakSeconds = args.soak;
+  if (args['apply-timeout'] !== undefined) strategy.applyTimeoutSeconds = args['apply-timeout'];
+  if (!args.results) strategy.requireResults = false;
+  if ((args['window-cron'] === undefined) !== (args['window-minutes'] === undefined)) {
+    throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--window-cron/--window-minutes', reason: 'a maintenance window needs both' });
   }
+  if (args['window-cron'] !== undefined) strategy.window = { cron: args['window-cron'], durationMinutes: args['window-minutes'] };
+  return strategy;
 }
 
 export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
   command: 'deploy <ref>',
-  describe: 'Deploy NAME@VERSION to devices selected by --device, --tag and/or --profile',
+  describe: 'Roll NAME@VERSION out to devices selected by --device, --tag and/or --profile, in waves behind a health gate',
   builder: (argv: Argv<GlobalArgs>) =>
     argv
       .positional('ref', { type: 'string', demandOption: true, describe: 'module NAME@VERSION' })
@@ -39,10 +75,22 @@ export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
       .option('profile', { type: 'string', describe: 'target devices with this firmware profile' })
       .option('config', { type: 'string', array: true, describe: 'module param=value (repeatable), checked against the manifest' })
       .option('input', { type: 'string', describe: "sensor source id from the profile (default: the profile's first source)" })
-      .option('wait', { type: 'boolean', default: false, describe: 'wait until every targeted device applied or failed' })
-      .option('timeout', { type: 'number', default: 60, describe: 'seconds --wait waits at most' })
-      .example('$0 deploy ema@1.0.0 --tag site=north --config alpha=0.2', 'smooth the default source at site north')
-      .example('$0 deploy zscore@1.0.0 --device gw-01 --device gw-02 --input vibration --wait', 'two devices, vibration input') as Argv<DeployArgs>,
+      .option('canary', { type: 'string', describe: 'first wave: a count (5) or a percentage (10%); 0: no canary (default 5%)' })
+      .option('wave-growth', { type: 'number', describe: 'each wave is this many times the previous one (default 2)' })
+      .option('rate', { type: 'number', describe: 'devices per minute at most; 0: unthrottled (default 1000)' })
+      .option('soak', { type: 'number', describe: 'seconds each device must stay applied and healthy before the next wave (default 60)' })
+      .option('apply-timeout', { type: 'number', describe: 'seconds from sending to applied before a device counts as timed out (default 300)' })
+      .option('failure-threshold', { type: 'string', describe: 'failed devices that abort and roll back: a count (3) or a percentage (10%, the default)' })
+      .option('results', { type: 'boolean', default: true, describe: 'healthy needs results during the soak (--no-results for silent modules)' })
+      .option('window-cron', { type: 'string', describe: "maintenance window: when it opens, 5-field cron in UTC (e.g. '0 2 * * *')" })
+      .option('window-minutes', { type: 'number', describe: 'maintenance window: how long it stays open' })
+      .option('immediate', { type: 'boolean', default: false, describe: 'every device at once, no canary, no soak, unthrottled (the threshold still rolls back)' })
+      .option('wait', { type: 'boolean', default: false, describe: 'wait until the rollout ends; exit 1 unless it completed with no failure' })
+      .option('watch', { type: 'boolean', default: false, describe: 'like --wait, drawing a live progress bar per wave' })
+      .option('timeout', { type: 'number', default: 600, describe: 'seconds --wait/--watch wait at most' })
+      .example('$0 deploy ema@1.0.0 --tag site=north --config alpha=0.2 --watch', 'safe defaults: 5% canary, doubling waves, 60 s soak, live bars')
+      .example('$0 deploy zscore@1.0.0 --device gw-01 --device gw-02 --input vibration --immediate --wait', 'two devices at once')
+      .example("$0 deploy ema@1.1.0 --tag site=north --canary 2 --failure-threshold 1 --window-cron '0 2 * * *' --window-minutes 120", 'nightly window, abort on the first failure') as Argv<DeployArgs>,
   handler: async (args) => {
     const ref = parseModuleRef(args.ref);
     if (!ref) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: 'NAME@VERSION', reason: `'${args.ref}' is not like ema@1.0.0` });
@@ -51,6 +99,7 @@ export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
     if (devices.length === 0 && Object.keys(tags).length === 0 && !args.profile) {
       throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--device/--tag/--profile', reason: 'name at least one target' });
     }
+    const strategy = strategyFromArgs(args);
     const api = clientFor(args);
     const created = await api.post<{ id: string }>('/api/v1/deployments', {
       module: ref.name,
@@ -62,11 +111,14 @@ export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
       },
       config: parseConfigValues(args.config),
       ...(args.input ? { input: args.input } : {}),
+      ...(Object.keys(strategy).length > 0 ? { strategy } : {}),
     });
-    const view = args.wait
-      ? await waitForDeployment(api, created.id, args.timeout * 1000)
-      : await api.get<DeploymentView>(`/api/v1/deployments/${encodeURIComponent(created.id)}`);
+    const follow = args.wait || args.watch;
+    const view = follow
+      ? await watchDeployment(api, created.id, { timeoutMs: args.timeout * 1000, out: args.json ? process.stderr : process.stdout, draw: args.watch })
+      : await getDeployment(api, created.id);
     emit(args.json, view, () => renderDeployment(view));
-    if (args.wait && (view.counts.pending > 0 || view.counts.failed > 0)) process.exitCode = 1;
+    const failed = ['failed', 'unhealthy', 'timed-out'].reduce((n, s) => n + (view.counts[s] ?? 0), 0);
+    if (follow && (view.status !== 'completed' || failed > 0)) process.exitCode = 1;
   },
 };

@@ -1,21 +1,16 @@
 /**
- * Creating a deployment: resolve the target, validate the config against the module's manifest,
- * compose each device's next desired state, and store it all in one transaction. Publishing is
- * the caller's next step (the link reads what was stored here), so a crash between the two only
- * delays delivery until the next re-sync.
+ * Creating a deployment: resolve the target, validate the config against the module's manifest
+ * and every targeted device's profile, plan the waves and store it all in one transaction, every
+ * device `waiting`. Sending desired states is the rollout engine's job (rollout.ts), which the
+ * route runs at once, so the first wave leaves in the same request.
  */
 import { randomBytes } from 'node:crypto';
 import { grantedMemoryPages, listProfileNames, loadProfile, memoryBudgetProblem, moduleFitProblem, type FirmwareProfile } from '../../firmware-profiles/index.js';
-import {
-  configProblem,
-  effectiveConfig,
-  MAX_MODULES_PER_DEVICE,
-  type DesiredModule,
-  type ModuleConfig,
-} from '../../protocol/index.js';
+import { configProblem, effectiveConfig, MAX_MODULES_PER_DEVICE, type DesiredModule, type ModuleConfig } from '../../protocol/index.js';
 import { apiErrors } from '../errors.js';
-import type { DeploymentTarget, Store } from '../store/index.js';
+import type { DeploymentTarget, DeviceRecord, Store } from '../store/index.js';
 import { composeDesired } from './compose.js';
+import { planWaves, resolveStrategy, type StrategyInput } from './strategy.js';
 
 export interface DeploymentRequest {
   module: string;
@@ -23,17 +18,65 @@ export interface DeploymentRequest {
   target: DeploymentTarget;
   config?: ModuleConfig;
   input?: string;
+  strategy?: StrategyInput;
 }
 
 export interface DeploymentOutcome {
   id: string;
   /** Every targeted device. */
   deviceIds: string[];
-  /** Devices whose desired state changed (revision bumped) and must be published. */
-  changed: string[];
+  /** Wave sizes, canary first. */
+  waves: number[];
 }
 
 const newDeploymentId = (): string => `dep-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+
+/**
+ * Why this device cannot take the entry, or null: an unknown source, a module its profile cannot
+ * run (initial memory above what it would be granted), a memory budget overrun beside the modules
+ * it already has, or too many modules [docs/profiles.md#what-a-profile-refuses].
+ */
+export function deviceProblem(store: Store, device: DeviceRecord, entry: DesiredModule, profile: FirmwareProfile): string | null {
+  if (entry.input !== undefined && !profile.sources.some((s) => s.id === entry.input)) {
+    return `device ${device.id} (profile ${device.profile}) has no source '${entry.input}'`;
+  }
+  const module = store.getModule(entry.name, entry.version);
+  if (module) {
+    const wasm = store.moduleWasm(module.sha256);
+    const unfit = moduleFitProblem(profile, { manifest: module.manifest, limits: entry.limits, ...(wasm ? { wasm } : {}) });
+    if (unfit) return `device ${device.id} (profile ${device.profile}) cannot run it: ${unfit}`;
+  }
+  const composed = composeDesired(device.id, device.desired, device.desiredRevision, entry, new Date().toISOString());
+  const overBudget = memoryBudgetProblem(
+    profile,
+    composed.state.modules.map((m) => {
+      const manifest = store.getModule(m.name, m.version)?.manifest ?? module?.manifest;
+      return manifest ? grantedMemoryPages(profile, manifest, m.limits) : 0;
+    }),
+  );
+  if (overBudget) return `device ${device.id}: ${overBudget}`;
+  const allowed = Math.min(MAX_MODULES_PER_DEVICE, profile.moduleLimits.maxModules);
+  if (composed.state.modules.length > allowed) {
+    return `device ${device.id} would run ${composed.state.modules.length} modules; profile ${device.profile} allows ${allowed}`;
+  }
+  return null;
+}
+
+/** The desired-state entry a deployment puts on each device. */
+export function deploymentEntry(store: Store, deployment: { id: string; module: string; version: string; config: ModuleConfig; input: string | null }): DesiredModule | undefined {
+  const module = store.getModule(deployment.module, deployment.version);
+  if (!module) return undefined;
+  return {
+    name: module.name,
+    version: module.version,
+    sha256: module.sha256,
+    size: module.size,
+    deploymentId: deployment.id,
+    config: effectiveConfig(module.manifest, deployment.config),
+    ...(deployment.input !== null ? { input: deployment.input } : {}),
+    ...(module.manifest.limits ? { limits: module.manifest.limits } : {}),
+  };
+}
 
 export function createDeployment(store: Store, request: DeploymentRequest, profiles: (name: string) => FirmwareProfile = loadProfile): DeploymentOutcome {
   const { target } = request;
@@ -43,6 +86,7 @@ export function createDeployment(store: Store, request: DeploymentRequest, profi
   if (target.profile !== undefined && !listProfileNames().includes(target.profile)) {
     throw apiErrors.WF_API_VALIDATION({ field: 'body/target/profile', reason: `unknown firmware profile '${target.profile}'` });
   }
+  const strategy = resolveStrategy(request.strategy);
   const config = request.config ?? {};
   const loaded = new Map<string, FirmwareProfile>();
   const profileOf = (name: string): FirmwareProfile => {
@@ -69,62 +113,24 @@ export function createDeployment(store: Store, request: DeploymentRequest, profi
     if (devices.length === 0) throw apiErrors.WF_API_TARGET_INVALID({ reason: 'target matches no device', field: 'body/target' });
 
     const id = newDeploymentId();
-    const issuedAt = new Date().toISOString();
-    const entry: DesiredModule = {
-      name: module.name,
-      version: module.version,
-      sha256: module.sha256,
-      size: module.size,
-      deploymentId: id,
-      config: effectiveConfig(module.manifest, config),
-      ...(request.input !== undefined ? { input: request.input } : {}),
-      ...(module.manifest.limits ? { limits: module.manifest.limits } : {}),
-    };
-    store.insertDeployment({ id, module: module.name, version: module.version, sha256: module.sha256, target, config, input: request.input ?? null });
-
-    const wasm = store.moduleWasm(module.sha256);
-    const changed: string[] = [];
+    const input = request.input ?? null;
+    const entry = deploymentEntry(store, { id, module: module.name, version: module.version, config, input })!;
     for (const device of devices) {
-      const profile = profileOf(device.profile);
-      if (request.input !== undefined && !profile.sources.some((s) => s.id === request.input)) {
-        throw apiErrors.WF_API_TARGET_INVALID({
-          reason: `device ${device.id} (profile ${device.profile}) has no source '${request.input}'`,
-          field: 'body/input',
-        });
-      }
-      const unfit = moduleFitProblem(profile, { manifest: module.manifest, limits: entry.limits, ...(wasm ? { wasm } : {}) });
-      if (unfit) throw apiErrors.WF_API_TARGET_INVALID({ reason: `device ${device.id} (profile ${device.profile}) cannot run it: ${unfit}`, field: 'body/module' });
-      const composed = composeDesired(device.id, device.desired, device.desiredRevision, entry, issuedAt);
-      const overBudget = memoryBudgetProblem(
-        profile,
-        composed.state.modules.map((m) => grantedMemoryPages(profile, store.getModule(m.name, m.version)?.manifest ?? module.manifest, m.limits)),
-      );
-      if (overBudget) throw apiErrors.WF_API_TARGET_INVALID({ reason: `device ${device.id}: ${overBudget}`, field: 'body/target' });
-      const allowed = Math.min(MAX_MODULES_PER_DEVICE, profile.moduleLimits.maxModules);
-      if (composed.state.modules.length > allowed) {
-        throw apiErrors.WF_API_TARGET_INVALID({
-          reason: `device ${device.id} would run ${composed.state.modules.length} modules; profile ${device.profile} allows ${allowed}`,
-          field: 'body/target',
-        });
-      }
-      if (composed.changed) {
-        store.setDesired(device.id, composed.state);
-        store.supersedeOlder(device.id, module.name, id);
-        store.insertDeploymentDevice({ deploymentId: id, deviceId: device.id, module: module.name, state: 'pending', reason: null, revision: composed.state.revision });
-        changed.push(device.id);
-      } else {
-        // Already desired: this deployment inherits the progress of the one that put it there.
-        const existing = store.activeDeploymentsOf(device.id).find((row) => row.module === module.name && row.sha256 === module.sha256);
-        store.insertDeploymentDevice({
-          deploymentId: id,
-          deviceId: device.id,
-          module: module.name,
-          state: existing?.state ?? 'pending',
-          reason: existing?.reason ?? null,
-          revision: existing?.revision ?? device.desiredRevision,
-        });
-      }
+      const refused = deviceProblem(store, device, entry, profileOf(device.profile));
+      if (refused) throw apiErrors.WF_API_TARGET_INVALID({ reason: refused, field: refused.includes('cannot run it') ? 'body/module' : refused.includes('source') ? 'body/input' : 'body/target' });
     }
-    return { id, deviceIds: devices.map((d) => d.id), changed };
+
+    const waves = planWaves(strategy, devices.length);
+    store.insertDeployment({ id, module: module.name, version: module.version, sha256: module.sha256, target, config, input, strategy, waves: waves.length });
+    let wave = 0;
+    let left = waves[0]!;
+    for (const device of devices) {
+      if (left === 0) left = waves[++wave]!;
+      left -= 1;
+      // Older rollouts of this module stop before reaching a device this one targets [docs/rollouts.md#supersede].
+      store.supersedeWaiting(device.id, module.name, id);
+      store.insertDeploymentDevice({ deploymentId: id, deviceId: device.id, module: module.name, state: 'waiting', reason: null, revision: device.desiredRevision, wave });
+    }
+    return { id, deviceIds: devices.map((d) => d.id), waves };
   });
 }

@@ -2,6 +2,7 @@
 import type { Logger } from '../../common/logger.js';
 import type { FleetApiOptions } from '../config.js';
 import type { Ingestion } from '../ingest.js';
+import type { RolloutEngine } from '../deployments/engine.js';
 import type { JobScheduler } from '../jobs/index.js';
 import type { MqttLink } from '../mqtt-link.js';
 import type { FleetSigning } from '../signing/fleet-signing.js';
@@ -12,6 +13,7 @@ export interface RouteContext {
   link: MqttLink;
   ingestion: Ingestion;
   jobs: JobScheduler;
+  rollouts: RolloutEngine;
   options: FleetApiOptions;
   signing: FleetSigning;
   logger: Logger;

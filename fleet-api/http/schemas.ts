@@ -17,6 +17,8 @@ import {
   SignatureSchema,
   AgentTrustSchema,
 } from '../../protocol/index.js';
+import { StrategySchema } from '../deployments/strategy.js';
+import { DEPLOYMENT_STATUSES, DEVICE_DEPLOYMENT_STATES } from '../store/deployments.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -60,6 +62,9 @@ export const CreateDeviceBody = Type.Object(
   { additionalProperties: false },
 );
 export type CreateDeviceBody = Static<typeof CreateDeviceBody>;
+
+export const UpdateDeviceBody = Type.Object({ tags: Tags }, { additionalProperties: false });
+export type UpdateDeviceBody = Static<typeof UpdateDeviceBody>;
 
 export const DeviceSummary = Type.Object({
   id: Type.String(),
@@ -181,6 +186,7 @@ export const CreateDeploymentBody = Type.Object(
     target: Target,
     config: Type.Optional(Config),
     input: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "a source id of the devices' profile" })),
+    strategy: Type.Optional(StrategySchema),
   },
   { additionalProperties: false },
 );
@@ -191,13 +197,13 @@ export const DeploymentCreated = Type.Object({
   module: Type.String(),
   version: Type.String(),
   sha256: Type.String(),
+  status: Type.String(),
   devices: Type.Integer({ description: 'devices targeted' }),
-  changed: Type.Integer({ description: 'devices whose desired revision was bumped' }),
-  unchanged: Type.Integer({ description: 'devices that already had this exact module and config' }),
-  published: Type.Integer({ description: 'desired states acknowledged by the broker before responding' }),
+  waves: Type.Array(Type.Integer(), { description: 'planned wave sizes, canary first' }),
+  published: Type.Integer({ description: 'desired states of the first wave acknowledged by the broker before responding' }),
 });
 
-const Counts = Type.Object({ pending: Type.Integer(), applied: Type.Integer(), failed: Type.Integer(), superseded: Type.Integer() });
+const Counts = Type.Object(Object.fromEntries(DEVICE_DEPLOYMENT_STATES.map((s) => [s, Type.Integer()])) as Record<string, ReturnType<typeof Type.Integer>>);
 
 export const DeploymentSummary = Type.Object({
   id: Type.String(),
@@ -208,20 +214,69 @@ export const DeploymentSummary = Type.Object({
   config: Config,
   input: Nullable(Type.String()),
   createdAt: Timestamp,
+  updatedAt: Nullable(Timestamp),
+  status: Type.String({ description: DEPLOYMENT_STATUSES.join(' | ') }),
+  statusReason: Nullable(Type.String()),
+  strategy: Type.Unknown({ description: 'the strategy with its defaults filled' }),
+  currentWave: Type.Integer({ description: 'index of the wave in progress (0 = canary)' }),
+  counts: Counts,
+});
+
+export const DeploymentDevice = Type.Object({
+  id: Type.String(),
+  wave: Type.Integer(),
+  late: Type.Boolean({ description: 'joined after the rollout completed' }),
+  state: Type.String({ description: DEVICE_DEPLOYMENT_STATES.join(' | ') }),
+  reason: Nullable(Type.String()),
+  revision: Type.Integer(),
+  previous: Nullable(Type.String({ description: 'NAME@VERSION a rollback returns to; null: none' })),
+  publishedAt: Nullable(Timestamp),
+  appliedAt: Nullable(Timestamp),
+  updatedAt: Timestamp,
+});
+
+export const WaveView = Type.Object({
+  index: Type.Integer(),
+  name: Type.String({ description: 'canary, wave N, or late joiners' }),
+  size: Type.Integer(),
+  state: Type.String({ description: 'waiting | in progress | done' }),
   counts: Counts,
 });
 
 export const DeploymentDetail = Type.Intersect([
   DeploymentSummary,
-  Type.Object({
-    devices: Type.Array(
-      Type.Object({ id: Type.String(), state: Type.String(), reason: Nullable(Type.String()), revision: Type.Integer(), updatedAt: Timestamp }),
-    ),
-  }),
+  Type.Object({ waves: Type.Array(WaveView), devices: Type.Array(DeploymentDevice) }),
 ]);
 
 export const DeploymentParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 export type DeploymentParams = Static<typeof DeploymentParams>;
+
+export const ControlParams = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }), action: Type.Union([Type.Literal('pause'), Type.Literal('resume'), Type.Literal('cancel'), Type.Literal('rollback')]) },
+  { additionalProperties: false },
+);
+export type ControlParams = Static<typeof ControlParams>;
+
+export const DeviceHistory = Type.Object({
+  deviceId: Type.String(),
+  deployments: Type.Array(
+    Type.Object({
+      deploymentId: Type.String(),
+      module: Type.String(),
+      version: Type.String(),
+      deploymentStatus: Type.String(),
+      state: Type.String(),
+      reason: Nullable(Type.String()),
+      revision: Type.Integer(),
+      wave: Type.Integer(),
+      late: Type.Boolean(),
+      publishedAt: Nullable(Timestamp),
+      appliedAt: Nullable(Timestamp),
+      updatedAt: Timestamp,
+      createdAt: Timestamp,
+    }),
+  ),
+});
 
 // ---- system --------------------------------------------------------------------------------
 

@@ -1,9 +1,29 @@
-/** Deployments and their per-device progress rows. Composition policy lives in ../deployments/. */
-import type { ModuleConfig } from '../../protocol/index.js';
+/** Deployments, their rollout life cycle and per-device progress rows. Policy lives in ../deployments/. */
+import type { DesiredModule, ModuleConfig } from '../../protocol/index.js';
 import { nowIso, type Db } from './core.js';
+import { statementCache } from './statements.js';
 
-export type DeviceDeploymentState = 'pending' | 'applied' | 'failed' | 'superseded';
-export const DEVICE_DEPLOYMENT_STATES: readonly DeviceDeploymentState[] = ['pending', 'applied', 'failed', 'superseded'];
+export type DeviceDeploymentState =
+  | 'waiting'
+  | 'pending'
+  | 'applied'
+  | 'healthy'
+  | 'failed'
+  | 'unhealthy'
+  | 'timed-out'
+  | 'rolled-back'
+  | 'cancelled'
+  | 'superseded';
+export const DEVICE_DEPLOYMENT_STATES: readonly DeviceDeploymentState[] = [
+  'waiting', 'pending', 'applied', 'healthy', 'failed', 'unhealthy', 'timed-out', 'rolled-back', 'cancelled', 'superseded',
+];
+/** States that count against the failure threshold. */
+export const FAILURE_STATES: readonly DeviceDeploymentState[] = ['failed', 'unhealthy', 'timed-out'];
+/** States a wave gate waits on. */
+export const IN_FLIGHT_STATES: readonly DeviceDeploymentState[] = ['waiting', 'pending', 'applied'];
+
+export type DeploymentStatus = 'running' | 'paused' | 'completed' | 'aborted' | 'cancelled' | 'rolled-back' | 'superseded';
+export const DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['running', 'paused', 'completed', 'aborted', 'cancelled', 'rolled-back', 'superseded'];
 
 export interface DeploymentTarget {
   devices?: string[];
@@ -20,6 +40,13 @@ export interface DeploymentRecord {
   config: ModuleConfig;
   input: string | null;
   createdAt: string;
+  updatedAt: string | null;
+  status: DeploymentStatus;
+  statusReason: string | null;
+  /** The strategy with its defaults filled (see deployments/strategy.ts). */
+  strategy: Record<string, unknown>;
+  waves: number;
+  currentWave: number;
   counts: Record<DeviceDeploymentState, number>;
 }
 
@@ -29,9 +56,14 @@ export interface DeploymentDeviceRecord {
   reason: string | null;
   revision: number;
   updatedAt: string;
+  wave: number;
+  late: boolean;
+  previous: DesiredModule | null;
+  publishedAt: number | null;
+  appliedAt: number | null;
 }
 
-/** A live (not superseded) row for one device, joined with what it deploys. */
+/** A live row (pending or applied) for one device, joined with what it deploys. */
 export interface ActiveDeviceDeployment {
   deploymentId: string;
   module: string;
@@ -40,6 +72,23 @@ export interface ActiveDeviceDeployment {
   state: DeviceDeploymentState;
   reason: string | null;
   revision: number;
+  soakSeconds: number;
+}
+
+export interface DeviceHistoryEntry {
+  deploymentId: string;
+  module: string;
+  version: string;
+  deploymentStatus: DeploymentStatus;
+  state: DeviceDeploymentState;
+  reason: string | null;
+  revision: number;
+  wave: number;
+  late: boolean;
+  publishedAt: string | null;
+  appliedAt: string | null;
+  updatedAt: string;
+  createdAt: string;
 }
 
 interface DeploymentRow {
@@ -51,39 +100,102 @@ interface DeploymentRow {
   config: string;
   input: string | null;
   created_at: string;
+  updated_at: string | null;
+  status: DeploymentStatus;
+  status_reason: string | null;
+  strategy: string;
+  waves: number;
+  current_wave: number;
 }
 
+interface RowOfDevice {
+  device_id: string;
+  state: DeviceDeploymentState;
+  reason: string | null;
+  revision: number;
+  updated_at: string;
+  wave: number;
+  late: number;
+  previous: string | null;
+  published_at: number | null;
+  applied_at: number | null;
+}
+
+const DEPLOYMENT_COLUMNS = 'id, module, version, sha256, target, config, input, created_at, updated_at, status, status_reason, strategy, waves, current_wave';
+const DEVICE_COLUMNS = 'device_id, state, reason, revision, updated_at, wave, late, previous, published_at, applied_at';
 const COUNTS_SQL = `
   SELECT deployment_id, state, count(*) AS n FROM deployment_devices
   WHERE deployment_id IN (SELECT value FROM json_each(?)) GROUP BY deployment_id, state`;
 
+const emptyCounts = (): Record<DeviceDeploymentState, number> =>
+  Object.fromEntries(DEVICE_DEPLOYMENT_STATES.map((s) => [s, 0])) as Record<DeviceDeploymentState, number>;
+
+const toDeviceRecord = (r: RowOfDevice): DeploymentDeviceRecord => ({
+  id: r.device_id,
+  state: r.state,
+  reason: r.reason,
+  revision: r.revision,
+  updatedAt: r.updated_at,
+  wave: r.wave,
+  late: r.late === 1,
+  previous: r.previous === null ? null : (JSON.parse(r.previous) as DesiredModule),
+  publishedAt: r.published_at,
+  appliedAt: r.applied_at,
+});
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
 export function deploymentOps(db: Db) {
   const insert = db.prepare(
-    'INSERT INTO deployments (id, module, version, sha256, target, config, input, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    `INSERT INTO deployments (id, module, version, sha256, target, config, input, created_at, updated_at, status, strategy, waves, current_wave)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, 0)`,
   );
   const insertDevice = db.prepare(
-    'INSERT INTO deployment_devices (deployment_id, device_id, module, state, reason, revision, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO deployment_devices (deployment_id, device_id, module, state, reason, revision, updated_at, wave, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const supersede = db.prepare(
     `UPDATE deployment_devices SET state = 'superseded', reason = ?, updated_at = ?
-     WHERE device_id = ? AND module = ? AND deployment_id != ? AND state != 'superseded'`,
+     WHERE device_id = ? AND module = ? AND deployment_id != ? AND state NOT IN ('superseded', 'rolled-back', 'cancelled')`,
+  );
+  const supersedeWaiting = db.prepare(
+    `UPDATE deployment_devices SET state = 'superseded', reason = ?, updated_at = ?
+     WHERE device_id = ? AND module = ? AND deployment_id != ? AND state = 'waiting'`,
   );
   const active = db.prepare(
-    `SELECT dd.deployment_id, d.module, d.version, d.sha256, dd.state, dd.reason, dd.revision
+    `SELECT dd.deployment_id, d.module, d.version, d.sha256, dd.state, dd.reason, dd.revision, d.strategy
      FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id
-     WHERE dd.device_id = ? AND dd.state != 'superseded'`,
+     WHERE dd.device_id = ? AND dd.state IN ('pending', 'applied')`,
   );
   const setState = db.prepare('UPDATE deployment_devices SET state = ?, reason = ?, updated_at = ? WHERE deployment_id = ? AND device_id = ?');
-  const get = db.prepare('SELECT id, module, version, sha256, target, config, input, created_at FROM deployments WHERE id = ?');
-  const list = db.prepare('SELECT id, module, version, sha256, target, config, input, created_at FROM deployments ORDER BY created_at DESC, id DESC LIMIT ?');
-  const devices = db.prepare(
-    'SELECT device_id, state, reason, revision, updated_at FROM deployment_devices WHERE deployment_id = ? ORDER BY device_id',
+  const setApplied = db.prepare(
+    'UPDATE deployment_devices SET state = ?, reason = NULL, applied_at = ?, updated_at = ? WHERE deployment_id = ? AND device_id = ?',
   );
+  const setDispatched = db.prepare(
+    'UPDATE deployment_devices SET state = ?, reason = ?, revision = ?, previous = ?, published_at = ?, applied_at = ?, updated_at = ? WHERE deployment_id = ? AND device_id = ?',
+  );
+  const get = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?`);
+  const list = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS} FROM deployments ORDER BY rowid DESC LIMIT ?`);
+  const devices = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM deployment_devices WHERE deployment_id = ? ORDER BY wave, device_id`);
   const counts = db.prepare(COUNTS_SQL);
+  const setStatus = db.prepare('UPDATE deployments SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?');
+  const setWave = db.prepare('UPDATE deployments SET current_wave = ?, status_reason = ?, updated_at = ? WHERE id = ?');
+  const setWaves = db.prepare('UPDATE deployments SET waves = ? WHERE id = ?');
+  const progressing = db.prepare(
+    `SELECT ${DEPLOYMENT_COLUMNS} FROM deployments WHERE status IN ('running', 'paused')
+     OR id IN (SELECT DISTINCT deployment_id FROM deployment_devices WHERE state IN ('waiting', 'pending', 'applied'))
+     ORDER BY rowid`,
+  );
+  const live = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS}, rowid AS seq FROM deployments WHERE status IN ('running', 'paused', 'completed') ORDER BY rowid DESC`);
+  const history = db.prepare(
+    `SELECT dd.deployment_id, d.module, d.version, d.status, dd.state, dd.reason, dd.revision, dd.wave, dd.late, dd.published_at, dd.applied_at, dd.updated_at, d.created_at
+     FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id WHERE dd.device_id = ? ORDER BY d.rowid DESC LIMIT ?`,
+  );
+  const resultsSince = db.prepare('SELECT 1 FROM result_batches WHERE device_id = ? AND module = ? AND version = ? AND received_at >= ? LIMIT 1').pluck();
+  const statements = statementCache(db);
 
   const withCounts = (rows: DeploymentRow[]): DeploymentRecord[] => {
     const tally = new Map<string, Record<DeviceDeploymentState, number>>();
-    for (const row of rows) tally.set(row.id, { pending: 0, applied: 0, failed: 0, superseded: 0 });
+    for (const row of rows) tally.set(row.id, emptyCounts());
     const found = counts.all(JSON.stringify(rows.map((r) => r.id))) as Array<{ deployment_id: string; state: DeviceDeploymentState; n: number }>;
     for (const { deployment_id, state, n } of found) tally.get(deployment_id)![state] = n;
     return rows.map((row) => ({
@@ -95,21 +207,43 @@ export function deploymentOps(db: Db) {
       config: JSON.parse(row.config) as ModuleConfig,
       input: row.input,
       createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      status: row.status,
+      statusReason: row.status_reason,
+      strategy: JSON.parse(row.strategy) as Record<string, unknown>,
+      waves: row.waves,
+      currentWave: row.current_wave,
       counts: tally.get(row.id)!,
     }));
   };
 
   return {
-    insertDeployment(input: Omit<DeploymentRecord, 'counts' | 'createdAt'>): void {
-      insert.run(input.id, input.module, input.version, input.sha256, JSON.stringify(input.target), JSON.stringify(input.config), input.input, nowIso());
+    insertDeployment(input: {
+      id: string;
+      module: string;
+      version: string;
+      sha256: string;
+      target: DeploymentTarget;
+      config: ModuleConfig;
+      input: string | null;
+      strategy: object;
+      waves: number;
+    }): void {
+      const now = nowIso();
+      insert.run(input.id, input.module, input.version, input.sha256, JSON.stringify(input.target), JSON.stringify(input.config), input.input, now, now, JSON.stringify(input.strategy), input.waves);
     },
-    insertDeploymentDevice(input: { deploymentId: string; deviceId: string; module: string; state: DeviceDeploymentState; reason: string | null; revision: number }): void {
-      insertDevice.run(input.deploymentId, input.deviceId, input.module, input.state, input.reason, input.revision, nowIso());
+    insertDeploymentDevice(input: { deploymentId: string; deviceId: string; module: string; state: DeviceDeploymentState; reason: string | null; revision: number; wave?: number; late?: boolean }): void {
+      insertDevice.run(input.deploymentId, input.deviceId, input.module, input.state, input.reason, input.revision, nowIso(), input.wave ?? 0, input.late ? 1 : 0);
     },
     /** Marks every older live row of this module on this device superseded by `byDeploymentId`. */
     supersedeOlder(deviceId: string, module: string, byDeploymentId: string): number {
       return supersede.run(`superseded by ${byDeploymentId}`, nowIso(), deviceId, module, byDeploymentId).changes;
     },
+    /** Older rollouts stop before reaching this device: a newer deployment of the module will. */
+    supersedeWaiting(deviceId: string, module: string, byDeploymentId: string): number {
+      return supersedeWaiting.run(`superseded by ${byDeploymentId} before its wave`, nowIso(), deviceId, module, byDeploymentId).changes;
+    },
+    /** Rows of this device still waiting on its reported state (pending or applied). */
     activeDeploymentsOf(deviceId: string): ActiveDeviceDeployment[] {
       return (active.all(deviceId) as Array<Record<string, unknown>>).map((row) => ({
         deploymentId: row.deployment_id as string,
@@ -119,23 +253,108 @@ export function deploymentOps(db: Db) {
         state: row.state as DeviceDeploymentState,
         reason: row.reason as string | null,
         revision: row.revision as number,
+        soakSeconds: Number((JSON.parse(row.strategy as string) as { soakSeconds?: number }).soakSeconds ?? 0),
       }));
     },
     setDeploymentDeviceState(deploymentId: string, deviceId: string, state: DeviceDeploymentState, reason: string | null): void {
       setState.run(state, reason, nowIso(), deploymentId, deviceId);
     },
+    /** The device runs this deployment's module since `at` (ms); `state` is applied, or healthy when there is no soak. */
+    setDeploymentDeviceApplied(deploymentId: string, deviceId: string, state: 'applied' | 'healthy', at: number): void {
+      setApplied.run(state, at, nowIso(), deploymentId, deviceId);
+    },
+    setDeploymentDeviceDispatched(input: {
+      deploymentId: string;
+      deviceId: string;
+      state: DeviceDeploymentState;
+      reason: string | null;
+      revision: number;
+      previous: DesiredModule | null;
+      publishedAt: number;
+      appliedAt: number | null;
+    }): void {
+      setDispatched.run(
+        input.state, input.reason, input.revision, input.previous === null ? null : JSON.stringify(input.previous),
+        input.publishedAt, input.appliedAt, nowIso(), input.deploymentId, input.deviceId,
+      );
+    },
+    setDeploymentStatus(id: string, status: DeploymentStatus, reason: string | null): void {
+      setStatus.run(status, reason, nowIso(), id);
+    },
+    setDeploymentWave(id: string, wave: number, reason: string | null): void {
+      setWave.run(wave, reason, nowIso(), id);
+    },
+    setDeploymentWaves(id: string, waves: number): void {
+      setWaves.run(waves, id);
+    },
     getDeployment(id: string): (DeploymentRecord & { devices: DeploymentDeviceRecord[] }) | undefined {
       const row = get.get(id) as DeploymentRow | undefined;
       if (!row) return undefined;
       const [record] = withCounts([row]);
-      const rows = devices.all(id) as Array<{ device_id: string; state: DeviceDeploymentState; reason: string | null; revision: number; updated_at: string }>;
-      return {
-        ...record!,
-        devices: rows.map((r) => ({ id: r.device_id, state: r.state, reason: r.reason, revision: r.revision, updatedAt: r.updated_at })),
-      };
+      return { ...record!, devices: (devices.all(id) as RowOfDevice[]).map(toDeviceRecord) };
+    },
+    deploymentDevices(id: string): DeploymentDeviceRecord[] {
+      return (devices.all(id) as RowOfDevice[]).map(toDeviceRecord);
     },
     listDeployments(limit = 1000): DeploymentRecord[] {
       return withCounts(list.all(limit) as DeploymentRow[]);
+    },
+    /** Deployments the progression job must look at: running, paused, or with devices in flight. */
+    progressingDeployments(): DeploymentRecord[] {
+      return withCounts(progressing.all() as DeploymentRow[]);
+    },
+    /** Deployments a newly matching device may join, newest first, with their creation order. */
+    joinableDeployments(): Array<DeploymentRecord & { seq: number }> {
+      const rows = live.all() as Array<DeploymentRow & { seq: number }>;
+      const records = withCounts(rows);
+      return records.map((record, i) => ({ ...record, seq: rows[i]!.seq }));
+    },
+    /**
+     * Ids of devices matching `target` that have no row in this deployment and none for the same
+     * module in a newer deployment (creation order `seq`): the late joiners.
+     */
+    lateJoiners(deployment: { id: string; module: string; target: DeploymentTarget; seq: number }): string[] {
+      const where = [
+        'NOT EXISTS (SELECT 1 FROM deployment_devices dd WHERE dd.deployment_id = ? AND dd.device_id = devices.id)',
+        `NOT EXISTS (SELECT 1 FROM deployment_devices dd JOIN deployments x ON x.id = dd.deployment_id
+           WHERE dd.device_id = devices.id AND dd.module = ? AND x.rowid > ?)`,
+      ];
+      const args: unknown[] = [deployment.id, deployment.module, deployment.seq];
+      const { target } = deployment;
+      if (target.profile !== undefined) {
+        where.push('profile = ?');
+        args.push(target.profile);
+      }
+      for (const [key, value] of Object.entries(target.tags ?? {})) {
+        where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = devices.id AND t.key = ? AND t.value = ?)');
+        args.push(key, value);
+      }
+      if (target.devices !== undefined) {
+        where.push('id IN (SELECT value FROM json_each(?))');
+        args.push(JSON.stringify(target.devices));
+      }
+      return statements(`SELECT id FROM devices WHERE ${where.join(' AND ')} ORDER BY id`).pluck().all(...args) as string[];
+    },
+    /** True when the device sent a result batch of this module version at or after `sinceMs`. */
+    resultsSince(deviceId: string, module: string, version: string, sinceMs: number): boolean {
+      return resultsSince.get(deviceId, module, version, sinceMs) !== undefined;
+    },
+    deviceDeploymentHistory(deviceId: string, limit = 200): DeviceHistoryEntry[] {
+      return (history.all(deviceId, limit) as Array<Record<string, unknown>>).map((r) => ({
+        deploymentId: r.deployment_id as string,
+        module: r.module as string,
+        version: r.version as string,
+        deploymentStatus: r.status as DeploymentStatus,
+        state: r.state as DeviceDeploymentState,
+        reason: r.reason as string | null,
+        revision: r.revision as number,
+        wave: r.wave as number,
+        late: r.late === 1,
+        publishedAt: iso(r.published_at as number | null),
+        appliedAt: iso(r.applied_at as number | null),
+        updatedAt: r.updated_at as string,
+        createdAt: r.created_at as string,
+      }));
     },
   };
 }

@@ -69,6 +69,14 @@ export function deviceOps(db: Db) {
   const onlineWithProfile = db.prepare('SELECT id, profile, last_seen FROM devices WHERE online = 1');
   const setOffline = db.prepare('UPDATE devices SET online = 0 WHERE id = ? AND online = 1');
   const statements = statementCache(db);
+  const updateTags = db.prepare('UPDATE devices SET tags = ? WHERE id = ?');
+  const clearTags = db.prepare('DELETE FROM device_tags WHERE device_id = ?');
+  const replaceTags = db.transaction((id: string, tags: Record<string, string>) => {
+    if (updateTags.run(JSON.stringify(tags), id).changes !== 1) return false;
+    clearTags.run(id);
+    for (const [key, value] of Object.entries(tags)) insertTag.run(id, key, value);
+    return true;
+  });
 
   const insertDevice = db.transaction((id: string, profile: string, tags: Record<string, string>, credentialHash: string) => {
     insert.run(id, profile, JSON.stringify(tags), credentialHash, nowIso());
@@ -110,6 +118,10 @@ export function deviceOps(db: Db) {
     },
     deviceIds(): string[] {
       return allIds.all() as string[];
+    },
+    /** Replaces every tag of a device; false when it does not exist. */
+    setTags(id: string, tags: Record<string, string>): boolean {
+      return replaceTags(id, tags);
     },
     deleteDevice(id: string): boolean {
       return remove.run(id).changes === 1;

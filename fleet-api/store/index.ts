@@ -60,5 +60,7 @@ export type {
   DeploymentTarget,
   DeviceDeploymentState,
   ActiveDeviceDeployment,
+  DeploymentStatus,
+  DeviceHistoryEntry,
 } from './deployments.js';
 export type { ResultRow, ResultQuery, ResultKind, IngestOutcome } from './results.js';

@@ -155,4 +155,39 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   ) STRICT;
   `,
+  // Rollouts (issue 5): a strategy and a life cycle per deployment; per device a wave, the
+  // previous entry to roll back to, and the times the health gate measures from.
+  `
+  ALTER TABLE deployments ADD COLUMN strategy TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE deployments ADD COLUMN status_reason TEXT;
+  ALTER TABLE deployments ADD COLUMN waves INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE deployments ADD COLUMN current_wave INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE deployments ADD COLUMN updated_at TEXT;
+  UPDATE deployments SET status = 'completed', updated_at = created_at WHERE status = 'active';
+  CREATE INDEX deployments_by_status ON deployments(status);
+
+  CREATE TABLE deployment_devices_v2 (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    module TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('waiting', 'pending', 'applied', 'healthy', 'failed', 'unhealthy', 'timed-out', 'rolled-back', 'cancelled', 'superseded')),
+    reason TEXT,
+    revision INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    wave INTEGER NOT NULL DEFAULT 0,
+    -- 1 for a device that matched after the deployment had completed.
+    late INTEGER NOT NULL DEFAULT 0,
+    -- The device's entry for this module just before this deployment reached it (JSON, or NULL: none).
+    previous TEXT,
+    published_at INTEGER,
+    applied_at INTEGER,
+    PRIMARY KEY (deployment_id, device_id)
+  ) STRICT;
+  INSERT INTO deployment_devices_v2 (deployment_id, device_id, module, state, reason, revision, updated_at, published_at)
+    SELECT deployment_id, device_id, module, state, reason, revision, updated_at, CAST(strftime('%s', updated_at) AS INTEGER) * 1000 FROM deployment_devices;
+  DROP TABLE deployment_devices;
+  ALTER TABLE deployment_devices_v2 RENAME TO deployment_devices;
+  CREATE INDEX deployment_devices_by_device ON deployment_devices(device_id, module);
+  CREATE INDEX deployment_devices_by_state ON deployment_devices(state);
+  `,
 ];

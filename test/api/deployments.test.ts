@@ -10,10 +10,10 @@ test('deploying by device ids publishes each desired state retained, with effect
   await provision(h, 'gw-02');
   await provision(h, 'gw-03');
   const module = await upload(h, 'ema', '1.0.0');
-  const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['gw-01', 'gw-02'] }, config: { alpha: 0.5 } });
+  const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['gw-01', 'gw-02'] }, config: { alpha: 0.5 }, strategy: { canary: 0 } });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.equal(res.body.devices, 2);
-  assert.equal(res.body.changed, 2);
+  assert.deepEqual(res.body.waves, [2], 'no canary: one wave');
   assert.equal(res.body.published, 2);
 
   const reader = await connectClient(t, h.broker!.url, SERVICE_USERNAME, 'test-service-password');
@@ -32,7 +32,8 @@ test('deploying by device ids publishes each desired state retained, with effect
 
   const detail = await h.call('GET', `/api/v1/deployments/${res.body.id}`);
   assert.equal(detail.status, 200);
-  assert.deepEqual(detail.body.counts, { pending: 2, applied: 0, failed: 0, superseded: 0 });
+  assert.equal(detail.body.counts.pending, 2);
+  assert.equal(detail.body.status, 'running');
   assert.deepEqual(detail.body.devices.map((d: { id: string; state: string }) => [d.id, d.state]), [['gw-01', 'pending'], ['gw-02', 'pending']]);
   assert.deepEqual(detail.body.config, { alpha: 0.5 });
   const list = await h.call('GET', '/api/v1/deployments');
@@ -99,9 +100,8 @@ test('revisions bump per change, identical redeploys are no-ops, and newer deplo
   const first = await deploy('ema', '1.0.0');
   assert.equal(await revision(), 1);
   const same = await deploy('ema', '1.0.0', { alpha: 0.1 });
-  assert.equal(same.body.changed, 0, 'explicit default equals the effective config already desired');
-  assert.equal(same.body.unchanged, 1);
-  assert.equal(await revision(), 1);
+  assert.equal(same.status, 201);
+  assert.equal(await revision(), 1, 'explicit default equals the effective config already desired');
   await deploy('peak', '1.0.0');
   assert.equal(await revision(), 2);
   const upgrade = await deploy('ema', '1.1.0');
@@ -111,18 +111,21 @@ test('revisions bump per change, identical redeploys are no-ops, and newer deplo
   assert.deepEqual(device.desired.modules.map((m: { name: string; version: string }) => `${m.name}@${m.version}`), ['ema@1.1.0', 'peak@1.0.0']);
   const old = (await h.call('GET', `/api/v1/deployments/${first.body.id}`)).body;
   assert.equal(old.devices[0].state, 'superseded');
-  assert.match(old.devices[0].reason, new RegExp(upgrade.body.id));
+  assert.match(old.devices[0].reason, new RegExp(same.body.id));
+  const redeployed = (await h.call('GET', `/api/v1/deployments/${same.body.id}`)).body;
+  assert.equal(redeployed.devices[0].state, 'superseded');
+  assert.match(redeployed.devices[0].reason, new RegExp(upgrade.body.id));
   const current = (await h.call('GET', `/api/v1/deployments/${upgrade.body.id}`)).body;
   assert.equal(current.devices[0].state, 'pending');
   assert.equal(current.devices[0].revision, 3);
 });
 
-test('reported state moves deployment devices to applied or failed', async (t) => {
+test('reported state moves deployment devices to healthy (no soak) or failed', async (t) => {
   const h = await startApi(t, { live: true });
   const password1 = await provision(h, 'gw-01');
   const password2 = await provision(h, 'gw-02');
   const module = await upload(h, 'ema', '1.0.0');
-  const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['gw-01', 'gw-02'] } });
+  const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['gw-01', 'gw-02'] }, strategy: { canary: 0, failureThreshold: '100%', soakSeconds: 0 } });
   const report = (deviceId: string, revision: number, state: 'running' | 'failed', reason?: string): ReportedState => ({
     v: 1,
     deviceId,
@@ -137,17 +140,19 @@ test('reported state moves deployment devices to applied or failed', async (t) =
   // A report older than the desired revision confirms nothing.
   await d1.publishAsync(topics.device('gw-01', 'reported'), encodePayload('reported', report('gw-01', 0, 'running')), { qos: 1, retain: true });
   await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal((await h.call('GET', `/api/v1/deployments/${res.body.id}`)).body.counts.applied, 0);
+  assert.equal((await h.call('GET', `/api/v1/deployments/${res.body.id}`)).body.counts.pending, 2);
 
   await d1.publishAsync(topics.device('gw-01', 'reported'), encodePayload('reported', report('gw-01', 1, 'running')), { qos: 1, retain: true });
   await d2.publishAsync(topics.device('gw-02', 'reported'), encodePayload('reported', report('gw-02', 1, 'failed', 'trap: unreachable')), { qos: 1, retain: true });
   const detail = await waitFor(async () => {
     const body = (await h.call('GET', `/api/v1/deployments/${res.body.id}`)).body;
-    return body.counts.applied === 1 && body.counts.failed === 1 && body;
-  }, 3000, 'applied and failed');
+    return body.counts.healthy === 1 && body.counts.failed === 1 && body;
+  }, 3000, 'applied and failed').catch(async (error) => {
+    throw new Error(`${error.message}: ${JSON.stringify((await h.call('GET', `/api/v1/deployments/${res.body.id}`)).body)}`);
+  });
   assert.deepEqual(detail.devices.map((d: { id: string; state: string; reason: string | null }) => [d.id, d.state, d.reason]), [
-    ['gw-01', 'applied', null],
-    ['gw-02', 'failed', 'trap: unreachable'],
+    ['gw-01', 'healthy', null],
+    ['gw-02', 'failed', 'module failed: trap: unreachable'],
   ]);
   const device = (await h.call('GET', '/api/v1/devices/gw-01')).body;
   assert.equal(device.reportedRevision, 1);

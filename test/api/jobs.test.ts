@@ -4,13 +4,14 @@ import { startApi } from './helpers/harness.js';
 import { provision } from './helpers/fleet.js';
 
 test('GET /api/v1/jobs lists the scheduled jobs with schedule, next and last run', async (t) => {
-  const h = await startApi(t, { options: { jobs: { enabled: true, offlineDetection: '*/30 * * * * *', resultsRetention: '5 * * * *' } } });
+  const h = await startApi(t, { options: { jobs: { enabled: true, offlineDetection: '*/30 * * * * *', resultsRetention: '5 * * * *', rolloutProgression: '0 0 1 1 *' } } });
   const before = await h.call('GET', '/api/v1/jobs');
   assert.equal(before.status, 200);
   assert.deepEqual(before.body.jobs.map((j: { name: string; schedule: string }) => [j.name, j.schedule]), [
     ['offline-detection', '*/30 * * * * *'],
     ['results-retention', '5 * * * *'],
     ['resign-desired', '41 * * * *'],
+    ['rollout-progression', '0 0 1 1 *'],
   ]);
   for (const job of before.body.jobs) {
     assert.equal(job.enabled, true);

@@ -26,6 +26,9 @@ const ROUTES = [
   'delete /api/v1/keys/{keyId}',
   'post /api/v1/keys/fleet/rotate',
   'put /api/v1/keys/trusted',
+  'post /api/v1/deployments/{id}/{action}',
+  'get /api/v1/devices/{id}/deployments',
+  'patch /api/v1/devices/{id}',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

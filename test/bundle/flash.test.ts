@@ -104,7 +104,7 @@ test('flash writes an installable folder whose bundled agent runs a deployed mod
   }).catch((error: Error) => assert.fail(`${error.message}\nagent output:\n${agentOutput}`));
 
   await runCliJson(['module', 'publish', fromRoot('modules-as', 'examples', 'ema')], env);
-  await runCliJson(['deploy', 'ema@1.0.0', '--device', 'gw-flash', '--config', 'every=1', '--input', 'temperature', '--wait', '--timeout', '30'], env);
+  await runCliJson(['deploy', 'ema@1.0.0', '--device', 'gw-flash', '--config', 'every=1', '--input', 'temperature', '--immediate', '--wait', '--timeout', '30'], env);
   const rows = await waitFor('results from the flashed agent', async () => {
     const response = await fetch(`${platform.apiUrl}/api/v1/devices/gw-flash/results?module=ema&metric=ema&limit=100`, { headers });
     const found = ((await response.json()) as { results: { value: number }[] }).results;

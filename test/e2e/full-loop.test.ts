@@ -80,7 +80,7 @@ test('provision, publish, deploy to a tag, run on 3 agents, results equal the JS
   // every=1: a batch with no output is not published, and the replay must start at the module's first batch.
   const config = { alpha: 0.3, every: 1 };
   const deployment = await runCliJson<{ id: string; devices: { id: string }[] }>(
-    ['deploy', 'ema@1.0.0', '--tag', 'site=e2e', '--config', 'alpha=0.3', '--config', 'every=1', '--input', 'temperature', '--wait', '--timeout', '30'],
+    ['deploy', 'ema@1.0.0', '--tag', 'site=e2e', '--config', 'alpha=0.3', '--config', 'every=1', '--input', 'temperature', '--immediate', '--wait', '--timeout', '30'],
     env,
   );
   assert.deepEqual(deployment.devices.map((d) => d.id).sort(), devices);
@@ -120,6 +120,6 @@ test('provision, publish, deploy to a tag, run on 3 agents, results equal the JS
 
   const other = await resultsOf('gw-other');
   assert.equal(other.length, 0, 'a device outside the tag runs nothing');
-  const view = await runCliJson<{ counts: { applied: number } }>(['deployment', 'show', deployment.id], env);
-  assert.equal(view.counts.applied, 3);
+  const view = await runCliJson<{ counts: { healthy: number } }>(['deployment', 'show', deployment.id], env);
+  assert.equal(view.counts.healthy, 3, 'applied with no soak: healthy');
 });

@@ -1,17 +1,44 @@
-/** Deployments: a module version targeted at devices, turned into retained desired states. */
+/**
+ * Deployments: a module version rolled out to devices in waves (docs/rollouts.md), their control
+ * (pause, resume, cancel, rollback) and each device's deployment history.
+ */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { createDeployment } from '../../deployments/create.js';
+import { waveName } from '../../deployments/strategy.js';
 import { apiErrors } from '../../errors.js';
+import type { DeploymentDeviceRecord, DeploymentRecord, DeviceDeploymentState } from '../../store/index.js';
+import { DEVICE_DEPLOYMENT_STATES } from '../../store/deployments.js';
 import type { RouteContext } from '../context.js';
 import {
+  ControlParams,
   CreateDeploymentBody,
   DeploymentCreated,
   DeploymentDetail,
   DeploymentParams,
   DeploymentSummary,
+  DeviceHistory,
+  DeviceParams,
   errors,
 } from '../schemas.js';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** Waves with their counts; wave `waves` (one past the plan) holds devices that joined after completion. */
+export function waveViews(deployment: DeploymentRecord, devices: DeploymentDeviceRecord[]) {
+  const last = Math.max(deployment.waves - 1, ...devices.map((d) => d.wave));
+  const views = [];
+  for (let index = 0; index <= last; index += 1) {
+    const members = devices.filter((d) => d.wave === index);
+    const counts = Object.fromEntries(DEVICE_DEPLOYMENT_STATES.map((s) => [s, 0])) as Record<DeviceDeploymentState, number>;
+    for (const member of members) counts[member.state] += 1;
+    const unsettled = counts.waiting + counts.pending + counts.applied;
+    const state = counts.waiting === members.length ? 'waiting' : unsettled > 0 ? 'in progress' : 'done';
+    const name = waveName(index, deployment.waves);
+    views.push({ index, name, size: members.length, state, counts });
+  }
+  return views;
+}
 
 export async function deploymentRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
   app.post<{ Body: CreateDeploymentBody }>(
@@ -19,7 +46,7 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: RouteContext):
     {
       schema: {
         tags: ['deployments'],
-        summary: "Deploy a module version to devices by id, tags and/or profile",
+        summary: 'Roll a module version out to devices by id, tags and/or profile, in waves (see docs/rollouts.md)',
         body: CreateDeploymentBody,
         response: { 201: DeploymentCreated, ...errors(403, 404, 422) },
       },
@@ -27,19 +54,19 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: RouteContext):
     async (request, reply) => {
       const body = request.body;
       const outcome = createDeployment(ctx.store, body);
-      // Stored first, published second: SQLite decides, the broker only mirrors it.
-      const acks = await Promise.all(outcome.changed.map((id) => ctx.link.publishDesired(id)));
+      // Stored first, sent second: the first wave leaves in this step, before the response.
+      const step = await ctx.rollouts.step();
       const deployment = ctx.store.getDeployment(outcome.id)!;
-      ctx.logger.info('deployment created', { deploymentId: outcome.id, module: body.module, version: body.version, devices: outcome.deviceIds.length, changed: outcome.changed.length });
+      ctx.logger.info('deployment created', { deploymentId: outcome.id, module: body.module, version: body.version, devices: outcome.deviceIds.length, waves: outcome.waves });
       return reply.status(201).send({
         id: outcome.id,
         module: deployment.module,
         version: deployment.version,
         sha256: deployment.sha256,
+        status: deployment.status,
         devices: outcome.deviceIds.length,
-        changed: outcome.changed.length,
-        unchanged: outcome.deviceIds.length - outcome.changed.length,
-        published: acks.filter(Boolean).length,
+        waves: outcome.waves,
+        published: step.acked.get(outcome.id) ?? 0,
       });
     },
   );
@@ -49,7 +76,7 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: RouteContext):
     {
       schema: {
         tags: ['deployments'],
-        summary: 'List deployments, newest first, with per-state device counts',
+        summary: 'List deployments, newest first, with their status and per-state device counts',
         response: { 200: Type.Object({ deployments: Type.Array(DeploymentSummary) }), ...errors() },
       },
     },
@@ -61,7 +88,7 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: RouteContext):
     {
       schema: {
         tags: ['deployments'],
-        summary: 'One deployment with the state of every targeted device',
+        summary: 'One deployment: its status, each wave, and every device with its state and reason',
         params: DeploymentParams,
         response: { 200: DeploymentDetail, ...errors(404) },
       },
@@ -69,7 +96,56 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: RouteContext):
     async (request) => {
       const deployment = ctx.store.getDeployment(request.params.id);
       if (!deployment) throw apiErrors.WF_API_NOT_FOUND({ kind: 'deployment', id: request.params.id, field: 'params/id' });
-      return deployment;
+      return {
+        ...deployment,
+        waves: waveViews(deployment, deployment.devices),
+        devices: deployment.devices.map((d) => ({
+          id: d.id,
+          wave: d.wave,
+          late: d.late,
+          state: d.state,
+          reason: d.reason,
+          revision: d.revision,
+          previous: d.previous ? `${d.previous.name}@${d.previous.version}` : null,
+          publishedAt: iso(d.publishedAt),
+          appliedAt: iso(d.appliedAt),
+          updatedAt: d.updatedAt,
+        })),
+      };
+    },
+  );
+
+  app.post<{ Params: ControlParams }>(
+    '/deployments/:id/:action',
+    {
+      schema: {
+        tags: ['deployments'],
+        summary: 'pause | resume | cancel | rollback a deployment (rollback returns every device it reached to its previous entry)',
+        params: ControlParams,
+        response: { 200: DeploymentSummary, ...errors(403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { id, action } = request.params;
+      await ctx.rollouts.control(id, action);
+      return ctx.store.getDeployment(id)!;
+    },
+  );
+
+  app.get<{ Params: DeviceParams }>(
+    '/devices/:id/deployments',
+    {
+      schema: {
+        tags: ['deployments'],
+        summary: "A device's deployment history, newest first, with each state and reason",
+        params: DeviceParams,
+        response: { 200: DeviceHistory, ...errors(404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!ctx.store.getDevice(id)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
+      return { deviceId: id, deployments: ctx.store.deviceDeploymentHistory(id) };
     },
   );
 }

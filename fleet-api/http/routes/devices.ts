@@ -11,6 +11,7 @@ import {
   DeviceParams,
   DeviceSummary,
   ProvisionResponse,
+  UpdateDeviceBody,
   errors,
 } from '../schemas.js';
 import { deviceDetail, deviceSummary } from '../views.js';
@@ -47,6 +48,8 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
         throw error;
       }
       ctx.logger.info('device provisioned', { deviceId: id, profile });
+      // A running or finished rollout whose selector matches picks the new device up.
+      ctx.rollouts.nudge();
       return reply.status(201).send({ device: deviceSummary(device), mqtt: { url: ctx.options.publicMqttUrl, username: id, password }, trust: ctx.signing.agentTrust() });
     },
   );
@@ -86,6 +89,26 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
       const device = ctx.store.getDevice(request.params.id);
       if (!device) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id: request.params.id, field: 'params/id' });
       return deviceDetail(device);
+    },
+  );
+
+  app.patch<{ Params: DeviceParams; Body: UpdateDeviceBody }>(
+    '/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "Replace a device's tags; rollouts whose selector it now matches pick it up",
+        params: DeviceParams,
+        body: UpdateDeviceBody,
+        response: { 200: DeviceSummary, ...errors(403, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!ctx.store.setTags(id, request.body.tags)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
+      ctx.logger.info('device re-tagged', { deviceId: id });
+      ctx.rollouts.nudge();
+      return deviceSummary(ctx.store.getDevice(id)!);
     },
   );
 

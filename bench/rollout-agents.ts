@@ -1,0 +1,74 @@
+/**
+ * A simulated fleet in one process: real agents (startAgent: MQTT, desired state, module fetch
+ * and verification, sandbox, simulated sensor sources, results), several devices per process.
+ * Used by bench/rollout-scale.ts and the rollout end-to-end tests, which start a few of these.
+ *
+ * Input: argv[2] is a JSON file { profile, inline, devices: [{ deviceId, broker, stateDir }] }.
+ * stdin takes JSON lines: {"cmd":"add","device":{…}} | {"cmd":"stop","id":…} | {"cmd":"start","id":…}.
+ * stdout gets JSON lines: {"ready":N} once all first devices started, {"ok":cmd,"id":…} per command.
+ * `inline: true` runs modules with the inline sandbox (device-agent/inline-sandbox.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createLogger } from '../common/logger.js';
+import { startAgent, type RunningAgent } from '../device-agent/agent.js';
+import { startInlineSandbox } from '../device-agent/inline-sandbox.js';
+import type { AgentConfig } from '../device-agent/config.js';
+
+interface FleetSpec {
+  profile: string;
+  inline?: boolean;
+  /** Devices started per second; 0: all at once. */
+  startRate?: number;
+  devices: Array<Pick<AgentConfig, 'deviceId' | 'broker' | 'stateDir' | 'trust'>>;
+}
+
+const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as FleetSpec;
+const logger = createLogger({ component: 'rollout-agents', level: (process.env.WASMFLEET_LOG_LEVEL as 'warn' | undefined) ?? 'warn' });
+const running = new Map<string, RunningAgent>();
+const known = new Map<string, FleetSpec['devices'][number]>();
+
+const start = async (device: FleetSpec['devices'][number]): Promise<void> => {
+  known.set(device.deviceId, device);
+  if (running.has(device.deviceId)) return;
+  const agent = await startAgent(
+    // Reconnect periods spread over 1-5 s, so a fleet whose broker restarts does not come back
+    // in one burst past the broker's per-address connection rate.
+    { ...device, profile: spec.profile, reconnectPeriodMs: 1000 + ((known.size * 397) % 4000) },
+    { logger: logger.child({ deviceId: device.deviceId }), ...(spec.inline ? { startSandbox: startInlineSandbox } : {}) },
+  );
+  running.set(device.deviceId, agent);
+};
+
+const say = (line: object) => process.stdout.write(JSON.stringify(line) + '\n');
+
+// Started at `startRate` per second, so a fleet in a few processes stays under the broker's
+// per-address connection rate (10/s by default; raise it for benchmarks).
+const perSecond = spec.startRate ?? 0;
+for (let i = 0; i < spec.devices.length; i += 1) {
+  if (perSecond > 0 && i > 0 && i % perSecond === 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+  await start(spec.devices[i]!);
+}
+say({ ready: running.size });
+
+const shutdown = async () => {
+  await Promise.allSettled([...running.values()].map((agent) => agent.stop()));
+  process.exit(0);
+};
+const commands = createInterface({ input: process.stdin });
+// The parent going away (stdin closed) ends the fleet too.
+commands.once('close', () => void shutdown());
+commands.on('line', (line) => {
+  void (async () => {
+    const command = JSON.parse(line) as { cmd: 'add' | 'stop' | 'start'; id?: string; device?: FleetSpec['devices'][number] };
+    if (command.cmd === 'add' && command.device) await start(command.device);
+    else if (command.cmd === 'stop' && command.id) {
+      await running.get(command.id)?.stop();
+      running.delete(command.id);
+    } else if (command.cmd === 'start' && command.id && known.has(command.id)) await start(known.get(command.id)!);
+    say({ ok: command.cmd, id: command.id ?? command.device?.deviceId });
+  })().catch((error) => say({ error: String(error) }));
+});
+
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());

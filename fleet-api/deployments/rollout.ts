@@ -1,0 +1,207 @@
+/**
+ * One step of every rollout, computed from SQLite alone so a restarted server resumes exactly
+ * where it stopped: late joiners are added, devices in flight are judged (apply timeout, health
+ * gate over the soak time), the failure threshold is checked (abort + automatic rollback), and
+ * when a wave has settled the next one starts, inside its maintenance window and rate limit.
+ * It only writes SQLite and returns the devices whose desired state must be published.
+ */
+import { loadProfile, type FirmwareProfile } from '../../firmware-profiles/index.js';
+import type { DesiredModule } from '../../protocol/index.js';
+import type { DeploymentDeviceRecord, DeploymentRecord, Store } from '../store/index.js';
+import { FAILURE_STATES } from '../store/deployments.js';
+import { deploymentEntry } from './create.js';
+import { dispatchDevice, rollBackDevice } from './dispatch.js';
+import { nextWindowOpening, openWindow, thresholdReached, waveName, type Strategy } from './strategy.js';
+
+export interface StepOutcome {
+  /** Devices whose desired state changed, per deployment. */
+  publish: Map<string, string[]>;
+  dispatched: number;
+  judged: number;
+  aborted: string[];
+  completed: string[];
+  joined: number;
+}
+
+const MINUTE = 60_000;
+const TERMINAL = new Set(['healthy', 'failed', 'unhealthy', 'timed-out', 'rolled-back', 'cancelled', 'superseded']);
+
+export interface StepContext {
+  store: Store;
+  now: number;
+  profileOf: (name: string) => FirmwareProfile;
+  outcome: StepOutcome;
+}
+
+const strategyOf = (d: DeploymentRecord): Strategy => d.strategy as unknown as Strategy;
+
+function addPublish(ctx: StepContext, deploymentId: string, deviceId: string): void {
+  const list = ctx.outcome.publish.get(deploymentId) ?? [];
+  list.push(deviceId);
+  ctx.outcome.publish.set(deploymentId, list);
+}
+
+/** Devices provisioned or re-tagged since: each joins the newest live deployment of a module it matches. */
+function joinLate(ctx: StepContext): void {
+  for (const deployment of ctx.store.joinableDeployments()) {
+    const ids = ctx.store.lateJoiners(deployment);
+    if (ids.length === 0) continue;
+    const afterCompletion = deployment.status === 'completed';
+    // While running, latecomers ride in the last wave; after completion they form a late group.
+    const wave = afterCompletion ? deployment.waves : Math.max(deployment.currentWave, deployment.waves - 1);
+    for (const id of ids) {
+      ctx.store.insertDeploymentDevice({ deploymentId: deployment.id, deviceId: id, module: deployment.module, state: 'waiting', reason: null, revision: 0, wave, late: afterCompletion });
+    }
+    ctx.outcome.joined += ids.length;
+  }
+}
+
+/** Apply timeout and health gate for one device in flight; returns true if its state changed. */
+function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDeviceRecord): boolean {
+  const strategy = strategyOf(deployment);
+  const { store, now } = ctx;
+  if (row.state === 'pending') {
+    if (row.publishedAt !== null && now - row.publishedAt > strategy.applyTimeoutSeconds * 1000) {
+      const device = store.getDevice(row.id);
+      const offline = device && !device.online ? ' (device offline)' : '';
+      store.setDeploymentDeviceState(deployment.id, row.id, 'timed-out', `timed out waiting for apply after ${strategy.applyTimeoutSeconds} s${offline}`);
+      return true;
+    }
+    return false;
+  }
+  if (row.state !== 'applied' || row.appliedAt === null) return false;
+  const device = store.getDevice(row.id);
+  if (!device) return false;
+  const reported = device.reported?.modules.find((m) => m.name === deployment.module && m.sha256 === deployment.sha256);
+  const unhealthy = (reason: string) => {
+    store.setDeploymentDeviceState(deployment.id, row.id, 'unhealthy', reason);
+    return true;
+  };
+  if (!device.online) return unhealthy(`device went offline during the ${strategy.soakSeconds} s soak`);
+  if (reported && reported.state === 'failed') return unhealthy(`module failed: ${reported.reason ?? reported.lastFault ?? 'no reason given'}`);
+  if (reported && reported.faults > 0) return unhealthy(`module faulted ${reported.faults}x: ${reported.lastFault ?? reported.reason ?? 'no reason given'}`);
+  if (now - row.appliedAt < strategy.soakSeconds * 1000) return false;
+  if (strategy.requireResults && strategy.soakSeconds > 0 && !store.resultsSince(row.id, deployment.module, deployment.version, row.appliedAt)) {
+    // No result seen yet: a slow first batch, or batches lost while the API was down, is given
+    // until the apply timeout before the device counts as unhealthy.
+    if (now - row.appliedAt < Math.max(strategy.soakSeconds, strategy.applyTimeoutSeconds) * 1000) return false;
+    return unhealthy(`no results within ${Math.max(strategy.soakSeconds, strategy.applyTimeoutSeconds)} s of apply`);
+  }
+  store.setDeploymentDeviceState(deployment.id, row.id, 'healthy', null);
+  return true;
+}
+
+/** Aborts: every device this deployment reached goes back to its previous entry; the rest are cancelled. */
+export function rollBackDeployment(ctx: StepContext, deployment: DeploymentRecord, status: 'aborted' | 'rolled-back', why: string): void {
+  for (const row of ctx.store.deploymentDevices(deployment.id)) {
+    if (row.state === 'waiting') ctx.store.setDeploymentDeviceState(deployment.id, row.id, 'cancelled', `not reached: ${why}`);
+    else if (row.publishedAt !== null && !['superseded', 'rolled-back', 'cancelled'].includes(row.state)) {
+      if (rollBackDevice(ctx.store, deployment.id, row, why, ctx.now)) addPublish(ctx, deployment.id, row.id);
+    }
+  }
+  ctx.store.setDeploymentStatus(deployment.id, status, why);
+  if (status === 'aborted') ctx.outcome.aborted.push(deployment.id);
+}
+
+function dispatchWave(ctx: StepContext, deployment: DeploymentRecord, rows: DeploymentDeviceRecord[], wave: number, entry: DesiredModule, budget: { left: number }): number {
+  const strategy = strategyOf(deployment);
+  let sent = 0;
+  for (const row of rows) {
+    if (row.wave !== wave || row.state !== 'waiting') continue;
+    if (budget.left <= 0) break;
+    const outcome = dispatchDevice(ctx.store, deployment.id, row.id, entry, strategy.soakSeconds, ctx.profileOf, ctx.now);
+    if (outcome === 'published') addPublish(ctx, deployment.id, row.id);
+    if (outcome !== 'gone') {
+      budget.left -= 1;
+      sent += 1;
+    }
+  }
+  ctx.outcome.dispatched += sent;
+  return sent;
+}
+
+/** Progresses one deployment: judge, threshold, gate, next wave. */
+function advance(ctx: StepContext, deployment: DeploymentRecord): void {
+  const { store, now } = ctx;
+  const strategy = strategyOf(deployment);
+  let rows = store.deploymentDevices(deployment.id);
+  let changed = false;
+  for (const row of rows) if ((row.state === 'pending' || row.state === 'applied') && judge(ctx, deployment, row)) changed = true;
+  if (changed) rows = store.deploymentDevices(deployment.id);
+  ctx.outcome.judged += rows.length;
+  if (deployment.status !== 'running' && deployment.status !== 'paused') {
+    // Finished rollouts still send late joiners their entry (inside the window), with no gate.
+    if (deployment.status === 'completed' && rows.some((r) => r.state === 'waiting') && openWindow(strategy.window, now)) {
+      const entry = deploymentEntry(store, deployment);
+      if (entry) dispatchWave(ctx, deployment, rows, deployment.waves, entry, { left: Number.POSITIVE_INFINITY });
+    }
+    return;
+  }
+
+  const counted = rows.filter((r) => !r.late);
+  const failures = counted.filter((r) => FAILURE_STATES.includes(r.state)).length;
+  const reached = counted.filter((r) => r.publishedAt !== null && r.state !== 'superseded').length;
+  if (thresholdReached(strategy.failureThreshold, failures, reached)) {
+    const examples = counted.filter((r) => FAILURE_STATES.includes(r.state)).slice(0, 3).map((r) => `${r.id}: ${r.reason}`);
+    rollBackDeployment(ctx, deployment, 'aborted', `failure threshold ${strategy.failureThreshold} reached: ${failures} of ${reached} devices reached failed (${examples.join('; ')})`);
+    return;
+  }
+  if (deployment.status === 'paused') return;
+
+  let wave = deployment.currentWave;
+  for (;;) {
+    const inWave = counted.filter((r) => r.wave === wave);
+    const waiting = inWave.some((r) => r.state === 'waiting');
+    if (waiting) {
+      const window = openWindow(strategy.window, now);
+      if (!window) {
+        const next = nextWindowOpening(strategy.window!, now);
+        store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) waits for the maintenance window${next ? ` opening at ${new Date(next).toISOString()}` : ''}`);
+        return;
+      }
+      const entry = deploymentEntry(store, deployment);
+      if (!entry) {
+        rollBackDeployment(ctx, deployment, 'aborted', `module ${deployment.module}@${deployment.version} no longer exists`);
+        return;
+      }
+      const recent = rows.filter((r) => r.publishedAt !== null && now - r.publishedAt < MINUTE).length;
+      const budget = { left: strategy.ratePerMinute === 0 ? Number.POSITIVE_INFINITY : strategy.ratePerMinute - recent };
+      dispatchWave(ctx, deployment, counted, wave, entry, budget);
+      store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) being sent`);
+      return;
+    }
+    if (!inWave.every((r) => TERMINAL.has(r.state))) {
+      store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) sent; waiting for its devices to apply and pass the ${strategy.soakSeconds} s soak`);
+      return;
+    }
+    if (wave + 1 >= deployment.waves) {
+      const allSuperseded = counted.length > 0 && counted.every((r) => r.state === 'superseded');
+      store.setDeploymentWave(deployment.id, wave, null);
+      store.setDeploymentStatus(deployment.id, allSuperseded ? 'superseded' : 'completed', allSuperseded ? 'every device was taken over by a newer deployment' : `${failures} of ${reached} devices failed`);
+      ctx.outcome.completed.push(deployment.id);
+      return;
+    }
+    wave += 1;
+    store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) starting`);
+  }
+}
+
+export function newOutcome(): StepOutcome {
+  return { publish: new Map(), dispatched: 0, judged: 0, aborted: [], completed: [], joined: 0 };
+}
+
+/** One synchronous step over every rollout, in one transaction. */
+export function stepRollouts(store: Store, now: number = Date.now(), profiles: (name: string) => FirmwareProfile = loadProfile): StepOutcome {
+  const cache = new Map<string, FirmwareProfile>();
+  const profileOf = (name: string) => {
+    let profile = cache.get(name);
+    if (!profile) cache.set(name, (profile = profiles(name)));
+    return profile;
+  };
+  const ctx: StepContext = { store, now, profileOf, outcome: newOutcome() };
+  store.transaction(() => {
+    joinLate(ctx);
+    for (const deployment of store.progressingDeployments()) advance(ctx, deployment);
+  });
+  return ctx.outcome;
+}
