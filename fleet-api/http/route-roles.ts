@@ -42,6 +42,8 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`GET ${P}/devices/:id/results`]: { role: 'viewer' },
   [`POST ${P}/devices`]: { role: 'operator', action: 'device.create' },
   [`DELETE ${P}/devices/:id`]: { role: 'operator', action: 'device.delete' },
+  [`PATCH ${P}/devices/:id`]: { role: 'operator', action: 'device.update' },
+  [`GET ${P}/devices/:id/deployments`]: { role: 'viewer' },
   [`POST ${P}/devices/:id/credentials/rotate`]: { role: 'operator', action: 'device.rotate-credentials' },
 
   [`GET ${P}/modules`]: { role: 'viewer' },
@@ -51,6 +53,8 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`GET ${P}/deployments`]: { role: 'viewer' },
   [`GET ${P}/deployments/:id`]: { role: 'viewer' },
   [`POST ${P}/deployments`]: { role: 'operator', action: 'deployment.create', body: 'large' },
+  // pause, resume, cancel, rollback: the audit row's path names which.
+  [`POST ${P}/deployments/:id/:action`]: { role: 'operator', action: 'deployment.control' },
 
   [`GET ${P}/tokens`]: { role: 'admin' },
   [`POST ${P}/tokens`]: { role: 'admin', action: 'token.create' },
