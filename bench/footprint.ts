@@ -121,7 +121,7 @@ export async function benchFootprint(options: { settleMs?: number } = {}): Promi
     for (const name of MODULES) {
       await publishModuleDir(api, fromRoot('modules-as', 'examples', name), loadSigningKey(join(platform.api.signing.keysDir, KEY_FILES.publisher), 'publisher key'));
       // Before the agents start: their desired state is retained and waiting when they connect.
-      await api.post('/api/v1/deployments', { module: name, version: '1.0.0', target: { tags: { fp: 'modules' } } });
+      await api.post('/api/v1/deployments', { module: name, version: '1.0.0', target: { tags: { fp: 'modules' } }, strategy: { canary: 0, soakSeconds: 0, ratePerMinute: 0 } });
     }
 
     // Start to first result, on an otherwise quiet machine: spawn → a result row in the API.

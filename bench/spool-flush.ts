@@ -135,7 +135,7 @@ export async function benchSpoolFlush(options: { spooled?: number; live?: number
     const cacheState = (JSON.parse(readFileSync(cacheConfig, 'utf8')) as { stateDir: string }).stateDir;
     await publishModuleDir(api, fromRoot('modules-as', 'examples', 'ema'), loadSigningKey(join(platform.api.signing.keysDir, KEY_FILES.publisher), 'publisher key'));
     const first = startCli(['agent', '--config', cacheConfig], { WASMFLEET_LOG_LEVEL: 'warn' });
-    await api.post('/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['bench-cache'] }, config: { every: 1 }, input: 'temperature' });
+    await api.post('/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['bench-cache'] }, config: { every: 1 }, input: 'temperature', strategy: { canary: 0, soakSeconds: 0, ratePerMinute: 0 } });
     await waitUntil('results from the cache device', () => storedCount(platform, 'bench-cache').distinct >= 2, 30_000);
     await first.stop();
     const offline = JSON.parse(readFileSync(cacheConfig, 'utf8')) as { broker: { url: string }; profile: string };

@@ -132,7 +132,7 @@ export class Fleet {
 
   /** ema on every temperature batch: one result batch per 250 ms per device. */
   async deployEma(devices: string[], wait = true): Promise<void> {
-    const args = ['deploy', 'ema@1.0.0', ...devices.flatMap((id) => ['--device', id]), '--config', 'every=1', '--input', 'temperature'];
+    const args = ['deploy', 'ema@1.0.0', ...devices.flatMap((id) => ['--device', id]), '--config', 'every=1', '--input', 'temperature', '--immediate'];
     await runCliJson(wait ? [...args, '--wait', '--timeout', '60'] : args, this.env);
   }
 
