@@ -9,7 +9,6 @@
  *   broker reachable; timed from spawn to the first result record in its spool. Baseline: the
  *   same process's first log line (Node boot, config and profile load).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,7 +27,7 @@ import { fromRoot } from '../common/paths.js';
 import { silentLogger } from '../common/logger.js';
 import { encodePayload, PROTOCOL_VERSION, topics, type ResultBatch } from '../protocol/index.js';
 import { Spool } from '../device-agent/spool/spool.js';
-import { startCli } from '../test/helpers/cli.js';
+import { startCli, startScript, type RunningCli } from '../test/helpers/cli.js';
 import { figure, median, type BenchFigure } from './figure.js';
 
 function batchOf(deviceId: string, seq: number): ResultBatch {
@@ -181,27 +180,8 @@ export async function benchSpoolFlush(options: { spooled?: number; live?: number
   return figures;
 }
 
-function startBundledAgent(configPath: string): ReturnType<typeof startCli> {
-  const child = spawn(process.execPath, [fromRoot('dist', 'agent-bundle', 'wasmfleet-agent.mjs'), '--config', configPath], {
-    env: { ...process.env, WASMFLEET_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => output,
-    exited,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+function startBundledAgent(configPath: string): RunningCli {
+  return startScript(fromRoot('dist', 'agent-bundle', 'wasmfleet-agent.mjs'), ['--config', configPath]);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

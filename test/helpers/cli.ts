@@ -43,7 +43,12 @@ export interface RunningCli {
 }
 
 export function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+  return startScript(CLI_PATH, args, env);
+}
+
+/** Any node entry point (the CLI, the gateway bundle) run as `startCli` runs the CLI. */
+export function startScript(script: string, args: string[], env: Record<string, string> = {}): RunningCli {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
