@@ -104,9 +104,9 @@ export async function benchFootprint(options: { settleMs?: number } = {}): Promi
 
     /** Provisions a device and writes its agent config; `extra` adds agent config fields. */
     const provision = async (id: string, tags: Record<string, string>, extra: Record<string, unknown> = {}): Promise<string> => {
-      const { mqtt } = await api.post<{ mqtt: { url: string; username: string; password: string } }>('/api/v1/devices', { id, profile: 'sim-x86-64', tags });
+      const { mqtt, trust } = await api.post<{ mqtt: { url: string; username: string; password: string }; trust: unknown }>('/api/v1/devices', { id, profile: 'sim-x86-64', tags });
       const path = join(work, `${id}.json`);
-      writeFileSync(path, JSON.stringify({ deviceId: id, broker: mqtt, profile: 'profile.json', stateDir: join(work, `${id}.state`), ...extra }), { mode: 0o600 });
+      writeFileSync(path, JSON.stringify({ deviceId: id, broker: mqtt, trust, profile: 'profile.json', stateDir: join(work, `${id}.state`), ...extra }), { mode: 0o600 });
       return path;
     };
     const startAgent = (configPath: string): ChildProcess => {

@@ -52,6 +52,8 @@ interface Slot {
   failure?: string;
   /** Linear memory pages granted to its runner, counted against the profile's memory budget. */
   grantedPages?: number;
+  /** The failure was fetching its bytes (e.g. the link dropped mid-fetch): worth another try. */
+  fetchFailed?: boolean;
 }
 
 type Submission = { state: DesiredState | null; fromDisk?: boolean; onDone?: () => void };
@@ -161,7 +163,12 @@ export class Reconciler {
     const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined);
     if (state.revision === this.applied && this.hasDesired && !retry) {
       log.debug('desired state already applied', { revision: state.revision });
-      if (!fromDisk) this.fromDisk = false;
+      if (!fromDisk) {
+        this.fromDisk = false;
+        // The broker delivers the retained state again after a reconnect: the one moment a fetch
+        // that failed with the link can succeed. Only those slots are retried, from their own entry.
+        await this.retryFailedFetches();
+      }
       return;
     }
     if (state.revision < this.applied) {
@@ -226,6 +233,7 @@ export class Reconciler {
     try {
       module = await this.deps.fetchModule(desired);
     } catch (error) {
+      slot.fetchFailed = true;
       this.fail(slot, reasonOf(error));
       return;
     }
@@ -269,6 +277,17 @@ export class Reconciler {
       return;
     }
     slot.detach = this.deps.attach(sourceId, runner);
+  }
+
+  private async retryFailedFetches(): Promise<void> {
+    const failed = [...this.slots.values()].filter((slot) => slot.fetchFailed);
+    if (failed.length === 0) return;
+    this.deps.logger.info('retrying module fetches that failed', { modules: failed.map((slot) => slot.desired.name) });
+    const fresh = failed.map((slot): Slot => ({ key: slot.key, desired: slot.desired }));
+    for (const slot of fresh) this.slots.set(slot.key, slot);
+    this.deps.onChange();
+    await Promise.all(fresh.map((slot) => this.startSlot(slot)));
+    this.deps.onApplied(this.applied);
   }
 
   private fail(slot: Slot, reason: string): void {

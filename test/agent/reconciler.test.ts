@@ -34,7 +34,7 @@ const entry = (name: string, overrides: Partial<DesiredModule> = {}): DesiredMod
   ...overrides,
 });
 
-function harness() {
+function harness(options: { failFetches?: Set<string> } = {}) {
   const sandboxes = fakeSandboxes();
   const fetched: string[] = [];
   const attached = new Map<string, { source: string; consumer: BatchConsumer }>();
@@ -47,6 +47,7 @@ function harness() {
     fetchModule: async (desired): Promise<VerifiedModule> => {
       fetched.push(desired.name);
       if (desired.name === 'missing') throw new Error('module missing@1.0.0 not found');
+      if (options.failFetches?.has(desired.name)) throw new Error(`subscribing to module ${desired.name} failed: Connection closed`);
       return { sha256: desired.sha256, manifest: manifest(desired.name), wasm: new Uint8Array(8) };
     },
     startSandbox: (options) => sandboxes.factory(options),
@@ -187,4 +188,23 @@ test('granted limits are the smallest of profile, manifest and deployment', () =
     cpuMsPerBatch: 20,
     maxOutputsPerBatch: 2048,
   });
+});
+
+test('a fetch that failed is retried when the same revision is delivered again; nothing else restarts', async () => {
+  const failFetches = new Set(['zscore']);
+  const h = harness({ failFetches });
+  const state = desiredState(DEVICE, 4, [entry('ema'), entry('zscore')]);
+  await h.reconciler.submit(state);
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' });
+  assert.equal(h.sandboxes.started.length, 1);
+
+  failFetches.clear(); // the link is back
+  await h.reconciler.submit(state);
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'running' });
+  assert.deepEqual(h.sandboxes.started.map((o) => o.manifest.name), ['ema', 'zscore'], 'ema kept running; only zscore started');
+  assert.equal(h.reconciler.appliedRevision, 4);
+
+  await h.reconciler.submit(state);
+  assert.equal(h.sandboxes.started.length, 2, 'once running, a redelivery changes nothing');
+  await h.reconciler.stop();
 });
