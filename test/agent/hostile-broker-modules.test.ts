@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { generateSigningKey, signModule, topics, type ModuleEnvelope } from '../../protocol/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { exampleModule, type ExampleModule } from './helpers.js';
-import { loggedRefusals, provisionAgent, publishSigned, startHostileFleet, type HostileFleet, type WatchedAgent } from './hostile-fleet.js';
+import { loggedRefusals, NO_ROLLBACK, provisionAgent, publishSigned, startHostileFleet, type HostileFleet, type WatchedAgent } from './hostile-fleet.js';
 
 const ema = exampleModule('ema');
 const zscore = exampleModule('zscore');
@@ -34,7 +34,7 @@ async function genuineEnvelope(fleet: HostileFleet, module: ExampleModule): Prom
 /** Replaces the retained envelope, deploys the module to the device, waits for its reported failure. */
 async function deployTampered(fleet: HostileFleet, watched: WatchedAgent, module: ExampleModule, tampered: unknown): Promise<string> {
   await fleet.attacker.publishAsync(topics.module(module.sha256), typeof tampered === 'string' ? tampered : JSON.stringify(tampered), { qos: 1, retain: true });
-  await fleet.api('POST', '/api/v1/deployments', { module: module.manifest.name, version: module.manifest.version, target: { devices: [watched.agent.deviceId] } });
+  await fleet.api('POST', '/api/v1/deployments', { module: module.manifest.name, version: module.manifest.version, target: { devices: [watched.agent.deviceId] }, strategy: NO_ROLLBACK });
   return waitFor(`${module.manifest.name} reported failed through the API`, async () => {
     const device = await fleet.api<{ reported?: { modules: Array<{ name: string; state: string; reason?: string }> } }>('GET', `/api/v1/devices/${watched.agent.deviceId}`);
     const entry = device.reported?.modules.find((m) => m.name === module.manifest.name && m.state === 'failed');
@@ -91,7 +91,7 @@ test('a module for another ABI or another profile is refused', async (t) => {
   // Signed by the trusted publisher, but for a Raspberry Pi only: the signed manifest says so.
   const piOnly = { ...zscore, manifest: { ...zscore.manifest, targets: { profiles: ['rpi4-arm64'], arch: ['arm64'] } } };
   await publishSigned(fleet, piOnly);
-  await fleet.api('POST', '/api/v1/deployments', { module: 'zscore', version: zscore.manifest.version, target: { devices: [watched.agent.deviceId] } });
+  await fleet.api('POST', '/api/v1/deployments', { module: 'zscore', version: zscore.manifest.version, target: { devices: [watched.agent.deviceId] }, strategy: NO_ROLLBACK });
   const targetReason = await waitFor('zscore refused for its target', async () => {
     const device = await fleet.api<{ reported?: { modules: Array<{ name: string; state: string; reason?: string }> } }>('GET', `/api/v1/devices/${watched.agent.deviceId}`);
     return device.reported?.modules.find((m) => m.name === 'zscore' && m.state === 'failed')?.reason;

@@ -108,8 +108,14 @@ export async function provisionAgent(t: TestContext, fleet: HostileFleet, id: st
 }
 
 /** Deploys name@version to one device and waits until its agent applied the revision. */
+/**
+ * These tests read the agent's refusals; a rollout that rolled the refused module back at its
+ * failure threshold would race them, so their deployments go out at once and never abort.
+ */
+export const NO_ROLLBACK = { canary: 0, soakSeconds: 0, ratePerMinute: 0, failureThreshold: 1_000_000 };
+
 export async function deployTo(fleet: HostileFleet, watched: WatchedAgent, module: ExampleModule, config: Record<string, number | boolean> = {}): Promise<number> {
-  await fleet.api('POST', '/api/v1/deployments', { module: module.manifest.name, version: module.manifest.version, target: { devices: [watched.agent.deviceId] }, config });
+  await fleet.api('POST', '/api/v1/deployments', { module: module.manifest.name, version: module.manifest.version, target: { devices: [watched.agent.deviceId] }, config, strategy: NO_ROLLBACK });
   const device = await fleet.api<{ desiredRevision: number }>('GET', `/api/v1/devices/${watched.agent.deviceId}`);
   await watched.agent.whenApplied(device.desiredRevision, 10_000);
   return device.desiredRevision;

@@ -14,7 +14,7 @@ import { KEY_FILES } from '../../fleet-api/index.js';
 import { signDesired, signingKeyFromPem, topics, type TrustedKeys } from '../../protocol/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { exampleModule } from './helpers.js';
-import { deployTo, provisionAgent, publishSigned, recordedDesired, startHostileFleet } from './hostile-fleet.js';
+import { deployTo, NO_ROLLBACK, provisionAgent, publishSigned, recordedDesired, startHostileFleet } from './hostile-fleet.js';
 
 const ema = exampleModule('ema');
 const zscore = exampleModule('zscore');
@@ -71,7 +71,7 @@ test('trusting, rotating and revoking keys reach a running agent and survive its
   watched = await provisioned.start();
   await waitFor('resumed', () => (watched.agent.reportedState().revision === second ? true : undefined));
   assert.equal(savedVersion(), 3);
-  await fleet.api('POST', '/api/v1/deployments', { module: 'zscore', version: zscore.manifest.version, target: { devices: [DEVICE] } });
+  await fleet.api('POST', '/api/v1/deployments', { module: 'zscore', version: zscore.manifest.version, target: { devices: [DEVICE] }, strategy: NO_ROLLBACK });
   const reason = await waitFor('zscore refused', () => watched.agent.reportedState().modules.find((m) => m.name === 'zscore' && m.state === 'failed')?.reason, 15_000);
   assert.match(reason, new RegExp(`not signed by a trusted publisher key: key ${devKey.keyId.slice(0, 16)} is not trusted`));
 });
