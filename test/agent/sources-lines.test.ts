@@ -10,32 +10,11 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LineSplitter, parseValue } from '../../device-agent/sources/line-format.js';
-import { createSource, type Source } from '../../device-agent/sources/index.js';
+import { createSource } from '../../device-agent/sources/index.js';
 import { createUdpSource } from '../../device-agent/sources/udp.js';
-import { parseProfile, type SourceConfig, type UdpSource } from '../../firmware-profiles/index.js';
+import type { UdpSource } from '../../firmware-profiles/index.js';
 import { tempDir, until } from './helpers.js';
-
-function sourceConfig(source: Record<string, unknown>): SourceConfig {
-  return parseProfile(
-    {
-      name: 'test',
-      description: 'test',
-      arch: 'x64',
-      minNodeVersion: '20.19.0',
-      heartbeatIntervalS: 10,
-      batch: { intervalMs: 100, maxSamples: 64 },
-      moduleLimits: { memoryPages: 16, cpuMsPerBatch: 100, maxOutputsPerBatch: 100, maxModules: 2 },
-      sources: [source],
-    },
-    'test',
-  ).sources[0]!;
-}
-
-function drain(source: Source): number[] {
-  const values: number[] = [];
-  for (let block = source.take(Date.now(), 1000); block; block = source.take(Date.now(), 1000)) values.push(...block.values);
-  return values;
-}
+import { drain, sourceConfig } from './source-helpers.js';
 
 test('parse formats: number, csv column, JSON field path; bad text is a reason, not a throw', () => {
   assert.deepEqual(parseValue(' 21.5 \r', { format: 'number' }), { ok: true, value: 21.5 });

@@ -5,31 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createSource, type Source } from '../../device-agent/sources/index.js';
-import { parseProfile, type SourceConfig } from '../../firmware-profiles/index.js';
+import { createSource } from '../../device-agent/sources/index.js';
 import { connectClient, startBroker, until } from './helpers.js';
-
-function sourceConfig(source: Record<string, unknown>): SourceConfig {
-  return parseProfile(
-    {
-      name: 'test',
-      description: 'test',
-      arch: 'arm64',
-      minNodeVersion: '20.19.0',
-      heartbeatIntervalS: 10,
-      batch: { intervalMs: 100, maxSamples: 64 },
-      moduleLimits: { memoryPages: 16, cpuMsPerBatch: 100, maxOutputsPerBatch: 100, maxModules: 2 },
-      sources: [source],
-    },
-    'test',
-  ).sources[0]!;
-}
-
-function drain(source: Source): number[] {
-  const values: number[] = [];
-  for (let block = source.take(Date.now(), 1000); block; block = source.take(Date.now(), 1000)) values.push(...block.values);
-  return values;
-}
+import { drain, sourceConfig } from './source-helpers.js';
 
 test('zigbee2mqtt JSON payloads: the field path picks the value, bad payloads are counted', async (t) => {
   const broker = await startBroker(t);

@@ -8,30 +8,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createSource, type Source } from '../../device-agent/sources/index.js';
-import { parseProfile, type SourceConfig } from '../../firmware-profiles/index.js';
+import type { SourceConfig } from '../../firmware-profiles/index.js';
 import { tempDir, until } from './helpers.js';
+import { sourceConfig } from './source-helpers.js';
 
 function put(root: string, path: string, text: string): void {
   mkdirSync(join(root, path, '..'), { recursive: true });
   writeFileSync(join(root, path), text);
-}
-
-/** A validated source config (defaults filled), through the same schema profiles use. */
-function sourceConfig(source: Record<string, unknown>): SourceConfig {
-  const profile = parseProfile(
-    {
-      name: 'test',
-      description: 'test',
-      arch: 'x64',
-      minNodeVersion: '20.19.0',
-      heartbeatIntervalS: 10,
-      batch: { intervalMs: 100, maxSamples: 64 },
-      moduleLimits: { memoryPages: 16, cpuMsPerBatch: 100, maxOutputsPerBatch: 100, maxModules: 2 },
-      sources: [source],
-    },
-    'test',
-  );
-  return profile.sources[0]!;
 }
 
 function started(t: { after(fn: () => void): void }, config: SourceConfig): Source {
