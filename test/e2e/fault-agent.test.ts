@@ -6,15 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, Fleet, logLines, stoppedLog } from './fault-helpers.js';
+import { assertExactAccounting, Fleet, logLines, stoppedLog, type AgentRun } from './fault-helpers.js';
 
 test('kill -9 mid-stream: after a restart every result seq is stored once or counted as dropped', async (t) => {
   const fleet = await Fleet.start(t);
   await fleet.addDevice('gw-k1');
-  await fleet.publishEma();
-  const first = fleet.startAgent('gw-k1');
-  await fleet.deployEma(['gw-k1']);
-  await waitFor('results stored', () => (fleet.storedSeqs('gw-k1').length >= 12 ? true : undefined), 30_000);
+  const [first] = (await fleet.streaming(['gw-k1'], 12)) as [AgentRun];
 
   first.process.child.kill('SIGKILL');
   await first.process.exited;

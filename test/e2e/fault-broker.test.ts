@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
 import { backoffCeiling } from '../../device-agent/reconnect-backoff.js';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, Fleet, logLines, stoppedLog } from './fault-helpers.js';
+import { assertExactAccounting, Fleet, logLines, stoppedLog, type AgentRun } from './fault-helpers.js';
 
 const OUTAGE_MS = 30_000;
 
@@ -18,10 +18,7 @@ test('broker down for 30 s: agents spool, back off, flush in order; every seq st
   const fleet = await Fleet.start(t);
   const devices = ['gw-b1', 'gw-b2'];
   for (const id of devices) await fleet.addDevice(id);
-  await fleet.publishEma();
-  const runs = devices.map((id) => fleet.startAgent(id));
-  await fleet.deployEma(devices);
-  await waitFor('results stored', () => (devices.every((id) => fleet.storedSeqs(id).length >= 4) ? true : undefined), 30_000);
+  const runs = await fleet.streaming(devices, 4);
 
   await fleet.stopServer();
   const storedBefore = devices.map((id) => fleet.storedSeqs(id).length);
@@ -61,10 +58,7 @@ test('spool full during an outage: the oldest are dropped, counted and visible t
   const profilePath = join(fleet.dir, 'sim-fast.json');
   writeFileSync(profilePath, JSON.stringify({ ...profile, name: 'sim-fast', batch: { intervalMs: 20, maxSamples: 1024 }, spool: { maxBytes: 65536, maxAgeS: 3600 } }));
   await fleet.addDevice('gw-f1', { profile: profilePath });
-  await fleet.publishEma();
-  const run = fleet.startAgent('gw-f1');
-  await fleet.deployEma(['gw-f1']);
-  await waitFor('results stored', () => (fleet.storedSeqs('gw-f1').length >= 20 ? true : undefined), 30_000);
+  const [run] = (await fleet.streaming(['gw-f1'], 20)) as [AgentRun];
 
   await fleet.stopServer();
   // ~400 results of ~300 bytes: well past 64 KiB.

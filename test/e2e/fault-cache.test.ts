@@ -9,15 +9,12 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../../protocol/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, Fleet, logLines, stoppedLog } from './fault-helpers.js';
+import { assertExactAccounting, Fleet, logLines, stoppedLog, type AgentRun } from './fault-helpers.js';
 
 test('a corrupt cached module is detected by its hash, fetched again and run', async (t) => {
   const fleet = await Fleet.start(t);
   await fleet.addDevice('gw-c1');
-  await fleet.publishEma();
-  const first = fleet.startAgent('gw-c1');
-  await fleet.deployEma(['gw-c1']);
-  await waitFor('results stored', () => (fleet.storedSeqs('gw-c1').length >= 4 ? true : undefined), 30_000);
+  const [first] = (await fleet.streaming(['gw-c1'], 4)) as [AgentRun];
   assert.equal(await first.process.stop(), 0);
 
   const modulesDir = join(fleet.stateDir('gw-c1'), 'modules');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, Fleet, logLines, stoppedLog } from './fault-helpers.js';
+import { assertExactAccounting, Fleet, logLines, stoppedLog, type AgentRun } from './fault-helpers.js';
 
 interface DeviceView {
   reported?: { modules: { name: string; state: string }[]; spool?: { writeFailures: number; lastError?: string; pending: number } };
@@ -31,10 +31,7 @@ for (const variant of [
     const stateDir = fleet.stateDir('gw-d1');
     mkdirSync(stateDir, { recursive: true });
     variant.prepare(join(stateDir, 'spool'));
-    await fleet.publishEma();
-    const run = fleet.startAgent('gw-d1');
-    await fleet.deployEma(['gw-d1']);
-    await waitFor('live results stored', () => (fleet.storedSeqs('gw-d1').length >= 12 ? true : undefined), 30_000);
+    const [run] = (await fleet.streaming(['gw-d1'], 12)) as [AgentRun];
 
     const view = await waitFor('the failure in the reported state', async () => {
       const device = await deviceView(fleet, 'gw-d1');

@@ -136,6 +136,18 @@ export class Fleet {
     await runCliJson(wait ? [...args, '--wait', '--timeout', '60'] : args, this.env);
   }
 
+  /**
+   * The common start of a fault test: ema published, an agent per device, deployed at once, and
+   * at least `minStored` result batches per device in SQLite before the fault is injected.
+   */
+  async streaming(devices: string[], minStored: number): Promise<AgentRun[]> {
+    await this.publishEma();
+    const runs = devices.map((id) => this.startAgent(id));
+    await this.deployEma(devices);
+    await waitFor('results stored', () => (devices.every((id) => this.storedSeqs(id).length >= minStored) ? true : undefined), 30_000);
+    return runs;
+  }
+
   /** Reads SQLite directly (WAL lets a reader in beside the running server). */
   private read<T>(query: (db: Database.Database) => T): T {
     const db = new Database(join(this.dataDir, 'fleet.db'), { readonly: true, fileMustExist: true });

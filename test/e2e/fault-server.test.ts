@@ -17,10 +17,7 @@ test('kill -9 the server mid-stream: retained state re-derived from SQLite, ever
   const fleet = await Fleet.start(t);
   const devices = ['gw-s1', 'gw-s2'];
   for (const id of devices) await fleet.addDevice(id);
-  await fleet.publishEma();
-  const runs = devices.map((id) => fleet.startAgent(id));
-  await fleet.deployEma(devices);
-  await waitFor('results stored', () => (devices.every((id) => fleet.storedSeqs(id).length >= 8) ? true : undefined), 30_000);
+  const runs = await fleet.streaming(devices, 8);
 
   await fleet.killServer();
   const storedAtCrash = devices.map((id) => fleet.storedSeqs(id).length);
