@@ -11,7 +11,7 @@ import type { Logger } from '../../common/logger.js';
 import { schemaProblems } from '../../common/validate.js';
 import { DesiredStateSchema, SignedDesiredStateSchema, type DesiredState } from '../../protocol/index.js';
 import { agentErrors } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { QueuedSave } from './queued-save.js';
 
 export const DESIRED_FILE = 'desired.json';
 
@@ -23,15 +23,14 @@ export interface PersistedDesired {
 
 export class DesiredStore {
   readonly path: string;
-  private writeFailures = 0;
-  /** Saves run one after another, so an older state can never land on top of a newer one. */
-  private chain: Promise<void> = Promise.resolve();
+  private readonly saves: QueuedSave;
 
   constructor(
     stateDir: string,
     private readonly logger: Logger,
   ) {
     this.path = join(stateDir, DESIRED_FILE);
+    this.saves = new QueuedSave(this.path, logger);
   }
 
   /** The persisted state, or undefined when there is none or it cannot be trusted (logged). */
@@ -79,18 +78,11 @@ export class DesiredStore {
   /** Queues an atomic save; never rejects: a failure is logged and counted, the agent goes on. */
   save(persisted: PersistedDesired): Promise<void> {
     const document = JSON.stringify({ revision: persisted.revision, desired: persisted.desired, savedAt: new Date().toISOString() }) + '\n';
-    this.chain = this.chain.then(() =>
-      writeFileAtomic(this.path, document).catch((error: unknown) => {
-        this.writeFailures += 1;
-        const failure = agentErrors.WF_AGENT_STATE_WRITE_FAILED({ what: `desired state revision ${persisted.revision}`, path: this.path, reason: reasonOf(error) });
-        this.logger.error('desired state not saved; a restart without the broker resumes an older state', { code: failure.code, error: failure.message });
-      }),
-    );
-    return this.chain;
+    return this.saves.save(document, `desired state revision ${persisted.revision}`, 'desired state not saved; a restart without the broker resumes an older state');
   }
 
   get failures(): number {
-    return this.writeFailures;
+    return this.saves.failures;
   }
 
   private refuse(reason: string): void {

@@ -11,20 +11,20 @@ import type { Logger } from '../../common/logger.js';
 import { schemaProblems } from '../../common/validate.js';
 import { TrustedKeysSchema, type TrustedKeys } from '../../protocol/index.js';
 import { agentErrors } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { QueuedSave } from './queued-save.js';
 
 export const TRUST_FILE = 'trust.json';
 
 export class TrustStore {
   readonly path: string;
-  private writeFailures = 0;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly saves: QueuedSave;
 
   constructor(
     stateDir: string,
     private readonly logger: Logger,
   ) {
     this.path = join(stateDir, TRUST_FILE);
+    this.saves = new QueuedSave(this.path, logger);
   }
 
   /** The stored list if it is one (schema only); undefined when absent or unreadable (logged). */
@@ -47,18 +47,11 @@ export class TrustStore {
   /** Queues an atomic save; never rejects (a failure is logged and counted). */
   save(list: TrustedKeys): Promise<void> {
     const text = JSON.stringify(list) + '\n';
-    this.chain = this.chain.then(() =>
-      writeFileAtomic(this.path, text).catch((error: unknown) => {
-        this.writeFailures += 1;
-        const failure = agentErrors.WF_AGENT_STATE_WRITE_FAILED({ what: `trusted-keys list version ${list.version}`, path: this.path, reason: reasonOf(error) });
-        this.logger.error('trusted-keys list not saved; a restart falls back to the previous one', { code: failure.code, error: failure.message });
-      }),
-    );
-    return this.chain;
+    return this.saves.save(text, `trusted-keys list version ${list.version}`, 'trusted-keys list not saved; a restart falls back to the previous one');
   }
 
   get failures(): number {
-    return this.writeFailures;
+    return this.saves.failures;
   }
 
   private refuse(reason: string): void {
