@@ -35,6 +35,9 @@ export function connectBroker(config: ResolvedAgentConfig, logger: Logger = sile
     // Results are counted as dropped while offline instead of piling up in memory (spooling to
     // disk is the state directory's job), so nothing may queue behind our back.
     queueQoSZero: false,
+    // mqtt-packet otherwise builds a table of 65,536 two-byte Buffers on the first packet: ~6 MiB
+    // of heap on a 1 GB gateway to save one 2-byte allocation per packet id.
+    writeCache: false,
     will: {
       topic: topics.device(config.deviceId, 'status'),
       // `at` is the connect time: the broker sends the will verbatim, it cannot stamp it.

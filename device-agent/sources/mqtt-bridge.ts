@@ -45,6 +45,8 @@ export function createMqttSource(config: MqttSource, logger: Logger): Source {
         clean: true,
         reconnectPeriod: RECONNECT_MS,
         connectTimeout: 10_000,
+        // Same reason as the agent's own link: no 6 MiB packet-id Buffer table.
+        writeCache: false,
         ...(config.username !== undefined ? { username: config.username } : {}),
         ...(config.password !== undefined ? { password: config.password } : {}),
       });
