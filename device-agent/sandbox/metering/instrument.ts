@@ -1,0 +1,102 @@
+/**
+ * Rewrites a verified module so it meters its own CPU use: walks every section, lets each
+ * rewriter produce its new payload, and reassembles the binary in the spec's section order.
+ */
+import { ByteReader, ByteWriter } from './bytes.js';
+import type { MeterPlan } from './code.js';
+import {
+  declaredCount,
+  rewriteCode,
+  rewriteElements,
+  rewriteExports,
+  rewriteGlobals,
+  rewriteImports,
+  rewriteStart,
+  rewriteTypes,
+  type Payload,
+} from './module-sections.js';
+import { rewriteNames } from './names.js';
+import { MeteringRefusal } from './refusal.js';
+import { SECTION_ORDER, SectionId, readSections, sectionReader, writeSection, type Section } from './sections.js';
+
+export interface MeteredBinary {
+  readonly wasm: Uint8Array<ArrayBuffer>;
+  /** Checkpoints inserted: one per function body and one per loop. */
+  readonly checkpoints: number;
+}
+
+export interface MeteringOptions {
+  /** Turn an imported shared memory into an unshared one (nothing else writes it on the agent's thread). */
+  readonly unshareMemory?: boolean;
+}
+
+/** Sections the rewritten module always has, created empty-then-extended when missing. */
+const ALWAYS_PRESENT: readonly number[] = [SectionId.type, SectionId.import, SectionId.global, SectionId.export];
+
+export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions = {}): MeteredBinary {
+  if (!(wasm instanceof Uint8Array)) throw new MeteringRefusal('module bytes must be a Uint8Array');
+  const sections = readSections(wasm);
+  const find = (id: number): Section | undefined => sections.find((s) => s.id === id);
+  const reader = (id: number): Payload => {
+    const section = find(id);
+    return section && sectionReader(wasm, section);
+  };
+
+  const types = rewriteTypes(reader(SectionId.type));
+  const imports = rewriteImports(reader(SectionId.import), types.tickType, options.unshareMemory === true);
+  const plan: MeterPlan = {
+    fuelGlobal: imports.globals + declaredCount(reader(SectionId.global)),
+    tickFunction: imports.functions,
+    remap: (index) => (index < imports.functions ? index : index + 1),
+  };
+  const declaredFunctions = declaredCount(reader(SectionId.function));
+  const payloads = new Map<number, Uint8Array>([
+    [SectionId.type, types.payload],
+    [SectionId.import, imports.payload],
+    [SectionId.global, rewriteGlobals(reader(SectionId.global), plan)],
+    [SectionId.export, rewriteExports(reader(SectionId.export), plan)],
+  ]);
+  const start = reader(SectionId.start);
+  if (start) payloads.set(SectionId.start, rewriteStart(start, plan));
+  const elements = reader(SectionId.element);
+  if (elements) payloads.set(SectionId.element, rewriteElements(elements, plan));
+  const code = reader(SectionId.code);
+  let checkpoints = 0;
+  if (code) {
+    const rewritten = rewriteCode(code, plan, imports.functions, declaredFunctions);
+    payloads.set(SectionId.code, rewritten.payload);
+    checkpoints = rewritten.checkpoints;
+  } else if (declaredFunctions > 0) {
+    throw new MeteringRefusal(`function section declares ${declaredFunctions} functions but the code section is missing`);
+  }
+
+  const out = new ByteWriter().bytes(wasm.subarray(0, 8));
+  const missing = ALWAYS_PRESENT.filter((id) => !find(id));
+  const writeMissingBefore = (rank: number): void => {
+    while (missing.length > 0 && SECTION_ORDER.indexOf(missing[0]!) < rank) {
+      const id = missing.shift()!;
+      writeSection(out, id, payloads.get(id)!);
+    }
+  };
+  for (const section of sections) {
+    if (section.id === SectionId.custom) {
+      writeCustom(out, wasm, section, plan);
+      continue;
+    }
+    writeMissingBefore(SECTION_ORDER.indexOf(section.id));
+    writeSection(out, section.id, payloads.get(section.id) ?? wasm.subarray(section.start, section.end));
+  }
+  writeMissingBefore(Infinity);
+  return { wasm: out.finish(), checkpoints };
+}
+
+function writeCustom(out: ByteWriter, wasm: Uint8Array, section: Section, plan: MeterPlan): void {
+  const r = new ByteReader(wasm, section.start, section.end, 'custom section');
+  const name = r.name();
+  if (name !== 'name') {
+    writeSection(out, SectionId.custom, wasm.subarray(section.start, section.end));
+    return;
+  }
+  const names = rewriteNames(wasm, r.at, section.end, plan.remap);
+  if (names) writeSection(out, SectionId.custom, new ByteWriter().name('name').bytes(names).finish());
+}
