@@ -12,8 +12,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
 import { decodePayload, encodePayload, PROTOCOL_VERSION, topics, type DesiredState, type ReportedState, type ResultBatch } from '../protocol/index.js';
-import { startSandbox } from './sandbox/module-sandbox.js';
-import { setSpareWorkers } from './sandbox/worker-pool.js';
+import { sandboxFactory } from './sandbox/select.js';
 import { SourceBatcher } from './batcher.js';
 import { loadAgentProfile, resolveAgentConfig, type AgentConfig } from './config.js';
 import { agentErrors } from './errors.js';
@@ -36,7 +35,7 @@ export interface AgentOptions {
   readonly logger?: Logger;
   /** An already loaded profile; otherwise the config's `profile` is loaded. */
   readonly profile?: FirmwareProfile;
-  /** Replaces the worker sandbox; for tests of agent logic only. */
+  /** Replaces the sandbox the config's `isolation` picks; for tests and benchmarks of agent logic. */
   readonly startSandbox?: SandboxFactory;
   readonly backoff?: BackoffPolicy;
 }
@@ -174,14 +173,13 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const publishStatus = (online: boolean, reason: 'connected' | 'shutdown'): Promise<unknown> =>
     client.publishAsync(topics.device(deviceId, 'status'), encodePayload('status', statusMessage(deviceId, online, reason)), { qos: 1, retain: true });
 
-  // The pool is per process; only an agent that asks for it turns the spare off.
-  if (!config.spareWorker) void setSpareWorkers(0);
+  const startSandbox = options.startSandbox ?? (await sandboxFactory(config.isolation, config.spareWorker));
 
   const reconciler = new Reconciler({
     deviceId,
     profile,
     fetchModule: (desired) => fetcher.fetch(desired),
-    startSandbox: options.startSandbox ?? startSandbox,
+    startSandbox,
     attach: (sourceId, consumer) => {
       const subscription = batchers.get(sourceId)!.subscribe(consumer);
       return () => subscription.cancel();

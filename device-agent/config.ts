@@ -12,6 +12,7 @@ import { isWasmfleetError, reasonOf } from '../common/errors.js';
 import { loadProfile, type FirmwareProfile } from '../firmware-profiles/index.js';
 import { AgentTrustSchema, DEVICE_ID_PATTERN } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
+import { ISOLATIONS, type Isolation } from './sandbox/select.js';
 
 export const DEFAULT_MODULE_FETCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_RECONNECT_PERIOD_MS = 2_000;
@@ -46,7 +47,13 @@ export const AgentConfigSchema = Type.Object(
     ),
     moduleFetchTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, default: DEFAULT_MODULE_FETCH_TIMEOUT_MS })),
     /**
-     * Keep one booted, idle sandbox worker so a module start after the first takes milliseconds
+     * Where modules run: `metered` on the agent's own thread with the CPU budget compiled into
+     * the module (small: no isolate per module), or `worker`, a worker thread per module that a
+     * watchdog terminates past its budget (a batch never delays the agent; ~9 MiB per module).
+     */
+    isolation: Type.Optional(Type.Union(ISOLATIONS.map((name) => Type.Literal(name)), { default: 'metered' })),
+    /**
+     * With `isolation: "worker"`: keep one booted, idle sandbox worker so a module start after the first takes milliseconds
      * instead of a thread boot (~45 ms); it costs one idle worker's memory (~8 MiB). Turn it off
      * on gateways where memory matters more than start latency.
      */
@@ -65,9 +72,8 @@ export const AgentConfigSchema = Type.Object(
 /** What callers may pass: the defaulted fields may be left out. */
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 /** After validation every defaulted field is present. */
-export type ResolvedAgentConfig = Readonly<
-  AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean }
->;
+type DefaultedAgentConfig = AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean; isolation: Isolation };
+export type ResolvedAgentConfig = Readonly<DefaultedAgentConfig>;
 
 /**
  * Validates a config object (from a file or built in code), fills defaults and freezes it.
@@ -79,7 +85,7 @@ export function resolveAgentConfig(input: unknown, baseDir?: string): ResolvedAg
     const first = result.problems[0];
     throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: first?.field || '(document)', reason: first?.message ?? 'invalid' });
   }
-  const config = result.value as AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean };
+  const config = result.value as DefaultedAgentConfig;
   if (baseDir !== undefined) {
     const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
     config.stateDir = at(config.stateDir);

@@ -58,11 +58,22 @@ export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
   return compiledAbiProblem(compiled);
 }
 
-/** The same check on an already compiled module, so a host that runs it compiles only once. */
-export function compiledAbiProblem(compiled: WebAssembly.Module): string | undefined {
+/**
+ * The same check on an already compiled module, so a host that runs it compiles only once.
+ * `hostImports` are imports the host itself added by rewriting the binary (the agent's metering
+ * checkpoints); each must then appear exactly once, so a module cannot have declared it itself.
+ */
+export function compiledAbiProblem(compiled: WebAssembly.Module, hostImports: readonly string[] = []): string | undefined {
   let importsMemory = false;
+  const hostAdded = new Map(hostImports.map((key) => [key, 0]));
   for (const entry of WebAssembly.Module.imports(compiled)) {
     const key = `${entry.module}.${entry.name}`;
+    const seen = hostAdded.get(key);
+    if (seen !== undefined) {
+      if (seen > 0) return `import ${key} is reserved for the host`;
+      hostAdded.set(key, 1);
+      continue;
+    }
     const allowed = ABI_IMPORTS[key];
     if (allowed === undefined) return `import ${key} is outside the ABI allow-list`;
     if (allowed !== entry.kind) return `import ${key} must be a ${allowed}, not a ${entry.kind}`;

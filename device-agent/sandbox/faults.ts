@@ -48,3 +48,8 @@ export function classify(error: unknown, memory: WebAssembly.Memory | undefined,
   }
   return { kind: 'crash', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
 }
+
+/** At start any module failure means it cannot run here, so the caller sees it as invalid; a start past its budget or a crashed host keep their kind. */
+export function startFault(fault: FaultRecord): FaultRecord {
+  return fault.kind === 'crash' || fault.kind === 'timeout' ? fault : { kind: 'invalid', message: fault.message };
+}

@@ -8,6 +8,7 @@
 import { OUTPUT_RECORD_BYTES, binaryAbiVersion, importedMemory, type AbiVersion } from '../../protocol/abi.js';
 import type { Manifest, ModuleConfig } from '../../protocol/index.js';
 import { HostRefusal, ModuleAbort } from './faults.js';
+import { METER_IMPORT_MODULE, METER_IMPORT_NAME } from './metering/index.js';
 
 export interface InstanceSpec {
   readonly wasm: Uint8Array;
@@ -21,6 +22,17 @@ export interface InstanceSpec {
   /** Input slots an ABI 2 module reserves (the host's pipeline depth); ABI 1 modules have one. */
   readonly slots?: number;
   readonly onTrace?: (message: string) => void;
+  /**
+   * The metering import of a binary rewritten by metering/ (the metered sandbox): more fuel, or
+   * a throw that stops the module. `compiled` must then be the rewritten binary, `wasm` the original.
+   */
+  readonly meter?: () => number;
+  /**
+   * Give an ABI 2 module a private memory although it declares a shared one (the metering
+   * rewriter unshares it): nothing else writes it when the module runs on the caller's thread,
+   * and a private memory copies faster.
+   */
+  readonly privateMemory?: boolean;
 }
 
 export interface DeclaredOutput {
@@ -40,7 +52,7 @@ interface AbiExports {
 
 export interface ModuleInstance {
   readonly abi: AbiVersion;
-  /** Shared (another thread may write the input slots) when `abi` is 2. */
+  /** Shared (another thread may write the input slots) when `abi` is 2, unless `privateMemory`. */
   readonly memory: WebAssembly.Memory;
   /** Indexed by output id, as the module emits them in records. */
   readonly outputs: readonly DeclaredOutput[];
@@ -120,7 +132,8 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
   }
   // A module may declare a lower maximum than its limit; a memory above it would not link.
   const maximum = Math.min(spec.memoryPages, declared?.maximum ?? spec.memoryPages);
-  const memory = new WebAssembly.Memory({ initial: Math.max(1, minimum), maximum, shared: abi === 2 });
+  const shared = abi === 2 && spec.privateMemory !== true;
+  const memory = new WebAssembly.Memory({ initial: Math.max(1, minimum), maximum, shared });
   const slots = abi === 2 ? (spec.slots ?? 1) : 1;
   const outputs: DeclaredOutput[] = [];
   let initialised = false;
@@ -138,8 +151,9 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
     return outputs.length - 1;
   };
 
-  // Exactly the ABI imports; abiProblem has already refused any binary that imports outside them.
-  const imports = {
+  // Exactly the ABI imports (plus the meter of a rewritten binary); abiProblem has already
+  // refused any binary that imports outside them.
+  const imports: WebAssembly.Imports = {
     env: {
       memory,
       abort(msg: number, file: number, line: number, column: number): never {
@@ -156,6 +170,7 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
       declare_metric: (ptr: number, byteLength: number): number => declare('metric', ptr, byteLength),
       declare_event: (ptr: number, byteLength: number): number => declare('event', ptr, byteLength),
     },
+    ...(spec.meter ? { [METER_IMPORT_MODULE]: { [METER_IMPORT_NAME]: spec.meter } } : {}),
   };
 
   const compiled = spec.compiled ?? (await WebAssembly.compile(spec.wasm as Uint8Array<ArrayBuffer>));
@@ -171,13 +186,13 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
   }
 
   // Views die when the memory grows (its buffer is replaced), so they are rebuilt on demand.
-  // A shared memory's buffer is a new object on every read, so for ABI 2 the views are made
+  // A shared memory's buffer is a new object on every read, so for it the views are made
   // once: the slots were reserved before any growth and a shared memory never moves.
   let buffer: ArrayBufferLike | undefined;
   let times: Float64Array[] = [];
   let values: Float64Array[] = [];
   const views = (): void => {
-    if (buffer !== undefined && (abi === 2 || buffer === memory.buffer)) return;
+    if (buffer !== undefined && (shared || buffer === memory.buffer)) return;
     buffer = memory.buffer;
     times = [];
     values = [];
@@ -198,7 +213,7 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
     if (
       recordsView.byteOffset !== ptr ||
       recordsView.length !== count * 3 ||
-      (abi === 1 ? recordsView.buffer !== memory.buffer : ptr + count * OUTPUT_RECORD_BYTES > recordsView.buffer.byteLength)
+      (!shared ? recordsView.buffer !== memory.buffer : ptr + count * OUTPUT_RECORD_BYTES > recordsView.buffer.byteLength)
     ) {
       recordsView = new Float64Array(memory.buffer, ptr, count * 3);
     }

@@ -14,9 +14,7 @@ import { BatchRing } from './ring.js';
 import { takeWorker } from './worker-pool.js';
 import { CONTROL_SLOTS, PIPELINE_DEPTH, slotInputs, type Ready, type ToMain, type WorkerInit } from './worker-protocol.js';
 import { importedMemory } from '../../protocol/abi.js';
-
-/** Worker boot, compile, start function and wf_init together; module code is a small part. */
-export const DEFAULT_START_TIMEOUT_MS = 5000;
+import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
 
 // The module's memory is external to V8's heap, so these bound only the host code in the worker.
 
@@ -25,19 +23,8 @@ interface Pending {
   reject(fault: SandboxFault): void;
 }
 
-function checkOptions(options: SandboxOptions): void {
-  const { limits, batchCapacity } = options;
-  const positive = (value: number, name: string): void => {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  };
-  positive(batchCapacity, 'batchCapacity');
-  positive(limits.memoryPages, 'limits.memoryPages');
-  positive(limits.cpuMsPerBatch, 'limits.cpuMsPerBatch');
-  positive(limits.maxOutputsPerBatch, 'limits.maxOutputsPerBatch');
-}
-
 export async function startSandbox(options: SandboxOptions): Promise<ModuleSandbox> {
-  checkOptions(options);
+  checkSandboxOptions(options);
   const { limits, batchCapacity } = options;
   // ABI 2 modules (shared memory import) take batches in their own input slots: no copy area.
   const sharedSlots = importedMemory(options.wasm)?.shared === true;
@@ -129,12 +116,8 @@ export async function startSandbox(options: SandboxOptions): Promise<ModuleSandb
 
   return {
     process(timestamps, values) {
-      if (timestamps.length !== values.length) {
-        return Promise.reject(new RangeError(`timestamps (${timestamps.length}) and values (${values.length}) differ in length`));
-      }
-      if (values.length > batchCapacity) {
-        return Promise.reject(new RangeError(`batch of ${values.length} samples exceeds batchCapacity ${batchCapacity}`));
-      }
+      const refused = batchProblem(timestamps, values, batchCapacity);
+      if (refused) return Promise.reject(refused);
       if (closed) return Promise.reject(new SandboxFault('crash', 'sandbox is closed'));
       if (fault) return Promise.reject(fault);
       return batches.submit(timestamps, values);

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { compiledAbiProblem } from '../../protocol/abi.js';
-import { HostRefusal, classify } from './faults.js';
+import { HostRefusal, classify, startFault } from './faults.js';
 import { instantiateModule, warmUpWasm, type ModuleInstance } from './instance.js';
 import {
   COUNT,
@@ -52,9 +52,9 @@ const slotOutputs = Array.from({ length: PIPELINE_DEPTH }, (_, slot) => new Floa
 let instance: ModuleInstance | undefined;
 
 function fail(error: unknown, during: 'start' | 'batch'): void {
-  const fault = classify(error, instance?.memory, init.memoryPages);
-  // At start any module failure means it cannot run here: the caller sees it as invalid.
-  post({ type: 'fault', kind: during === 'start' && fault.kind !== 'crash' ? 'invalid' : fault.kind, message: fault.message });
+  const classified = classify(error, instance?.memory, init.memoryPages);
+  const fault = during === 'start' ? startFault(classified) : classified;
+  post({ type: 'fault', kind: fault.kind, message: fault.message });
   port.close();
 }
 

@@ -2,7 +2,8 @@
  * A module can never take down a gateway: on one agent, a healthy EMA runs beside a module that
  * loops forever, one that allocates without bound and one that aborts. The hostile ones are
  * stopped, reported with their reason, restarted with backoff and quarantined; EMA keeps
- * publishing every batch, in order, throughout.
+ * publishing every batch, in order, throughout. Once per isolation: the default metered
+ * sandbox (checkpoints compiled in stop the loop on the agent's thread) and worker threads.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,16 +12,17 @@ import { fromRoot } from '../../common/paths.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { decodePayload, sha256Hex, topics, type ReportedState, type ResultBatch } from '../../protocol/index.js';
 import { startAgent } from '../../device-agent/agent.js';
+import { ISOLATIONS } from '../../device-agent/sandbox/select.js';
 import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, testTrust, until, type ExampleModule } from './helpers.js';
 
-const DEVICE = 'gw-hostile';
 
 async function fixture(name: string): Promise<ExampleModule> {
   const built = await ensureBuilt(fromRoot('test', 'fixtures', 'hostile', name));
   return { wasm: built.bytes, manifest: built.manifest, sha256: sha256Hex(built.bytes) };
 }
 
-test('hostile modules are contained, reported and quarantined while a healthy one keeps every batch', async (t) => {
+for (const isolation of ISOLATIONS) test(`${isolation} isolation: hostile modules are contained, reported and quarantined while a healthy one keeps every batch`, async (t) => {
+  const DEVICE = `gw-hostile-${isolation}`;
   const broker = await startBroker(t);
   const fleet = await connectClient(t, broker.url, 'fleet');
   const ema = exampleModule('ema');
@@ -52,7 +54,7 @@ test('hostile modules are contained, reported and quarantined while a healthy on
   await fleet.publishAsync(topics.device(DEVICE, 'desired'), JSON.stringify(desired), { qos: 1, retain: true });
 
   const agent = await startAgent(
-    { deviceId: DEVICE, broker: { url: broker.url, username: DEVICE, password: 'pw' }, profile: 'sim-x86-64', stateDir: tempDir(t), moduleFetchTimeoutMs: 5000, reconnectPeriodMs: 0, trust: testTrust() },
+    { deviceId: DEVICE, broker: { url: broker.url, username: DEVICE, password: 'pw' }, profile: 'sim-x86-64', stateDir: tempDir(t), moduleFetchTimeoutMs: 5000, reconnectPeriodMs: 0, trust: testTrust(), isolation },
     { logger: silentLogger, backoff: { baseMs: 50, maxMs: 200, maxConsecutiveFaults: 3 } },
   );
   t.after(() => agent.stop());

@@ -3,9 +3,14 @@ import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
 import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
+import { startMeteredSandbox } from '../../device-agent/sandbox/metered-sandbox.js';
+import type { Isolation } from '../../device-agent/sandbox/select.js';
 import { SandboxFault, type ModuleSandbox, type SandboxFaultKind, type SandboxLimits } from '../../device-agent/sandbox/types.js';
 import { effectiveConfig, type Manifest } from '../../protocol/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
+
+/** The sandbox each isolation runs modules in, as the agent picks it (device-agent/sandbox/select.ts). */
+export const SANDBOXES = { metered: startMeteredSandbox, worker: startSandbox } as const satisfies Record<Isolation, unknown>;
 
 /** Builds the module folder if needed and starts it with manifest defaults; closed after the test. */
 export async function openSandbox(
@@ -13,10 +18,11 @@ export async function openSandbox(
   dir: string,
   limits: SandboxLimits,
   patch: (m: Manifest) => Manifest = (m) => m,
+  isolation: Isolation = 'worker',
 ): Promise<ModuleSandbox> {
   const built = await ensureBuilt(dir);
   const manifest = patch(built.manifest);
-  const sandbox = await startSandbox({
+  const sandbox = await SANDBOXES[isolation]({
     wasm: built.bytes,
     manifest,
     config: effectiveConfig(manifest, {}),

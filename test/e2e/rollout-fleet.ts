@@ -66,14 +66,14 @@ export interface AgentProcess {
 
 /** Starts one child process running `devices` as real agents; resolves once they all started. */
 /**
- * Agents run modules with the inline sandbox by default: 50 worker threads on a shared 2-core
- * machine push module starts past their 5 s budget, which a rollout rightly counts as failures.
- * The worker sandbox has its own tests (test/agent/); pass `inline = false` to use it here.
+ * Agents run modules in the default metered sandbox (on their own thread): 50 worker threads on
+ * a shared 2-core machine push module starts past their 5 s budget, which a rollout rightly
+ * counts as failures. The worker sandbox has its own tests (test/agent/).
  */
-export async function startAgentProcess(t: TestContext, dir: string, name: string, devices: FleetDevice[], inline = true): Promise<AgentProcess> {
+export async function startAgentProcess(t: TestContext, dir: string, name: string, devices: FleetDevice[]): Promise<AgentProcess> {
   const specPath = join(dir, `${name}.json`);
   // Two processes at 4 devices/s stay under the broker's default 10 connections/s per address.
-  writeFileSync(specPath, JSON.stringify({ profile: 'sim-x86-64', inline, devices, startRate: 4 }));
+  writeFileSync(specPath, JSON.stringify({ profile: 'sim-x86-64', devices, startRate: 4 }));
   const child = spawn(process.execPath, [fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },

@@ -1,12 +1,14 @@
 // The library modules (vibration, fft, downsample), built by asc and run in the real sandbox,
 // must match their plain TypeScript references batch by batch, and every example module must
 // reproduce its golden vectors (modules-as/examples/<name>/test/, written only by
-// modules-as/tools/golden-from-reference.ts).
+// modules-as/tools/golden-from-reference.ts) in both isolations: the default metered sandbox
+// (binary rewritten with CPU-budget checkpoints) must compute exactly what the worker does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
+import { ISOLATIONS, type Isolation } from '../../device-agent/sandbox/select.js';
+import { SANDBOXES } from '../agent/sandbox-helpers.js';
 import type { BatchOutput, ModuleSandbox } from '../../device-agent/sandbox/types.js';
 import { effectiveConfig, type ModuleConfig } from '../../protocol/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
@@ -28,8 +30,8 @@ const MAX_CSV_BYTES = 60_000;
 
 const dirOf = (name: string): string => exampleModuleDirs().find((dir) => basename(dir) === name)!;
 
-async function sandboxFor(built: BuiltModule, config: ModuleConfig, maxOutputs = 4096): Promise<ModuleSandbox> {
-  return startSandbox({
+async function sandboxFor(built: BuiltModule, config: ModuleConfig, maxOutputs = 4096, isolation: Isolation = 'metered'): Promise<ModuleSandbox> {
+  return SANDBOXES[isolation]({
     wasm: built.bytes,
     manifest: built.manifest,
     config: effectiveConfig(built.manifest, config),
@@ -84,11 +86,11 @@ test('every example module has its golden cases on disk, up to date with the ref
 
 for (const dir of exampleModuleDirs()) {
   const name = basename(dir);
-  test(`${name}: Wasm in the sandbox reproduces the golden vectors`, async () => {
+  for (const isolation of ISOLATIONS) test(`${name}: Wasm in the ${isolation} sandbox reproduces the golden vectors`, async () => {
     const built = await ensureBuilt(dir);
     for (const golden of readGoldenFiles(dir)) {
       const { config, batchSize, output } = golden.expected;
-      const sandbox = await sandboxFor(built, config);
+      const sandbox = await sandboxFor(built, config, 4096, isolation);
       try {
         const outputs: BatchOutput[] = [];
         for (const batch of batchesOf(golden.signal, [batchSize])) outputs.push(await sandbox.process(batch.timestamps, batch.values));

@@ -1,0 +1,116 @@
+/**
+ * The default sandbox: a module runs on the agent's own thread, so three modules cost their
+ * memories and code, not three ~9 MiB worker isolates. What a worker's watchdog did, the binary
+ * now does itself: before compiling, the agent rewrites the (already verified) module with
+ * metering checkpoints (metering/), whose `tick` import looks at the batch's deadline and
+ * throws past it (deadline.ts). The rest is the worker sandbox's: validation, the ABI check,
+ * host-created memory with its maximum, the output cap, faults classified the same way.
+ * Not isolated from the agent's thread: a batch delays the agent by at most its CPU budget.
+ * Owns: one module's life on this thread. Must not: fetch, verify or publish anything.
+ */
+import { createHash } from 'node:crypto';
+import { compiledAbiProblem } from '../../protocol/abi.js';
+import { DeadlineClock } from './deadline.js';
+import { classify, startFault } from './faults.js';
+import { createGrouper } from './group-outputs.js';
+import { instantiateModule, type ModuleInstance } from './instance.js';
+import { instrumentForMetering, MeteringRefusal, METER_IMPORT_MODULE, METER_IMPORT_NAME } from './metering/index.js';
+import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
+import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions } from './types.js';
+
+const METER_IMPORT = `${METER_IMPORT_MODULE}.${METER_IMPORT_NAME}`;
+
+/**
+ * Rewritten and compiled binaries by the hash of the original, so a module restarted after a
+ * fault (or redeployed with another config) starts without a rewrite and a compile. Small:
+ * the compiled code is what a running module holds anyway.
+ */
+const COMPILED_CACHE_SIZE = 4;
+const compiledCache = new Map<string, WebAssembly.Module>();
+
+async function compileMetered(wasm: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
+  const key = createHash('sha256').update(wasm).digest('hex');
+  const cached = compiledCache.get(key);
+  if (cached) {
+    compiledCache.delete(key);
+    compiledCache.set(key, cached);
+    return cached;
+  }
+  if (!WebAssembly.validate(wasm)) throw new SandboxFault('invalid', 'not a valid WebAssembly binary');
+  let metered: Uint8Array<ArrayBuffer>;
+  try {
+    metered = instrumentForMetering(wasm, { unshareMemory: true }).wasm;
+  } catch (error) {
+    if (error instanceof MeteringRefusal) throw new SandboxFault('invalid', `cannot meter this module: ${error.message}`);
+    throw error;
+  }
+  let compiled: WebAssembly.Module;
+  try {
+    compiled = await WebAssembly.compile(metered);
+  } catch (error) {
+    throw new SandboxFault('invalid', `WebAssembly compile failed: ${(error as Error).message}`);
+  }
+  const problem = compiledAbiProblem(compiled, [METER_IMPORT]);
+  if (problem) throw new SandboxFault('invalid', problem);
+  compiledCache.set(key, compiled);
+  if (compiledCache.size > COMPILED_CACHE_SIZE) compiledCache.delete(compiledCache.keys().next().value!);
+  return compiled;
+}
+
+export async function startMeteredSandbox(options: SandboxOptions): Promise<ModuleSandbox> {
+  checkSandboxOptions(options);
+  const { limits, batchCapacity } = options;
+  const wasm = new Uint8Array(options.wasm);
+  const compiled = await compileMetered(wasm);
+
+  const clock = new DeadlineClock();
+  const startBudgetMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  let instance: ModuleInstance;
+  clock.arm(startBudgetMs, 'module start');
+  try {
+    instance = await instantiateModule({
+      wasm,
+      compiled,
+      manifest: options.manifest,
+      config: options.config,
+      memoryPages: limits.memoryPages,
+      batchCapacity,
+      maxOutputs: limits.maxOutputsPerBatch,
+      meter: clock.tick,
+      privateMemory: true,
+      ...(options.onTrace ? { onTrace: options.onTrace } : {}),
+    });
+  } catch (error) {
+    const fault = startFault(classify(error, undefined, limits.memoryPages));
+    throw new SandboxFault(fault.kind, fault.message);
+  } finally {
+    clock.disarm();
+  }
+  const live = instance;
+  const group = createGrouper(live.outputs);
+  let dead: SandboxFault | undefined;
+
+  return {
+    async process(timestamps: Float64Array, values: Float64Array): Promise<BatchOutput> {
+      const refused = batchProblem(timestamps, values, batchCapacity);
+      if (refused) throw refused;
+      if (dead) throw dead;
+      clock.arm(limits.cpuMsPerBatch, 'batch');
+      try {
+        const count = timestamps.length;
+        live.write(timestamps, values, count);
+        const written = live.run(count);
+        return group(live.records(written), written, live.dropped());
+      } catch (error) {
+        const fault = classify(error, live.memory, limits.memoryPages);
+        dead = new SandboxFault(fault.kind, fault.message);
+        throw dead;
+      } finally {
+        clock.disarm();
+      }
+    },
+    async close(): Promise<void> {
+      dead ??= new SandboxFault('crash', 'sandbox closed');
+    },
+  };
+}

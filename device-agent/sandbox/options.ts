@@ -1,0 +1,26 @@
+/**
+ * What both sandboxes (metered and worker) check of their options and assume by default, so the
+ * two isolations accept exactly the same inputs.
+ */
+import type { SandboxOptions } from './types.js';
+
+/** Compile, the module's start function and wf_init together (plus a worker boot for the worker sandbox). */
+export const DEFAULT_START_TIMEOUT_MS = 5000;
+
+export function checkSandboxOptions(options: SandboxOptions): void {
+  const { limits, batchCapacity } = options;
+  const positive = (value: number, name: string): void => {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  };
+  positive(batchCapacity, 'batchCapacity');
+  positive(limits.memoryPages, 'limits.memoryPages');
+  positive(limits.cpuMsPerBatch, 'limits.cpuMsPerBatch');
+  positive(limits.maxOutputsPerBatch, 'limits.maxOutputsPerBatch');
+}
+
+/** Refuses a batch the sandbox cannot take; undefined when it is fine. */
+export function batchProblem(timestamps: Float64Array, values: Float64Array, batchCapacity: number): RangeError | undefined {
+  if (timestamps.length !== values.length) return new RangeError(`timestamps (${timestamps.length}) and values (${values.length}) differ in length`);
+  if (values.length > batchCapacity) return new RangeError(`batch of ${values.length} samples exceeds batchCapacity ${batchCapacity}`);
+  return undefined;
+}
