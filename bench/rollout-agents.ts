@@ -3,21 +3,21 @@
  * and verification, sandbox, simulated sensor sources, results), several devices per process.
  * Used by bench/rollout-scale.ts and the rollout end-to-end tests, which start a few of these.
  *
- * Input: argv[2] is a JSON file { profile, inline, devices: [{ deviceId, broker, stateDir }] }.
+ * Input: argv[2] is a JSON file { profile, isolation?, devices: [{ deviceId, broker, stateDir }] }.
  * stdin takes JSON lines: {"cmd":"add","device":{…}} | {"cmd":"stop","id":…} | {"cmd":"start","id":…}.
  * stdout gets JSON lines: {"ready":N} once all first devices started, {"ok":cmd,"id":…} per command.
- * `inline: true` runs modules with the inline sandbox (device-agent/inline-sandbox.ts).
+ * `isolation` is the agents' config field (default `metered`: modules on the agents' thread).
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../common/logger.js';
 import { startAgent, type RunningAgent } from '../device-agent/agent.js';
-import { startInlineSandbox } from '../device-agent/inline-sandbox.js';
 import type { AgentConfig } from '../device-agent/config.js';
+import type { Isolation } from '../device-agent/sandbox/select.js';
 
 interface FleetSpec {
   profile: string;
-  inline?: boolean;
+  isolation?: Isolation;
   /** Devices started per second; 0: all at once. */
   startRate?: number;
   devices: Array<Pick<AgentConfig, 'deviceId' | 'broker' | 'stateDir' | 'trust'>>;
@@ -34,8 +34,8 @@ const start = async (device: FleetSpec['devices'][number]): Promise<void> => {
   const agent = await startAgent(
     // Reconnect periods spread over 1-5 s, so a fleet whose broker restarts does not come back
     // in one burst past the broker's per-address connection rate.
-    { ...device, profile: spec.profile, reconnectPeriodMs: 1000 + ((known.size * 397) % 4000) },
-    { logger: logger.child({ deviceId: device.deviceId }), ...(spec.inline ? { startSandbox: startInlineSandbox } : {}) },
+    { ...device, profile: spec.profile, reconnectPeriodMs: 1000 + ((known.size * 397) % 4000), ...(spec.isolation ? { isolation: spec.isolation } : {}) },
+    { logger: logger.child({ deviceId: device.deviceId }) },
   );
   running.set(device.deviceId, agent);
 };

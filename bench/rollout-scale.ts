@@ -3,9 +3,9 @@
  * rate limit) to every one of 1,000 simulated devices applied, and the devices/minute it implies.
  * The devices are real agents, 250 per process in 4 processes (bench/rollout-agents.ts): each
  * receives its desired state over MQTT, fetches the module from its retained topic, verifies it
- * (topic hash, length, sha256, manifest, ABI) and instantiates and runs it; they use the inline
- * sandbox (same thread, no worker, no CPU watchdog) and a light profile (one 2 Hz source), or
- * 1,000 worker threads would not fit two cores. The broker's connection-rate limits are off.
+ * (topic hash, length, sha256, manifest, ABI) and instantiates and runs it in the agents'
+ * default metered sandbox (on their thread, CPU budget compiled in) with a light profile (one
+ * 2 Hz source). The broker's connection-rate limits are off.
  * Baseline, same run: a bare Aedes delivering 1,000 retained messages of the same size to 1,000
  * subscribers, one topic each (the transport floor).
  */
@@ -138,7 +138,7 @@ export async function benchRolloutScale(options: Options = {}): Promise<BenchFig
       const path = join(dir, `fleet-${p}.json`);
       // Paced: every connect costs the broker a scrypt verification (~30/s on a loaded 2-core
       // machine); past that rate connects time out, retry, and the queue only grows.
-      writeFileSync(path, JSON.stringify({ profile, inline: true, startRate: 6, devices: devices.slice(p * per, (p + 1) * per) }));
+      writeFileSync(path, JSON.stringify({ profile, startRate: 6, devices: devices.slice(p * per, (p + 1) * per) }));
       return path;
     });
     children.push(...(await Promise.all(specs.map(startFleet))));
@@ -172,7 +172,7 @@ export async function benchRolloutScale(options: Options = {}): Promise<BenchFig
   return [
     figure({
       bench: 'rollout-scale',
-      subject: `POST /deployments → all ${deviceCount} simulated devices applied (unthrottled, ${processCount} agent processes, inline sandbox)`,
+      subject: `POST /deployments → all ${deviceCount} simulated devices applied (unthrottled, ${processCount} agent processes, metered sandbox)`,
       baseline: `bare Aedes: ${deviceCount} retained ${desiredBytes}-byte messages to ${deviceCount} subscribers`,
       unit: 'ms',
       subjectValue: elapsedMs,

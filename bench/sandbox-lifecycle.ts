@@ -1,11 +1,14 @@
 /**
- * Module lifecycle costs: starting a sandbox (worker, compile, instantiate, wf_init) against a bare
- * compile + instantiate in the main thread, and how long the watchdog takes to stop a runaway
- * batch against the budget it was given.
+ * Module lifecycle costs, for both isolations: starting a sandbox (metered: rewrite with
+ * checkpoints, compile, instantiate, wf_init on the agent's thread; worker: worker hand-over,
+ * compile, instantiate, wf_init) against a bare compile + instantiate in the main thread, and how
+ * long each takes to stop a runaway batch against the budget it was given.
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { startSandbox } from '../device-agent/sandbox/module-sandbox.js';
+import { startMeteredSandbox } from '../device-agent/sandbox/metered-sandbox.js';
+import type { ModuleSandbox } from '../device-agent/sandbox/types.js';
 import { SandboxFault, type SandboxOptions } from '../device-agent/sandbox/types.js';
 import { ensureBuilt } from '../modules-as/tools/build-examples.js';
 import { fromRoot } from '../common/paths.js';
@@ -25,21 +28,57 @@ async function optionsFor(dir: string, cpuMsPerBatch: number): Promise<SandboxOp
   };
 }
 
-export async function benchSandboxLifecycle(options: { starts?: number; runaways?: number } = {}): Promise<BenchFigure[]> {
-  const ema = await optionsFor(fromRoot('modules-as', 'examples', 'ema'), 1000);
+/**
+ * The same module under a new hash (a custom section with a counter appended), so the metered
+ * sandbox's compiled-module cache misses: the start of a module this agent has never run.
+ */
+let variant = 0;
+function unseen(options: SandboxOptions): SandboxOptions {
+  variant += 1;
+  const name = new TextEncoder().encode('wf-bench');
+  const payload = [name.length, ...name, variant & 0xff, (variant >> 8) & 0xff];
+  return { ...options, wasm: Uint8Array.from([...options.wasm, 0x00, payload.length, ...payload]) };
+}
 
-  const first = performance.now();
-  await (await startSandbox(ema)).close();
-  const firstMs = performance.now() - first;
-  const starts: number[] = [];
-  for (let i = 0; i < (options.starts ?? 15); i += 1) {
+async function startTimes(start: (options: SandboxOptions) => Promise<ModuleSandbox>, options: () => SandboxOptions, count: number): Promise<{ first: number; rest: number[] }> {
+  const at = performance.now();
+  await (await start(options())).close();
+  const first = performance.now() - at;
+  const rest: number[] = [];
+  for (let i = 0; i < count; i += 1) {
     // Modules start at apply time, not back to back: give the spare worker time to boot.
     await pause(120);
-    const start = performance.now();
-    const sandbox = await startSandbox(ema);
-    starts.push(performance.now() - start);
+    const began = performance.now();
+    const sandbox = await start(options());
+    rest.push(performance.now() - began);
     await sandbox.close();
   }
+  return { first, rest };
+}
+
+async function runawayStops(start: (options: SandboxOptions) => Promise<ModuleSandbox>, spin: SandboxOptions, count: number): Promise<number[]> {
+  const stops: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const sandbox = await start(spin);
+    const began = performance.now();
+    // The spin fixture loops forever on a batch whose first value is above 100.
+    const outcome = await sandbox.process(Float64Array.of(0), Float64Array.of(1000)).then(
+      () => 'returned',
+      (error: unknown) => (error instanceof SandboxFault ? error.kind : 'other'),
+    );
+    stops.push(performance.now() - began);
+    await sandbox.close();
+    if (outcome !== 'timeout') throw new Error(`runaway batch ended with ${outcome}, not a timeout`);
+  }
+  return stops;
+}
+
+export async function benchSandboxLifecycle(options: { starts?: number; runaways?: number } = {}): Promise<BenchFigure[]> {
+  const ema = await optionsFor(fromRoot('modules-as', 'examples', 'ema'), 1000);
+  const count = options.starts ?? 15;
+  const metered = await startTimes(startMeteredSandbox, () => ema, count);
+  const meteredCold = await startTimes(startMeteredSandbox, () => unseen(ema), count);
+  const worker = await startTimes(startSandbox, () => ema, count);
   const bare: number[] = [];
   for (let i = 0; i < 50; i += 1) {
     const start = performance.now();
@@ -53,39 +92,37 @@ export async function benchSandboxLifecycle(options: { starts?: number; runaways
 
   const budgetMs = 100;
   const spin = await optionsFor(fromRoot('test', 'fixtures', 'hostile', 'spin'), budgetMs);
-  const stops: number[] = [];
-  for (let i = 0; i < (options.runaways ?? 3); i += 1) {
-    const sandbox = await startSandbox(spin);
-    const start = performance.now();
-    // The spin fixture loops forever on a batch whose first value is above 100.
-    const outcome = await sandbox.process(Float64Array.of(0), Float64Array.of(1000)).then(
-      () => 'returned',
-      (error: unknown) => (error instanceof SandboxFault ? error.kind : 'other'),
-    );
-    stops.push(performance.now() - start);
-    await sandbox.close();
-    if (outcome !== 'timeout') throw new Error(`runaway batch ended with ${outcome}, not a watchdog timeout`);
-  }
+  const runaways = options.runaways ?? 3;
+  const meteredStops = await runawayStops(startMeteredSandbox, spin, runaways);
+  const workerStops = await runawayStops(startSandbox, spin, runaways);
 
-  return [
+  const bareLine = 'bare compile + instantiate of the same binary in the main thread (median of 50)';
+  const startFigure = (bench: string, subject: string, times: { first: number; rest: number[] }, includes: string) =>
     figure({
-      bench: 'sandbox-lifecycle/instantiate',
-      subject: `startSandbox(ema) after the first (median of ${starts.length}; first took ${firstMs.toFixed(1)} ms)`,
-      baseline: 'bare compile + instantiate of the same binary in the main thread (median of 50)',
+      bench,
+      subject: `${subject} (median of ${times.rest.length}; first took ${times.first.toFixed(1)} ms)`,
+      baseline: bareLine,
       unit: 'ms',
-      subjectValue: median(starts),
+      subjectValue: median(times.rest),
       baselineValue: median(bare),
-      note: `lower is better; target < 5 ms; includes worker hand-over, ABI check, wf_init and the ready message; max ${Math.max(...starts).toFixed(1)} ms`,
-    }),
+      note: `lower is better; target < 5 ms; includes ${includes}; max ${Math.max(...times.rest).toFixed(1)} ms`,
+    });
+  const stopFigure = (bench: string, subject: string, stops: number[]) =>
     figure({
-      bench: 'sandbox-lifecycle/watchdog',
-      subject: `runaway batch stopped (median of ${stops.length})`,
+      bench,
+      subject: `${subject} (median of ${stops.length})`,
       baseline: 'its CPU budget',
       unit: 'ms',
       subjectValue: median(stops),
       baselineValue: budgetMs,
       note: `target ratio <= 2; worst ${Math.max(...stops).toFixed(1)} ms`,
-    }),
+    });
+  return [
+    startFigure('sandbox-lifecycle/instantiate', 'startMeteredSandbox(ema) after the first, compiled module cached by hash', metered, 'the ABI check, instantiate and wf_init'),
+    startFigure('sandbox-lifecycle/instantiate-unseen', 'startMeteredSandbox of a module never started before', meteredCold, 'the metering rewrite, compile, ABI check, instantiate and wf_init'),
+    startFigure('sandbox-lifecycle/instantiate-worker', 'startSandbox(ema) (isolation: worker) after the first', worker, 'worker hand-over, compile, ABI check, wf_init and the ready message'),
+    stopFigure('sandbox-lifecycle/watchdog', 'metered sandbox: runaway batch stopped by its checkpoints', meteredStops),
+    stopFigure('sandbox-lifecycle/watchdog-worker', 'worker sandbox: runaway batch stopped by terminating the worker', workerStops),
   ];
 }
 
