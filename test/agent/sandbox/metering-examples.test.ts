@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { test } from 'node:test';
 import { importedMemory } from '../../../protocol/abi.js';
 import { ensureBuilt, exampleModuleDirs } from '../../../modules-as/tools/build-examples.js';
+import { buildModule } from '../../../modules-as/tools/build-module.js';
 import { METER_FUEL_EXPORT, METER_IMPORT_MODULE, METER_IMPORT_NAME, instrumentForMetering } from '../../../device-agent/sandbox/metering/index.js';
 import { linkAbi, signal } from './metering-host.js';
 
@@ -58,4 +59,18 @@ test('unshareMemory turns the shared env.memory import into an unshared one', as
   };
   await WebAssembly.instantiate(unshared, imports);
   await assert.rejects(WebAssembly.instantiate(instrumentForMetering(built.bytes).wasm, imports), WebAssembly.LinkError);
+});
+
+test('a debug build keeps its name and source map sections and its behaviour', async () => {
+  const debug = await buildModule(exampleModuleDirs()[0]!, { target: 'debug' });
+  const metered = instrumentForMetering(debug.bytes).wasm;
+  const before = new WebAssembly.Module(debug.bytes);
+  const after = new WebAssembly.Module(metered);
+  assert.equal(WebAssembly.Module.customSections(before, 'name').length, 1, 'debug builds carry a name section');
+  assert.equal(WebAssembly.Module.customSections(after, 'name').length, 1, 'name section kept');
+  assert.deepEqual(WebAssembly.Module.customSections(after, 'sourceMappingURL'), WebAssembly.Module.customSections(before, 'sourceMappingURL'));
+  const original = await linkAbi(debug.bytes, debug.manifest);
+  const instrumented = await linkAbi(metered, debug.manifest, () => 10_000_000);
+  const [timestamps, values] = signal(0);
+  assert.deepEqual(instrumented.run(timestamps, values), original.run(timestamps, values));
 });
