@@ -124,3 +124,29 @@ test('random bytes are refused, with or without a Wasm header', () => {
     assert.throws(() => instrumentForMetering(bytes), refusal(/./), `trial ${trial}`);
   }
 });
+
+test('mutated binaries are refused or rewritten into valid ones, never anything else', async () => {
+  const built = await ensureBuilt(exampleModuleDirs()[0]!);
+  let state = 99;
+  const random = (n: number): number => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state % n;
+  };
+  let rewritten = 0;
+  for (let trial = 0; trial < 1000; trial++) {
+    const bytes = Uint8Array.from(built.bytes);
+    for (let flips = 1 + random(3); flips > 0; flips--) bytes[8 + random(bytes.length - 8)] = random(256);
+    const valid = WebAssembly.validate(bytes);
+    let metered: Uint8Array<ArrayBuffer>;
+    try {
+      metered = instrumentForMetering(bytes).wasm;
+    } catch (error) {
+      assert.ok(error instanceof MeteringRefusal, `trial ${trial}: ${String(error)}`);
+      assert.ok(!valid, `trial ${trial}: a valid binary was refused: ${error.message}`);
+      continue;
+    }
+    rewritten++;
+    if (valid) assert.ok(WebAssembly.validate(metered), `trial ${trial}: valid input, invalid output`);
+  }
+  assert.ok(rewritten > 100, `${rewritten} mutants rewritten`);
+});
