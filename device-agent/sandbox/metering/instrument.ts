@@ -70,6 +70,11 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
     throw new MeteringRefusal(`function section declares ${declaredFunctions} functions but the code section is missing`);
   }
 
+  const dataCount = reader(SectionId.dataCount);
+  if (dataCount && dataCount.u32() !== declaredCount(reader(SectionId.data))) {
+    throw new MeteringRefusal('data count section disagrees with the number of data segments');
+  }
+
   const out = new ByteWriter().bytes(wasm.subarray(0, 8));
   const missing = ALWAYS_PRESENT.filter((id) => !find(id));
   const writeMissingBefore = (rank: number): void => {

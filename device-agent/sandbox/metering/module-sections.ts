@@ -59,7 +59,7 @@ function limits(r: ByteReader, what: string, allowShared: boolean): number {
   return flagAt;
 }
 
-/** Appends the tick import; with `unshare`, flips shared memory imports (flag 0x03) to unshared. */
+/** Appends the tick import; with `unshare`, clears the shared bit of memory imports (0x03 -> 0x01). */
 export function rewriteImports(r: Payload, tickType: number, unshare: boolean): ImportSummary {
   const count = r ? r.u32() : 0;
   const from = r?.at ?? 0;
@@ -103,7 +103,7 @@ export function rewriteImports(r: Payload, tickType: number, unshare: boolean): 
   const w = new ByteWriter().u32(count + 1);
   if (r) {
     const entries = r.since(from).slice();
-    if (unshare) for (const at of sharedFlags) entries[at - from] = 0x01;
+    if (unshare) for (const at of sharedFlags) entries[at - from]! &= ~0x02;
     w.bytes(entries);
   }
   w.name(METER_IMPORT_MODULE).name(METER_IMPORT_NAME).u8(0x00).u32(tickType);
