@@ -9,6 +9,7 @@
  * Owns: one module's life on this thread. Must not: fetch, verify or publish anything.
  */
 import { createHash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import { compiledAbiProblem } from '../../protocol/abi.js';
 import { DeadlineClock } from './deadline.js';
 import { classify, startFault } from './faults.js';
@@ -19,6 +20,15 @@ import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './o
 import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions } from './types.js';
 
 const METER_IMPORT = `${METER_IMPORT_MODULE}.${METER_IMPORT_NAME}`;
+
+/**
+ * The rewriter marks every checkpoint's branch unlikely (a `metadata.code.branch_hint` section);
+ * V8 11 (Node 20) reads it only behind this flag. It changes code layout and register
+ * allocation, never semantics, and took ~10% off the checkpoints' cost in tight loops (fft,
+ * threshold). Set before the first compile; other V8 versions are left alone (untested here,
+ * and an unknown flag prints an error).
+ */
+if (process.versions.v8.startsWith('11.')) setFlagsFromString('--experimental-wasm-branch-hinting');
 
 /**
  * Rewritten and compiled binaries by the hash of the original, so a module restarted after a

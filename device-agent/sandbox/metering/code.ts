@@ -13,13 +13,19 @@ export interface MeterPlan {
   remap(index: number): number;
 }
 
+export interface Checkpoint {
+  readonly bytes: number[];
+  /** Offset of its `if` in `bytes`: the one branch, rarely taken, that the hint section names. */
+  readonly ifAt: number;
+}
+
 /**
  * `fuel -= weight; if (fuel < 0) fuel = tick();` as instructions. It leaves the operand stack as
  * it found it, so it can sit anywhere an instruction sequence starts.
  */
-export function checkpointBytes(plan: MeterPlan, weight: number): number[] {
+export function checkpointBytes(plan: MeterPlan, weight: number): Checkpoint {
   const fuel = encodeU32(plan.fuelGlobal);
-  return [
+  const test = [
     0x23, ...fuel, // global.get fuel
     0x41, ...encodeS32(weight), // i32.const weight
     0x6b, // i32.sub
@@ -27,11 +33,17 @@ export function checkpointBytes(plan: MeterPlan, weight: number): number[] {
     0x23, ...fuel, // global.get fuel
     0x41, 0x00, // i32.const 0
     0x48, // i32.lt_s
-    0x04, 0x40, // if (empty)
-    0x10, ...encodeU32(plan.tickFunction), // call tick
-    0x24, ...fuel, // global.set fuel
-    0x0b, // end
   ];
+  return {
+    bytes: [
+      ...test,
+      0x04, 0x40, // if (empty)
+      0x10, ...encodeU32(plan.tickFunction), // call tick
+      0x24, ...fuel, // global.set fuel
+      0x0b, // end
+    ],
+    ifAt: test.length,
+  };
 }
 
 /** A change to the original bytes: [at, end) replaced by a new index, or a checkpoint inserted at `at`. */
@@ -45,6 +57,8 @@ interface Edit {
 export interface RewrittenBody {
   readonly bytes: Uint8Array;
   readonly checkpoints: number;
+  /** Offsets in `bytes` (locals included) of the checkpoints' `if` instructions. */
+  readonly unlikely: number[];
 }
 
 /**
@@ -92,15 +106,19 @@ export function rewriteBody(module: Uint8Array, start: number, end: number, labe
   if (r.at !== end) r.refuse(`function body continues ${end - r.at} bytes after its final end`);
 
   const w = new ByteWriter();
+  const unlikely: number[] = [];
   let copied = start;
   for (const edit of edits) {
     w.bytes(module.subarray(copied, edit.at));
-    if (edit.region !== undefined) w.u8(...checkpointBytes(plan, Math.max(1, weights[edit.region]!)));
-    else w.u32(edit.index!);
+    if (edit.region !== undefined) {
+      const checkpoint = checkpointBytes(plan, Math.max(1, weights[edit.region]!));
+      unlikely.push(w.length + checkpoint.ifAt);
+      w.u8(...checkpoint.bytes);
+    } else w.u32(edit.index!);
     copied = edit.end;
   }
   w.bytes(module.subarray(copied, end));
-  return { bytes: w.finish(), checkpoints: weights.length };
+  return { bytes: w.finish(), checkpoints: weights.length, unlikely };
 }
 
 /**

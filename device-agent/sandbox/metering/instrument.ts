@@ -30,6 +30,13 @@ export interface MeteringOptions {
   readonly unshareMemory?: boolean;
 }
 
+/**
+ * Code metadata marking every checkpoint's branch as rarely taken, so an engine that reads it
+ * lays the tick call out of line and keeps it out of the loop's register allocation (V8 does
+ * with --experimental-wasm-branch-hinting; see deadline.ts). An engine that does not ignores it.
+ */
+const BRANCH_HINT_SECTION = 'metadata.code.branch_hint';
+
 /** Sections the rewritten module always has, created empty-then-extended when missing. */
 const ALWAYS_PRESENT: readonly number[] = [SectionId.type, SectionId.import, SectionId.global, SectionId.export];
 
@@ -62,10 +69,12 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
   if (elements) payloads.set(SectionId.element, rewriteElements(elements, plan));
   const code = reader(SectionId.code);
   let checkpoints = 0;
+  let branchHints: Uint8Array | undefined;
   if (code) {
     const rewritten = rewriteCode(code, plan, imports.functions, declaredFunctions);
     payloads.set(SectionId.code, rewritten.payload);
     checkpoints = rewritten.checkpoints;
+    branchHints = rewritten.branchHints;
   } else if (declaredFunctions > 0) {
     throw new MeteringRefusal(`function section declares ${declaredFunctions} functions but the code section is missing`);
   }
@@ -89,6 +98,8 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
       continue;
     }
     writeMissingBefore(SECTION_ORDER.indexOf(section.id));
+    // The hints must precede the code they describe.
+    if (section.id === SectionId.code && branchHints) writeSection(out, SectionId.custom, new ByteWriter().name(BRANCH_HINT_SECTION).bytes(branchHints).finish());
     writeSection(out, section.id, payloads.get(section.id) ?? wasm.subarray(section.start, section.end));
   }
   writeMissingBefore(Infinity);

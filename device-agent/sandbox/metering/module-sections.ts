@@ -189,11 +189,19 @@ export function rewriteElements(r: ByteReader, plan: MeterPlan): Uint8Array {
   return w.finish();
 }
 
-/** Rewrites every function body; returns the new payload and how many checkpoints went in. */
-export function rewriteCode(r: ByteReader, plan: MeterPlan, importedFunctions: number, declaredFunctions: number): { payload: Uint8Array; checkpoints: number } {
+export interface RewrittenCode {
+  readonly payload: Uint8Array;
+  readonly checkpoints: number;
+  /** The `metadata.code.branch_hint` payload: every checkpoint's branch marked unlikely. */
+  readonly branchHints: Uint8Array;
+}
+
+/** Rewrites every function body; returns the new payload, how many checkpoints went in and their hints. */
+export function rewriteCode(r: ByteReader, plan: MeterPlan, importedFunctions: number, declaredFunctions: number): RewrittenCode {
   const count = r.u32();
   if (count !== declaredFunctions) r.refuse(`${count} function bodies for ${declaredFunctions} declared functions`, r.at);
   const w = new ByteWriter().u32(count);
+  const hints = new ByteWriter().u32(count);
   let checkpoints = 0;
   for (let i = 0; i < count; i++) {
     const size = r.u32();
@@ -202,7 +210,10 @@ export function rewriteCode(r: ByteReader, plan: MeterPlan, importedFunctions: n
     const body = rewriteBody(r.bytes, start, r.at, `function ${importedFunctions + i}`, plan);
     checkpoints += body.checkpoints;
     w.sized(body.bytes);
+    // Hint entries: function index (after the shift), then (offset, size 1, 0x00 = unlikely).
+    hints.u32(plan.remap(importedFunctions + i)).u32(body.unlikely.length);
+    for (const at of body.unlikely) hints.u32(at).u32(1).u8(0x00);
   }
   expectEnd(r);
-  return { payload: w.finish(), checkpoints };
+  return { payload: w.finish(), checkpoints, branchHints: hints.finish() };
 }

@@ -9,6 +9,7 @@ import { importedMemory } from '../../../protocol/abi.js';
 import { ensureBuilt, exampleModuleDirs } from '../../../modules-as/tools/build-examples.js';
 import { buildModule } from '../../../modules-as/tools/build-module.js';
 import { METER_FUEL_EXPORT, METER_IMPORT_MODULE, METER_IMPORT_NAME, instrumentForMetering } from '../../../device-agent/sandbox/metering/index.js';
+import { readSections, SectionId, sectionReader } from '../../../device-agent/sandbox/metering/sections.js';
 import { linkAbi, signal } from './metering-host.js';
 
 const BATCHES = 4;
@@ -73,4 +74,44 @@ test('a debug build keeps its name and source map sections and its behaviour', a
   const instrumented = await linkAbi(metered, debug.manifest, () => 10_000_000);
   const [timestamps, values] = signal(0);
   assert.deepEqual(instrumented.run(timestamps, values), original.run(timestamps, values));
+});
+
+test('the branch-hint section marks exactly the checkpoints\' branches, each at an `if` of its function body', async () => {
+  const built = await ensureBuilt(exampleModuleDirs().find((dir) => basename(dir) === 'fft')!);
+  const metered = instrumentForMetering(built.bytes);
+  const sections = readSections(metered.wasm);
+  const hintAt = sections.findIndex((s) => s.id === SectionId.custom && sectionReader(metered.wasm, s).name() === 'metadata.code.branch_hint');
+  const codeAt = sections.findIndex((s) => s.id === SectionId.code);
+  assert.ok(hintAt >= 0 && hintAt < codeAt, 'hint section present, before the code section');
+
+  // Function index -> the bytes of its body (locals included), from the rewritten code section.
+  const imported = WebAssembly.Module.imports(new WebAssembly.Module(metered.wasm)).filter((i) => i.kind === 'function').length;
+  const code = sectionReader(metered.wasm, sections[codeAt]!);
+  const bodies: Uint8Array[] = [];
+  for (let i = 0, count = code.u32(); i < count; i++) {
+    const size = code.u32();
+    bodies.push(metered.wasm.subarray(code.at, code.at + size));
+    code.skip(size);
+  }
+  const hints = sectionReader(metered.wasm, sections[hintAt]!);
+  hints.name();
+  let total = 0;
+  let previousFunction = -1;
+  for (let i = 0, functions = hints.u32(); i < functions; i++) {
+    const index = hints.u32();
+    assert.ok(index > previousFunction, 'functions in increasing order');
+    previousFunction = index;
+    const body = bodies[index - imported]!;
+    let previous = -1;
+    for (let j = 0, count = hints.u32(); j < count; j++) {
+      const offset = hints.u32();
+      assert.equal(hints.u32(), 1, 'hint payload size');
+      assert.equal(hints.u8(), 0x00, 'unlikely');
+      assert.ok(offset > previous, 'offsets in increasing order');
+      previous = offset;
+      assert.deepEqual([body[offset], body[offset + 1]], [0x04, 0x40], `function ${index}: offset ${offset} is an if`);
+      total++;
+    }
+  }
+  assert.equal(total, metered.checkpoints, 'one hint per checkpoint');
 });
