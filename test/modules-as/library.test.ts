@@ -133,10 +133,17 @@ test('library modules at the edges of their params match the reference', async (
     ['downsample', { window: 3 }, tones],
     // four records per sample, so batches of 1024 overflow the 100-record output area
     ['downsample', { window: 1 }, temperature, 100],
+    // Threshold checks four samples at a time: crossings (the signal swings 19-24 °C with
+    // spikes) fall at every position in a group and in the tail of odd-sized batches.
+    ['threshold', {}, temperature],
+    ['threshold', { high: 21.6, low: 21.4 }, temperature],
+    ['threshold', { high: 21.5, low: 21.5 }, temperature],
+    ['threshold', { high: 0.2, low: -0.2 }, tones],
   ];
   for (const [name, config, signal, maxOutputs] of cases) {
     const whole = await runBoth(name, await ensureBuilt(dirOf(name)), config, signal, BATCH_SIZES, maxOutputs);
     if (maxOutputs !== undefined) assert.ok(whole.dropped > 0, `${name} ${JSON.stringify(config)} dropped records`);
+    if (name === 'threshold') assert.ok(whole.events.length > 20, `threshold ${JSON.stringify(config)} crossed often (${whole.events.length} events)`);
   }
 });
 

@@ -79,6 +79,17 @@ export class Batch {
     return load<f64>(this.values + (<usize>i << 3));
   }
 
+  /**
+   * Copies values [from, from + count) to `dest` in one bulk move: how a windowed module fills
+   * its window without a loop (and a CPU-budget checkpoint) per sample.
+   */
+  // @ts-ignore: decorator
+  @inline
+  copyValues(from: i32, count: i32, dest: usize): void {
+    assert(from >= 0 && count >= 0 && <u32>(from + count) <= <u32>this.length, E_BATCH_INDEX);
+    memory.copy(dest, this.values + (<usize>from << 3), <usize>count << 3);
+  }
+
   /** Time of the last sample; only meaningful when length > 0. */
   // @ts-ignore: decorator
   @inline

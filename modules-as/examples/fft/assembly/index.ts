@@ -41,35 +41,54 @@ for (let k = 0; k < half; k++) {
 
 let filled: i32 = 0;
 
+// Loops are unrolled by hand where that keeps every operation and its order: each loop
+// iteration on the agent costs a CPU-budget checkpoint (docs/modules.md, metering), and the
+// butterflies of the first stages are too small to pay for one each.
+
+/** One radix-2 butterfly on re/im[a] and re/im[b] with twiddle (wr, wi). */
+// @ts-ignore: decorator
+@inline
+function butterfly(a: i32, b: i32, wr: f64, wi: f64): void {
+  const br = unchecked(re[b]);
+  const bi = unchecked(im[b]);
+  const tr = wr * br - wi * bi;
+  const ti = wr * bi + wi * br;
+  const ar = unchecked(re[a]);
+  const ai = unchecked(im[a]);
+  unchecked((re[b] = ar - tr));
+  unchecked((im[b] = ai - ti));
+  unchecked((re[a] = ar + tr));
+  unchecked((im[a] = ai + ti));
+}
+
 function analyse(t: f64): void {
+  // window is a power of two >= 2: every loop below runs an even number of times.
   let sum: f64 = 0;
-  for (let i = 0; i < window; i++) sum += unchecked(samples[i]);
+  for (let i = 0; i < window; i += 2) {
+    sum += unchecked(samples[i]);
+    sum += unchecked(samples[i + 1]);
+  }
   const mean = sum / n;
   // Loading in bit-reversed order lets the butterflies below run in place in natural order.
-  for (let i = 0; i < window; i++) {
+  for (let i = 0; i < window; i += 2) {
     const j = unchecked(reversed[i]);
     unchecked((re[j] = (unchecked(samples[i]) - mean) * unchecked(hann[i])));
     unchecked((im[j] = 0));
+    const k = unchecked(reversed[i + 1]);
+    unchecked((re[k] = (unchecked(samples[i + 1]) - mean) * unchecked(hann[i + 1])));
+    unchecked((im[k] = 0));
   }
-  for (let size = 2; size <= window; size <<= 1) {
+  // Stage 1 (size 2): one butterfly per pair, all with twiddle 0.
+  const w0r = unchecked(twiddleRe[0]);
+  const w0i = unchecked(twiddleIm[0]);
+  for (let start = 0; start < window; start += 2) butterfly(start, start + 1, w0r, w0i);
+  for (let size = 4; size <= window; size <<= 1) {
     const span = size >> 1;
     const stride = window / size;
     for (let start = 0; start < window; start += size) {
-      for (let j = 0; j < span; j++) {
-        const wr = unchecked(twiddleRe[j * stride]);
-        const wi = unchecked(twiddleIm[j * stride]);
-        const a = start + j;
-        const b = a + span;
-        const br = unchecked(re[b]);
-        const bi = unchecked(im[b]);
-        const tr = wr * br - wi * bi;
-        const ti = wr * bi + wi * br;
-        const ar = unchecked(re[a]);
-        const ai = unchecked(im[a]);
-        unchecked((re[b] = ar - tr));
-        unchecked((im[b] = ai - ti));
-        unchecked((re[a] = ar + tr));
-        unchecked((im[a] = ai + ti));
+      for (let j = 0; j < span; j += 2) {
+        butterfly(start + j, start + j + span, unchecked(twiddleRe[j * stride]), unchecked(twiddleIm[j * stride]));
+        butterfly(start + j + 1, start + j + 1 + span, unchecked(twiddleRe[(j + 1) * stride]), unchecked(twiddleIm[(j + 1) * stride]));
       }
     }
   }
@@ -88,10 +107,15 @@ function analyse(t: f64): void {
 }
 
 function process(batch: Batch): void {
-  for (let i = 0; i < batch.length; i++) {
-    unchecked((samples[filled] = batch.value(i)));
-    if (++filled == window) {
-      analyse(batch.time(i));
+  const length = batch.length;
+  let i = 0;
+  while (i < length) {
+    const take = min(length - i, window - filled);
+    batch.copyValues(i, take, changetype<usize>(samples) + (<usize>filled << 3));
+    filled += take;
+    i += take;
+    if (filled == window) {
+      analyse(batch.time(i - 1));
       filled = 0;
     }
   }
