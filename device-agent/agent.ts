@@ -92,7 +92,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const startedAt = Date.now();
   const batchers = new Map<string, SourceBatcher>();
   for (const sourceConfig of profile.sources) {
-    const batcher = new SourceBatcher(createSource(sourceConfig, config.deviceId, logger), { ...profile.batch, logger });
+    const batcher = new SourceBatcher(await createSource(sourceConfig, config.deviceId, logger), { ...profile.batch, logger });
     batcher.start(startedAt);
     batchers.set(sourceConfig.id, batcher);
   }
