@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MqttClient } from 'mqtt';
 import { reasonOf } from '../common/errors.js';
+import { isoTime } from '../common/iso-time.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
@@ -122,7 +123,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     v: PROTOCOL_VERSION,
     deviceId,
     revision: reconciler.appliedRevision,
-    at: new Date().toISOString(),
+    at: isoTime(),
     agent: agentInfo,
     modules: reconciler.modules(),
     spool: spool.report(),
