@@ -4,7 +4,8 @@
  * `mqtt://` agent would load `ws` (http, https, zlib), `tls` and the SOCKS client (socks, dns,
  * assert): ~2 MiB of resident memory on a gateway for code that never runs. The rewrites below
  * turn those requires into calls made when a transport is first used, so `ws://`, `wss://`,
- * `mqtts://` and `MQTTJS_SOCKS_PROXY` keep working and load what they need then.
+ * `mqtts://` and `MQTTJS_SOCKS_PROXY` keep working and load what they need then. mqtt's Web
+ * Worker timers (browser only) are likewise loaded only if a client asks for them.
  *
  * Each rewrite names the exact text it expects and how often: the build fails when mqtt's code
  * stops matching (an upgrade), rather than shipping an agent that loads everything again or
@@ -38,6 +39,13 @@ export const LAZY_REWRITES: readonly LazyRewrite[] = [
     file: /node_modules[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/]tcp\.js$/,
     find: 'const socks_1 = __importDefault(require("./socks"));',
     replace: 'const socks_1 = { default: (...args) => __importDefault(require("./socks")).default(...args) };',
+    count: 1,
+  },
+  // The browser's timers in a Web Worker; Node uses setInterval unless a client asks for 'worker'.
+  {
+    file: /node_modules[\\/]mqtt[\\/]build[\\/]lib[\\/]get-timer\.js$/,
+    find: 'const worker_timers_1 = require("worker-timers");',
+    replace: 'const worker_timers_1 = { setInterval: (...args) => require("worker-timers").setInterval(...args), clearInterval: (...args) => require("worker-timers").clearInterval(...args) };',
     count: 1,
   },
 ];
