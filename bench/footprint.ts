@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildAgentBundle, BUNDLE_ENTRY, BUNDLE_WORKER } from '../bundle/build-agent.js';
+import { AGENT_ENVIRONMENT } from '../bundle/launch.js';
 import { loadProfile } from '../firmware-profiles/index.js';
 import { startPlatform } from '../platform/start-platform.js';
 import { silentLogger } from '../common/logger.js';
@@ -101,7 +102,8 @@ export async function benchFootprint(options: { settleMs?: number } = {}): Promi
       copyFileSync(join(bundle.dir, file), join(work, file));
     }
     writeFileSync(join(work, 'profile.json'), JSON.stringify(loadProfile('sim-x86-64')));
-    const env = { PATH: process.env.PATH ?? '', WASMFLEET_LOG_LEVEL: 'warn', ...(process.env.WF_FOOTPRINT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WF_FOOTPRINT_NODE_OPTIONS } : {}) };
+    // The agents run in the environment the systemd unit gives them (bundle/launch.ts); so does bare node, for a like comparison.
+    const env = { PATH: process.env.PATH ?? '', WASMFLEET_LOG_LEVEL: 'warn', ...AGENT_ENVIRONMENT, ...(process.env.WF_FOOTPRINT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WF_FOOTPRINT_NODE_OPTIONS } : {}) };
 
     /** Provisions a device and writes its agent config; `extra` adds agent config fields. */
     const provision = async (id: string, tags: Record<string, string>, extra: Record<string, unknown> = {}): Promise<string> => {

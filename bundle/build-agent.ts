@@ -13,6 +13,7 @@ import { fromRoot } from '../common/paths.js';
 import { builtinProfileDocuments } from '../firmware-profiles/index.js';
 
 import { BUNDLE_ENTRY, BUNDLE_WORKER, MAX_BUNDLE_BYTES, defaultBundleDir } from './layout.js';
+import { lazyRequiresPlugin } from './lazy-requires.js';
 
 export { BUNDLE_ENTRY, BUNDLE_WORKER, MAX_BUNDLE_BYTES, defaultBundleDir } from './layout.js';
 
@@ -112,7 +113,7 @@ export async function buildAgentBundle(options: { outDir?: string } = {}): Promi
     // Bundled CommonJS dependencies (mqtt's) call require() for Node built-ins; ESM has none.
     banner: { js: "import{createRequire as __wfRequire}from'node:module';const require=__wfRequire(import.meta.url);" },
     external: [...OPTIONAL_EXTERNALS],
-    plugins: [workerUrlPlugin()],
+    plugins: [workerUrlPlugin(), lazyRequiresPlugin()],
     logLevel: 'silent',
   });
 

@@ -3,6 +3,8 @@
  * context ids (deviceId, module, deploymentId) bound with `child`, so logs from a fleet can be
  * filtered by machine rather than by eye.
  */
+import { isoTime } from './iso-time.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -49,7 +51,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (LEVEL_RANK[lvl] < threshold) return;
-    const record: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, ...bindings, msg };
+    const record: Record<string, unknown> = { time: isoTime(), level: lvl, ...bindings, msg };
     if (fields) for (const [key, value] of Object.entries(fields)) record[key] = serialiseError(value);
     write(JSON.stringify(record));
   };

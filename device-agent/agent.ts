@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MqttClient } from 'mqtt';
 import { reasonOf } from '../common/errors.js';
+import { isoTime } from '../common/iso-time.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
@@ -91,7 +92,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const startedAt = Date.now();
   const batchers = new Map<string, SourceBatcher>();
   for (const sourceConfig of profile.sources) {
-    const batcher = new SourceBatcher(createSource(sourceConfig, config.deviceId, logger), { ...profile.batch, logger });
+    const batcher = new SourceBatcher(await createSource(sourceConfig, config.deviceId, logger), { ...profile.batch, logger });
     batcher.start(startedAt);
     batchers.set(sourceConfig.id, batcher);
   }
@@ -121,7 +122,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     v: PROTOCOL_VERSION,
     deviceId,
     revision: reconciler.appliedRevision,
-    at: new Date().toISOString(),
+    at: isoTime(),
     agent: agentInfo,
     modules: reconciler.modules(),
     spool: spool.report(),

@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { encodePayload, PROTOCOL_VERSION, topics, type DeviceStatus } from '../protocol/index.js';
+import { isoTime } from '../common/iso-time.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { ResolvedAgentConfig } from './config.js';
 import type { TopicSubscriber } from './module-fetcher.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 
 export function statusMessage(deviceId: string, online: boolean, reason: DeviceStatus['reason']): DeviceStatus {
-  return { v: PROTOCOL_VERSION, deviceId, online, at: new Date().toISOString(), reason };
+  return { v: PROTOCOL_VERSION, deviceId, online, at: isoTime(), reason };
 }
 
 /**

@@ -5,10 +5,8 @@
  * the device is missing, closes or errors, the source reopens it after `reopenMs`. `baud` is set
  * with the system `stty` before opening. Bad and over-long lines are counted and ignored.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, constants, createReadStream, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { isatty, ReadStream as TtyReadStream } from 'node:tty';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../common/logger.js';
 import type { SerialSource } from '../../firmware-profiles/index.js';
@@ -17,8 +15,10 @@ import { LineSplitter, parseValue, transform } from './line-format.js';
 import { SampleBuffer } from './sample-buffer.js';
 import type { Source } from './source.js';
 
+type Tty = typeof import('node:tty');
+
 /** Opens `path` without blocking and wraps it in the stream kind its file type needs. */
-function openLineStream(path: string): Readable {
+function openLineStream(path: string, { isatty, ReadStream: TtyReadStream }: Tty): Readable {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     if (isatty(fd)) {
@@ -35,7 +35,9 @@ function openLineStream(path: string): Readable {
   }
 }
 
-export function createSerialSource(config: SerialSource, logger: Logger): Source {
+/** Async because node:tty and node:child_process (for stty) are loaded only by agents with a serial source. */
+export async function createSerialSource(config: SerialSource, logger: Logger): Promise<Source> {
+  const [tty, { spawnSync }] = await Promise.all([import('node:tty'), import('node:child_process')]);
   const buffer = new SampleBuffer(config.id, config.kind, config.maxBuffered ?? 8192, logger);
   const format = config.parse ?? { format: 'number' as const };
   const reopenMs = config.reopenMs ?? 2000;
@@ -72,7 +74,7 @@ export function createSerialSource(config: SerialSource, logger: Logger): Source
     }
     let opened: Readable;
     try {
-      opened = openLineStream(config.path);
+      opened = openLineStream(config.path, tty);
     } catch (error) {
       problem(config.path, (error as Error).message, 'path');
       scheduleReopen();

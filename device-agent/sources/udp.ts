@@ -4,7 +4,7 @@
  * span two; over-long and unreadable lines are counted and ignored. A port that cannot be bound
  * is logged and retried.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../../common/logger.js';
 import type { UdpSource } from '../../firmware-profiles/index.js';
@@ -21,7 +21,9 @@ export interface UdpSourceHandle extends Source {
   stats(): SourceStats;
 }
 
-export function createUdpSource(config: UdpSource, logger: Logger): UdpSourceHandle {
+/** Async because node:dgram is loaded only by agents whose profile has a UDP source. */
+export async function createUdpSource(config: UdpSource, logger: Logger): Promise<UdpSourceHandle> {
+  const { createSocket } = await import('node:dgram');
   const buffer = new SampleBuffer(config.id, config.kind, config.maxBuffered ?? 8192, logger);
   const format = config.parse ?? { format: 'number' as const };
   const maxLine = config.maxLineBytes ?? 1024;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reasonOf } from '../../common/errors.js';
+import { isoTime } from '../../common/iso-time.js';
 import type { Logger } from '../../common/logger.js';
 import { schemaProblems } from '../../common/validate.js';
 import { DesiredStateSchema, SignedDesiredStateSchema, type DesiredState } from '../../protocol/index.js';
@@ -77,7 +78,7 @@ export class DesiredStore {
 
   /** Queues an atomic save; never rejects: a failure is logged and counted, the agent goes on. */
   save(persisted: PersistedDesired): Promise<void> {
-    const document = JSON.stringify({ revision: persisted.revision, desired: persisted.desired, savedAt: new Date().toISOString() }) + '\n';
+    const document = JSON.stringify({ revision: persisted.revision, desired: persisted.desired, savedAt: isoTime() }) + '\n';
     return this.saves.save(document, `desired state revision ${persisted.revision}`, 'desired state not saved; a restart without the broker resumes an older state');
   }
 

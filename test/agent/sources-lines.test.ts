@@ -44,7 +44,7 @@ test('serial: a FIFO is read line by line, bad lines counted, reopened after its
   const fifo = join(dir, 'ttyFAKE0');
   const made = spawnSync('mkfifo', [fifo]);
   assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
-  const source = createSource(sourceConfig({ kind: 'serial', id: 'serial', path: fifo, reopenMs: 20, scale: 0.1, maxLineBytes: 32 }));
+  const source = await createSource(sourceConfig({ kind: 'serial', id: 'serial', path: fifo, reopenMs: 20, scale: 0.1, maxLineBytes: 32 }));
   source.start(Date.now());
   t.after(() => source.stop());
 
@@ -70,7 +70,7 @@ test('serial: a FIFO is read line by line, bad lines counted, reopened after its
 
 test('serial: a missing device is retried, not fatal', async (t) => {
   const dir = tempDir(t);
-  const source = createSource(sourceConfig({ kind: 'serial', id: 'serial', path: join(dir, 'ttyUSB9'), reopenMs: 20 }));
+  const source = await createSource(sourceConfig({ kind: 'serial', id: 'serial', path: join(dir, 'ttyUSB9'), reopenMs: 20 }));
   source.start(Date.now());
   t.after(() => source.stop());
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -86,7 +86,7 @@ test('serial: a missing device is retried, not fatal', async (t) => {
 
 test('udp: every line of every datagram is a sample; bad lines are counted', async (t) => {
   const config = sourceConfig({ kind: 'udp', id: 'udp', port: 0, parse: { format: 'csv', column: 1 }, maxBuffered: 16 }) as UdpSource;
-  const source = createUdpSource(config, (await import('../../common/logger.js')).silentLogger);
+  const source = await createUdpSource(config, (await import('../../common/logger.js')).silentLogger);
   source.start(Date.now());
   t.after(() => source.stop());
   await until(() => source.boundPort() !== undefined, 5000, 'udp bound');

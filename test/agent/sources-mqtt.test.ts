@@ -11,7 +11,7 @@ import { drain, sourceConfig } from './source-helpers.js';
 
 test('zigbee2mqtt JSON payloads: the field path picks the value, bad payloads are counted', async (t) => {
   const broker = await startBroker(t);
-  const source = createSource(sourceConfig({ kind: 'mqtt', id: 'zigbee', url: broker.url, topics: ['zigbee2mqtt/+'], parse: { format: 'json', field: 'temperature' }, maxPayloadBytes: 256 }));
+  const source = await createSource(sourceConfig({ kind: 'mqtt', id: 'zigbee', url: broker.url, topics: ['zigbee2mqtt/+'], parse: { format: 'json', field: 'temperature' }, maxPayloadBytes: 256 }));
   t.after(() => source.stop());
   const subscribed = new Promise<void>((resolve) => broker.aedes.on('subscribe', (subs) => subs.some((s) => s.topic === 'zigbee2mqtt/+') && resolve()));
   source.start(Date.now());
@@ -35,7 +35,7 @@ test('zigbee2mqtt JSON payloads: the field path picks the value, bad payloads ar
 });
 
 test('an unreachable bridge broker is retried, never fatal', async (t) => {
-  const source = createSource(sourceConfig({ kind: 'mqtt', id: 'zigbee', url: 'mqtt://127.0.0.1:1', topics: ['zigbee2mqtt/+'] }));
+  const source = await createSource(sourceConfig({ kind: 'mqtt', id: 'zigbee', url: 'mqtt://127.0.0.1:1', topics: ['zigbee2mqtt/+'] }));
   source.start(Date.now());
   t.after(() => source.stop());
   await new Promise((resolve) => setTimeout(resolve, 200));

@@ -17,8 +17,8 @@ function put(root: string, path: string, text: string): void {
   writeFileSync(join(root, path), text);
 }
 
-function started(t: { after(fn: () => void): void }, config: SourceConfig): Source {
-  const source = createSource(config);
+async function started(t: { after(fn: () => void): void }, config: SourceConfig): Promise<Source> {
+  const source = await createSource(config);
   source.start(Date.now());
   t.after(() => source.stop());
   return source;
@@ -41,8 +41,8 @@ test('a thermal zone is read in millidegrees, by number or by its type', async (
   put(root, 'class/thermal/thermal_zone1/type', 'cpu-thermal\n');
   put(root, 'class/thermal/thermal_zone1/temp', '48312\n');
 
-  const byNumber = started(t, sourceConfig({ kind: 'sysfs-thermal', id: 'board', zone: 0, rateHz: 50, root }));
-  const byType = started(t, sourceConfig({ kind: 'sysfs-thermal', id: 'cpu', zone: 'cpu-thermal', rateHz: 50, root }));
+  const byNumber = await started(t, sourceConfig({ kind: 'sysfs-thermal', id: 'board', zone: 0, rateHz: 50, root }));
+  const byType = await started(t, sourceConfig({ kind: 'sysfs-thermal', id: 'cpu', zone: 'cpu-thermal', rateHz: 50, root }));
   assert.equal((await samples(byNumber, 2))[0], 27.8);
   const cpu = await samples(byType, 2);
   assert.equal(cpu[0], 48.312);
@@ -53,7 +53,7 @@ test('a thermal zone is read in millidegrees, by number or by its type', async (
 
 test('a missing zone is counted and retried; it is read once it appears, garbage is counted', async (t) => {
   const root = tempDir(t);
-  const source = started(t, sourceConfig({ kind: 'sysfs-thermal', id: 'cpu', zone: 'cpu-thermal', rateHz: 100, root }));
+  const source = await started(t, sourceConfig({ kind: 'sysfs-thermal', id: 'cpu', zone: 'cpu-thermal', rateHz: 100, root }));
   await until(() => (source.stats?.().badInput ?? 0) >= 2, 5000, 'missing zone counted');
   assert.equal(source.take(Date.now(), 10), undefined);
 
@@ -82,14 +82,14 @@ test('IIO: (raw + offset) × scale, type-shared scale, processed input, lookup b
   put(root, `${dev1}/name`, 'bme280');
   put(root, `${dev1}/in_humidityrelative_input`, '45250');
 
-  const adc = started(t, sourceConfig({ kind: 'sysfs-iio', id: 'adc', device: 'iio:device0', channel: 'voltage0', rateHz: 50, root }));
-  const temp = started(t, sourceConfig({ kind: 'sysfs-iio', id: 'temp', device: 'ti-am335x-adc', channel: 'temp', rateHz: 50, root, factor: 0.5 }));
-  const humidity = started(t, sourceConfig({ kind: 'sysfs-iio', id: 'rh', device: 'bme280', channel: 'humidityrelative', rateHz: 50, root, factor: 0.001 }));
+  const adc = await started(t, sourceConfig({ kind: 'sysfs-iio', id: 'adc', device: 'iio:device0', channel: 'voltage0', rateHz: 50, root }));
+  const temp = await started(t, sourceConfig({ kind: 'sysfs-iio', id: 'temp', device: 'ti-am335x-adc', channel: 'temp', rateHz: 50, root, factor: 0.5 }));
+  const humidity = await started(t, sourceConfig({ kind: 'sysfs-iio', id: 'rh', device: 'bme280', channel: 'humidityrelative', rateHz: 50, root, factor: 0.001 }));
   assert.equal((await samples(adc, 1))[0], 2048 * 0.439453125);
   assert.equal((await samples(temp, 1))[0], (1000 - 500) * 2 * 0.5);
   assert.equal((await samples(humidity, 1))[0], 45.25);
 
-  const missing = started(t, sourceConfig({ kind: 'sysfs-iio', id: 'none', device: 'bme280', channel: 'pressure', rateHz: 100, root }));
+  const missing = await started(t, sourceConfig({ kind: 'sysfs-iio', id: 'none', device: 'bme280', channel: 'pressure', rateHz: 100, root }));
   await until(() => (missing.stats?.().badInput ?? 0) >= 1, 5000, 'missing channel counted');
   assert.equal(missing.take(Date.now(), 10), undefined);
 });
