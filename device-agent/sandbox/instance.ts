@@ -73,14 +73,16 @@ export interface ModuleInstance {
 
 const MAX_NAME_BYTES = 256;
 const MAX_MESSAGE_CHARS = 1024;
-const utf16 = new TextDecoder('utf-16le');
+// Buffer's UTF-16 decoding, not TextDecoder('utf-16le'), which loads an ICU converter (~128 KiB
+// resident) into an agent that otherwise never touches ICU.
+const utf16 = (buffer: ArrayBufferLike, ptr: number, byteLength: number): string => Buffer.from(buffer, ptr, byteLength).toString('utf16le');
 
 function readUtf16(memory: WebAssembly.Memory, ptr: number, byteLength: number): string {
   const buffer = memory.buffer;
   if (ptr < 0 || byteLength < 0 || byteLength % 2 !== 0 || ptr + byteLength > buffer.byteLength) {
     throw new HostRefusal(`string at ${ptr} (${byteLength} bytes) lies outside the module's memory`);
   }
-  return utf16.decode(new Uint8Array(buffer, ptr, byteLength));
+  return utf16(buffer, ptr, byteLength);
 }
 
 /** An AssemblyScript string by pointer alone: its byte length sits in the header before it. */
@@ -90,7 +92,7 @@ function readManagedString(memory: WebAssembly.Memory, ptr: number): string {
   if (ptr < 4 || ptr > buffer.byteLength) return '<invalid string pointer>';
   const byteLength = new DataView(buffer).getUint32(ptr - 4, true);
   const capped = Math.min(byteLength & ~1, MAX_MESSAGE_CHARS * 2, buffer.byteLength - ptr);
-  return utf16.decode(new Uint8Array(buffer, ptr, capped & ~1));
+  return utf16(buffer, ptr, capped & ~1);
 }
 
 function readName(memory: WebAssembly.Memory, ptr: number, byteLength: number): string {

@@ -11,7 +11,7 @@
 import { createGrouper } from './group-outputs.js';
 import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions } from './types.js';
 import { BatchRing } from './ring.js';
-import { takeWorker } from './worker-pool.js';
+import { loadWorkerThreads, takeWorker } from './worker-pool.js';
 import { CONTROL_SLOTS, PIPELINE_DEPTH, slotInputs, type Ready, type ToMain, type WorkerInit } from './worker-protocol.js';
 import { importedMemory } from '../../protocol/abi.js';
 import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
@@ -25,6 +25,7 @@ interface Pending {
 
 export async function startSandbox(options: SandboxOptions): Promise<ModuleSandbox> {
   checkSandboxOptions(options);
+  await loadWorkerThreads();
   const { limits, batchCapacity } = options;
   // ABI 2 modules (shared memory import) take batches in their own input slots: no copy area.
   const sharedSlots = importedMemory(options.wasm)?.shared === true;

@@ -5,7 +5,7 @@
  * in the background. The spare is unref'd, so it never keeps a process alive, and costs one idle
  * isolate of memory (set the count to 0 on the smallest gateways).
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 /** Per-isolate caps, so a module cannot exhaust the gateway's heap through the worker itself. */
 export const WORKER_LIMITS = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8, codeRangeSizeMb: 16, stackSizeMb: 4 };
@@ -15,8 +15,18 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 let spareCount = 1;
 let spare: Worker | undefined;
 
+/**
+ * worker_threads, loaded on first use: an agent that runs modules metered (the default) never
+ * needs it, and a built-in loaded at start costs resident memory for the agent's whole life.
+ */
+let WorkerThread: typeof Worker | undefined;
+export async function loadWorkerThreads(): Promise<void> {
+  WorkerThread ??= (await import('node:worker_threads')).Worker;
+}
+
 function boot(): Worker {
-  const worker = new Worker(WORKER_URL, { resourceLimits: WORKER_LIMITS, stdout: true, stderr: true });
+  if (!WorkerThread) throw new Error('worker pool used before loadWorkerThreads()');
+  const worker = new WorkerThread(WORKER_URL, { resourceLimits: WORKER_LIMITS, stdout: true, stderr: true });
   worker.unref();
   return worker;
 }
@@ -49,6 +59,7 @@ export function takeWorker(): Worker {
 
 /** How many idle workers to keep booted (0 or 1); 0 also ends the current spare. */
 export async function setSpareWorkers(count: 0 | 1): Promise<void> {
+  await loadWorkerThreads();
   spareCount = count;
   if (count === 0 && spare) {
     const idle = spare;
