@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildAgentBundle, BUNDLE_ENTRY, BUNDLE_WORKER } from '../bundle/build-agent.js';
-import { AGENT_ENVIRONMENT } from '../bundle/launch.js';
+import { AGENT_ENVIRONMENT, AGENT_NODE_FLAGS } from '../bundle/launch.js';
 import { loadProfile } from '../firmware-profiles/index.js';
 import { startPlatform } from '../platform/start-platform.js';
 import { silentLogger } from '../common/logger.js';
@@ -113,7 +113,7 @@ export async function benchFootprint(options: { settleMs?: number } = {}): Promi
       return path;
     };
     const startAgent = (configPath: string): ChildProcess => {
-      const child = spawn(process.execPath, [join(work, BUNDLE_ENTRY), '--config', configPath], { cwd: work, env, stdio: 'ignore' });
+      const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, join(work, BUNDLE_ENTRY), '--config', configPath], { cwd: work, env, stdio: 'ignore' });
       children.push(child);
       return child;
     };
@@ -136,7 +136,7 @@ export async function benchFootprint(options: { settleMs?: number } = {}): Promi
 
     const idle = startAgent(idleConfig);
     const worker = startAgent(workerConfig);
-    const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], { cwd: work, env, stdio: 'ignore' });
+    const bare = spawn(process.execPath, [...AGENT_NODE_FLAGS, '-e', 'setInterval(()=>{},1000)'], { cwd: work, env, stdio: 'ignore' });
     children.push(bare);
     await waitOnline(platform.apiUrl, platform.newAdminToken ?? '', 'fp-idle');
     for (const id of ['fp-three', 'fp-worker']) {
@@ -145,7 +145,7 @@ export async function benchFootprint(options: { settleMs?: number } = {}): Promi
     const [idleRss, threeRss, workerRss, bareRss] = (await Promise.all([idle, three, worker, bare].map((child) => settledRss(child, settleMs)))) as [number, number, number, number];
     const rssNote = `lower is better; RSS median of 5 samples after ${settleMs} ms, Node ${process.version} ${process.arch}`;
     const mib = (value: number): number => Math.round(value * 10) / 10;
-    const bareLine = 'bare node -e "setInterval(()=>{},1000)"';
+    const bareLine = 'bare node -e "setInterval(()=>{},1000)", same flags and environment';
 
     return [
       figure({

@@ -5,7 +5,7 @@
  */
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
 import { WORKER_LIMITS } from '../device-agent/sandbox/worker-pool.js';
-import { AGENT_ENVIRONMENT } from './launch.js';
+import { AGENT_ENVIRONMENT, AGENT_NODE_FLAGS } from './launch.js';
 import { BUNDLE_ENTRY, BUNDLE_WORKER } from './layout.js';
 
 export const UNIT_NAME = 'wasmfleet-agent.service';
@@ -59,7 +59,7 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=simple
-ExecStart=${NODE_PLACEHOLDER} ${INSTALL_DIR}/${BUNDLE_ENTRY} --config ${INSTALL_DIR}/agent.json
+ExecStart=${NODE_PLACEHOLDER} ${AGENT_NODE_FLAGS.join(' ')} ${INSTALL_DIR}/${BUNDLE_ENTRY} --config ${INSTALL_DIR}/agent.json
 ${Object.entries(AGENT_ENVIRONMENT).map(([name, value]) => `Environment=${name}=${value}\n`).join('')}Restart=always
 RestartSec=5
 User=${SERVICE_USER}

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { BUNDLE_ENTRY, BUNDLE_WORKER, MAX_BUNDLE_BYTES, OPTIONAL_EXTERNALS, buildAgentBundle, bundleProblems } from '../../bundle/build-agent.js';
 import { parseEntryArgs } from '../../bundle/agent-entry.js';
 import { installScript, memoryMaxMiB, systemdUnit, uninstallScript } from '../../bundle/gateway-files.js';
-import { AGENT_ENVIRONMENT } from '../../bundle/launch.js';
+import { AGENT_ENVIRONMENT, AGENT_NODE_FLAGS } from '../../bundle/launch.js';
 import { listProfileNames, loadProfile } from '../../firmware-profiles/index.js';
 
 test('the bundle is under 1 MB, pure JavaScript, and imports only Node built-ins', async (t) => {
@@ -112,6 +112,7 @@ test('unit and scripts carry the hardening and pass sh -n', (t) => {
     assert.equal(unit.match(/^ReadWritePaths=/gm)?.length, 1, 'only the state dir is writable');
     // The launch environment the footprint bench measures with (bundle/launch.ts) is the unit's.
     for (const [variable, value] of Object.entries(AGENT_ENVIRONMENT)) assert.ok(unit.split('\n').includes(`Environment=${variable}=${value}`), `${name}: unit sets ${variable}`);
+    assert.match(unit, new RegExp(`^ExecStart=\\S+ ${AGENT_NODE_FLAGS.join(' ')} /\\S+/wasmfleet-agent\\.mjs --config `, 'm'), `${name}: unit starts node with the agent's flags`);
     if (target.profile.install.groups.length > 0) assert.ok(unit.split('\n').includes(`SupplementaryGroups=${target.profile.install.groups.join(' ')}`), `${name}: sensor groups`);
     const withNode = { ...target, bundledNode: '20.20.2' };
     assert.match(installScript(withNode), /"\$HERE\/runtime\/node" -e 0 .*\|\| die "the bundled Node runtime is for /);
