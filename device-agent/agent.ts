@@ -89,6 +89,9 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   let reportTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
 
+  // Everything awaited comes before the connection: its handlers are registered synchronously
+  // after connectBroker, or a fast CONNACK would find none.
+  const startSandbox = options.startSandbox ?? (await sandboxFactory(config.isolation, config.spareWorker));
   const startedAt = Date.now();
   const batchers = new Map<string, SourceBatcher>();
   for (const sourceConfig of profile.sources) {
@@ -173,8 +176,6 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
 
   const publishStatus = (online: boolean, reason: 'connected' | 'shutdown'): Promise<unknown> =>
     client.publishAsync(topics.device(deviceId, 'status'), encodePayload('status', statusMessage(deviceId, online, reason)), { qos: 1, retain: true });
-
-  const startSandbox = options.startSandbox ?? (await sandboxFactory(config.isolation, config.spareWorker));
 
   const reconciler = new Reconciler({
     deviceId,
