@@ -117,7 +117,7 @@ test('flash --ssh copies the archive with scp and installs it with install.sh ov
   const config = statSync(join(PREFIX, 'agent.json'));
   assert.equal(config.mode & 0o777, 0o600);
   assert.equal(config.uid, Number(spawnSync('id', ['-u', 'wasmfleet'], { encoding: 'utf8' }).stdout.trim()), 'the config belongs to the service user');
-  assert.match(readFileSync(UNIT, 'utf8'), /^ExecStart=\/opt\/wasmfleet\/runtime\/node \/opt\/wasmfleet\/wasmfleet-agent\.mjs --config \/opt\/wasmfleet\/agent\.json$/m);
+  assert.match(readFileSync(UNIT, 'utf8'), /^ExecStart=\/opt\/wasmfleet\/runtime\/node --max-semi-space-size=1 \/opt\/wasmfleet\/wasmfleet-agent\.mjs --config \/opt\/wasmfleet\/agent\.json$/m);
   assert.ok(lstatSync(WANTS).isSymbolicLink(), 'enabled the way systemctl enable would');
   const version = spawnSync(join(PREFIX, 'runtime', 'node'), ['-v'], { encoding: 'utf8' });
   assert.equal(version.stdout.trim(), `v${DEFAULT_RUNTIME_VERSIONS.x64}`, 'the installed runtime is the bundled one');
