@@ -14,24 +14,43 @@ let sum: f64 = 0;
 let lo: f64 = Infinity;
 let hi: f64 = -Infinity;
 
+// The window's state lives in locals for the batch, and the loop inside a window does nothing
+// but accumulate: module globals would be read and written back on every sample. Every
+// operation and its order are those of modules-as/reference/downsample.ts.
 function process(batch: Batch): void {
-  for (let i = 0; i < batch.length; i++) {
-    const x = batch.value(i);
-    sum += x;
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
-    if (++filled == window) {
-      const t = batch.time(i);
-      minimum.emit(t, lo);
-      maximum.emit(t, hi);
-      mean.emit(t, sum / <f64>window);
+  const n = batch.length;
+  let got = filled;
+  let total = sum;
+  let low = lo;
+  let high = hi;
+  let i = 0;
+  while (i < n) {
+    // Up to the sample that completes the current window, or the end of the batch.
+    const stop = min(n, i + (window - got));
+    for (let j = i; j < stop; j++) {
+      const x = batch.value(j);
+      total += x;
+      if (x < low) low = x;
+      if (x > high) high = x;
+    }
+    got += stop - i;
+    i = stop;
+    if (got == window) {
+      const t = batch.time(i - 1);
+      minimum.emit(t, low);
+      maximum.emit(t, high);
+      mean.emit(t, total / <f64>window);
       count.emit(t, <f64>window);
-      filled = 0;
-      sum = 0;
-      lo = Infinity;
-      hi = -Infinity;
+      got = 0;
+      total = 0;
+      low = Infinity;
+      high = -Infinity;
     }
   }
+  filled = got;
+  sum = total;
+  lo = low;
+  hi = high;
 }
 
 onBatch(process);
