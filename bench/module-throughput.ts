@@ -141,7 +141,6 @@ async function emaOverhead(built: BuiltModule, batches: Signal[], batchSize: num
       const count = instance.run(batchSize);
       instance.copyRecords(hostRecords, count);
       instance.dropped();
-      clock.disarm();
     }
   }));
   const inProcess = perBatchUs(await best(() => {
@@ -151,7 +150,6 @@ async function emaOverhead(built: BuiltModule, batches: Signal[], batchSize: num
       instance.write(batch.timestamps, batch.values, batchSize);
       const count = instance.run(batchSize);
       groupOutputs(instance.records(count), count, instance.outputs, instance.dropped());
-      clock.disarm();
     }
   }));
   const sandbox = await openSandbox(built, batchSize, 'worker');

@@ -93,8 +93,6 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
   } catch (error) {
     const fault = startFault(classify(error, undefined, limits.memoryPages));
     throw new SandboxFault(fault.kind, fault.message);
-  } finally {
-    clock.disarm();
   }
   const live = instance;
   const group = createGrouper(live.outputs);
@@ -115,8 +113,6 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
         const fault = classify(error, live.memory, limits.memoryPages);
         dead = new SandboxFault(fault.kind, fault.message);
         throw dead;
-      } finally {
-        clock.disarm();
       }
     },
     async close(): Promise<void> {
