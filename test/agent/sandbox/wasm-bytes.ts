@@ -2,30 +2,13 @@
  * A tiny Wasm binary assembler for tests that need exact bytes (index-shift cases, opcodes the
  * metering rewriter must refuse): LEB128 and vector encoders plus named opcodes.
  */
+import { encodeS32, encodeU32 } from '../../../device-agent/sandbox/metering/bytes.js';
+
 export type Bytes = number[];
 
-export function u32(value: number): Bytes {
-  const out: Bytes = [];
-  let rest = value >>> 0;
-  do {
-    let b = rest & 0x7f;
-    rest >>>= 7;
-    if (rest !== 0) b |= 0x80;
-    out.push(b);
-  } while (rest !== 0);
-  return out;
-}
-
-export function s32(value: number): Bytes {
-  const out: Bytes = [];
-  let rest = value | 0;
-  for (;;) {
-    const b = rest & 0x7f;
-    rest >>= 7;
-    if ((rest === 0 && (b & 0x40) === 0) || (rest === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
+// LEB128 as the rewriter writes it; the rewriter's reader, which these tests exercise, is separate code.
+export const u32 = (value: number): Bytes => encodeU32(value);
+export const s32 = (value: number): Bytes => encodeS32(value);
 
 export const str = (text: string): Bytes => {
   const raw = [...new TextEncoder().encode(text)];
