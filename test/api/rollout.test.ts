@@ -132,22 +132,26 @@ test('a maintenance window holds every wave until it opens', async (t) => {
   const h = await startApi(t);
   await provision(h, 'w1', { site: 'w' });
   await upload(h, 'ema', '1.0.0');
-  const window = { cron: '0 2 * * *', durationMinutes: 60 };
-  const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { site: 'w' } }, strategy: { canary: 0, window } });
+  // The deployment is created (and stepped once) at the real time of day, so the window
+  // opens twelve hours away from it: a fixed hour failed when CI happened to run inside it.
   const today = new Date();
-  const at = (hh: number, mm: number) => Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate(), hh, mm);
-  assert.equal(openWindow(window, at(1, 59)), null);
-  assert.deepEqual(openWindow(window, at(2, 30)), { openedAt: at(2, 0), closesAt: at(3, 0) });
-  assert.equal(openWindow(window, at(3, 0)), null);
+  const hour = (today.getUTCHours() + 12) % 24;
+  const window = { cron: `0 ${hour} * * *`, durationMinutes: 60 };
+  const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { site: 'w' } }, strategy: { canary: 0, window } });
+  const at = (hh: number, mm: number) => Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate(), hour + hh, mm);
+  assert.equal(h.api.store.getDeployment(res.body.id)!.devices[0]!.state, 'waiting', 'closed window at creation');
+  assert.equal(openWindow(window, at(-1, 59)), null);
+  assert.deepEqual(openWindow(window, at(0, 30)), { openedAt: at(0, 0), closesAt: at(1, 0) });
+  assert.equal(openWindow(window, at(1, 0)), null);
 
-  stepRollouts(h.api.store, at(1, 30));
+  stepRollouts(h.api.store, at(-1, 30));
   let deployment = h.api.store.getDeployment(res.body.id)!;
   assert.equal(deployment.devices[0]!.state, 'waiting');
-  assert.match(deployment.statusReason!, new RegExp(`waits for the maintenance window opening at ${new Date(at(2, 0)).toISOString()}`));
-  stepRollouts(h.api.store, at(2, 10));
+  assert.match(deployment.statusReason!, new RegExp(`waits for the maintenance window opening at ${new Date(at(0, 0)).toISOString()}`));
+  stepRollouts(h.api.store, at(0, 10));
   deployment = h.api.store.getDeployment(res.body.id)!;
   assert.equal(deployment.devices[0]!.state, 'pending');
-  assert.equal(deployment.devices[0]!.publishedAt, at(2, 10));
+  assert.equal(deployment.devices[0]!.publishedAt, at(0, 10));
 
   const bad = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { site: 'w' } }, strategy: { window: { cron: 'every night', durationMinutes: 5 } } });
   assert.equal(bad.status, 400);
