@@ -187,15 +187,15 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
     throw new HostRefusal(`wf_init returned input area ${inputPtr}, not an aligned area of ${slots} slots inside memory`);
   }
 
-  // Views die when the memory grows (its buffer is replaced), so they are rebuilt on demand.
-  // A shared memory's buffer is a new object on every read, so for it the views are made
-  // once: the slots were reserved before any growth and a shared memory never moves.
-  let buffer: ArrayBufferLike | undefined;
+  // Views die when a private memory grows (its buffer is detached, and a detached view reads
+  // length 0), so they are rebuilt then. Views over a shared memory never die: the slots were
+  // reserved before any growth and a shared memory never moves. Reading `memory.buffer` costs
+  // ~25 ns (a call into the runtime), so the batch path looks at the views' lengths instead.
   let times: Float64Array[] = [];
   let values: Float64Array[] = [];
   const views = (): void => {
-    if (buffer !== undefined && (shared || buffer === memory.buffer)) return;
-    buffer = memory.buffer;
+    if (times.length !== 0 && times[0]!.length !== 0) return;
+    const buffer = memory.buffer;
     times = [];
     values = [];
     for (let slot = 0; slot < slots; slot++) {
@@ -204,21 +204,21 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
     }
   };
 
-  let recordsView = new Float64Array(0);
+  const noRecords = new Float64Array(0);
+  let recordsView = noRecords;
   const records = (count: number): Float64Array => {
     const ptr = exports.wf_output() >>> 0;
-    if (ptr % 8 !== 0 || ptr + count * OUTPUT_RECORD_BYTES > memory.buffer.byteLength) {
-      throw new HostRefusal(`wf_output returned ${ptr}, not an aligned area inside memory`);
-    }
-    // Same place and size batch after batch for most modules: keep the view, allocate nothing.
-    // (A shared buffer never detaches, but its length is fixed at the read: re-read past it.)
-    if (
-      recordsView.byteOffset !== ptr ||
-      recordsView.length !== count * 3 ||
-      (!shared ? recordsView.buffer !== memory.buffer : ptr + count * OUTPUT_RECORD_BYTES > recordsView.buffer.byteLength)
-    ) {
-      recordsView = new Float64Array(memory.buffer, ptr, count * 3);
-    }
+    const length = count * 3;
+    // Same place and size batch after batch for most modules: the view made for an earlier
+    // batch was checked then, and is still attached when its length reads as it was made.
+    if (length !== 0 && recordsView.length === length && recordsView.byteOffset === ptr) return recordsView;
+    const refusal = (): HostRefusal => new HostRefusal(`wf_output returned ${ptr}, not an aligned area inside memory`);
+    if (ptr % 8 !== 0) throw refusal();
+    // No records: nothing is read, so where the area lies does not matter.
+    if (length === 0) return noRecords;
+    const buffer = memory.buffer;
+    if (ptr + count * OUTPUT_RECORD_BYTES > buffer.byteLength) throw refusal();
+    recordsView = new Float64Array(buffer, ptr, length);
     return recordsView;
   };
 

@@ -4,6 +4,7 @@
 // for both isolations: metered (agent thread, checkpoints) and worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fromRoot } from '../../common/paths.js';
 import { ISOLATIONS } from '../../device-agent/sandbox/select.js';
 import type { SandboxLimits } from '../../device-agent/sandbox/types.js';
 import { effectiveConfig, type Manifest } from '../../protocol/index.js';
@@ -40,6 +41,27 @@ for (const isolation of ISOLATIONS) {
   test(`${isolation}: unbounded allocation stops at the memory maximum`, async (t) => {
     const sandbox = await open(t, hostile('grow'));
     await assert.rejects(sandbox.process(...batch(500)), isFault('memory', /memory limit of 8 pages/));
+  });
+
+  test(`${isolation}: a module whose memory grows on every batch still gets its input and has its results read`, async (t) => {
+    // Growth detaches a private memory's buffer: the host's views of the input slot and the
+    // output area must follow it, for batches of the same size (same output place and length)
+    // and of new sizes alike.
+    const sandbox = await open(t, fromRoot('test', 'fixtures', 'sandbox', 'creep'), { memoryPages: 16, cpuMsPerBatch: 2000, maxOutputsPerBatch: 64 });
+    let round = 0;
+    for (const size of [5, 5, 5, 3, 3, 7, 1]) {
+      round += 1;
+      const values = Array.from({ length: size }, (_, i) => round * 100 + i);
+      const output = await sandbox.process(...batch(...values));
+      assert.deepEqual(output, {
+        metrics: [
+          { name: 'value', points: values.map((value, i) => [1000 + i, value]) },
+          { name: 'sum', points: [[1000 + size - 1, values.reduce((a, b) => a + b, 0)]] },
+        ],
+        events: [],
+        dropped: 0,
+      }, `batch ${round}`);
+    }
   });
 
   test(`${isolation}: a healthy sandbox keeps working while another one is faulting`, async (t) => {
