@@ -42,8 +42,13 @@ test('a valid module is stored (201), re-uploading it is idempotent (200), other
 test('binaries failing the ABI check are refused with 422 and the reason', async (t) => {
   const h = await startApi(t);
   const { call } = h;
+  const valid = abiModule();
+  // Random bytes behind a valid header, so the refusal comes from validation, not the magic check.
+  const noise = Uint8Array.from({ length: 512 }, (_, i) => (i * 2654435761) >>> 24);
   const cases: Array<[Uint8Array, RegExp]> = [
     [new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), /not a valid WebAssembly binary/],
+    [valid.subarray(0, valid.length - 7), /not a valid WebAssembly binary/],
+    [new Uint8Array([...valid.subarray(0, 8), ...noise]), /not a valid WebAssembly binary/],
     [abiModule({ omitExport: 'wf_process' }), /required export wf_process is missing/],
     [abiModule({ extraImport: { module: 'wasi_snapshot_preview1', name: 'fd_write' } }), /outside the ABI allow-list/],
     [abiModule({ ownMemory: true }), /own memory/],
