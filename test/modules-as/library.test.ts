@@ -175,3 +175,38 @@ test('fft refuses a window that is not a power of two at start, like its referen
   });
   assert.throws(() => referenceFor('fft', { window: 100 }), /fft: param window must be a power of two/);
 });
+
+test('downsample and vibration pick extremes exactly as their references: -0 against 0, NaN, infinities', async () => {
+  // Their extremes are chosen by integer selects on the samples' bits (no branch to mispredict);
+  // `if (x < low) low = x` must still hold to the bit: a -0 never replaces a 0, a NaN never wins.
+  const values = [0, -0, NaN, 5, -0, 0, -Infinity, 2, Infinity, NaN, NaN, NaN, -0, -0, 0, 0, 7, -7, NaN, 1];
+  const signal = { timestamps: Float64Array.from(values, (_, i) => 1000 + i), values: Float64Array.from(values) };
+  const cases: [name: string, config: ModuleConfig, metrics: string[]][] = [
+    ['downsample', { window: 2 }, ['min', 'max']],
+    ['downsample', { window: 3 }, ['min', 'max']],
+    ['downsample', { window: 4 }, ['min', 'max']],
+    ['vibration', { window: 2 }, ['peak']],
+    ['vibration', { window: 4 }, ['peak']],
+  ];
+  for (const [name, config, metrics] of cases) {
+    const built = await ensureBuilt(dirOf(name));
+    for (const isolation of ISOLATIONS) {
+      const sandbox = await sandboxFor(built, config, 4096, isolation);
+      try {
+        const expected = referenceFor(name, config).process(signal.timestamps, signal.values);
+        const actual = await sandbox.process(signal.timestamps, signal.values);
+        for (const metric of metrics) {
+          const got = pointsOf(actual, metric);
+          const want = pointsOf(expected, metric);
+          assert.equal(got.length, want.length, `${name} ${JSON.stringify(config)} ${isolation}: ${metric} points`);
+          want.forEach(([t, value], i) => {
+            assert.equal(got[i]![0], t);
+            assert.ok(Object.is(got[i]![1], value), `${name} ${JSON.stringify(config)} ${isolation}: ${metric}[${i}] is ${got[i]![1]}, reference ${value}`);
+          });
+        }
+      } finally {
+        await sandbox.close();
+      }
+    }
+  }
+});
