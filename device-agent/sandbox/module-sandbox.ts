@@ -16,8 +16,6 @@ import { CONTROL_SLOTS, PIPELINE_DEPTH, slotInputs, type Ready, type ToMain, typ
 import { importedMemory } from '../../protocol/abi.js';
 import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
 
-// The module's memory is external to V8's heap, so these bound only the host code in the worker.
-
 interface Pending {
   resolve(message: ToMain): void;
   reject(fault: SandboxFault): void;
