@@ -18,6 +18,9 @@ interface DeployArgs extends GlobalArgs {
   profile?: string;
   config?: string[];
   input?: string;
+  'memory-pages'?: number;
+  'cpu-ms'?: number;
+  'max-outputs'?: number;
   canary?: string;
   'wave-growth'?: number;
   rate?: number;
@@ -64,6 +67,24 @@ export function strategyFromArgs(args: DeployArgs): Record<string, unknown> {
   return strategy;
 }
 
+const LIMIT_OPTIONS = [
+  ['memory-pages', 'memoryPages'],
+  ['cpu-ms', 'cpuMsPerBatch'],
+  ['max-outputs', 'maxOutputsPerBatch'],
+] as const;
+
+/** The runtime limits the deployment requests; the API checks their ranges. */
+export function limitsFromArgs(args: DeployArgs): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const [option, key] of LIMIT_OPTIONS) {
+    const value = args[option];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 1) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: `--${option}`, reason: `'${value}' is not a positive integer` });
+    limits[key] = value;
+  }
+  return limits;
+}
+
 export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
   command: 'deploy <ref>',
   describe: 'Roll NAME@VERSION out to devices selected by --device, --tag and/or --profile, in waves behind a health gate',
@@ -75,6 +96,9 @@ export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
       .option('profile', { type: 'string', describe: 'target devices with this firmware profile' })
       .option('config', { type: 'string', array: true, describe: 'module param=value (repeatable), checked against the manifest' })
       .option('input', { type: 'string', describe: "sensor source id from the profile (default: the profile's first source)" })
+      .option('memory-pages', { type: 'number', describe: "memory maximum in 64 KiB pages (a request: each device grants the smallest of this, the manifest's and its profile's)" })
+      .option('cpu-ms', { type: 'number', describe: 'CPU time budget per batch in ms (a request, as --memory-pages)' })
+      .option('max-outputs', { type: 'number', describe: 'metric points plus events one batch may emit (a request, as --memory-pages)' })
       .option('canary', { type: 'string', describe: 'first wave: a count (5) or a percentage (10%); 0: no canary (default 5%)' })
       .option('wave-growth', { type: 'number', describe: 'each wave is this many times the previous one (default 2)' })
       .option('rate', { type: 'number', describe: 'devices per minute at most; 0: unthrottled (default 1000)' })
@@ -90,6 +114,7 @@ export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
       .option('timeout', { type: 'number', default: 600, describe: 'seconds --wait/--watch wait at most' })
       .example('$0 deploy ema@1.0.0 --tag site=north --config alpha=0.2 --watch', 'safe defaults: 5% canary, doubling waves, 60 s soak, live bars')
       .example('$0 deploy zscore@1.0.0 --device gw-01 --device gw-02 --input vibration --immediate --wait', 'two devices at once')
+      .example('$0 deploy fft@1.0.0 --profile rpi4-arm64 --cpu-ms 20 --max-outputs 64', 'tighter runtime limits than the manifest asks for')
       .example("$0 deploy ema@1.1.0 --tag site=north --canary 2 --failure-threshold 1 --window-cron '0 2 * * *' --window-minutes 120", 'nightly window, abort on the first failure') as Argv<DeployArgs>,
   handler: async (args) => {
     const ref = parseModuleRef(args.ref);
@@ -100,6 +125,7 @@ export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
       throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--device/--tag/--profile', reason: 'name at least one target' });
     }
     const strategy = strategyFromArgs(args);
+    const limits = limitsFromArgs(args);
     const api = clientFor(args);
     const created = await api.post<{ id: string }>('/api/v1/deployments', {
       module: ref.name,
@@ -111,6 +137,7 @@ export const deployCommand: CommandModule<GlobalArgs, DeployArgs> = {
       },
       config: parseConfigValues(args.config),
       ...(args.input ? { input: args.input } : {}),
+      ...(Object.keys(limits).length > 0 ? { limits } : {}),
       ...(Object.keys(strategy).length > 0 ? { strategy } : {}),
     });
     const follow = args.wait || args.watch;

@@ -59,9 +59,15 @@ export function renderProgress(view: DeploymentView): string {
   ].join('\n');
 }
 
+/** `limits requested: memoryPages=16 cpuMsPerBatch=20`, or nothing when the deployment requests none. */
+export function limitsLine(limits: unknown): string[] {
+  if (limits === null || typeof limits !== 'object' || Object.keys(limits).length === 0) return [];
+  return [`limits requested: ${Object.entries(limits).map(([key, value]) => `${key}=${String(value)}`).join(' ')}`];
+}
+
 export function renderDeployment(view: DeploymentView): string {
   const rows = view.devices.map((d) => ({ ...d, wave: view.waves.find((w) => w.index === d.wave)?.name ?? d.wave }));
-  return [renderProgress(view), table(rows, ['id', 'wave', 'state', 'reason', 'updatedAt'])].join('\n');
+  return [renderProgress(view), ...limitsLine(view.limits), table(rows, ['id', 'wave', 'state', 'reason', 'updatedAt'])].join('\n');
 }
 
 export const getDeployment = (api: ApiClient, id: string) => api.get<DeploymentView>(`/api/v1/deployments/${encodeURIComponent(id)}`);

@@ -6,10 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { grantedMemoryPages, listProfileNames, loadProfile, memoryBudgetProblem, moduleFitProblem, type FirmwareProfile } from '../../firmware-profiles/index.js';
-import { configProblem, effectiveConfig, MAX_MODULES_PER_DEVICE, type DesiredModule, type ModuleConfig } from '../../protocol/index.js';
+import { configProblem, effectiveConfig, MAX_MODULES_PER_DEVICE, type DesiredModule, type ModuleConfig, type ModuleLimits } from '../../protocol/index.js';
 import { apiErrors } from '../errors.js';
 import type { DeploymentTarget, DeviceRecord, Store } from '../store/index.js';
 import { composeDesired } from './compose.js';
+import { mergeLimits } from './limits.js';
 import { planWaves, resolveStrategy, type StrategyInput } from './strategy.js';
 
 export interface DeploymentRequest {
@@ -18,6 +19,8 @@ export interface DeploymentRequest {
   target: DeploymentTarget;
   config?: ModuleConfig;
   input?: string;
+  /** Runtime limits requested for this deployment; see limits.ts for how they combine. */
+  limits?: ModuleLimits;
   strategy?: StrategyInput;
 }
 
@@ -62,10 +65,14 @@ export function deviceProblem(store: Store, device: DeviceRecord, entry: Desired
   return null;
 }
 
-/** The desired-state entry a deployment puts on each device. */
-export function deploymentEntry(store: Store, deployment: { id: string; module: string; version: string; config: ModuleConfig; input: string | null }): DesiredModule | undefined {
+/** The desired-state entry a deployment puts on each device; its limits are the manifest's and the deployment's, per key the smaller. */
+export function deploymentEntry(
+  store: Store,
+  deployment: { id: string; module: string; version: string; config: ModuleConfig; input: string | null; limits?: ModuleLimits | null },
+): DesiredModule | undefined {
   const module = store.getModule(deployment.module, deployment.version);
   if (!module) return undefined;
+  const limits = mergeLimits(module.manifest.limits, deployment.limits);
   return {
     name: module.name,
     version: module.version,
@@ -74,8 +81,17 @@ export function deploymentEntry(store: Store, deployment: { id: string; module: 
     deploymentId: deployment.id,
     config: effectiveConfig(module.manifest, deployment.config),
     ...(deployment.input !== null ? { input: deployment.input } : {}),
-    ...(module.manifest.limits ? { limits: module.manifest.limits } : {}),
+    ...(limits ? { limits } : {}),
   };
+}
+
+/** The request field a device's refusal blames: the deployment's memoryPages when that request is what starves the module. */
+function refusedField(refused: string, requested: ModuleLimits | null, entry: DesiredModule): string {
+  if (refused.includes('cannot run it')) {
+    const binding = requested?.memoryPages !== undefined && requested.memoryPages === entry.limits?.memoryPages;
+    return binding && refused.includes('requested memoryPages limit') ? 'body/limits/memoryPages' : 'body/module';
+  }
+  return refused.includes('source') ? 'body/input' : 'body/target';
 }
 
 export function createDeployment(store: Store, request: DeploymentRequest, profiles: (name: string) => FirmwareProfile = loadProfile): DeploymentOutcome {
@@ -114,14 +130,15 @@ export function createDeployment(store: Store, request: DeploymentRequest, profi
 
     const id = newDeploymentId();
     const input = request.input ?? null;
-    const entry = deploymentEntry(store, { id, module: module.name, version: module.version, config, input })!;
+    const limits = request.limits && Object.keys(request.limits).length > 0 ? request.limits : null;
+    const entry = deploymentEntry(store, { id, module: module.name, version: module.version, config, input, limits })!;
     for (const device of devices) {
       const refused = deviceProblem(store, device, entry, profileOf(device.profile));
-      if (refused) throw apiErrors.WF_API_TARGET_INVALID({ reason: refused, field: refused.includes('cannot run it') ? 'body/module' : refused.includes('source') ? 'body/input' : 'body/target' });
+      if (refused) throw apiErrors.WF_API_TARGET_INVALID({ reason: refused, field: refusedField(refused, limits, entry) });
     }
 
     const waves = planWaves(strategy, devices.length);
-    store.insertDeployment({ id, module: module.name, version: module.version, sha256: module.sha256, target, config, input, strategy, waves: waves.length });
+    store.insertDeployment({ id, module: module.name, version: module.version, sha256: module.sha256, target, config, input, limits, strategy, waves: waves.length });
     let wave = 0;
     let left = waves[0]!;
     for (const device of devices) {

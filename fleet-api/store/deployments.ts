@@ -1,5 +1,5 @@
 /** Deployments, their rollout life cycle and per-device progress rows. Policy lives in ../deployments/. */
-import type { DesiredModule, ModuleConfig } from '../../protocol/index.js';
+import type { DesiredModule, ModuleConfig, ModuleLimits } from '../../protocol/index.js';
 import { nowIso, type Db } from './core.js';
 import { statementCache } from './statements.js';
 
@@ -39,6 +39,8 @@ export interface DeploymentRecord {
   target: DeploymentTarget;
   config: ModuleConfig;
   input: string | null;
+  /** Runtime limits the deployment requests; null: none (the manifest's and profile's apply). */
+  limits: ModuleLimits | null;
   createdAt: string;
   updatedAt: string | null;
   status: DeploymentStatus;
@@ -99,6 +101,7 @@ interface DeploymentRow {
   target: string;
   config: string;
   input: string | null;
+  limits: string | null;
   created_at: string;
   updated_at: string | null;
   status: DeploymentStatus;
@@ -121,7 +124,7 @@ interface RowOfDevice {
   applied_at: number | null;
 }
 
-const DEPLOYMENT_COLUMNS = 'id, module, version, sha256, target, config, input, created_at, updated_at, status, status_reason, strategy, waves, current_wave';
+const DEPLOYMENT_COLUMNS = 'id, module, version, sha256, target, config, input, limits, created_at, updated_at, status, status_reason, strategy, waves, current_wave';
 const DEVICE_COLUMNS = 'device_id, state, reason, revision, updated_at, wave, late, previous, published_at, applied_at';
 const COUNTS_SQL = `
   SELECT deployment_id, state, count(*) AS n FROM deployment_devices
@@ -147,8 +150,8 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 export function deploymentOps(db: Db) {
   const insert = db.prepare(
-    `INSERT INTO deployments (id, module, version, sha256, target, config, input, created_at, updated_at, status, strategy, waves, current_wave)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, 0)`,
+    `INSERT INTO deployments (id, module, version, sha256, target, config, input, limits, created_at, updated_at, status, strategy, waves, current_wave)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, 0)`,
   );
   const insertDevice = db.prepare(
     'INSERT INTO deployment_devices (deployment_id, device_id, module, state, reason, revision, updated_at, wave, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -206,6 +209,7 @@ export function deploymentOps(db: Db) {
       target: JSON.parse(row.target) as DeploymentTarget,
       config: JSON.parse(row.config) as ModuleConfig,
       input: row.input,
+      limits: row.limits === null ? null : (JSON.parse(row.limits) as ModuleLimits),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       status: row.status,
@@ -226,11 +230,16 @@ export function deploymentOps(db: Db) {
       target: DeploymentTarget;
       config: ModuleConfig;
       input: string | null;
+      limits?: ModuleLimits | null;
       strategy: object;
       waves: number;
     }): void {
       const now = nowIso();
-      insert.run(input.id, input.module, input.version, input.sha256, JSON.stringify(input.target), JSON.stringify(input.config), input.input, now, now, JSON.stringify(input.strategy), input.waves);
+      const limits = input.limits && Object.keys(input.limits).length > 0 ? JSON.stringify(input.limits) : null;
+      insert.run(
+        input.id, input.module, input.version, input.sha256, JSON.stringify(input.target), JSON.stringify(input.config), input.input, limits,
+        now, now, JSON.stringify(input.strategy), input.waves,
+      );
     },
     insertDeploymentDevice(input: { deploymentId: string; deviceId: string; module: string; state: DeviceDeploymentState; reason: string | null; revision: number; wave?: number; late?: boolean }): void {
       insertDevice.run(input.deploymentId, input.deviceId, input.module, input.state, input.reason, input.revision, nowIso(), input.wave ?? 0, input.late ? 1 : 0);

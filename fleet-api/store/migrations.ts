@@ -190,4 +190,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX deployment_devices_by_device ON deployment_devices(device_id, module);
   CREATE INDEX deployment_devices_by_state ON deployment_devices(state);
   `,
+  // Runtime limits a deployment requests (issue 3): JSON ModuleLimits, or NULL for none.
+  `
+  ALTER TABLE deployments ADD COLUMN limits TEXT;
+  `,
 ];

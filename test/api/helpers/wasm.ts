@@ -29,6 +29,8 @@ export interface AbiModuleOptions {
   /** Adds an import outside the ABI allow-list. */
   extraImport?: { module: string; name: string };
   ownMemory?: boolean;
+  /** Initial pages the imported `env.memory` declares (default 1). */
+  memoryMinimum?: number;
 }
 
 export function abiModule(options: AbiModuleOptions = {}): Uint8Array<ArrayBuffer> {
@@ -39,7 +41,7 @@ export function abiModule(options: AbiModuleOptions = {}): Uint8Array<ArrayBuffe
     [FUNC, 1, I32, 1, I32],
   ]);
   const imports: number[][] = [];
-  if (!options.ownMemory) imports.push([...name('env'), ...name('memory'), 0x02, 0x00, 0x01]);
+  if (!options.ownMemory) imports.push([...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(options.memoryMinimum ?? 1)]);
   if (options.extraImport) imports.push([...name(options.extraImport.module), ...name(options.extraImport.name), 0x00, 0x00]);
   const importedFunctions = options.extraImport ? 1 : 0;
   const functions: Array<{ export: string; type: number }> = [
