@@ -4,23 +4,13 @@
  * carries them, and a bad value is refused naming the flag before anything is sent.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '../../common/logger.js';
 import { fromRoot } from '../../common/paths.js';
-import { startPlatform } from '../../platform/start-platform.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
+import { startTestPlatform } from '../helpers/platform.js';
 
 test('deploy sends --cpu-ms and --max-outputs as limits; deployment show prints them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wf-limits-'));
-  const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0 }, silentLogger);
-  t.after(async () => {
-    await platform.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken!, WASMFLEET_PUBLISHER_KEY: join(platform.dataDir.path, 'keys', 'publisher.key') };
+  const { env } = await startTestPlatform(t, 'limits');
   await runCliJson(['device', 'add', 'gw-01', '--profile', 'sim-x86-64'], env);
   await runCliJson(['module', 'publish', fromRoot('modules-as', 'examples', 'ema')], env);
 

@@ -4,23 +4,13 @@
  * stderr and the final state as JSON on stdout.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '../../common/logger.js';
 import { fromRoot } from '../../common/paths.js';
-import { startPlatform } from '../../platform/start-platform.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
+import { startTestPlatform } from '../helpers/platform.js';
 
 test('deploy --watch draws the waves until the rollout ends and prints the final state', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wf-watch-'));
-  const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0 }, silentLogger);
-  t.after(async () => {
-    await platform.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: platform.newAdminToken!, WASMFLEET_PUBLISHER_KEY: join(platform.dataDir.path, 'keys', 'publisher.key') };
+  const { env } = await startTestPlatform(t, 'watch');
   await runCliJson(['device', 'add', 'gw-away', '--profile', 'sim-x86-64'], env);
   await runCliJson(['module', 'publish', fromRoot('modules-as', 'examples', 'ema')], env);
 

@@ -8,10 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPlatform } from '../../platform/start-platform.js';
 import { startAgent } from '../../device-agent/agent.js';
 import { loadAgentConfig } from '../../device-agent/config.js';
 import { fromRoot } from '../../common/paths.js';
@@ -19,16 +16,11 @@ import { silentLogger } from '../../common/logger.js';
 import type { ReportedModule } from '../../protocol/index.js';
 import { runCliJson } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { startTestPlatform } from '../helpers/platform.js';
 
 test('a runaway module is stopped, quarantined and reported through the API while EMA beside it keeps publishing', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wf-e2e-fault-'));
-  const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0 }, silentLogger);
-  t.after(async () => {
-    await platform.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const token = platform.newAdminToken!;
-  const env = { WASMFLEET_API: platform.apiUrl, WASMFLEET_TOKEN: token, WASMFLEET_PUBLISHER_KEY: join(platform.dataDir.path, 'keys', 'publisher.key') };
+  const { platform, dir, env } = await startTestPlatform(t, 'e2e-fault');
+  const token = env.WASMFLEET_TOKEN!;
 
   const agentConfig = join(dir, 'gw-f.json');
   await runCliJson(['device', 'add', 'gw-f', '--profile', 'sim-x86-64', '--agent-config', agentConfig], env);
@@ -71,4 +63,6 @@ test('a runaway module is stopped, quarantined and reported through the API whil
 
   const storedAtQuarantine = await emaResults();
   await waitFor('EMA results still stored after the quarantine', async () => ((await emaResults()) >= storedAtQuarantine + 5 ? true : undefined), 15_000, 100);
+  // Before the platform closes (after-hooks run in the order they were added): a clean stop.
+  await agent.stop();
 });
