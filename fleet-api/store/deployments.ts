@@ -230,12 +230,13 @@ export function deploymentOps(db: Db) {
       target: DeploymentTarget;
       config: ModuleConfig;
       input: string | null;
-      limits?: ModuleLimits | null;
+      /** null, or at least one key (createDeployment turns an empty request into null). */
+      limits: ModuleLimits | null;
       strategy: object;
       waves: number;
     }): void {
       const now = nowIso();
-      const limits = input.limits && Object.keys(input.limits).length > 0 ? JSON.stringify(input.limits) : null;
+      const limits = input.limits ? JSON.stringify(input.limits) : null;
       insert.run(
         input.id, input.module, input.version, input.sha256, JSON.stringify(input.target), JSON.stringify(input.config), input.input, limits,
         now, now, JSON.stringify(input.strategy), input.waves,
