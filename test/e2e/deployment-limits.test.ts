@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { runCliJson } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { dbFile, Fleet, logLines } from './fault-helpers.js';
+import { dbFile, Fleet, untilLogged } from './fault-helpers.js';
 
 const CAP = 3;
 
@@ -17,7 +17,7 @@ test('deploy --max-outputs caps the outputs the agent keeps per batch', async (t
   await fleet.addDevice('gw-cap');
   await fleet.publishEma();
   const agent = fleet.startAgent('gw-cap');
-  await waitFor('the agent to connect', () => (logLines(agent.process.output()).some((line) => line.msg === 'connected') ? true : undefined), 15_000);
+  await untilLogged(agent, 'connected', 'the agent to connect');
   // ema emits one point per sample with every=1; a 250 ms batch of the 100 Hz source holds ~25.
   await runCliJson(
     ['deploy', 'ema@1.0.0', '--device', 'gw-cap', '--config', 'every=1', '--input', 'temperature', '--max-outputs', String(CAP), '--immediate', '--wait', '--timeout', '60'],

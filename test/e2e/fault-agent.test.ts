@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, Fleet, logLines, stoppedLog, type AgentRun } from './fault-helpers.js';
+import { assertExactAccounting, Fleet, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
 
 test('kill -9 mid-stream: after a restart every result seq is stored once or counted as dropped', async (t) => {
   const fleet = await Fleet.start(t);
@@ -37,10 +37,10 @@ test('kill -9 mid-apply: the restarted agent converges to the desired state and 
   await fleet.addDevice('gw-k2');
   await fleet.publishEma();
   const first = fleet.startAgent('gw-k2');
-  await waitFor('the agent to connect', () => (logLines(first.process.output()).some((line) => line.msg === 'connected') ? true : undefined), 15_000);
+  await untilLogged(first, 'connected', 'the agent to connect');
   await fleet.deployEma(['gw-k2'], false);
   // Killed the moment the desired state arrives: fetching, verifying or starting its module.
-  await waitFor('the desired state to arrive', () => (logLines(first.process.output()).some((line) => line.msg === 'desired state received') ? true : undefined), 15_000, 2);
+  await untilLogged(first, 'desired state received', 'the desired state to arrive', 15_000, 2);
   first.process.child.kill('SIGKILL');
   await first.process.exited;
 

@@ -44,6 +44,11 @@ export function logLines(output: string): LogLine[] {
     .filter((line): line is LogLine => line !== undefined && typeof line.msg === 'string');
 }
 
+/** Resolves once the agent's output has a log line whose msg is `msg`. */
+export async function untilLogged(run: AgentRun, msg: string, what: string, timeoutMs = 15_000, everyMs?: number): Promise<void> {
+  await waitFor(what, () => (logLines(run.process.output()).some((line) => line.msg === msg) ? true : undefined), timeoutMs, everyMs);
+}
+
 export interface AgentRun {
   readonly process: RunningCli;
   /** The first seq this run hands out, from its start log. */
