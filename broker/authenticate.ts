@@ -125,7 +125,7 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
   };
 
   return function authenticate(client, username, password, done) {
-    // Before any credential work: a connection storm must not buy scrypt verifications.
+    // Before any credential work: a connection storm must not buy credential verifications.
     if (overConnectionRate(client)) {
       const reason = brokerErrors.WF_BROKER_CONNECTION_RATE_LIMITED({ remoteAddress: remoteAddressOf(client) }).message;
       return refuse(client, RETURN_CODE.serverUnavailable, reason, done, username, 'connectionRateRefusals', 'WF_BROKER_CONNECTION_RATE_LIMITED');

@@ -16,7 +16,7 @@
  * Checks run cheapest-and-most-damning first: topic depth, ACL, payload cap, then the publish
  * rate, so a publish outside the ACL always closes the connection even while over the rate.
  * Over the rate (docs/broker.md §Rate limits), QoS 0 is dropped and counted — the sender accepted
- * loss by choosing QoS 0 and a reconnect (scrypt verification) would cost the broker more — and
+ * loss by choosing QoS 0 and a reconnect (a credential verification) would cost the broker more — and
  * QoS 1/2 closes the connection without acknowledging, so the client keeps the message and resends
  * it after reconnecting instead of losing it to an acknowledge-and-drop [MQTT-3.3.5-2].
  */

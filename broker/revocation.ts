@@ -15,7 +15,7 @@ import { decodePayload } from '../protocol/codec.js';
 import { brokerErrors } from './errors.js';
 import type { StatCounters } from './stats.js';
 
-/** Long enough to outlast any credential verification in flight (scrypt takes milliseconds). */
+/** Long enough to outlast any credential verification in flight (a legacy scrypt hash takes milliseconds). */
 const REVOKED_MEMORY_MS = 60_000;
 
 export class RevocationRegistry {

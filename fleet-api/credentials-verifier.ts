@@ -30,7 +30,7 @@ export function storeCredentialVerifier(
       if (username === service.username) {
         return timingSafeEqual(digest(password), servicePassword) ? { kind: 'service', name: username } : undefined;
       }
-      // The pattern check keeps odd usernames away from the database and the scrypt cost.
+      // The pattern check keeps odd usernames away from the database and its hash check.
       if (!isDeviceId(username)) return undefined;
       const credentials = store.deviceCredentials(username);
       if (credentials === undefined) return undefined;

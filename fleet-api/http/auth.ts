@@ -1,8 +1,8 @@
 /**
  * Bearer-token authentication and role checks for every route, from the one table in
  * route-roles.ts: a route's entry names the least role it needs; a route without an entry needs
- * admin. Tokens are scrypt-hashed at rest; a verified token is remembered by its sha256 for a few
- * minutes so a busy client does not pay scrypt on every request, but its row is read on every
+ * admin. Tokens are hashed at rest (common/secrets.ts); a verified token is remembered by its sha256 for a few
+ * minutes so a busy client does not pay the check on every request, but its row is read on every
  * request, so a revoked token or a changed role takes effect at once. Failures are never cached.
  */
 import { createHash } from 'node:crypto';

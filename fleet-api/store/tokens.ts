@@ -1,10 +1,10 @@
 /**
  * API tokens: `wft_<id>_<secret>`. The id makes lookup one indexed read instead of trying every
- * hash; only the scrypt hash of the whole token is stored, and the clear token is returned once.
+ * hash; only the hash of the whole token (common/secrets.ts) is stored, and the clear token is returned once.
  * A revoked token keeps its row (revoked_at set) so the audit log's "who" still resolves.
  */
-import { randomBytes, scryptSync } from 'node:crypto';
-import { generateSecret } from '../../common/secrets.js';
+import { randomBytes } from 'node:crypto';
+import { generateSecret, hashSecretSync } from '../../common/secrets.js';
 import { nowIso, type Db } from './core.js';
 
 /** Ordered from least to most rights: each role may do everything the roles before it may. */
@@ -34,19 +34,6 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,99}$/;
 /** The token id embedded in a token, or undefined when it is not shaped like one of ours. */
 export function tokenIdOf(token: string): string | undefined {
   return TOKEN_RE.exec(token)?.[1];
-}
-
-/**
- * Same self-describing format and cost as common/secrets.ts hashSecret (so verifySecret checks
- * it), computed synchronously because the platform creates its first admin token synchronously.
- */
-function hashSecretSync(secret: string): string {
-  const N = 1 << 12;
-  const r = 8;
-  const p = 1;
-  const salt = randomBytes(16);
-  const key = scryptSync(secret, salt, 32, { N, r, p, maxmem: 64 * 1024 * 1024 });
-  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
 const COLUMNS =

@@ -18,7 +18,7 @@ test('provisioning returns the MQTT credentials once and stores only their hash'
   assert.match(password, /^wfd_[A-Za-z0-9_-]{43}$/);
 
   const hash = api.store.deviceCredentialHash('gw-01')!;
-  assert.ok(hash.startsWith('scrypt$'));
+  assert.ok(hash.startsWith('sha256$'));
   assert.ok(!hash.includes(password));
   assert.equal(await verifySecret(password, hash), true);
   const raw = api.store.db.prepare('SELECT * FROM devices').all();
