@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { createLogger } from '../common/logger.js';
 import { startAgent, type RunningAgent } from '../device-agent/agent.js';
 import type { AgentConfig } from '../device-agent/config.js';
-import type { Isolation } from '../device-agent/sandbox/select.js';
+import type { Isolation } from '../wasm-host/select.js';
 
 interface FleetSpec {
   profile: string;

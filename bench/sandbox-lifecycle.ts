@@ -6,10 +6,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { startSandbox } from '../device-agent/sandbox/module-sandbox.js';
-import { startMeteredSandbox } from '../device-agent/sandbox/metered-sandbox.js';
-import type { ModuleSandbox } from '../device-agent/sandbox/types.js';
-import { SandboxFault, type SandboxOptions } from '../device-agent/sandbox/types.js';
+import { startSandbox } from '../wasm-host/module-sandbox.js';
+import { startMeteredSandbox } from '../wasm-host/metered-sandbox.js';
+import type { ModuleSandbox } from '../wasm-host/types.js';
+import { SandboxFault, type SandboxOptions } from '../wasm-host/types.js';
 import { ensureBuilt } from '../modules-as/tools/build-examples.js';
 import { fromRoot } from '../common/paths.js';
 import { effectiveConfig } from '../protocol/index.js';

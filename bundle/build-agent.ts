@@ -95,7 +95,7 @@ export async function buildAgentBundle(options: { outDir?: string } = {}): Promi
   const result = await build({
     entryPoints: {
       'wasmfleet-agent': join(here, 'agent-entry.js'),
-      worker: join(here, '..', 'device-agent', 'sandbox', 'worker.js'),
+      worker: join(here, '..', 'wasm-host', 'worker.js'),
     },
     outdir: dir,
     outExtension: { '.js': '.mjs' },

@@ -4,7 +4,7 @@
  * the device and its profile, so tests can check them without flashing.
  */
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
-import { WORKER_LIMITS } from '../device-agent/sandbox/worker-pool.js';
+import { WORKER_LIMITS } from '../wasm-host/worker-pool.js';
 import { AGENT_ENVIRONMENT, AGENT_NODE_FLAGS } from './launch.js';
 import { BUNDLE_ENTRY, BUNDLE_WORKER } from './layout.js';
 

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
 import { decodePayload, encodePayload, PROTOCOL_VERSION, topics, type DesiredState, type ReportedState, type ResultBatch } from '../protocol/index.js';
-import { sandboxFactory } from './sandbox/select.js';
+import { sandboxFactory } from '../wasm-host/select.js';
 import { SourceBatcher } from './batcher.js';
 import { loadAgentProfile, resolveAgentConfig, type AgentConfig } from './config.js';
 import { agentErrors } from './errors.js';

@@ -12,7 +12,7 @@ import { isWasmfleetError, reasonOf } from '../common/errors.js';
 import { loadProfile, type FirmwareProfile } from '../firmware-profiles/index.js';
 import { AgentTrustSchema, DEVICE_ID_PATTERN } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
-import { ISOLATIONS, type Isolation } from './sandbox/select.js';
+import { ISOLATIONS, type Isolation } from '../wasm-host/select.js';
 
 export const DEFAULT_MODULE_FETCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_RECONNECT_PERIOD_MS = 2_000;

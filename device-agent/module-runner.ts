@@ -10,15 +10,16 @@
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { PROTOCOL_VERSION, type DesiredModule, type ModuleConfig, type ModuleRunState, type ReportedModule, type ResultBatch } from '../protocol/index.js';
-import type { BatchOutput, ModuleSandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
-import { SandboxFault } from './sandbox/types.js';
-import { PIPELINE_DEPTH } from './sandbox/worker-protocol.js';
+import type { BatchOutput, ModuleSandbox, SandboxLimits, SandboxOptions } from '../wasm-host/types.js';
+import { SandboxFault } from '../wasm-host/types.js';
+import { PIPELINE_DEPTH } from '../wasm-host/worker-protocol.js';
 import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import type { VerifiedModule } from './module-verify.js';
 import type { SampleBlock } from './sources/source.js';
 
-export type SandboxFactory = (options: SandboxOptions) => Promise<ModuleSandbox>;
+import type { SandboxFactory } from '../wasm-host/types.js';
+export type { SandboxFactory };
 
 export interface RunnerSpec {
   readonly desired: DesiredModule;

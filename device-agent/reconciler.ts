@@ -10,7 +10,7 @@ import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { moduleFitProblem, type FirmwareProfile } from '../firmware-profiles/index.js';
 import { configProblem, effectiveConfig, type DesiredModule, type DesiredState, type Manifest, type ReportedModule } from '../protocol/index.js';
-import type { SandboxLimits } from './sandbox/types.js';
+import type { SandboxLimits } from '../wasm-host/types.js';
 import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';

@@ -4,8 +4,8 @@
  * event the manifest does not declare), needs more memory than any profile grants, or hangs or
  * traps in its start code; the agent would find out on every device instead.
  */
-import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
-import { SandboxFault } from '../../device-agent/sandbox/types.js';
+import { startSandbox } from '../../wasm-host/module-sandbox.js';
+import { SandboxFault } from '../../wasm-host/types.js';
 import { listProfileNames, loadProfile } from '../../firmware-profiles/index.js';
 import { effectiveConfig, type Manifest } from '../../protocol/index.js';
 

@@ -3,7 +3,7 @@
  * and with the same capacity rule as the SDK (records past `maxOutputs` are counted as dropped),
  * so reference and Wasm outputs compare with deepEqual.
  */
-import type { BatchOutput } from '../../device-agent/sandbox/types.js';
+import type { BatchOutput } from '../../wasm-host/types.js';
 
 export interface ReferenceOptions {
   /** Output records kept per batch, as SandboxLimits.maxOutputsPerBatch. Unlimited by default. */

@@ -1,5 +1,5 @@
 import type { ModuleConfig } from '../../protocol/index.js';
-import type { BatchOutput } from '../../device-agent/sandbox/types.js';
+import type { BatchOutput } from '../../wasm-host/types.js';
 import type { ReferenceOptions } from './output.js';
 
 /** A module's algorithm in plain TypeScript: stateful across batches, like the Wasm instance. */

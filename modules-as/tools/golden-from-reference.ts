@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModuleConfig } from '../../protocol/index.js';
-import type { BatchOutput } from '../../device-agent/sandbox/types.js';
+import type { BatchOutput } from '../../wasm-host/types.js';
 import { batchesOf, referenceFor, temperatureSignal, vibrationSignal, type Signal } from '../reference/index.js';
 
 export interface GoldenCase {

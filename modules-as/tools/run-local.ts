@@ -2,8 +2,8 @@
  * Runs a built module on samples with no broker: the same sandbox and the same limits the agent
  * would grant on a device of the given profile, so a module behaves locally as it will in the field.
  */
-import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
-import { SandboxFault, type BatchOutput } from '../../device-agent/sandbox/types.js';
+import { startSandbox } from '../../wasm-host/module-sandbox.js';
+import { SandboxFault, type BatchOutput } from '../../wasm-host/types.js';
 import { grantLimits } from '../../device-agent/reconciler.js';
 import { loadProfile } from '../../firmware-profiles/index.js';
 import { configProblem, effectiveConfig, type ModuleConfig } from '../../protocol/index.js';

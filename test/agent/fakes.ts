@@ -1,6 +1,6 @@
 /** A scripted stand-in for the worker sandbox, for unit tests of agent logic only. */
-import type { BatchOutput, ModuleSandbox, SandboxOptions } from '../../device-agent/sandbox/types.js';
-import { SandboxFault } from '../../device-agent/sandbox/types.js';
+import type { BatchOutput, ModuleSandbox, SandboxOptions } from '../../wasm-host/types.js';
+import { SandboxFault } from '../../wasm-host/types.js';
 
 export interface FakeSandboxes {
   readonly started: SandboxOptions[];

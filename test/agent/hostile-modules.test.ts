@@ -12,7 +12,7 @@ import { fromRoot } from '../../common/paths.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { decodePayload, sha256Hex, topics, type ReportedState, type ResultBatch } from '../../protocol/index.js';
 import { startAgent } from '../../device-agent/agent.js';
-import { ISOLATIONS } from '../../device-agent/sandbox/select.js';
+import { ISOLATIONS } from '../../wasm-host/select.js';
 import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, testTrust, until, type ExampleModule } from './helpers.js';
 
 

@@ -78,7 +78,7 @@ test('the agent refuses such a module before instantiating it and reports why', 
   await fleet.publishAsync(topics.device('gw-fit', 'desired'), JSON.stringify(desired), { qos: 1, retain: true });
 
   const started: string[] = [];
-  const { startSandbox } = await import('../../device-agent/sandbox/module-sandbox.js');
+  const { startSandbox } = await import('../../wasm-host/module-sandbox.js');
   const agent = await startAgent(
     { deviceId: 'gw-fit', broker: { url: broker.url, username: 'gw-fit', password: 'pw' }, profile: 'sim-x86-64', stateDir: tempDir(t), reconnectPeriodMs: 0, trust: testTrust() },
     { logger: silentLogger, startSandbox: (options) => (started.push(options.manifest.name), startSandbox(options)) },

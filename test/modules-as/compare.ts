@@ -1,6 +1,6 @@
 /** Output comparison shared by the module tests: names and times exact, values within 1e-9. */
 import assert from 'node:assert/strict';
-import type { BatchOutput } from '../../device-agent/sandbox/types.js';
+import type { BatchOutput } from '../../wasm-host/types.js';
 
 const TOLERANCE = 1e-9;
 

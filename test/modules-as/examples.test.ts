@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
-import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
+import { startSandbox } from '../../wasm-host/module-sandbox.js';
 import { effectiveConfig, type ModuleConfig } from '../../protocol/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
 import { batchesOf, hasReference, referenceFor, temperatureSignal } from '../../modules-as/reference/index.js';

@@ -2,7 +2,7 @@
  * A tiny Wasm binary assembler for tests that need exact bytes (index-shift cases, opcodes the
  * metering rewriter must refuse): LEB128 and vector encoders plus named opcodes.
  */
-import { encodeS32, encodeU32 } from '../../../device-agent/sandbox/metering/bytes.js';
+import { encodeS32, encodeU32 } from '../../../wasm-host/metering/bytes.js';
 
 export type Bytes = number[];
 

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
-import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
-import { startMeteredSandbox } from '../../device-agent/sandbox/metered-sandbox.js';
-import type { Isolation } from '../../device-agent/sandbox/select.js';
-import { SandboxFault, type ModuleSandbox, type SandboxFaultKind, type SandboxLimits } from '../../device-agent/sandbox/types.js';
+import { startSandbox } from '../../wasm-host/module-sandbox.js';
+import { startMeteredSandbox } from '../../wasm-host/metered-sandbox.js';
+import type { Isolation } from '../../wasm-host/select.js';
+import { SandboxFault, type ModuleSandbox, type SandboxFaultKind, type SandboxLimits } from '../../wasm-host/types.js';
 import { effectiveConfig, type Manifest } from '../../protocol/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MeteringRefusal, instrumentForMetering } from '../../../device-agent/sandbox/metering/index.js';
+import { MeteringRefusal, instrumentForMetering } from '../../../wasm-host/metering/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../../../modules-as/tools/build-examples.js';
 import { FUNCREF, I32, body, exportFunc, funcType, module, op, section, str, u32, vec, type Bytes } from './wasm-bytes.js';
 

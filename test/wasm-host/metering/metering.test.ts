@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { METER_FUEL_EXPORT, instrumentForMetering } from '../../../device-agent/sandbox/metering/index.js';
+import { METER_FUEL_EXPORT, instrumentForMetering } from '../../../wasm-host/metering/index.js';
 import { FUNCREF, I32, body, exportFunc, funcType, importFunc, module, op, section, str, u32, vec } from './wasm-bytes.js';
 
 type Fn = (...args: number[]) => number;

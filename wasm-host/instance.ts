@@ -5,8 +5,8 @@
  * outputs). Exports are called directly: no loader, so no wrapper or argument juggling per call.
  * Runs wherever it is created: the worker in production, the main thread in benchmarks.
  */
-import { OUTPUT_RECORD_BYTES, binaryAbiVersion, importedMemory, type AbiVersion } from '../../protocol/abi.js';
-import type { Manifest, ModuleConfig } from '../../protocol/index.js';
+import { OUTPUT_RECORD_BYTES, binaryAbiVersion, importedMemory, type AbiVersion } from '../protocol/abi.js';
+import type { Manifest, ModuleConfig } from '../protocol/index.js';
 import { HostRefusal, ModuleAbort } from './faults.js';
 import { METER_IMPORT_MODULE, METER_IMPORT_NAME } from './metering/index.js';
 

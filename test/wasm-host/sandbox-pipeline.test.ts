@@ -3,9 +3,9 @@
 // order, and a fault anywhere must reject every batch still in flight and end the worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
-import { PIPELINE_DEPTH } from '../../device-agent/sandbox/worker-protocol.js';
-import type { BatchOutput, SandboxLimits } from '../../device-agent/sandbox/types.js';
+import { startSandbox } from '../../wasm-host/module-sandbox.js';
+import { PIPELINE_DEPTH } from '../../wasm-host/worker-protocol.js';
+import type { BatchOutput, SandboxLimits } from '../../wasm-host/types.js';
 import { effectiveConfig } from '../../protocol/index.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { batchesOf, referenceFor, temperatureSignal } from '../../modules-as/reference/index.js';

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { compiledAbiProblem } from '../../protocol/abi.js';
+import { compiledAbiProblem } from '../protocol/abi.js';
 import { HostRefusal, classify, startFault } from './faults.js';
 import { instantiateModule, warmUpWasm, type ModuleInstance } from './instance.js';
 import {

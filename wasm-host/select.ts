@@ -6,7 +6,7 @@
  *            never delays the agent's thread; each module costs a worker isolate).
  * Each is imported only when chosen, so a metered agent never loads worker_threads.
  */
-import type { SandboxFactory } from '../module-runner.js';
+import type { SandboxFactory } from './types.js';
 
 export const ISOLATIONS = ['metered', 'worker'] as const;
 export type Isolation = (typeof ISOLATIONS)[number];

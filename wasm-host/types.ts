@@ -2,7 +2,7 @@
  * What the agent needs from the module sandbox. The implementation runs each module in its own
  * worker thread with host-created memory, so a fault or a runaway loop costs only that module.
  */
-import type { Manifest, ModuleConfig } from '../../protocol/index.js';
+import type { Manifest, ModuleConfig } from '../protocol/index.js';
 
 export interface SandboxLimits {
   /** Maximum linear memory, in 64 KiB pages; the host creates the memory with this maximum. */
@@ -56,3 +56,6 @@ export interface ModuleSandbox {
   process(timestamps: Float64Array, values: Float64Array): Promise<BatchOutput>;
   close(): Promise<void>;
 }
+
+/** Starts a sandbox for one module: what the agent, the API's trial start and the module kit call. */
+export type SandboxFactory = (options: SandboxOptions) => Promise<ModuleSandbox>;

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromRoot } from '../../common/paths.js';
-import { ISOLATIONS } from '../../device-agent/sandbox/select.js';
-import type { SandboxLimits } from '../../device-agent/sandbox/types.js';
+import { ISOLATIONS } from '../../wasm-host/select.js';
+import type { SandboxLimits } from '../../wasm-host/types.js';
 import { effectiveConfig, type Manifest } from '../../protocol/index.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { referenceFor, temperatureSignal, batchesOf } from '../../modules-as/reference/index.js';

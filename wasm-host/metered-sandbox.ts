@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
-import { compiledAbiProblem } from '../../protocol/abi.js';
+import { compiledAbiProblem } from '../protocol/abi.js';
 import { DeadlineClock } from './deadline.js';
 import { classify, startFault } from './faults.js';
 import { createGrouper } from './group-outputs.js';

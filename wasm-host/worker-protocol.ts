@@ -18,7 +18,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Manifest, ModuleConfig } from '../../protocol/index.js';
+import type { Manifest, ModuleConfig } from '../protocol/index.js';
 import type { DeclaredOutput } from './instance.js';
 import type { SandboxFaultKind } from './types.js';
 

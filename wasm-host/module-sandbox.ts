@@ -13,7 +13,7 @@ import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions
 import { BatchRing } from './ring.js';
 import { loadWorkerThreads, takeWorker } from './worker-pool.js';
 import { CONTROL_SLOTS, PIPELINE_DEPTH, slotInputs, type Ready, type ToMain, type WorkerInit } from './worker-protocol.js';
-import { importedMemory } from '../../protocol/abi.js';
+import { importedMemory } from '../protocol/abi.js';
 import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
 
 interface Pending {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import binaryen from 'binaryen';
-import { startSandbox } from '../../device-agent/sandbox/module-sandbox.js';
+import { startSandbox } from '../../wasm-host/module-sandbox.js';
 import { effectiveConfig, importedMemory, type Manifest } from '../../protocol/index.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { batch, example, isFault } from './sandbox-helpers.js';
