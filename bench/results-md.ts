@@ -13,6 +13,12 @@ export function machineLine(): string {
   return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()} ${arch()}, Node ${process.version}`;
 }
 
+const rowOf = (f: BenchFigure): string =>
+  `| ${f.bench} | ${f.subject} | ${f.baseline} | ${f.unit} | ${fmt(f.subjectValue)} | ${fmt(f.baselineValue)} | ${fmt(f.ratio)} | ${f.note ?? ''} |`;
+
+const inSuites = (bench: string, suites: readonly string[]): boolean => suites.some((s) => bench === s || bench.startsWith(`${s}/`));
+
+
 export function renderResults(figures: readonly BenchFigure[], command: string, notes: readonly string[] = []): string {
   const lines = [
     '# Benchmark results',
@@ -25,10 +31,40 @@ export function renderResults(figures: readonly BenchFigure[], command: string, 
     '',
     '| benchmark | subject | baseline | unit | subject value | baseline value | ratio | note |',
     '|---|---|---|---|---|---|---|---|',
-    ...figures.map(
-      (f) => `| ${f.bench} | ${f.subject} | ${f.baseline} | ${f.unit} | ${fmt(f.subjectValue)} | ${fmt(f.baselineValue)} | ${fmt(f.ratio)} | ${f.note ?? ''} |`,
-    ),
+    ...figures.map(rowOf),
   ];
   if (notes.length > 0) lines.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * A partial run (`npm run bench -- NAME…`): the rows of the suites it ran replace theirs in the
+ * existing RESULTS.md (in place, or appended for a suite new to the file), every other row stays,
+ * and an `Updated:` line says which command refreshed which suites when.
+ */
+export function mergeResults(existing: string, figures: readonly BenchFigure[], suites: readonly string[], command: string, notes: readonly string[]): string {
+  const lines = existing.split('\n');
+  const notesAt = lines.indexOf('## Notes');
+  const body = notesAt === -1 ? lines : lines.slice(0, notesAt);
+  const out: string[] = [];
+  let inserted = false;
+  let lastRow = -1;
+  for (const line of body) {
+    const bench = /^\| ([^|]+?) \|/.exec(line)?.[1];
+    const isRow = bench !== undefined && bench !== 'benchmark' && !line.startsWith('|---');
+    if (isRow && inSuites(bench, suites)) {
+      if (!inserted) out.push(...figures.map(rowOf));
+      inserted = true;
+      lastRow = out.length - 1;
+      continue;
+    }
+    out.push(line);
+    if (isRow || line.startsWith('|---')) lastRow = out.length - 1;
+  }
+  if (!inserted) out.splice(lastRow + 1, 0, ...figures.map(rowOf));
+  const dateAt = out.findIndex((l) => l.startsWith('Date: '));
+  out.splice(dateAt + 1, 0, `Updated: \`${command}\` at ${new Date().toISOString()} (${suites.join(', ')}), ${machineLine()}  `);
+  while (out.length > 0 && out[out.length - 1] === '') out.pop();
+  out.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
+  return out.join('\n') + '\n';
 }

@@ -1,52 +1,41 @@
-/** `npm run bench`: runs every benchmark, prints the table and writes bench/RESULTS.md. */
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+/**
+ * `npm run bench`: runs the benchmark suites, prints the table and writes bench/RESULTS.md.
+ *   npm run bench                      every suite but the opt-in ones
+ *   npm run bench -- broker rollout    only the named suites (a name matches by prefix); their rows
+ *                                      in RESULTS.md are replaced and every other row is kept
+ *   npm run bench -- --all             every suite, the opt-in ones too
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fromRoot } from '../common/paths.js';
-import { benchModuleThroughput } from './module-throughput.js';
-import { benchDeployLatency } from './deploy-latency.js';
-import { benchSandboxLifecycle } from './sandbox-lifecycle.js';
-import { benchFootprint } from './footprint.js';
-import { benchBundleSize } from './bundle-size.js';
-import { benchSpoolFlush } from './spool-flush.js';
-import { benchRolloutScale } from './rollout-scale.js';
-import { renderResults } from './results-md.js';
+import { mergeResults, renderResults } from './results-md.js';
+import { SUITES } from './suites.js';
 import type { BenchFigure } from './figure.js';
 
+const args = process.argv.slice(2);
+const all = args.includes('--all');
+const names = args.filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !SUITES.some((s) => s.name.startsWith(n)));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown bench suite(s): ${unknown.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}\n`);
+  process.exit(2);
+}
+const chosen = SUITES.filter((s) => (names.length > 0 ? names.some((n) => s.name.startsWith(n)) : all || !s.optIn));
+
 const figures: BenchFigure[] = [];
-process.stderr.write('module throughput (sandbox host path vs plain JS)…\n');
-// A cross-thread benchmark measures the scheduler as much as the code when other work loads the
-// machine. WF_BENCH_FIFO=1 runs this one (a single process: one main thread, one worker at a
-// time, no child processes) under SCHED_FIFO; never the agent benchmarks below, whose many
-// threads would spin against each other at real-time priority.
-if (process.env.WF_BENCH_FIFO === '1') {
-  const script = fileURLToPath(new URL('./module-throughput.js', import.meta.url));
-  figures.push(...(JSON.parse(execFileSync('chrt', ['-f', '10', process.execPath, script], { encoding: 'utf8' })) as BenchFigure[]));
-} else figures.push(...(await benchModuleThroughput()));
-process.stderr.write('sandbox lifecycle (instantiate, watchdog)…\n');
-figures.push(...(await benchSandboxLifecycle()));
-process.stderr.write('agent footprint (bundle size, idle memory)…\n');
-figures.push(...(await benchFootprint()));
-process.stderr.write('flashed size (bundle, with each Node runtime, packed)…\n');
-figures.push(...(await benchBundleSize()));
-process.stderr.write('deployment latency (3 agent processes)…\n');
-figures.push(...(await benchDeployLatency()));
-process.stderr.write('spool flush and restart from cache (agent processes)…\n');
-figures.push(...(await benchSpoolFlush()));
-process.stderr.write('rollout scale (1,000 simulated devices in 4 agent processes)…\n');
-figures.push(...(await benchRolloutScale()));
+for (const suite of chosen) {
+  process.stderr.write(`${suite.title}…\n`);
+  figures.push(...(await suite.run()));
+}
 
 const notes = [
-  "Throughput rows: `module-throughput/<name>` runs each batch of 1,024 samples through the agent's default metered sandbox (module on the agent's thread, checkpoints compiled in: copy in, wf_process, group the records in place), each awaited; `worker-<name>` through a sandbox worker with up to 4 batches in flight (how the agent drains a backlog), so there the slower of the two threads sets the pace. Both stream 32 MiB of batches, so the copy in reads memory the JS baseline reads too.",
-  'ema-metering-cost is what the checkpoints cost EMA\'s kernel; ema-host-path is the metered host path (arm the deadline, copy in, call, copy the records out to host memory); ema-in-process-path adds grouping the records into BatchOutput objects ([t, v] pairs), which costs about as much as the kernel; ema-host-overhead is one awaited round trip through a worker.',
-  'Instantiate: a metered start after the first finds the rewritten, compiled module in its cache (by sha256); instantiate-unseen is a module the agent never ran (rewrite + compile); the worker start takes the booted spare worker (agent config spareWorker, default true), and one with no spare ready pays the worker boot (~45 ms).',
-  'Footprint: the default metered sandbox runs modules on the agent\'s thread, so three modules cost their memories and code; with isolation: worker each costs a Node worker isolate (~9 MiB resident).',
-  'Spool flush: the agent process starts with 50,000 results in its spool and sends them as SpooledResults (up to 1,000 per publish) under a 5,000-result ack window; timed until SQLite holds all of them. The live baseline is one pipelined QoS 1 publish per result from a client in the bench process.',
-  'Restart from cache: the bundled agent (the gateway build) with its broker unreachable; the first result is the first record appended to its spool.',
-  'Rollout scale: 1,000 real agents (4 processes, the default metered sandbox: modules on the agents\' thread with their CPU budget compiled in; one 2 Hz source each) with the broker connection-rate limits off; the time runs from the POST to every device reported running (healthy with no soak), and the note gives the devices/minute it implies.',
+  ...SUITES.flatMap((s) => s.notes),
   'Machines here are shared and noisy: compare ratios, not absolute values, and expect about 10% run-to-run spread. WF_BENCH_FIFO=1 runs the throughput rows under SCHED_FIFO (chrt -f 10) when other work loads the machine.',
 ];
-const command = process.env.WF_BENCH_FIFO === '1' ? 'WF_BENCH_FIFO=1 npm run bench (module-throughput under chrt -f 10)' : 'npm run bench';
-const markdown = renderResults(figures, command, notes);
-writeFileSync(fromRoot('bench', 'RESULTS.md'), markdown);
+const command = `${process.env.WF_BENCH_FIFO === '1' ? 'WF_BENCH_FIFO=1 ' : ''}npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+const path = fromRoot('bench', 'RESULTS.md');
+const partial = names.length > 0 && existsSync(path);
+const markdown = partial
+  ? mergeResults(readFileSync(path, 'utf8'), figures, chosen.map((s) => s.name), command, notes)
+  : renderResults(figures, command, notes);
+writeFileSync(path, markdown);
 process.stdout.write(markdown);
