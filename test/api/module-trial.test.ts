@@ -36,7 +36,7 @@ test('modules that cannot start, or are too large, are refused at upload with th
   const hang = await ensureBuilt(fromRoot('test', 'fixtures', 'hostile', 'hangstart'));
   const hung = await upload(h, hang.manifest, hang.bytes);
   assert.equal(hung.status, 422);
-  assert.match(hung.body.error.message, /start exceeded its budget/);
+  assert.match(hung.body.error.message, /start exceeded its CPU budget/);
 
   assert.deepEqual((await call('GET', '/api/v1/modules')).body.modules, []);
   const accepted = await upload(h, ema.manifest, ema.bytes);
