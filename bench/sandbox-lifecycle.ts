@@ -14,6 +14,7 @@ import { ensureBuilt } from '../modules-as/tools/build-examples.js';
 import { fromRoot } from '../common/paths.js';
 import { effectiveConfig } from '../protocol/index.js';
 import { figure, median, type BenchFigure } from './figure.js';
+import { abuseManifest, abuseModule, type Runaway } from '../test/fixtures/hostile/abuse-modules.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,6 +57,11 @@ async function startTimes(start: (options: SandboxOptions) => Promise<ModuleSand
   return { first, rest };
 }
 
+/** A hand-assembled module whose wf_process loops over one bulk instruction forever (the hostile suite's fixture). */
+function bulkRunaway(runaway: Runaway, cpuMsPerBatch: number): SandboxOptions {
+  return { wasm: abuseModule({ runaway }), manifest: abuseManifest(`runaway-${runaway.replace('.', '-')}`), config: {}, limits: { memoryPages: 16, cpuMsPerBatch, maxOutputsPerBatch: 64 }, batchCapacity: 1024 };
+}
+
 async function runawayStops(start: (options: SandboxOptions) => Promise<ModuleSandbox>, spin: SandboxOptions, count: number): Promise<number[]> {
   const stops: number[] = [];
   for (let i = 0; i < count; i += 1) {
@@ -95,6 +101,11 @@ export async function benchSandboxLifecycle(options: { starts?: number; runaways
   const runaways = options.runaways ?? 3;
   const meteredStops = await runawayStops(startMeteredSandbox, spin, runaways);
   const workerStops = await runawayStops(startSandbox, spin, runaways);
+  const bulkStops = new Map<string, number[]>();
+  for (const runaway of ['table.fill', 'memory.fill'] as const) {
+    bulkStops.set(`${runaway}/metered`, await runawayStops(startMeteredSandbox, bulkRunaway(runaway, budgetMs), runaways));
+    bulkStops.set(`${runaway}/worker`, await runawayStops(startSandbox, bulkRunaway(runaway, budgetMs), runaways));
+  }
 
   const bareLine = 'bare compile + instantiate of the same binary in the main thread (median of 50)';
   const startFigure = (bench: string, subject: string, times: { first: number; rest: number[] }, includes: string) =>
@@ -123,6 +134,10 @@ export async function benchSandboxLifecycle(options: { starts?: number; runaways
     startFigure('sandbox-lifecycle/instantiate-worker', 'startSandbox(ema) (isolation: worker) after the first', worker, 'worker hand-over, compile, ABI check, wf_init and the ready message'),
     stopFigure('sandbox-lifecycle/watchdog', 'metered sandbox: runaway batch stopped by its checkpoints', meteredStops),
     stopFigure('sandbox-lifecycle/watchdog-worker', 'worker sandbox: runaway batch stopped by terminating the worker', workerStops),
+    stopFigure('sandbox-lifecycle/table-fill', 'metered sandbox: a loop of table.fill (1024 entries) stopped by its length charges', bulkStops.get('table.fill/metered')!),
+    stopFigure('sandbox-lifecycle/table-fill-worker', 'worker sandbox: a loop of table.fill (1024 entries) stopped by the watchdog', bulkStops.get('table.fill/worker')!),
+    stopFigure('sandbox-lifecycle/memory-fill', 'metered sandbox: a loop of memory.fill (64 KiB) stopped by its length charges', bulkStops.get('memory.fill/metered')!),
+    stopFigure('sandbox-lifecycle/memory-fill-worker', 'worker sandbox: a loop of memory.fill (64 KiB) stopped by the watchdog', bulkStops.get('memory.fill/worker')!),
   ];
 }
 

@@ -14,6 +14,7 @@ export const apiErrors = defineErrors({
   WF_API_PAYLOAD_TOO_LARGE: { message: 'request body exceeds the {limit}-byte limit of {route} ({option})', status: 413 },
   WF_API_MODULE_TOO_LARGE: { message: 'module binary of {size} bytes exceeds {max} bytes', status: 413 },
   WF_API_MODULE_INVALID: { message: 'module {name}@{version} is refused: {reason}', status: 422 },
+  WF_API_MODULE_OVER_LIMIT: { message: 'module {name}@{version} is refused: {reason} (limit {limit})', status: 422 },
   WF_API_MODULE_UNSIGNED: { message: 'module {name}@{version} is refused: it carries no publisher signature (sign it with `wasmfleet module publish --key FILE`)', status: 422 },
   WF_API_MODULE_SIGNATURE: { message: 'module {name}@{version} is refused: {reason}', status: 403 },
   WF_API_ROOT_KEY_OFFLINE: { message: 'the root key is not on this server ({path}), so it cannot sign a new trusted-keys list: {hint}', status: 409 },

@@ -1,14 +1,14 @@
 /**
  * The CPU budget of a module that runs on the agent's own thread. The metering rewriter
  * (metering/) puts a checkpoint at every function entry and loop header that spends fuel in
- * proportion to the instructions it guards; when the fuel runs out the module calls `tick`,
- * which grants more or, once the budget has passed, throws. The throw unwinds the module out of
- * the agent's thread.
+ * proportion to the instructions it guards, and one before every instruction whose cost grows
+ * with an operand (bulk memory and table operations, `memory.grow`) that spends fuel in
+ * proportion to that length; when the fuel runs out the module calls `tick`, which grants more
+ * or, once the budget has passed, throws. The throw unwinds the module out of the agent's thread.
  *
- * The clock starts at the first tick after `arm`, not at `arm` itself: a batch that never runs
- * out of fuel (most batches) then costs no clock read at all. What runs before that first tick
- * is the fuel left from the previous grant, at most one grant of work, so a runaway batch is
- * stopped after its budget plus at most two grants.
+ * The clock starts at `arm` (one clock read per batch), so the deadline and the time the fault
+ * reports are the real time since the batch began. A runaway batch is stopped after its budget
+ * plus at most one grant of work (or one bulk operation, whichever is longer).
  */
 import { SandboxFault } from './types.js';
 
@@ -22,9 +22,6 @@ export const FUEL_PER_GRANT = 100_000;
 const FUEL_PER_BUDGET_MS = 10_000;
 
 export class DeadlineClock {
-  /** arm() calls so far, and the one whose clock is running. */
-  private armed = 0;
-  private running = -1;
   private budgetMs = 0;
   private what = '';
   private grant = FUEL_PER_GRANT;
@@ -33,20 +30,17 @@ export class DeadlineClock {
 
   /** A new piece of work (a batch, the module's start) with its own budget; `what` names it in the fault. */
   arm(budgetMs: number, what: string): void {
-    this.armed += 1;
     this.budgetMs = budgetMs;
     this.what = what;
     this.grant = Math.min(FUEL_PER_GRANT, Math.max(1, Math.round(budgetMs * FUEL_PER_BUDGET_MS)));
+    this.startedAt = performance.now();
+    this.deadline = this.startedAt + budgetMs;
   }
 
   /** The module's `wasmfleet_meter.tick` import: more fuel, or the fault that stops it. */
   readonly tick = (): number => {
     const now = performance.now();
-    if (this.running !== this.armed) {
-      this.running = this.armed;
-      this.startedAt = now;
-      this.deadline = now + this.budgetMs;
-    } else if (now > this.deadline) {
+    if (now > this.deadline) {
       throw new SandboxFault('timeout', `${this.what} exceeded its CPU budget of ${this.budgetMs} ms; stopped after ${(now - this.startedAt).toFixed(1)} ms`);
     }
     return this.grant;

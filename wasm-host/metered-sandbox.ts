@@ -16,7 +16,7 @@ import { classify, startFault } from './faults.js';
 import { createGrouper } from './group-outputs.js';
 import { instantiateModule, type ModuleInstance } from './instance.js';
 import { instrumentForMetering, MeteringRefusal, METER_IMPORT_MODULE, METER_IMPORT_NAME } from './metering/index.js';
-import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
+import { batchProblem, budgetedMemoryPages, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
 import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions } from './types.js';
 
 const METER_IMPORT = `${METER_IMPORT_MODULE}.${METER_IMPORT_NAME}`;
@@ -71,6 +71,7 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
   checkSandboxOptions(options);
   const { limits, batchCapacity } = options;
   const wasm = new Uint8Array(options.wasm);
+  const memoryPages = budgetedMemoryPages(options);
   const compiled = await compileMetered(wasm);
 
   const clock = new DeadlineClock();
@@ -83,7 +84,7 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
       compiled,
       manifest: options.manifest,
       config: options.config,
-      memoryPages: limits.memoryPages,
+      memoryPages,
       batchCapacity,
       maxOutputs: limits.maxOutputsPerBatch,
       meter: clock.tick,
@@ -91,7 +92,7 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
       ...(options.onTrace ? { onTrace: options.onTrace } : {}),
     });
   } catch (error) {
-    const fault = startFault(classify(error, undefined, limits.memoryPages));
+    const fault = startFault(classify(error, undefined, memoryPages));
     throw new SandboxFault(fault.kind, fault.message);
   }
   const live = instance;
@@ -110,7 +111,7 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
         const written = live.run(count);
         return group(live.records(written), written, live.dropped());
       } catch (error) {
-        const fault = classify(error, live.memory, limits.memoryPages);
+        const fault = classify(error, live.memory, memoryPages);
         dead = new SandboxFault(fault.kind, fault.message);
         throw dead;
       }

@@ -14,7 +14,7 @@ import { BatchRing } from './ring.js';
 import { loadWorkerThreads, takeWorker } from './worker-pool.js';
 import { CONTROL_SLOTS, PIPELINE_DEPTH, slotInputs, type Ready, type ToMain, type WorkerInit } from './worker-protocol.js';
 import { importedMemory } from '../protocol/abi.js';
-import { batchProblem, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
+import { batchProblem, budgetedMemoryPages, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
 
 interface Pending {
   resolve(message: ToMain): void;
@@ -23,6 +23,7 @@ interface Pending {
 
 export async function startSandbox(options: SandboxOptions): Promise<ModuleSandbox> {
   checkSandboxOptions(options);
+  const memoryPages = budgetedMemoryPages(options);
   await loadWorkerThreads();
   const { limits, batchCapacity } = options;
   // ABI 2 modules (shared memory import) take batches in their own input slots: no copy area.
@@ -35,7 +36,7 @@ export async function startSandbox(options: SandboxOptions): Promise<ModuleSandb
     wasm: options.wasm.slice().buffer as ArrayBuffer,
     manifest: options.manifest,
     config: options.config,
-    memoryPages: limits.memoryPages,
+    memoryPages,
     batchCapacity,
     maxOutputs: limits.maxOutputsPerBatch,
     input,

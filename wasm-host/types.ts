@@ -3,9 +3,13 @@
  * worker thread with host-created memory, so a fault or a runaway loop costs only that module.
  */
 import type { Manifest, ModuleConfig } from '../protocol/index.js';
+import type { ModuleCaps } from './footprint.js';
 
 export interface SandboxLimits {
-  /** Maximum linear memory, in 64 KiB pages; the host creates the memory with this maximum. */
+  /**
+   * The module's memory budget, in 64 KiB pages: its tables and compiled code are charged first
+   * (footprint.ts), and its linear memory is created with what is left as maximum.
+   */
   readonly memoryPages: number;
   /** Wall-clock budget for one batch; past it the worker is terminated. */
   readonly cpuMsPerBatch: number;
@@ -23,6 +27,8 @@ export interface SandboxOptions {
   readonly batchCapacity: number;
   /** Budget for worker boot, compile, the module's start function and wf_init; 5000 ms by default. */
   readonly startTimeoutMs?: number;
+  /** Caps on tables, functions and code, checked before compiling; DEFAULT_MODULE_CAPS unless told. */
+  readonly caps?: ModuleCaps;
   /** Receives the module's `trace()` lines (at most 20 per batch); they are dropped otherwise. */
   readonly onTrace?: (message: string) => void;
 }

@@ -9,7 +9,7 @@ import { describeProblems, schemaProblems } from '../../common/validate.js';
 import { abiProblem, checkModuleSigners, completeManifest, ManifestSchema, MAX_WASM_BYTES, sha256Hex, type Manifest, type Signature, type TrustedKey } from '../../protocol/index.js';
 import { apiErrors } from '../errors.js';
 import type { ModuleRecord, Store } from '../store/index.js';
-import { trialStartProblem } from './trial-start.js';
+import { overLimitProblem, trialStartProblem } from './trial-start.js';
 
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -52,6 +52,12 @@ export async function registerModule(
   if (!signed.ok) {
     throw apiErrors.WF_API_MODULE_SIGNATURE({ name: manifest.name, version: manifest.version, reason: `not signed by a trusted publisher key: ${signed.reason}`, field: 'body/signatures' });
   }
+  const invalid = (reason: string) => apiErrors.WF_API_MODULE_INVALID({ name: manifest.name, version: manifest.version, reason, field: 'body/wasm' });
+  if (!WebAssembly.validate(wasm)) throw invalid('not a valid WebAssembly binary');
+  // The caps every device checks before compiling, checked before this process compiles anything
+  // (the ABI check compiles; the trial start runs in a process of its own).
+  const over = overLimitProblem(wasm);
+  if (over) throw apiErrors.WF_API_MODULE_OVER_LIMIT({ name: manifest.name, version: manifest.version, limit: over.limit, reason: over.reason, field: 'body/wasm' });
   const refusal = abiProblem(wasm) ?? (await trialStartProblem(manifest, wasm));
   if (refusal) throw apiErrors.WF_API_MODULE_INVALID({ name: manifest.name, version: manifest.version, reason: refusal, field: 'body/wasm' });
   const sha256 = sha256Hex(wasm);

@@ -46,17 +46,67 @@ export function checkpointBytes(plan: MeterPlan, weight: number): Checkpoint {
   };
 }
 
-/** A change to the original bytes: [at, end) replaced by a new index, or a checkpoint inserted at `at`. */
+/**
+ * How an instruction whose cost grows with its length operand is charged: that operand (an
+ * unsigned i32 on top of the stack) is clamped to `cap`, then shifted to fuel. One fuel unit is
+ * about half a nanosecond of typical code (deadline.ts: 100,000 per ~50 µs), so:
+ *  - bytes of memory.fill/copy/init: 1 fuel per 4 bytes (V8 moves ~8-20 bytes per ns);
+ *  - entries of table.fill/copy/init/grow: 16 fuel per entry (each goes through the runtime and
+ *    updates the indirect-call dispatch table too);
+ *  - pages of memory.grow: 16,384 fuel per 64 KiB page (zeroing, as memory.fill).
+ * The clamps keep every charge below 2^30, so `fuel - charge` never wraps around.
+ */
+const LENGTH_CHARGES = {
+  [Op.MemoryBytes]: { cap: 2 ** 30, shift: -2 },
+  [Op.TableEntries]: { cap: 2 ** 24, shift: 4 },
+  [Op.MemoryPages]: { cap: 2 ** 16, shift: 14 },
+} as const;
+type ChargedOp = keyof typeof LENGTH_CHARGES;
+
+const isCharged = (op: Op): op is ChargedOp => op === Op.MemoryBytes || op === Op.TableEntries || op === Op.MemoryPages;
+
+/**
+ * `fuel -= charge(length); if (fuel < 0) fuel = tick();` with the length kept on the stack: it
+ * is teed into the function's scratch local `scratch` first.
+ */
+export function lengthCheckpointBytes(plan: MeterPlan, scratch: number, op: ChargedOp): Checkpoint {
+  const fuel = encodeU32(plan.fuelGlobal);
+  const local = encodeU32(scratch);
+  const { cap, shift } = LENGTH_CHARGES[op];
+  const test = [
+    0x22, ...local, // local.tee scratch (the length stays on the stack)
+    0x23, ...fuel, // global.get fuel
+    0x20, ...local, 0x41, ...encodeS32(cap), 0x20, ...local, 0x41, ...encodeS32(cap), 0x49, 0x1b, // min_u(length, cap)
+    0x41, ...encodeS32(Math.abs(shift)), shift < 0 ? 0x76 : 0x74, // i32.shr_u or i32.shl
+    0x6b, // i32.sub
+    0x24, ...fuel, // global.set fuel
+    0x23, ...fuel, // global.get fuel
+    0x41, 0x00, // i32.const 0
+    0x48, // i32.lt_s
+  ];
+  return {
+    bytes: [...test, 0x04, 0x40, 0x10, ...encodeU32(plan.tickFunction), 0x24, ...fuel, 0x0b],
+    ifAt: test.length,
+  };
+}
+
+/**
+ * A change to the original bytes: [at, end) replaced by a new index, or a checkpoint inserted
+ * at `at` (a region's, or a length charge before the instruction at `at`).
+ */
 interface Edit {
   readonly at: number;
   readonly end: number;
   readonly index?: number;
   readonly region?: number;
+  readonly charge?: ChargedOp;
 }
 
 export interface RewrittenBody {
   readonly bytes: Uint8Array;
   readonly checkpoints: number;
+  /** Length charges inserted before bulk memory and table instructions and memory.grow. */
+  readonly charges: number;
   /** Offsets in `bytes` (locals included) of the checkpoints' `if` instructions. */
   readonly unlikely: number[];
 }
@@ -65,14 +115,17 @@ export interface RewrittenBody {
  * Rewrites the body spanning [start, end) of `module` (locals and expression, without its size).
  * `label` names the function in refusals.
  */
-export function rewriteBody(module: Uint8Array, start: number, end: number, label: string, plan: MeterPlan): RewrittenBody {
+export function rewriteBody(module: Uint8Array, start: number, end: number, label: string, plan: MeterPlan, params: number): RewrittenBody {
   const r = new ByteReader(module, start, end, label);
   const groups = r.u32();
+  const groupsAt = r.at;
+  let locals = params;
   for (let i = 0; i < groups; i++) {
-    r.u32();
+    locals += r.u32();
     const type = r.u8();
     if (!isValueType(type)) r.refuse(`local type 0x${type.toString(16)} is not supported by the metering rewriter`, r.at - 1);
   }
+  const localsEnd = r.at;
 
   // Region 0 is the function body; each loop opens a region for its own body. A region's
   // weight counts the instructions it runs straight through, nested loop bodies excluded.
@@ -84,7 +137,10 @@ export function rewriteBody(module: Uint8Array, start: number, end: number, labe
     if (r.done) r.refuse('function body ends inside an open block');
     const region = regionOf[regionOf.length - 1]!;
     weights[region]! += 1;
-    switch (readInstruction(r, funcRef)) {
+    const at = r.at;
+    const op = readInstruction(r, funcRef);
+    if (isCharged(op)) edits.push({ at, end: at, charge: op });
+    switch (op) {
       case Op.Loop:
         weights.push(0);
         edits.push({ at: r.at, end: r.at, region: weights.length - 1 });
@@ -108,17 +164,23 @@ export function rewriteBody(module: Uint8Array, start: number, end: number, labe
   const w = new ByteWriter();
   const unlikely: number[] = [];
   let copied = start;
+  // A length charge needs one scratch i32 local, declared after all others.
+  const charges = edits.some((edit) => edit.charge !== undefined);
+  if (charges) {
+    w.u32(groups + 1).bytes(module.subarray(groupsAt, localsEnd)).u32(1).u8(0x7f);
+    copied = localsEnd;
+  }
   for (const edit of edits) {
     w.bytes(module.subarray(copied, edit.at));
-    if (edit.region !== undefined) {
-      const checkpoint = checkpointBytes(plan, Math.max(1, weights[edit.region]!));
+    if (edit.region !== undefined || edit.charge !== undefined) {
+      const checkpoint = edit.charge !== undefined ? lengthCheckpointBytes(plan, locals, edit.charge) : checkpointBytes(plan, Math.max(1, weights[edit.region!]!));
       unlikely.push(w.length + checkpoint.ifAt);
       w.u8(...checkpoint.bytes);
     } else w.u32(edit.index!);
     copied = edit.end;
   }
   w.bytes(module.subarray(copied, end));
-  return { bytes: w.finish(), checkpoints: weights.length, unlikely };
+  return { bytes: w.finish(), checkpoints: weights.length, charges: edits.filter((edit) => edit.charge !== undefined).length, unlikely };
 }
 
 /**

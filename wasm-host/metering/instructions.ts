@@ -18,6 +18,12 @@ export const enum Op {
   Call,
   /** `ref.func f`: the function index immediate is at `funcRef`. */
   RefFunc,
+  /** memory.fill/copy/init: the i32 on top of the stack is a length in bytes. */
+  MemoryBytes,
+  /** table.fill/copy/init/grow: the i32 on top of the stack is a count of table entries. */
+  TableEntries,
+  /** memory.grow: the i32 on top of the stack is a count of pages. */
+  MemoryPages,
 }
 
 /** Where a function-index immediate sits, filled by `readInstruction` for Call and RefFunc. */
@@ -101,31 +107,37 @@ function simd(r: ByteReader, start: number): void {
   refuseInstruction(r, start, name);
 }
 
-function bulk(r: ByteReader, start: number): void {
+/** Reads a 0xFC instruction; tells which ones take a length operand on top of the stack. */
+function bulk(r: ByteReader, start: number): Op {
   const sub = r.u32();
   const name = `0xfc ${hex(sub)}`;
-  if (sub <= 7) return; // trunc_sat
+  if (sub <= 7) return Op.Other; // trunc_sat
   switch (sub) {
     case 8: // memory.init data
       r.u32();
-      return zeroByte(r, start, name);
+      zeroByte(r, start, name);
+      return Op.MemoryBytes;
     case 9: // data.drop
     case 13: // elem.drop
-    case 15: // table.grow
     case 16: // table.size
+      r.u32();
+      return Op.Other;
+    case 15: // table.grow
     case 17: // table.fill
       r.u32();
-      return;
+      return Op.TableEntries;
     case 10: // memory.copy
       zeroByte(r, start, name);
-      return zeroByte(r, start, name);
+      zeroByte(r, start, name);
+      return Op.MemoryBytes;
     case 11: // memory.fill
-      return zeroByte(r, start, name);
+      zeroByte(r, start, name);
+      return Op.MemoryBytes;
     case 12: // table.init elem table
     case 14: // table.copy table table
       r.u32();
       r.u32();
-      return;
+      return Op.TableEntries;
     default:
       return refuseInstruction(r, start, name);
   }
@@ -194,9 +206,11 @@ export function readInstruction(r: ByteReader, funcRef: FuncRef): Op {
       return Op.Other;
     }
     case 0x3f:
-    case 0x40:
       zeroByte(r, start, hex(op));
       return Op.Other;
+    case 0x40:
+      zeroByte(r, start, hex(op));
+      return Op.MemoryPages;
     case 0x41:
       r.s(32);
       return Op.Other;
@@ -215,8 +229,7 @@ export function readInstruction(r: ByteReader, funcRef: FuncRef): Op {
       return Op.Other;
     }
     case 0xfc:
-      bulk(r, start);
-      return Op.Other;
+      return bulk(r, start);
     case 0xfd:
       simd(r, start);
       return Op.Other;

@@ -6,6 +6,7 @@ import { ByteReader, ByteWriter } from './bytes.js';
 import type { MeterPlan } from './code.js';
 import {
   declaredCount,
+  functionParams,
   rewriteCode,
   rewriteElements,
   rewriteExports,
@@ -23,6 +24,8 @@ export interface MeteredBinary {
   readonly wasm: Uint8Array<ArrayBuffer>;
   /** Checkpoints inserted: one per function body and one per loop. */
   readonly checkpoints: number;
+  /** Length charges inserted: one before each bulk memory or table instruction and each memory.grow. */
+  readonly charges: number;
 }
 
 export interface MeteringOptions {
@@ -56,7 +59,8 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
     tickFunction: imports.functions,
     remap: (index) => (index < imports.functions ? index : index + 1),
   };
-  const declaredFunctions = declaredCount(reader(SectionId.function));
+  const params = functionParams(reader(SectionId.function), types.params);
+  const declaredFunctions = params.length;
   const payloads = new Map<number, Uint8Array>([
     [SectionId.type, types.payload],
     [SectionId.import, imports.payload],
@@ -69,11 +73,13 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
   if (elements) payloads.set(SectionId.element, rewriteElements(elements, plan));
   const code = reader(SectionId.code);
   let checkpoints = 0;
+  let charges = 0;
   let branchHints: Uint8Array | undefined;
   if (code) {
-    const rewritten = rewriteCode(code, plan, imports.functions, declaredFunctions);
+    const rewritten = rewriteCode(code, plan, imports.functions, params);
     payloads.set(SectionId.code, rewritten.payload);
     checkpoints = rewritten.checkpoints;
+    charges = rewritten.charges;
     branchHints = rewritten.branchHints;
   } else if (declaredFunctions > 0) {
     throw new MeteringRefusal(`function section declares ${declaredFunctions} functions but the code section is missing`);
@@ -103,7 +109,7 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
     writeSection(out, section.id, payloads.get(section.id) ?? wasm.subarray(section.start, section.end));
   }
   writeMissingBefore(Infinity);
-  return { wasm: out.finish(), checkpoints };
+  return { wasm: out.finish(), checkpoints, charges };
 }
 
 function writeCustom(out: ByteWriter, wasm: Uint8Array, section: Section, plan: MeterPlan): void {

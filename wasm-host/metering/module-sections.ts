@@ -23,15 +23,17 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
-/** Appends the tick type; returns the new payload and the type's index. */
-export function rewriteTypes(r: Payload): { payload: Uint8Array; tickType: number } {
+/** Appends the tick type; returns the new payload, the type's index and each type's parameter count. */
+export function rewriteTypes(r: Payload): { payload: Uint8Array; tickType: number; params: number[] } {
   const count = r ? r.u32() : 0;
   const from = r?.at ?? 0;
+  const params: number[] = [];
   for (let i = 0; i < count; i++) {
     const form = r!.u8();
     if (form !== 0x60) r!.refuse(`type ${i} has form ${hex(form)} (GC types are not supported by the metering rewriter)`, r!.at - 1);
     for (let list = 0; list < 2; list++) {
       const length = r!.u32();
+      if (list === 0) params.push(length);
       for (let j = 0; j < length; j++) {
         const type = r!.u8();
         if (!isValueType(type)) r!.refuse(`type ${i} uses value type ${hex(type)}, not supported by the metering rewriter`, r!.at - 1);
@@ -41,7 +43,7 @@ export function rewriteTypes(r: Payload): { payload: Uint8Array; tickType: numbe
   if (r) expectEnd(r);
   const w = new ByteWriter().u32(count + 1);
   if (r) w.bytes(r.since(from));
-  return { payload: w.u8(...TICK_TYPE).finish(), tickType: count };
+  return { payload: w.u8(...TICK_TYPE).finish(), tickType: count, params };
 }
 
 export interface ImportSummary {
@@ -192,28 +194,48 @@ export function rewriteElements(r: ByteReader, plan: MeterPlan): Uint8Array {
 export interface RewrittenCode {
   readonly payload: Uint8Array;
   readonly checkpoints: number;
+  /** Length charges before bulk memory and table instructions and memory.grow. */
+  readonly charges: number;
   /** The `metadata.code.branch_hint` payload: every checkpoint's branch marked unlikely. */
   readonly branchHints: Uint8Array;
 }
 
+/** The parameter count of each declared function, from the function section and the types' parameter counts. */
+export function functionParams(r: Payload, typeParams: readonly number[]): number[] {
+  const count = r ? r.u32() : 0;
+  const params: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const typeAt = r!.at;
+    const type = r!.u32();
+    const length = typeParams[type];
+    if (length === undefined) return r!.refuse(`function ${i} has type ${type}, beyond the ${typeParams.length} types`, typeAt);
+    params.push(length);
+  }
+  if (r) expectEnd(r);
+  return params;
+}
+
 /** Rewrites every function body; returns the new payload, how many checkpoints went in and their hints. */
-export function rewriteCode(r: ByteReader, plan: MeterPlan, importedFunctions: number, declaredFunctions: number): RewrittenCode {
+export function rewriteCode(r: ByteReader, plan: MeterPlan, importedFunctions: number, params: readonly number[]): RewrittenCode {
+  const declaredFunctions = params.length;
   const count = r.u32();
   if (count !== declaredFunctions) r.refuse(`${count} function bodies for ${declaredFunctions} declared functions`, r.at);
   const w = new ByteWriter().u32(count);
   const hints = new ByteWriter().u32(count);
   let checkpoints = 0;
+  let charges = 0;
   for (let i = 0; i < count; i++) {
     const size = r.u32();
     const start = r.at;
     r.skip(size);
-    const body = rewriteBody(r.bytes, start, r.at, `function ${importedFunctions + i}`, plan);
+    const body = rewriteBody(r.bytes, start, r.at, `function ${importedFunctions + i}`, plan, params[i]!);
     checkpoints += body.checkpoints;
+    charges += body.charges;
     w.sized(body.bytes);
     // Hint entries: function index (after the shift), then (offset, size 1, 0x00 = unlikely).
     hints.u32(plan.remap(importedFunctions + i)).u32(body.unlikely.length);
     for (const at of body.unlikely) hints.u32(at).u32(1).u8(0x00);
   }
   expectEnd(r);
-  return { payload: w.finish(), checkpoints, branchHints: hints.finish() };
+  return { payload: w.finish(), checkpoints, charges, branchHints: hints.finish() };
 }

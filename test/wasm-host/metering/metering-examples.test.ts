@@ -113,5 +113,5 @@ test('the branch-hint section marks exactly the checkpoints\' branches, each at 
       total++;
     }
   }
-  assert.equal(total, metered.checkpoints, 'one hint per checkpoint');
+  assert.equal(total, metered.checkpoints + metered.charges, 'one hint per checkpoint and per length charge');
 });
