@@ -12,6 +12,7 @@ import { benchFootprint } from './footprint.js';
 import { benchBundleSize } from './bundle-size.js';
 import { benchSpoolFlush } from './spool-flush.js';
 import { benchRolloutScale } from './rollout-scale.js';
+import { benchFairIngest } from './fair-ingest.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -69,6 +70,14 @@ export const SUITES: readonly BenchSuite[] = [
     notes: [
       'Spool flush: the agent process starts with 50,000 results in its spool and sends them as SpooledResults (up to 1,000 per publish) under a 5,000-result ack window; timed until SQLite holds all of them. The live baseline is one pipelined QoS 1 publish per result from a client in the bench process.',
       'Restart from cache: the bundled agent (the gateway build) with its broker unreachable; the first result is the first record appended to its spool.',
+    ],
+  },
+  {
+    name: 'fair-ingest',
+    title: 'fair ingestion (8 devices’ result latency while one flushes a backlog)',
+    run: benchFairIngest,
+    notes: [
+      "Fair ingestion: 8 probe devices each publish one live ResultBatch every 100 ms and time publish → the API's ack (committed to SQLite); the subject is the same while one agent process flushes 20,000 spooled batches of 20 points. The API serves per-device queues round-robin, at most 1,000 rows (100 batches) of each device per transaction, so the backlog adds at most about one such turn to the others (docs/operations.md §Fair ingestion). Latency includes the 50 ms flush and 100 ms ack coalescing.",
     ],
   },
   {

@@ -52,7 +52,7 @@ export interface AgentStats {
   readonly resultsAcked: number;
   /** Results waiting in the spool for the API's ack. */
   readonly resultsPending: number;
-  /** Results dropped (spool full or too old) or lost (unencodable, unwritable and unsendable). */
+  /** Results dropped (spool full or too old), lost (unencodable, unwritable and unsendable) or refused by the API. */
   readonly resultsDropped: number;
   /** Cached modules on disk that failed their hash (or were incomplete), discarded and refetched. */
   readonly cacheCorrupt: number;
@@ -111,7 +111,15 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const client: MqttClient = connectBroker(config, logger);
   // Every result goes through the spool and stays there until the API acks it [WF-P-T-8].
   const spool = new Spool(join(config.stateDir, 'spool'), { ...profile.spool, logger: logger.child({ component: 'spool' }) });
-  const sender = new ResultSender(client, spool, { deviceId, logger });
+  const sender = new ResultSender(client, spool, {
+    deviceId,
+    logger,
+    // Counted on the module that produced each, so one bad module shows by name [WF-P-NACK-1].
+    onRefused: (refused) => {
+      for (const r of refused) if (r.module && r.deploymentId) reconciler.noteRefused(r.module, r.deploymentId, `${r.reason}: ${r.message}`);
+      scheduleReported();
+    },
+  });
   logger.info('results sequence resumes', { nextSeq: resultSeq.peek(), spooled: spool.pending });
   const fetcher = new ModuleFetcher({
     subscriber: topicSubscriber(client),
@@ -320,7 +328,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       resultsPublished: sender.stats().published,
       resultsAcked: sender.stats().acked,
       resultsPending: spool.pending,
-      resultsDropped: (({ droppedFull, droppedAge, lost }) => droppedFull + droppedAge + lost)(spool.report()),
+      resultsDropped: (({ droppedFull, droppedAge, lost, refused }) => droppedFull + droppedAge + lost + (refused ?? 0))(spool.report()),
       cacheCorrupt: moduleStore.stats().corrupt,
       stateWriteFailures: moduleStore.stats().writeFailures + desiredStore.failures + trustStore.failures,
     }),

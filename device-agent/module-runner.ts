@@ -15,6 +15,7 @@ import { SandboxFault } from '../wasm-host/types.js';
 import { PIPELINE_DEPTH } from '../wasm-host/worker-protocol.js';
 import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
+import { dropNonFinite } from './non-finite.js';
 import type { VerifiedModule } from './module-verify.js';
 import type { SampleBlock } from './sources/source.js';
 
@@ -62,6 +63,10 @@ export class ModuleRunner implements BatchConsumer {
   private streak = 0;
   private batches = 0;
   private skippedBatches = 0;
+  /** Outputs lost, by reason [WF-P-R-3]: non-finite values dropped here, batches the API refused. */
+  private nonFinite = 0;
+  private refused = 0;
+  private lastRefusal: string | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly backoff: BackoffPolicy;
@@ -122,9 +127,11 @@ export class ModuleRunner implements BatchConsumer {
     if (this.stopped || this.sandbox !== sandbox) return;
     this.batches += 1;
     this.streak = 0;
-    const metrics = output.metrics.filter((metric) => metric.points.length > 0);
+    // Before the seq is taken: a batch left with nothing to say is silence, not a gap [WF-P-R-2].
+    const { metrics, events, nonFinite } = dropNonFinite(output.metrics.filter((metric) => metric.points.length > 0), output.events);
+    if (nonFinite > 0) this.noteNonFinite(nonFinite);
     // Silence is not sent: a batch that produced nothing would only cost bandwidth and rows.
-    if (metrics.length === 0 && output.events.length === 0 && output.dropped === 0) return;
+    if (metrics.length === 0 && events.length === 0 && output.dropped === 0) return;
     const { desired } = this.spec;
     this.deps.publishResult({
       v: PROTOCOL_VERSION,
@@ -135,7 +142,7 @@ export class ModuleRunner implements BatchConsumer {
       deploymentId: desired.deploymentId,
       input,
       metrics,
-      events: output.events,
+      events,
       dropped: output.dropped,
     });
   }
@@ -161,7 +168,31 @@ export class ModuleRunner implements BatchConsumer {
       ...(this.lastFault !== undefined ? { lastFault: this.lastFault.slice(0, 1000) } : {}),
       faults: this.faults,
       batches: this.batches,
+      ...(this.nonFinite > 0 || this.refused > 0
+        ? {
+            lost: {
+              ...(this.nonFinite > 0 ? { nonFinite: this.nonFinite } : {}),
+              ...(this.refused > 0 ? { refused: this.refused } : {}),
+              ...(this.lastRefusal !== undefined ? { lastRefusal: this.lastRefusal.slice(0, 1000) } : {}),
+            },
+          }
+        : {}),
     };
+  }
+
+  /** The fleet API refused one of this module's batches [WF-P-NACK-1]; `why` is its reason and message. */
+  noteRefused(why: string): void {
+    this.refused += 1;
+    this.lastRefusal = why;
+    if (this.refused === 1) this.logger.warn('result batch refused by the fleet API; counted as lost', { why });
+    this.deps.onStateChange();
+  }
+
+  private noteNonFinite(count: number): void {
+    // Logged on the first only: a module that emits NaN tends to do it on every batch.
+    if (this.nonFinite === 0) this.logger.warn('module emitted NaN or Infinity; those outputs are dropped and counted', { count });
+    this.nonFinite += count;
+    this.deps.onStateChange();
   }
 
   stats(): { skippedBatches: number; streak: number; quarantined: boolean } {

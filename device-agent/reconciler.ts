@@ -84,6 +84,20 @@ export class Reconciler {
     return [...this.errorList];
   }
 
+  /**
+   * Counts a batch the fleet API refused on the module that produced it [WF-P-NACK-1]; false when
+   * that module no longer runs here (the device-wide count in the spool report still has it).
+   */
+  noteRefused(module: string, deploymentId: string, why: string): boolean {
+    for (const slot of this.slots.values()) {
+      if (slot.runner && slot.desired.name === module && slot.desired.deploymentId === deploymentId) {
+        slot.runner.noteRefused(why);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Queues a desired state (null: none, stop everything); resolves when the queue is drained. */
   submit(state: DesiredState | null): Promise<void> {
     if (this.stopped) return Promise.resolve();

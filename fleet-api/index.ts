@@ -82,7 +82,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     logger.child({ component: 'fleet-api-mqtt' }),
     signing,
   );
-  ingestion.setAcknowledger((deviceId, stored) => link.publishAck(deviceId, stored));
+  ingestion.setAcknowledger((deviceId, stored, refused) => link.publishAck(deviceId, stored, refused));
   rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }));
   const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts });
   let app: FastifyInstance;

@@ -1,38 +1,47 @@
 /**
- * Ingestion of what devices send. Result batches are buffered briefly and written in one
- * transaction per flush (SQLite's cost is per commit, not per row); reported state and status
- * are small and written at once.
+ * Ingestion of what devices send. Result batches wait in a per-device queue served round-robin
+ * (fair-queue.ts): each turn takes every waiting device's bounded share and writes the turn in one
+ * transaction (SQLite's cost is per commit, not per row), then yields to the event loop, so one
+ * device's backlog delays the others by at most one turn. Reported state and status are small and
+ * written at once.
  *
- * Once a flush has committed, the seqs it holds (new or already stored) are acknowledged to each
+ * Once a turn has committed, the seqs it holds (new or already stored) are acknowledged to each
  * device [WF-P-T-8], coalesced per device over `ackMs`. Only then does the agent forget them, so
- * a batch the broker delivered but a crash kept out of SQLite is sent again by its agent.
+ * a batch the broker delivered but a crash kept out of SQLite is sent again by its agent. A batch
+ * that can never be stored (it fails the schema, or SQLite refuses it for itself) is answered in
+ * the same ack as refused, with its reason [WF-P-NACK-1], and its agent never sends it again.
  */
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
-import { MAX_ACK_RANGES, type DeviceStatus, type ReportedState, type ResultBatch } from '../protocol/index.js';
+import { MAX_ACK_RANGES, MAX_ACK_REFUSALS, type BatchRefusal, type DeviceStatus, type ReportedState, type ResultBatch } from '../protocol/index.js';
 import { recordReportedState } from './deployments/progress.js';
-import type { IngestHandlers } from './mqtt-link.js';
+import { FairQueue, type FairShare } from './fair-queue.js';
+import type { IngestHandlers } from './device-inbox.js';
 import type { Store } from './store/index.js';
+import type { IngestOutcome } from './store/results.js';
 
 export interface IngestCounters {
   batchesStored: number;
   batchesDuplicate: number;
   batchesUnknownDevice: number;
+  /** Batches answered with a negative ack [WF-P-NACK-1]: off-schema, or refused by SQLite. */
+  batchesRefused: number;
   rowsStored: number;
   reported: number;
   status: number;
   unknownDevice: number;
+  /** Transactions written (one per turn). */
   flushes: number;
   flushErrors: number;
   acksSent: number;
 }
 
-/** Publishes one ack: ranges [first, last] of seqs stored for a device. */
-export type Acknowledger = (deviceId: string, stored: [number, number][]) => void;
+/** Publishes one ack: ranges [first, last] of seqs stored for a device, and/or batches refused. */
+export type Acknowledger = (deviceId: string, stored: [number, number][], refused?: BatchRefusal[]) => void;
 
 export interface Ingestion {
   readonly handlers: IngestHandlers;
-  /** Writes whatever is buffered now. */
+  /** Writes whatever is queued now, every device's, in as many turns as it takes. */
   flush(): void;
   counters(): Readonly<IngestCounters>;
   /** Where acks go (the MQTT link, created after ingestion). */
@@ -41,75 +50,155 @@ export interface Ingestion {
 }
 
 const ACK_MS = 100;
+/**
+ * A device's share of one turn. 1,000 rows take a few milliseconds to insert, so a turn with one
+ * device flushing a backlog costs the others that much, not the backlog's size.
+ */
+export const DEFAULT_FAIR_SHARE: FairShare = { maxRowsPerDevice: 1000, maxBatchesPerDevice: 100 };
 
 /** Optional callbacks after something is stored, e.g. to move rollouts without waiting for their job. */
 export interface IngestHooks {
   onReported?(deviceId: string): void;
+  /** After each turn's commit, with the batches it holds (new or already stored): the place for "new results" events. */
+  onResultsCommitted?(batches: readonly ResultBatch[]): void;
 }
 
-export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger, hooks: IngestHooks = {}): Ingestion {
+/** SQLite failures of the moment (disk full, busy, I/O): not the batch's fault, so it is not refused but resent. */
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|NOMEM|READONLY|CANTOPEN|INTERRUPT|PROTOCOL)/;
+
+export function createIngestion(
+  store: Store,
+  options: { flushMs: number; maxBatches: number; fairShare?: FairShare },
+  logger: Logger,
+  hooks: IngestHooks = {},
+): Ingestion {
   const counters: IngestCounters = {
-    batchesStored: 0, batchesDuplicate: 0, batchesUnknownDevice: 0, rowsStored: 0,
+    batchesStored: 0, batchesDuplicate: 0, batchesUnknownDevice: 0, batchesRefused: 0, rowsStored: 0,
     reported: 0, status: 0, unknownDevice: 0, flushes: 0, flushErrors: 0, acksSent: 0,
   };
   let acknowledge: Acknowledger | undefined;
   const toAck = new Map<string, number[]>();
+  const toRefuse = new Map<string, BatchRefusal[]>();
   let ackTimer: NodeJS.Timeout | undefined;
+  const queue = new FairQueue(options.fairShare ?? DEFAULT_FAIR_SHARE);
+  let timer: NodeJS.Timeout | undefined;
+  let turnScheduled: NodeJS.Immediate | undefined;
+  let closed = false;
 
   const sendAcks = () => {
     clearTimeout(ackTimer);
     ackTimer = undefined;
-    if (!acknowledge) return toAck.clear();
-    for (const [deviceId, seqs] of toAck) {
-      const ranges = seqRanges(seqs);
-      for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
-        acknowledge(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
-        counters.acksSent += 1;
+    if (acknowledge) {
+      for (const [deviceId, seqs] of toAck) {
+        const ranges = seqRanges(seqs);
+        for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) send(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
+      }
+      // In acks of their own, so ranges and refusals never add up past the ack's cap.
+      for (const [deviceId, refused] of toRefuse) {
+        for (let i = 0; i < refused.length; i += MAX_ACK_REFUSALS) send(deviceId, [], refused.slice(i, i + MAX_ACK_REFUSALS));
       }
     }
     toAck.clear();
+    toRefuse.clear();
   };
-  let buffer: ResultBatch[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
+  const send = (deviceId: string, stored: [number, number][], refused?: BatchRefusal[]) => {
+    acknowledge!(deviceId, stored, refused);
+    counters.acksSent += 1;
+  };
+  const ackSoon = () => {
+    ackTimer ??= setTimeout(sendAcks, ACK_MS);
+  };
 
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    if (buffer.length === 0 || !store.open) return;
-    const batches = buffer;
-    buffer = [];
-    const now = Date.now();
-    try {
-      const outcome = store.ingestResultBatches(batches, now);
-      counters.flushes += 1;
-      counters.batchesStored += outcome.stored;
-      counters.batchesDuplicate += outcome.duplicates;
-      counters.batchesUnknownDevice += outcome.unknownDevice;
-      counters.rowsStored += outcome.rows;
-      for (const [deviceId, seqs] of outcome.inDatabase) {
-        const list = toAck.get(deviceId);
-        if (list) list.push(...seqs);
-        else toAck.set(deviceId, seqs);
+  const refuse = (deviceId: string, refusals: readonly BatchRefusal[]) => {
+    if (refusals.length === 0) return;
+    counters.batchesRefused += refusals.length;
+    const list = toRefuse.get(deviceId);
+    if (list) list.push(...refusals);
+    else toRefuse.set(deviceId, [...refusals]);
+    ackSoon();
+  };
+
+  const noteStored = (outcome: IngestOutcome) => {
+    counters.batchesStored += outcome.stored;
+    counters.batchesDuplicate += outcome.duplicates;
+    counters.batchesUnknownDevice += outcome.unknownDevice;
+    counters.rowsStored += outcome.rows;
+    for (const [deviceId, seqs] of outcome.inDatabase) {
+      const list = toAck.get(deviceId);
+      if (list) list.push(...seqs);
+      else toAck.set(deviceId, seqs);
+    }
+    if (toAck.size > 0) ackSoon();
+  };
+
+  /** One batch at a time, after a turn failed for something other than the moment: finds the batch SQLite refuses. */
+  const isolate = (batches: readonly ResultBatch[], now: number): ResultBatch[] => {
+    const committed: ResultBatch[] = [];
+    for (const batch of batches) {
+      try {
+        noteStored(store.ingestResultBatches([batch], now));
+        committed.push(batch);
+      } catch (error) {
+        if (isTransient(error) || !store.open) continue;
+        logger.warn('result batch refused by SQLite', { deviceId: batch.deviceId, seq: batch.seq, reason: reasonOf(error) });
+        refuse(batch.deviceId, [{ seq: batch.seq, reason: 'store', message: reasonOf(error).slice(0, 500) }]);
       }
-      if (toAck.size > 0) ackTimer ??= setTimeout(sendAcks, ACK_MS);
-      const at = new Date(now).toISOString();
-      store.transaction(() => {
-        for (const id of new Set(batches.map((b) => b.deviceId))) store.touchDevice(id, at);
-      });
+    }
+    return committed;
+  };
+
+  const runTurn = () => {
+    const batches = queue.takeTurn();
+    if (batches.length === 0 || !store.open) return;
+    const now = Date.now();
+    let committed: readonly ResultBatch[] = batches;
+    try {
+      noteStored(store.ingestResultBatches(batches, now));
+      counters.flushes += 1;
     } catch (error) {
       // Not acked, so their agents send them again; counted loudly all the same.
       counters.flushErrors += 1;
       logger.error('results flush failed', { batches: batches.length, reason: reasonOf(error) });
+      committed = isTransient(error) || !store.open ? [] : isolate(batches, now);
     }
+    if (committed.length === 0) return;
+    try {
+      const at = new Date(now).toISOString();
+      store.transaction(() => {
+        for (const id of new Set(committed.map((b) => b.deviceId))) store.touchDevice(id, at);
+      });
+    } catch (error) {
+      logger.warn('last-seen not updated', { reason: reasonOf(error) });
+    }
+    hooks.onResultsCommitted?.(committed);
+  };
+
+  /** Turns until the queue is empty, each on its own event-loop tick so MQTT input keeps flowing between them. */
+  const nextTurn = () => {
+    turnScheduled = undefined;
+    clearTimeout(timer);
+    timer = undefined;
+    runTurn();
+    if (queue.size > 0 && !closed) turnScheduled = setImmediate(nextTurn);
+  };
+
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (turnScheduled) clearImmediate(turnScheduled);
+    turnScheduled = undefined;
+    while (queue.size > 0 && store.open) runTurn();
   };
 
   const handlers: IngestHandlers = {
-    results(batch: ResultBatch) {
+    results(deviceId, batches, refused) {
       if (closed) return;
-      buffer.push(batch);
-      if (buffer.length >= options.maxBatches) flush();
-      else timer ??= setTimeout(flush, options.flushMs);
+      refuse(deviceId, refused);
+      if (batches.length === 0) return;
+      queue.push(deviceId, batches);
+      if (turnScheduled) return;
+      if (queue.size >= options.maxBatches) turnScheduled = setImmediate(nextTurn);
+      else timer ??= setTimeout(nextTurn, options.flushMs);
     },
     reported(state: ReportedState) {
       const known = store.getDevice(state.deviceId) !== undefined;
@@ -143,6 +232,11 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
       closed = true;
     },
   };
+}
+
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TRANSIENT.test(code);
 }
 
 function seqRanges(seqs: number[]): [number, number][] {

@@ -1,6 +1,6 @@
 /** Builds every retained message from SQLite, so the broker's retained store is always derivable. */
 import { PROTOCOL_VERSION, type ModuleEnvelope } from '../protocol/index.js';
-import type { RetainedSource } from './mqtt-link.js';
+import type { RetainedSource } from './retained-publisher.js';
 import type { Store } from './store/index.js';
 
 export function retainedSource(store: Store): RetainedSource {

@@ -5,6 +5,7 @@ export * from './manifest.js';
 export * from './limits.js';
 export * from './messages.js';
 export * from './codec.js';
+export * from './results.js';
 export * from './content.js';
 export { protocolErrors } from './errors.js';
 export * from './abi.js';

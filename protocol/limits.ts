@@ -30,6 +30,13 @@ export const MAX_PACKET_BYTES = PAYLOAD_CAPS.module + 4 * 1024;
 export const MAX_SPOOLED_BATCHES = 1000;
 /** Seq ranges in one ResultsAck [WF-P-T-8]. */
 export const MAX_ACK_RANGES = 1000;
+/**
+ * Refused batches in one ResultsAck [WF-P-NACK-1]: 64 of at most ~800 bytes each fit its cap, so
+ * the API sends refusals in acks of their own (`stored` empty) rather than beside 1,000 ranges.
+ */
+export const MAX_ACK_REFUSALS = 64;
+/** The largest result seq: every JSON reader holds integers up to 2^53 − 1 exactly [WF-P-R-1]. */
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 /** Desired state may list at most this many modules per device. */
 export const MAX_MODULES_PER_DEVICE = 32;

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEVICE_ID_PATTERN, MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN, SHA256_HEX_PATTERN } from './ids.js';
 import { ManifestSchema, ModuleLimitsSchema } from './manifest.js';
-import { MAX_ACK_RANGES, MAX_MODULES_PER_DEVICE, MAX_SPOOLED_BATCHES, MAX_WASM_BASE64_CHARS, MAX_WASM_BYTES } from './limits.js';
+import { MAX_ACK_RANGES, MAX_ACK_REFUSALS, MAX_MODULES_PER_DEVICE, MAX_SEQ, MAX_SPOOLED_BATCHES, MAX_WASM_BASE64_CHARS, MAX_WASM_BYTES } from './limits.js';
 import { PROTOCOL_VERSION } from './version.js';
 import { SignaturesSchema, TrustedKeysSchema } from './trust.js';
 
@@ -94,6 +94,33 @@ export const ModuleRunStateSchema = Type.Union([
 ]);
 export type ModuleRunState = Static<typeof ModuleRunStateSchema>;
 
+const Count = Type.Integer({ minimum: 0 });
+/** A result sequence number: an integer in [0, 2^53 − 1], exact in every JSON reader [WF-P-R-1]. */
+const Seq = Type.Integer({ minimum: 0, maximum: MAX_SEQ });
+
+/**
+ * Why the fleet API refused to store a result batch [WF-P-NACK-2]: `seq-range` (seq missing or not
+ * an integer in [0, 2^53 − 1]), `non-finite` (a number field holds null, which is what JSON makes
+ * of NaN and ±Infinity), `schema` (any other schema failure), `store` (valid, but SQLite refused it).
+ */
+export const RefusalReasonSchema = Type.Union([Type.Literal('schema'), Type.Literal('seq-range'), Type.Literal('non-finite'), Type.Literal('store')]);
+export type RefusalReason = Static<typeof RefusalReasonSchema>;
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['schema', 'seq-range', 'non-finite', 'store'];
+
+/** What one module lost, by reason [WF-P-R-3]; absent while it lost nothing. */
+export const ModuleLostSchema = Type.Object(
+  {
+    /** Output values (metric points, events) that were NaN or ±Infinity, dropped before spooling [WF-P-R-2]. */
+    nonFinite: Type.Optional(Count),
+    /** Result batches the fleet API refused [WF-P-NACK-1]; never resent. */
+    refused: Type.Optional(Count),
+    /** The latest refusal: its reason, field and message, readable by an operator. */
+    lastRefusal: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+);
+export type ModuleLost = Static<typeof ModuleLostSchema>;
+
 export const ReportedModuleSchema = Type.Object(
   {
     name: ModuleName,
@@ -107,12 +134,11 @@ export const ReportedModuleSchema = Type.Object(
     lastFault: Type.Optional(Type.String({ maxLength: 1000 })),
     faults: Type.Integer({ minimum: 0 }),
     batches: Type.Integer({ minimum: 0 }),
+    lost: Type.Optional(ModuleLostSchema),
   },
   { additionalProperties: false },
 );
 export type ReportedModule = Static<typeof ReportedModuleSchema>;
-
-const Count = Type.Integer({ minimum: 0 });
 
 /** The agent's results spool, reported so that loss is visible through the API. */
 export const SpoolReportSchema = Type.Object(
@@ -129,6 +155,15 @@ export const SpoolReportSchema = Type.Object(
     writeFailures: Count,
     /** Results lost because they could be neither spooled nor sent. */
     lost: Count,
+    /** Results the fleet API refused to store [WF-P-NACK-1], forgotten without a resend. */
+    refused: Type.Optional(Count),
+    /** `refused` by reason [WF-P-NACK-2]. */
+    refusedBy: Type.Optional(
+      Type.Object(
+        { schema: Type.Optional(Count), 'seq-range': Type.Optional(Count), 'non-finite': Type.Optional(Count), store: Type.Optional(Count) },
+        { additionalProperties: false },
+      ),
+    ),
     /** The newest write failure, readable by an operator. */
     lastError: Type.Optional(Type.String({ maxLength: 1000 })),
     /** Sequence-number ranges [first, last] dropped, newest last; older ranges are merged away. */
@@ -188,7 +223,7 @@ export const ResultBatchSchema = Type.Object(
     v: V,
     deviceId: DeviceId,
     /** Per-device sequence number; (deviceId, seq) is unique and makes ingestion idempotent. */
-    seq: Type.Integer({ minimum: 0 }),
+    seq: Seq,
     module: ModuleName,
     version: Version,
     deploymentId: Id,
@@ -235,16 +270,33 @@ export const SpooledResultsSchema = Type.Object(
 );
 export type SpooledResults = Static<typeof SpooledResultsSchema>;
 
+/** One result batch the fleet API will never store, and why [WF-P-NACK-1]. */
+export const BatchRefusalSchema = Type.Object(
+  {
+    /** The batch's seq; null when it carried none in [0, 2^53 − 1] (then no agent can match it). */
+    seq: Type.Union([Seq, Type.Null()]),
+    reason: RefusalReasonSchema,
+    /** Slash-separated path of the field at fault, e.g. `metrics/0/points/3/1`. */
+    field: Type.Optional(Type.String({ maxLength: 200 })),
+    message: Type.String({ maxLength: 500 }),
+  },
+  { additionalProperties: false },
+);
+export type BatchRefusal = Static<typeof BatchRefusalSchema>;
+
 /**
  * Published with QoS 1 by the fleet API on wf/v1/devices/{id}/ack [WF-P-T-8] once result batches
  * are committed to SQLite (or were already there): ranges [first, last] of stored seqs. Only then
  * may the agent forget them; a broker PUBACK means the broker has them, not the database.
+ * `refused` is the negative ack [WF-P-NACK-1]: batches the API will never store, each with its
+ * reason; the agent forgets them too, counts them as lost with that reason, and never resends.
  */
 export const ResultsAckSchema = Type.Object(
   {
     v: V,
     deviceId: DeviceId,
-    stored: Type.Array(Type.Tuple([Count, Count]), { minItems: 1, maxItems: MAX_ACK_RANGES }),
+    stored: Type.Array(Type.Tuple([Seq, Seq]), { maxItems: MAX_ACK_RANGES }),
+    refused: Type.Optional(Type.Array(BatchRefusalSchema, { minItems: 1, maxItems: MAX_ACK_REFUSALS })),
   },
   { additionalProperties: false },
 );

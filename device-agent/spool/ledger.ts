@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reasonOf } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import type { SpoolReport } from '../../protocol/index.js';
+import { REFUSAL_REASONS, type RefusalReason, type SpoolReport } from '../../protocol/index.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import { SeqRanges, type SeqRange } from './ranges.js';
 
-export type DropReason = 'droppedFull' | 'droppedAge' | 'lost';
+export type DropReason = 'droppedFull' | 'droppedAge' | 'lost' | 'refused';
 
 const STATE_FILE = 'state.json';
 const STATE_SAVE_DELAY_MS = 500;
@@ -22,12 +22,16 @@ const DROP_MESSAGES: Record<DropReason, string> = {
   droppedFull: 'spool full (spool.maxBytes): oldest results dropped and counted',
   droppedAge: 'spooled results older than spool.maxAgeS dropped and counted',
   lost: 'results lost: neither spooled nor sendable; counted',
+  refused: 'results refused by the fleet API: forgotten, not resent, counted',
 };
+const COUNTERS = ['droppedFull', 'droppedAge', 'torn', 'writeFailures', 'lost', 'refused'] as const;
 
-type Counters = { droppedFull: number; droppedAge: number; torn: number; writeFailures: number; lost: number };
+type Counters = { droppedFull: number; droppedAge: number; torn: number; writeFailures: number; lost: number; refused: number };
+type RefusedBy = Partial<Record<RefusalReason, number>>;
 
 export class LossLedger {
-  private readonly counters: Counters = { droppedFull: 0, droppedAge: 0, torn: 0, writeFailures: 0, lost: 0 };
+  private readonly counters: Counters = { droppedFull: 0, droppedAge: 0, torn: 0, writeFailures: 0, lost: 0, refused: 0 };
+  private readonly refusedBy: RefusedBy = {};
   private readonly dropped: SeqRanges;
   /** Dropped after being published, so an ack may still prove them stored. */
   private readonly maybeStored = new Map<number, DropReason>();
@@ -49,6 +53,13 @@ export class LossLedger {
     this.ackedBelowAtStart = state.ackedBelow;
     this.dropped = new SeqRanges(MAX_DROPPED_RANGES, state.droppedRanges);
     Object.assign(this.counters, state.counters);
+    Object.assign(this.refusedBy, state.refusedBy);
+  }
+
+  /** A seq the API refused to store [WF-P-NACK-1]: lost for good, counted under its reason. */
+  refuse(seq: number, reason: RefusalReason): void {
+    this.refusedBy[reason] = (this.refusedBy[reason] ?? 0) + 1;
+    this.drop(seq, 'refused');
   }
 
   drop(seq: number, reason: DropReason, maybeStored = false): void {
@@ -90,6 +101,7 @@ export class LossLedger {
       pending,
       bytes,
       ...this.counters,
+      ...(Object.keys(this.refusedBy).length > 0 ? { refusedBy: { ...this.refusedBy } } : {}),
       ...(this.lastError !== undefined ? { lastError: this.lastError.slice(0, 1000) } : {}),
       droppedRanges: this.dropped.toJSON(),
     };
@@ -106,7 +118,7 @@ export class LossLedger {
   }
 
   save(ackedBelow: number): void {
-    const body = JSON.stringify({ ackedBelow, counters: this.counters, droppedRanges: this.dropped.toJSON() }) + '\n';
+    const body = JSON.stringify({ ackedBelow, counters: this.counters, refusedBy: this.refusedBy, droppedRanges: this.dropped.toJSON() }) + '\n';
     this.saving = this.saving.then(() => writeFileAtomic(join(this.dir, STATE_FILE), body).catch((error) => this.failure('spool state not saved', error)));
   }
 
@@ -125,19 +137,25 @@ export class LossLedger {
   }
 }
 
-function readState(dir: string): { ackedBelow: number; counters: Partial<Counters>; droppedRanges: SeqRange[] } {
-  let parsed: { ackedBelow?: unknown; counters?: Record<string, unknown>; droppedRanges?: unknown };
+function readState(dir: string): { ackedBelow: number; counters: Partial<Counters>; refusedBy: RefusedBy; droppedRanges: SeqRange[] } {
+  let parsed: { ackedBelow?: unknown; counters?: Record<string, unknown>; refusedBy?: Record<string, unknown>; droppedRanges?: unknown };
   try {
     parsed = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as typeof parsed;
   } catch {
-    return { ackedBelow: 0, counters: {}, droppedRanges: [] };
+    return { ackedBelow: 0, counters: {}, refusedBy: {}, droppedRanges: [] };
   }
+  const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
   const counters: Partial<Counters> = {};
-  for (const key of ['droppedFull', 'droppedAge', 'torn', 'writeFailures', 'lost'] as const) {
+  for (const key of COUNTERS) {
     const value = parsed.counters?.[key];
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) counters[key] = value;
+    if (isCount(value)) counters[key] = value;
+  }
+  const refusedBy: RefusedBy = {};
+  for (const reason of REFUSAL_REASONS) {
+    const value = parsed.refusedBy?.[reason];
+    if (isCount(value)) refusedBy[reason] = value;
   }
   const ackedBelow = typeof parsed.ackedBelow === 'number' && Number.isSafeInteger(parsed.ackedBelow) && parsed.ackedBelow >= 0 ? parsed.ackedBelow : 0;
   const droppedRanges = Array.isArray(parsed.droppedRanges) ? (parsed.droppedRanges as SeqRange[]).filter((r) => Array.isArray(r) && r.length === 2) : [];
-  return { ackedBelow, counters, droppedRanges };
+  return { ackedBelow, counters, refusedBy, droppedRanges };
 }

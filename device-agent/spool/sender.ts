@@ -11,7 +11,7 @@ import type { MqttClient } from 'mqtt';
 import { reasonOf } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { decodePayload, MAX_SPOOLED_BATCHES, PAYLOAD_CAPS, PROTOCOL_VERSION, topics } from '../../protocol/index.js';
-import type { Spool } from './spool.js';
+import type { RefusedResult, Spool } from './spool.js';
 
 export interface SenderOptions {
   readonly deviceId: string;
@@ -21,6 +21,8 @@ export interface SenderOptions {
   /** Spooled publishes awaiting their PUBACK at most. */
   readonly maxPublishesInFlight?: number;
   readonly logger?: Logger;
+  /** Results the API refused [WF-P-NACK-1], already forgotten by the spool; e.g. to count them per module. */
+  readonly onRefused?: (refused: RefusedResult[]) => void;
 }
 
 export interface SenderStats {
@@ -29,6 +31,8 @@ export interface SenderStats {
   readonly acked: number;
   readonly resends: number;
   readonly malformedAcks: number;
+  /** Results the API refused with a negative ack; never resent. */
+  readonly refused: number;
 }
 
 /** Also bounds what the spool rescues in memory when it drops a segment (spool.ts). */
@@ -50,13 +54,13 @@ export class ResultSender {
   private pumping = false;
   private stopped = false;
   private readonly ackTimer: NodeJS.Timeout;
-  private readonly stats_ = { published: 0, publishes: 0, acked: 0, resends: 0, malformedAcks: 0 };
+  private readonly stats_ = { published: 0, publishes: 0, acked: 0, resends: 0, malformedAcks: 0, refused: 0 };
   private readonly prefix: Buffer;
 
   constructor(
     private readonly client: MqttClient,
     private readonly spool: Spool,
-    options: SenderOptions,
+    private readonly options: SenderOptions,
   ) {
     this.window = options.window ?? DEFAULT_WINDOW;
     this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
@@ -86,6 +90,12 @@ export class ResultSender {
       return true;
     }
     this.stats_.acked += this.spool.ack(decoded.value.stored);
+    if (decoded.value.refused) {
+      // Forgotten, not resent: resending what the API cannot store would only hold the window [WF-P-NACK-1].
+      const refused = this.spool.refuse(decoded.value.refused);
+      this.stats_.refused += refused.length;
+      if (refused.length > 0) this.options.onRefused?.(refused);
+    }
     this.pump();
     return true;
   }

@@ -11,15 +11,14 @@
  * A failing disk (full, I/O error, not writable) never stops the agent: the record is kept in a
  * bounded memory queue instead, the failure is logged and counted, and results still go out live.
  */
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { reasonOf } from '../../common/errors.js';
+import { mkdirSync } from 'node:fs';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import type { SpoolReport } from '../../protocol/index.js';
+import type { BatchRefusal, SpoolReport } from '../../protocol/index.js';
 import { LossLedger, type DropReason } from './ledger.js';
 import type { SeqRange } from './ranges.js';
-import { encodeRecord, RECORD_HEADER_BYTES, recordPayload, scanSegment } from './record.js';
-import { recoverSpool, segmentName } from './recovery.js';
+import { encodeRecord, RECORD_HEADER_BYTES } from './record.js';
+import { recoverSpool } from './recovery.js';
+import { SegmentFiles, type Segment } from './segments.js';
 
 export interface SpoolLimits {
   readonly maxBytes: number;
@@ -52,13 +51,11 @@ export interface SpoolEntry {
   done: boolean;
 }
 
-interface Segment {
-  readonly no: number;
-  readonly path: string;
-  bytes: number;
-  /** Entries in it not yet acked or dropped. */
-  live: number;
-  readFd?: number;
+/** A refused result and, when its payload names them, the module and deployment that produced it. */
+export interface RefusedResult extends BatchRefusal {
+  readonly seq: number;
+  readonly module?: string;
+  readonly deploymentId?: string;
 }
 
 const DEFAULT_FSYNC_INTERVAL_MS = 100;
@@ -71,20 +68,13 @@ export class Spool {
   private head = 0;
   /** Index of the next entry to publish. */
   private cursor = 0;
-  private readonly segments = new Map<number, Segment>();
-  private active: Segment | undefined;
-  private appendFd: number | undefined;
-  private readonly segmentBytes: number;
-  private diskBytes = 0;
+  private readonly files: SegmentFiles;
   private memoryBytes = 0;
   private rescuedBytes = 0;
   private lastSeq = -1;
   private readonly ledger: LossLedger;
-  private dirty = 0;
-  private fsyncTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private readonly fsyncIntervalMs: number;
   private usable: boolean;
   private closed = false;
 
@@ -94,10 +84,11 @@ export class Spool {
   ) {
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
-    this.fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
-    // Several segments per spool, so dropping the oldest frees space in modest steps.
-    this.segmentBytes = Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(options.maxBytes / 8)));
     this.ledger = new LossLedger(dir, this.logger, this.now);
+    // Several segments per spool, so dropping the oldest frees space in modest steps.
+    const segmentBytes = Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(options.maxBytes / 8)));
+    const fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
+    this.files = new SegmentFiles(dir, segmentBytes, fsyncIntervalMs, this.logger, (error) => this.noteFailure('spool fsync failed', error));
     this.usable = this.recover(this.ledger.ackedBelowAtStart);
   }
 
@@ -208,23 +199,35 @@ export class Spool {
     return settled;
   }
 
+  /**
+   * The API will never store these [WF-P-NACK-1]: forgotten now, never resent, each counted as
+   * lost with its reason. Returns, for each one still pending, the module that produced it (read
+   * from its payload), so the agent can count it on that module too.
+   */
+  refuse(refusals: readonly BatchRefusal[]): RefusedResult[] {
+    const out: RefusedResult[] = [];
+    for (const refusal of refusals) {
+      if (refusal.seq === null) continue;
+      const entry = this.entries[this.indexOf(refusal.seq)];
+      if (!entry || entry.seq !== refusal.seq || entry.done) continue;
+      const payload = entry.payload ?? (entry.segment ? this.readPayload(entry) : undefined);
+      if (entry.done) continue; // unreadable: readPayload counted it as lost already
+      this.settle(entry);
+      this.ledger.refuse(entry.seq, refusal.reason);
+      out.push({ ...refusal, seq: entry.seq, ...producerOf(payload) });
+    }
+    this.advanceHead();
+    if (out.length > 0) this.saveSoon();
+    return out;
+  }
+
   report(): SpoolReport {
-    return this.ledger.report(this.pending, this.diskBytes + this.memoryBytes + this.rescuedBytes);
+    return this.ledger.report(this.pending, this.files.bytes + this.memoryBytes + this.rescuedBytes);
   }
 
   /** Writes what is buffered to the medium now. */
-  async sync(): Promise<void> {
-    clearTimeout(this.fsyncTimer);
-    this.fsyncTimer = undefined;
-    if (this.dirty === 0 || this.appendFd === undefined) return;
-    this.dirty = 0;
-    const fd = this.appendFd;
-    await new Promise<void>((resolve) =>
-      fsync(fd, (error) => {
-        if (error) this.noteFailure('spool fsync failed', error);
-        resolve();
-      }),
-    );
+  sync(): Promise<void> {
+    return this.files.sync();
   }
 
   async close(): Promise<void> {
@@ -232,65 +235,26 @@ export class Spool {
     await this.sync();
     this.closed = true;
     await this.ledger.close(this.usable ? this.ackedBelow() : undefined);
-    this.closeFds();
+    this.files.closeFds();
   }
 
   // --- disk -------------------------------------------------------------------------------
 
   private writeRecord(seq: number, writtenAt: number, record: Buffer): SpoolEntry | undefined {
     try {
-      if (!this.active || this.active.bytes + record.byteLength > this.segmentBytes) this.rotate();
-      const segment = this.active!;
-      const written = writeSync(this.appendFd!, record);
-      if (written !== record.byteLength) throw new Error(`short write: ${written} of ${record.byteLength} bytes`);
-      const entry: SpoolEntry = { seq, writtenAt, size: record.byteLength, segment, offset: segment.bytes, payload: undefined, sentAt: 0, everSent: false, rescued: false, done: false };
-      segment.bytes += record.byteLength;
-      segment.live += 1;
-      this.diskBytes += record.byteLength;
-      this.dirty += record.byteLength;
-      this.fsyncTimer ??= setTimeout(() => void this.sync(), this.fsyncIntervalMs);
-      return entry;
+      const { segment, offset } = this.files.write(record);
+      return { seq, writtenAt, size: record.byteLength, segment, offset, payload: undefined, sentAt: 0, everSent: false, rescued: false, done: false };
     } catch (error) {
       this.noteFailure('spool write failed; the result is kept in memory and sent live', error, seq);
-      // A partial record would read as a torn tail; cut it so later appends stay readable.
-      if (this.appendFd !== undefined && this.active) {
-        try {
-          ftruncateSync(this.appendFd, this.active.bytes);
-        } catch {
-          // not a regular file (e.g. /dev/full) or the disk is gone: nothing to cut
-        }
-      }
       return undefined;
     }
   }
 
-  private rotate(): void {
-    if (this.appendFd !== undefined) {
-      const fd = this.appendFd;
-      this.appendFd = undefined;
-      // The old segment's last batch still needs its fsync before the fd goes.
-      fsync(fd, () => closeSync(fd));
-      this.dirty = 0;
-    }
-    const no = this.active ? this.active.no + 1 : 1;
-    const segment: Segment = { no, path: join(this.dir, segmentName(no)), bytes: 0, live: 0 };
-    this.appendFd = openSync(segment.path, 'a');
-    this.segments.set(no, segment);
-    this.active = segment;
-  }
-
   private readPayload(entry: SpoolEntry): Buffer | undefined {
-    const segment = entry.segment!;
     try {
-      segment.readFd ??= openSync(segment.path, 'r');
-      const bytes = Buffer.allocUnsafe(entry.size);
-      const read = readSync(segment.readFd, bytes, 0, entry.size, entry.offset);
-      if (read !== entry.size) throw new Error(`short read at ${entry.offset}`);
-      const scan = scanSegment(bytes);
-      if (scan.records.length !== 1) throw new Error(`record ${entry.seq} fails its checksum`);
-      return recordPayload(bytes, scan.records[0]!);
+      return this.files.read(entry.segment!, entry.offset, entry.size, entry.seq);
     } catch (error) {
-      this.noteFailure('spooled result unreadable; counted as lost', error, entry.seq);
+      this.noteFailure('spooled result unreadable; counted as lost', error, entry.seq, false);
       this.drop(entry, 'lost');
       return undefined;
     }
@@ -307,31 +271,18 @@ export class Spool {
     if (!recovered) return false;
     let last: Segment | undefined;
     for (const found of recovered.segments) {
-      const segment: Segment = { no: found.no, path: found.path, bytes: found.bytes, live: 0 };
-      for (const record of found.records) {
-        if (record.seq < ackedBelow || record.seq <= this.lastSeq) continue;
+      const live = found.records.filter((record) => record.seq >= ackedBelow);
+      const segment = this.files.adopt(found.no, found.path, found.bytes, 0);
+      for (const record of live) {
+        if (record.seq <= this.lastSeq) continue;
         this.entries.push({ ...record, segment, payload: undefined, sentAt: 0, everSent: false, rescued: false, done: false });
         segment.live += 1;
         this.lastSeq = record.seq;
       }
-      this.segments.set(segment.no, segment);
-      this.diskBytes += segment.bytes;
       last = segment;
     }
-    for (const segment of [...this.segments.values()]) if (segment.live === 0 && segment !== last) this.removeSegment(segment);
-    if (last) {
-      try {
-        this.appendFd = openSync(last.path, 'a');
-        this.active = last;
-      } catch (error) {
-        this.noteFailure('spool segment not writable', error);
-      }
-    } else if (recovered.highestNo > 0) {
-      // Only unreadable entries: number new segments so the first reuses the lowest such name
-      // (a broken entry stays broken, and the failure shows) rather than silently skipping it.
-      this.active = { no: recovered.highestNo - 1, path: '', bytes: Infinity, live: 0 };
-    }
-    if (this.entries.length > 0) this.logger.info('spool recovered', { pending: this.entries.length, bytes: this.diskBytes });
+    this.files.resume(last, recovered.highestNo, (error) => this.noteFailure('spool segment not writable', error));
+    if (this.entries.length > 0) this.logger.info('spool recovered', { pending: this.entries.length, bytes: this.files.bytes });
     return true;
   }
 
@@ -349,9 +300,9 @@ export class Spool {
 
   /** Drops whole oldest segments until `incoming` more bytes fit under maxBytes. */
   private makeRoom(incoming: number): void {
-    while (this.diskBytes + this.memoryBytes + incoming > this.options.maxBytes) {
-      const oldest = [...this.segments.values()].sort((a, b) => a.no - b.no)[0];
-      if (!oldest || (oldest === this.active && this.segments.size === 1 && oldest.bytes === 0)) {
+    while (this.files.bytes + this.memoryBytes + incoming > this.options.maxBytes) {
+      const oldest = this.files.oldest();
+      if (!oldest) {
         if (!this.dropOldestMemory()) return;
         continue;
       }
@@ -361,14 +312,7 @@ export class Spool {
         if (entry.everSent) this.rescue(entry);
         else this.drop(entry, 'droppedFull');
       }
-      if (oldest === this.active) {
-        this.active = undefined;
-        if (this.appendFd !== undefined) closeSync(this.appendFd);
-        this.appendFd = undefined;
-        // Keep numbering upwards so a segment name is never reused while readers may hold it.
-        this.active = { no: oldest.no, path: '', bytes: Infinity, live: 0 };
-      }
-      this.removeSegment(oldest);
+      this.files.discard(oldest);
       this.advanceHead();
     }
   }
@@ -404,25 +348,12 @@ export class Spool {
   private settle(entry: SpoolEntry): void {
     entry.done = true;
     if (entry.segment) {
-      entry.segment.live -= 1;
-      if (entry.segment.live === 0 && entry.segment !== this.active && this.segments.has(entry.segment.no)) this.removeSegment(entry.segment);
+      this.files.release(entry.segment);
     } else if (entry.payload) {
       if (entry.rescued) this.rescuedBytes -= entry.payload.byteLength;
       else this.memoryBytes -= entry.payload.byteLength;
     }
     entry.payload = undefined;
-  }
-
-  private removeSegment(segment: Segment): void {
-    this.segments.delete(segment.no);
-    this.diskBytes -= segment.bytes;
-    if (segment.readFd !== undefined) closeSync(segment.readFd);
-    segment.readFd = undefined;
-    try {
-      unlinkSync(segment.path);
-    } catch (error) {
-      this.logger.warn('spool segment not removed', { path: segment.path, error: reasonOf(error) });
-    }
   }
 
   private advanceHead(): void {
@@ -447,8 +378,8 @@ export class Spool {
     return low;
   }
 
-  private noteFailure(message: string, error: unknown, seq?: number): void {
-    this.ledger.failure(message, error, seq === undefined ? {} : { seq }, !message.startsWith('spooled result unreadable'));
+  private noteFailure(message: string, error: unknown, seq?: number, countAsWrite = true): void {
+    this.ledger.failure(message, error, seq === undefined ? {} : { seq }, countAsWrite);
   }
 
   // --- the acked watermark (kept in state.json by the ledger) -------------------------------
@@ -462,15 +393,16 @@ export class Spool {
     for (let i = this.head; i < this.entries.length; i++) if (!this.entries[i]!.done) return this.entries[i]!.seq;
     return this.lastSeq + 1;
   }
-
-  private closeFds(): void {
-    if (this.appendFd !== undefined) closeSync(this.appendFd);
-    this.appendFd = undefined;
-    for (const segment of this.segments.values()) {
-      if (segment.readFd !== undefined) closeSync(segment.readFd);
-      segment.readFd = undefined;
-    }
-  }
 }
 
 export { RECORD_HEADER_BYTES };
+
+function producerOf(payload: Buffer | undefined): { module?: string; deploymentId?: string } {
+  if (!payload) return {};
+  try {
+    const { module, deploymentId } = JSON.parse(payload.toString('utf8')) as { module?: unknown; deploymentId?: unknown };
+    return { ...(typeof module === 'string' ? { module } : {}), ...(typeof deploymentId === 'string' ? { deploymentId } : {}) };
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Result batches waiting for SQLite, one FIFO per device, served round-robin: each turn takes from
+ * every device with work at most `maxRowsPerDevice` rows (at least one batch, at most
+ * `maxBatchesPerDevice`). So a device flushing a backlog of days, or sending heavy batches, gets
+ * its share of each turn and no more, and every other device's batches are in the next turn
+ * whatever the size of that backlog (docs/operations.md §Fair ingestion).
+ */
+import type { ResultBatch } from '../protocol/index.js';
+
+export interface FairShare {
+  readonly maxRowsPerDevice: number;
+  readonly maxBatchesPerDevice: number;
+}
+
+/** Rows a batch becomes in SQLite: one per metric point and per event. */
+export function rowsOf(batch: ResultBatch): number {
+  let rows = batch.events.length;
+  for (const metric of batch.metrics) rows += metric.points.length;
+  return rows;
+}
+
+export class FairQueue {
+  private readonly queues = new Map<string, { batches: ResultBatch[]; head: number }>();
+  private count = 0;
+
+  constructor(private readonly share: FairShare) {}
+
+  /** Batches waiting, all devices together. */
+  get size(): number {
+    return this.count;
+  }
+
+  push(deviceId: string, batches: readonly ResultBatch[]): void {
+    if (batches.length === 0) return;
+    let queue = this.queues.get(deviceId);
+    if (!queue) this.queues.set(deviceId, (queue = { batches: [], head: 0 }));
+    for (const batch of batches) queue.batches.push(batch);
+    this.count += batches.length;
+  }
+
+  /** One turn: every waiting device's share, oldest first within a device. */
+  takeTurn(): ResultBatch[] {
+    const turn: ResultBatch[] = [];
+    for (const [deviceId, queue] of this.queues) {
+      let rows = 0;
+      let taken = 0;
+      while (queue.head < queue.batches.length && taken < this.share.maxBatchesPerDevice && (taken === 0 || rows < this.share.maxRowsPerDevice)) {
+        const batch = queue.batches[queue.head]!;
+        queue.head += 1;
+        rows += rowsOf(batch);
+        taken += 1;
+        turn.push(batch);
+      }
+      this.count -= taken;
+      if (queue.head === queue.batches.length) this.queues.delete(deviceId);
+      else if (queue.head > 1024) {
+        queue.batches.splice(0, queue.head);
+        queue.head = 0;
+      }
+    }
+    return turn;
+  }
+}

@@ -1,0 +1,42 @@
+/** The per-device round-robin of result ingestion: every device with work gets a bounded share per turn. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FairQueue } from '../../fleet-api/fair-queue.js';
+import { PROTOCOL_VERSION, type ResultBatch } from '../../protocol/index.js';
+
+const batch = (deviceId: string, seq: number, points = 1): ResultBatch => ({
+  v: PROTOCOL_VERSION, deviceId, seq, module: 'm', version: '1.0.0', deploymentId: 'd',
+  input: { source: 's', firstSeq: 0, count: 1, from: 0, to: 1 },
+  metrics: [{ name: 'x', points: Array.from({ length: points }, (_, i) => [i, i] as [number, number]) }],
+  events: [], dropped: 0,
+});
+
+test("a device's backlog is served a share per turn; another device's batch is in the very next turn", () => {
+  const queue = new FairQueue({ maxRowsPerDevice: 10, maxBatchesPerDevice: 4 });
+  queue.push('flood', Array.from({ length: 1000 }, (_, seq) => batch('flood', seq)));
+  queue.push('probe', [batch('probe', 0)]);
+  const first = queue.takeTurn();
+  assert.deepEqual(first.map((b) => `${b.deviceId}:${b.seq}`), ['flood:0', 'flood:1', 'flood:2', 'flood:3', 'probe:0']);
+  queue.push('probe', [batch('probe', 1)]);
+  assert.deepEqual(queue.takeTurn().filter((b) => b.deviceId === 'probe').map((b) => b.seq), [1]);
+  assert.equal(queue.size, 1000 - 8);
+  let turns = 0;
+  let previous = -1;
+  while (queue.size > 0) {
+    for (const b of queue.takeTurn()) {
+      assert.equal(b.seq, previous + 1 + (previous === -1 ? 8 : 0), 'a device keeps its order');
+      previous = b.seq;
+    }
+    turns += 1;
+  }
+  assert.equal(turns, Math.ceil(992 / 4));
+});
+
+test('rows bound a share, but a batch heavier than the share still goes, alone', () => {
+  const queue = new FairQueue({ maxRowsPerDevice: 10, maxBatchesPerDevice: 100 });
+  queue.push('heavy', [batch('heavy', 0, 50), batch('heavy', 1, 50)]);
+  queue.push('light', Array.from({ length: 20 }, (_, seq) => batch('light', seq, 1)));
+  const turn = queue.takeTurn();
+  assert.deepEqual(turn.filter((b) => b.deviceId === 'heavy').map((b) => b.seq), [0]);
+  assert.equal(turn.filter((b) => b.deviceId === 'light').length, 10);
+});
