@@ -164,17 +164,11 @@ export function createAuthorizeSubscribe({ logger, stats, options }: AuthorizeDe
 
 /**
  * Counts routed client publishes; broker-internal ones ($SYS heartbeat) have no client. A
- * revocation is acted on here, after the ACL let it through, so only the service can trigger it
- * [WF-P-T-6].
+ * revocation is acted on where the emitter delivers it (index.ts), on every node of a cluster.
  */
-export function createPublished({ stats, revocations }: AuthorizeDeps): PublishedHook {
-  return function published(packet, client, callback) {
-    if (client) {
-      stats.increment('messagesPublished');
-      if (packet.topic === topics.controlRevoke && principalOf(client)?.kind === 'service') {
-        revocations.onRevokeMessage(packet.payload, client.id);
-      }
-    }
+export function createPublished({ stats }: AuthorizeDeps): PublishedHook {
+  return function published(_packet, client, callback) {
+    if (client) stats.increment('messagesPublished');
     callback(null);
   };
 }

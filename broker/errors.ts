@@ -24,6 +24,7 @@ export const brokerErrors = defineErrors({
   WF_BROKER_TLS_HANDSHAKE_FAILED: { message: "TLS handshake from '{remoteAddress}' failed: {reason}" },
   WF_BROKER_CERTIFICATE_MISMATCH: { message: "client '{clientId}' certificate names {names}, not {identity}" },
   WF_BROKER_ANONYMOUS_ENABLED: { message: 'anonymous MQTT access is enabled (development only): {scope}' },
+  WF_BROKER_REDIS_UNAVAILABLE: { message: 'cluster Redis unavailable: {reason}' },
   WF_BROKER_DEVICE_REVOKED: { message: "device '{deviceId}' revoked: {clients} client(s) disconnected" },
 });
 

@@ -2,12 +2,14 @@
  * The broker: Aedes (MQTT 3.1.1) on a TCP server, with our authenticate/ACL hooks and a packet
  * size guard in front of every connection. Clients talk to it only over MQTT. See README.md.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { reasonOf } from '../common/errors.js';
 import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
+import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, withDeadline } from './cluster.js';
 import { brokerErrors } from './errors.js';
 import { GuardedConnection, type OversizeVerdict } from './guarded-connection.js';
 import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
@@ -15,6 +17,7 @@ import { ConnectionRateLimiter } from './rate-limit.js';
 import { RevocationRegistry } from './revocation.js';
 import { createStatCounters, type BrokerStats } from './stats.js';
 import { certificateIdentitiesOf, tlsServerOptions } from './tls.js';
+import { topics } from '../protocol/topics.js';
 
 export type { BrokerStats } from './stats.js';
 export type { BrokerOptions, BrokerOptionsInput, BrokerStartOptions } from './options.js';
@@ -32,6 +35,8 @@ export interface RunningBroker {
   /** `mqtts://host:tlsPort`; undefined without a TLS listener. */
   readonly tlsUrl: string | undefined;
   readonly options: BrokerOptions;
+  /** This node's id in a cluster (Aedes' broker id); random per start. */
+  readonly nodeId: string;
   stats(): BrokerStats;
   /** Disconnects every client, closes Aedes and the server. Idempotent. */
   close(): Promise<void>;
@@ -66,7 +71,14 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   // Decided at TCP accept (so idle connections count too), answered at CONNECT with code 3.
   const overRate = new WeakSet<object>();
 
+  const nodeId = randomUUID();
+  const cluster = options.redis ? openClusterEngines(options.redis, logger) : undefined;
+  const presence = cluster ? new ClusterPresence(nodeId, logger) : undefined;
+  const authorizePublish = createAuthorizePublish(hookDeps);
+
   const aedes = await Aedes.createBroker({
+    id: nodeId,
+    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence } : {}),
     connectTimeout: options.connectTimeoutMs,
     keepaliveLimit: options.keepaliveLimitSec,
     // Our hooks enforce maxTopicDepth with a counted, explained refusal (0x80 for a SUBSCRIBE);
@@ -86,7 +98,14 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
       overConnectionRate: (client) => overRate.has(client.conn),
       certificateIdentities: certificateIdentitiesOf,
     }),
-    authorizePublish: createAuthorizePublish(hookDeps),
+    // In a cluster, a dead node's wills reach us with no client (see cluster.ts).
+    authorizePublish: presence
+      ? (client, packet, callback) => {
+          if (!presence.isOrphanWill(packet)) return authorizePublish(client, packet, callback);
+          presence.judgeOrphanWill(packet);
+          callback(null);
+        }
+      : authorizePublish,
     authorizeSubscribe: createAuthorizeSubscribe(hookDeps),
     published: createPublished(hookDeps),
   });
@@ -97,9 +116,19 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   type RuntimePublish = (packet: PublishPacket, client: unknown, done?: (error?: Error | null) => void) => void;
   const publish = (aedes.publish as unknown as RuntimePublish).bind(aedes);
   (aedes as unknown as { publish: RuntimePublish }).publish = (packet, client, done) => {
-    if (isRateDropped(packet)) return (typeof client === 'function' ? client : done)?.(null);
+    if (isRateDropped(packet) || isStaleWill(packet)) return (typeof client === 'function' ? client : done)?.(null);
     return publish(packet, client, done);
   };
+
+  // Through the emitter, so a revocation published on any node reaches this one [WF-P-T-6]; the
+  // ACL lets only the service publish on the control topic.
+  emitterOf(aedes).on(topics.controlRevoke, (packet, next) => {
+    revocations.onRevokeMessage(packet.payload, packet.clientId ?? null);
+    next();
+  });
+  presence?.attach(aedes);
+  // Aedes reports a failed persistence call (Redis) as an 'error' event, which would otherwise end the process.
+  if (cluster) (aedes as unknown as NodeJS.EventEmitter).on('error', (error: Error) => logger.warn('cluster engine error', { code: 'WF_BROKER_REDIS_UNAVAILABLE', reason: reasonOf(error) }));
 
   aedes.on('clientError', (client: Client, error: Error) => {
     // Topics deeper than Aedes' ceiling never reach our hooks; count them all the same.
@@ -173,6 +202,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   } catch (error) {
     for (const server of servers) server.close();
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await cluster?.close();
     throw error;
   }
   const tlsUrl = options.tls && tlsPort !== undefined ? formatUrl(options.tls.host ?? options.host, tlsPort, 'mqtts') : undefined;
@@ -182,6 +212,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
     tlsUrl: tlsUrl ?? null,
     requireClientCert: options.tls?.requireClientCert ?? false,
     maxPacketBytes: options.maxPacketBytes,
+    ...(cluster ? { cluster: 'redis', nodeId } : {}),
   });
   if (options.allowAnonymous) {
     const warning = brokerErrors.WF_BROKER_ANONYMOUS_ENABLED({ scope: 'clients without a username may read every device\'s status, reported state and results; never for production' });
@@ -194,9 +225,12 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
       // Stop accepting first, then let Aedes disconnect its clients, then cut what is left
       // (connections still before CONNECT, or stuck in a drain).
       const serverClosed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      const aedesClosed = new Promise<void>((resolve) => aedes.close(() => resolve()));
+      // In a cluster Aedes' close ends with the emitter's goodbye to Redis, which may be gone.
+      await (cluster ? withDeadline(aedesClosed, CLOSE_WAIT_MS) : aedesClosed);
       for (const socket of sockets) socket.destroy();
       await serverClosed;
+      await cluster?.close();
       logger.info('broker stopped', { url, tlsUrl: tlsUrl ?? null });
     })();
     return closing;
@@ -209,6 +243,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
     url,
     tlsUrl,
     options,
+    nodeId,
     stats: () => stats.snapshot(aedes.connectedClients),
     close,
   };

@@ -146,8 +146,15 @@ export const BrokerOptionsSchema = Type.Object(
       minimum: 1000,
       maximum: 3_600_000,
       default: 60_000,
-      description: 'interval of the $SYS heartbeat Aedes publishes',
+      description: 'interval of the $SYS heartbeat Aedes publishes; in a cluster, a node silent for 3 of them is dead and its clients\' wills are published',
     }),
+    redis: Type.Optional(
+      Type.String({
+        pattern: '^rediss?://[^\\s]+$',
+        maxLength: 2048,
+        description: 'cluster mode (docs/scale-out.md): subscriptions, retained messages and sessions live in this Redis, shared by every node using it',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

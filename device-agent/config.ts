@@ -18,12 +18,21 @@ export const DEFAULT_MODULE_FETCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_RECONNECT_PERIOD_MS = 2_000;
 export const DEFAULT_RECONNECT_MAX_MS = 60_000;
 
+const BrokerUrl = Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://[^\\s]+$', maxLength: 2048 });
+
 export const AgentConfigSchema = Type.Object(
   {
     deviceId: Type.String({ pattern: DEVICE_ID_PATTERN }),
     broker: Type.Object(
       {
-        url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://[^\\s]+$', maxLength: 2048 }),
+        /** The broker; or the first of `urls`. */
+        url: Type.Optional(BrokerUrl),
+        /**
+         * Several broker nodes of one cluster (docs/scale-out.md): the agent connects to the first
+         * and, when its node dies or refuses it, fails over to the next, round robin, with the
+         * same jittered backoff as any reconnect.
+         */
+        urls: Type.Optional(Type.Array(BrokerUrl, { minItems: 1, maxItems: 32 })),
         username: Type.String({ minLength: 1, maxLength: 256 }),
         password: Type.String({ minLength: 1, maxLength: 1024 }),
         /** CA bundle (PEM) trusted for mqtts/wss, for brokers with a private CA. */
@@ -72,7 +81,7 @@ export const AgentConfigSchema = Type.Object(
 /** What callers may pass: the defaulted fields may be left out. */
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 /** After validation every defaulted field is present. */
-type DefaultedAgentConfig = AgentConfig & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean; isolation: Isolation };
+type DefaultedAgentConfig = AgentConfig & { broker: AgentConfig['broker'] & { url: string; urls: string[] } } & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean; isolation: Isolation };
 export type ResolvedAgentConfig = Readonly<DefaultedAgentConfig>;
 
 /**
@@ -86,6 +95,14 @@ export function resolveAgentConfig(input: unknown, baseDir?: string): ResolvedAg
     throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: first?.field || '(document)', reason: first?.message ?? 'invalid' });
   }
   const config = result.value as DefaultedAgentConfig;
+  // Either form names the brokers; after this both are there: `url` is the first of `urls`.
+  const first = config.broker.urls?.[0] ?? config.broker.url;
+  if (first === undefined) throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: 'broker/url', reason: 'a broker url (or a list in broker/urls) is required' });
+  if (config.broker.url !== undefined && config.broker.urls !== undefined && config.broker.urls[0] !== config.broker.url) {
+    throw agentErrors.WF_AGENT_CONFIG_INVALID({ field: 'broker/url', reason: 'with broker/urls, broker/url may only repeat its first entry' });
+  }
+  config.broker.urls = config.broker.urls ?? [first];
+  config.broker.url = first;
   if (baseDir !== undefined) {
     const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
     config.stateDir = at(config.stateDir);

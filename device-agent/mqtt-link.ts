@@ -16,9 +16,26 @@ export function statusMessage(deviceId: string, online: boolean, reason: DeviceS
   return { v: PROTOCOL_VERSION, deviceId, online, at: isoTime(), reason };
 }
 
+type Server = NonNullable<IClientOptions['servers']>[number];
+
+/** mqtt.js' failover list: it builds each new connection to the next entry, round robin. */
+export function failoverServers(urls: readonly string[]): Server[] {
+  return urls.map((url) => {
+    const parsed = new URL(url);
+    // mqtt.js builds streams for every scheme our config allows; its .d.ts lists fewer names.
+    const scheme = parsed.protocol.slice(0, -1);
+    const protocol = scheme as Server['protocol'];
+    const port = parsed.port ? Number(parsed.port) : scheme === 'mqtts' || scheme === 'tls' ? 8883 : scheme === 'ws' ? 80 : scheme === 'wss' ? 443 : 1883;
+    // URL keeps the brackets of an IPv6 literal; a socket wants the bare address.
+    return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port, protocol };
+  });
+}
+
 /**
  * Connects, and reconnects with exponential backoff and full jitter between
- * `reconnectPeriodMs` and `reconnectMaxMs` (0 = never reconnect).
+ * `reconnectPeriodMs` and `reconnectMaxMs` (0 = never reconnect). With several broker URLs each
+ * reconnect goes to the next node, so a node that died or refused us (a CONNACK error reconnects
+ * too) is left for the next one after the same jittered delay.
  */
 export function connectBroker(config: ResolvedAgentConfig, logger: Logger = silentLogger): MqttClient {
   const backoff = new ReconnectBackoff({ minMs: config.reconnectPeriodMs, maxMs: Math.max(config.reconnectPeriodMs, config.reconnectMaxMs) });
@@ -50,6 +67,8 @@ export function connectBroker(config: ResolvedAgentConfig, logger: Logger = sile
   if (config.broker.caFile !== undefined) options.ca = readFileSync(config.broker.caFile);
   if (config.broker.certFile !== undefined) options.cert = readFileSync(config.broker.certFile);
   if (config.broker.keyFile !== undefined) options.key = readFileSync(config.broker.keyFile);
+  const urls = config.broker.urls ?? [config.broker.url];
+  if (urls.length > 1) options.servers = failoverServers(urls);
   const client = mqtt.connect(config.broker.url, options);
   if (config.reconnectPeriodMs > 0) {
     // mqtt.js re-reads options.reconnectPeriod each time it arms its timer after a failed
@@ -61,6 +80,7 @@ export function connectBroker(config: ResolvedAgentConfig, logger: Logger = sile
       logger.info('reconnecting', { attempt: backoff.attempts - 1, nextDelayMs: client.options.reconnectPeriod });
     });
     client.on('connect', () => {
+      if (urls.length > 1) logger.info('connected to broker node', { host: client.options.host ?? null, port: client.options.port ?? null });
       backoff.reset();
       client.options.reconnectPeriod = backoff.next();
     });

@@ -23,6 +23,11 @@ export const FleetApiOptionsSchema = Type.Object(
     ),
     /** The broker URL written into agent configs; the service account's URL when absent. */
     publicMqttUrl: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://' })),
+    /**
+     * Cluster mode (docs/scale-out.md): device credentials are replicated into this Redis, where
+     * every broker node reads them (docs/security.md §Device authentication in a cluster).
+     */
+    redis: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$', maxLength: 2048 })),
     mqtt: Type.Object(
       {
         url: Type.String({ pattern: '^(mqtts?|wss?|tcp)://' }),
@@ -109,6 +114,7 @@ export type FleetApiOptionsPartial = {
   dbPath: string;
   http?: Partial<FleetApiOptionsInput['http']>;
   publicMqttUrl?: string;
+  redis?: string;
   mqtt: { url: string; password: string } & Partial<Omit<FleetApiOptionsInput['mqtt'], 'url' | 'password'>>;
   bodyLimitBytes?: number;
   largeBodyLimitBytes?: number;

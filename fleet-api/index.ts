@@ -13,6 +13,7 @@ import { createRolloutEngine, type RolloutEngine } from './deployments/engine.js
 import { createIngestion, type Ingestion } from './ingest.js';
 import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
+import { createCredentialReplica, type CredentialReplica } from './credential-replica.js';
 import { retainedSource } from './retained-source.js';
 import { openStore, tokenIdOf, type Store } from './store/index.js';
 import { createFleetSigning, type FleetSigning } from './signing/fleet-signing.js';
@@ -84,11 +85,19 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   );
   ingestion.setAcknowledger((deviceId, stored, refused) => link.publishAck(deviceId, stored, refused));
   rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }));
+  const credentials: CredentialReplica | undefined = options.redis
+    ? createCredentialReplica(options.redis, {
+        store,
+        service: { username: options.mqtt.username, password: options.mqtt.password },
+        logger: logger.child({ component: 'fleet-api-credentials' }),
+      })
+    : undefined;
   const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ store, link, ingestion, jobs, rollouts, options, signing, logger, version: packageVersion() });
+    app = await buildApp({ store, link, ingestion, jobs, rollouts, options, signing, logger, version: packageVersion(), ...(credentials ? { credentials } : {}) });
   } catch (error) {
+    await credentials?.close();
     await jobs.stop();
     await rollouts.stop();
     if (!deps.store) store.close();
@@ -108,6 +117,9 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     signing,
     async listen() {
       const address = await app.listen({ host: options.http.host, port: options.http.port });
+      // Broker nodes admit devices from the replica, so it is filled before we go on; if Redis is
+      // away the API starts anyway and keeps retrying in the background.
+      if (credentials) await credentials.syncAll().catch(() => credentials.start());
       connecting ??= link.connect();
       await connecting;
       const url = new URL(address);
@@ -121,6 +133,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       await rollouts.stop();
       await app.close();
       await link.close();
+      await credentials?.close();
       ingestion.close();
       store.close();
     },

@@ -33,6 +33,11 @@ export const PlatformOptionsSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /**
+     * Cluster mode (docs/scale-out.md): the embedded broker is one node of a fleet shared through
+     * this Redis, and authenticates devices from the credential replica the API keeps there.
+     */
+    redis: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$', maxLength: 2048 })),
     /** Development only: MQTT clients without a username may read device reports (docs/broker.md §Anonymous access). */
     allowAnonymous: Type.Boolean({ default: false }),
   },

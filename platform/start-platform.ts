@@ -4,6 +4,7 @@
  * link connects to it. The API closes the store it was handed.
  */
 import { startBroker, type RunningBroker } from '../broker/index.js';
+import { createRedisCredentialVerifier } from '../broker/redis-verifier.js';
 import { createFleetApi, openStore, storeCredentialVerifier, type FleetApi } from '../fleet-api/index.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { SERVICE_USERNAME } from '../protocol/index.js';
@@ -41,6 +42,9 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
   const service = { username: SERVICE_USERNAME, password: serviceSecret(dataDir) };
 
   const store = openStore(dataDir.dbPath);
+  const brokerLogger = logger.child({ component: 'broker' });
+  // In cluster mode the embedded node reads credentials from Redis like every other node.
+  const redisVerifier = options.redis ? createRedisCredentialVerifier(options.redis, brokerLogger) : undefined;
   let broker: RunningBroker;
   try {
     const tls = options.mqttTls;
@@ -50,10 +54,12 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
       tcp: options.mqttTcp,
       allowAnonymous: options.allowAnonymous,
       ...(tls ? { tls: { port: tls.port, certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile, requireClientCert: tls.requireClientCert } } : {}),
-      verifier: storeCredentialVerifier(store, service),
-      logger: logger.child({ component: 'broker' }),
+      verifier: redisVerifier ?? storeCredentialVerifier(store, service),
+      ...(options.redis ? { redis: options.redis } : {}),
+      logger: brokerLogger,
     });
   } catch (error) {
+    await redisVerifier?.close();
     store.close();
     throw error;
   }
@@ -66,6 +72,7 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
         dbPath: dataDir.dbPath,
         http: { host: options.host, port: options.httpPort },
         publicMqttUrl: options.publicMqttUrl ?? broker.url,
+        ...(options.redis ? { redis: options.redis } : {}),
         // A fixed id gives the API a persistent session (docs/operations.md).
         mqtt: { url: broker.url, clientId: 'wf-fleet-api', ...service, ...linkTls(options, broker) },
       },
@@ -74,6 +81,7 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
     listening = await api.listen();
   } catch (error) {
     await broker.close();
+    await redisVerifier?.close();
     store.close();
     throw error;
   }
@@ -99,6 +107,7 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
       closed = true;
       await api.close();
       await broker.close();
+      await redisVerifier?.close();
       logger.info('platform stopped');
     },
   };

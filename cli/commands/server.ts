@@ -23,6 +23,7 @@ interface ServerArgs extends GlobalArgs {
   'tls-port': number;
   'require-client-cert': boolean;
   'allow-anonymous-dev': boolean;
+  redis?: string;
 }
 
 /** The TLS listener from --tls-dir (as `wasmfleet certs init` writes it) and/or the single-file flags. */
@@ -64,6 +65,7 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
       .option('tls-ca', { type: 'string', describe: 'CA (PEM) for client certificates and the API link' })
       .option('tls-port', { type: 'number', default: 8883, describe: 'MQTT over TLS port (0 picks a free one)' })
       .option('require-client-cert', { type: 'boolean', default: false, describe: 'mutual TLS: devices must present a certificate naming them' })
+      .option('redis', { type: 'string', describe: 'cluster mode: this broker is one node of a fleet shared through Redis (redis://HOST:PORT); see docs/scale-out.md' })
       .option('allow-anonymous-dev', { type: 'boolean', default: false, describe: 'DEVELOPMENT ONLY: MQTT clients without a username may read device reports' })
       .example('$0 server --tls-dir ./data/tls --no-tcp --require-client-cert', 'TLS-only broker with mutual TLS (after `wasmfleet certs init`)')
       .example('$0 server --data ./data --mqtt-port 1883 --http-port 8080 --host 0.0.0.0', 'serve the whole platform on all interfaces') as Argv<ServerArgs>,
@@ -78,6 +80,7 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
         ...(args['public-mqtt-url'] ? { publicMqttUrl: args['public-mqtt-url'] } : {}),
         mqttTcp: args.tcp,
         allowAnonymous: args['allow-anonymous-dev'],
+        ...(args.redis ? { redis: args.redis } : {}),
         ...(tls ? { mqttTls: tls } : {}),
       },
       createLogger({ component: 'platform' }),

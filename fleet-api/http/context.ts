@@ -7,9 +7,12 @@ import type { JobScheduler } from '../jobs/index.js';
 import type { MqttLink } from '../mqtt-link.js';
 import type { FleetSigning } from '../signing/fleet-signing.js';
 import type { Store } from '../store/index.js';
+import type { CredentialReplica } from '../credential-replica.js';
 
 export interface RouteContext {
   store: Store;
+  /** Cluster mode: credential changes are written through to Redis for the broker nodes. */
+  credentials?: CredentialReplica;
   link: MqttLink;
   ingestion: Ingestion;
   jobs: JobScheduler;

@@ -58,6 +58,7 @@ export async function credentialRoutes(app: FastifyInstance, ctx: RouteContext):
       const outcome = ctx.store.rotateDeviceCredential(id, hash, graceSeconds, now);
       // Deleted while hashing.
       if (!outcome) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
+      await ctx.credentials?.put(id);
       // Without grace, sessions opened with the old secret must not outlive it [WF-P-T-6].
       if (graceSeconds === 0) await ctx.link.revokeDevice(id);
       request.audit = { target: id, detail: { graceSeconds, previousValidUntil: outcome.previousExpiresAt } };

@@ -47,6 +47,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
         if (isConstraint(error, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw apiErrors.WF_API_CONFLICT({ reason: `device '${id}' already exists`, field: 'body/id' });
         throw error;
       }
+      await ctx.credentials?.put(id);
       ctx.logger.info('device provisioned', { deviceId: id, profile });
       // A running or finished rollout whose selector matches picks the new device up.
       ctx.rollouts.nudge();
@@ -125,6 +126,8 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     async (request, reply) => {
       const { id } = request.params;
       if (!ctx.store.deleteDevice(id)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
+      // Before the revocation: a node must refuse the reconnect that follows it.
+      await ctx.credentials?.remove(id);
       await ctx.link.clearDesired(id);
       // The store no longer verifies its credential; this ends sessions already open [WF-P-T-6].
       await ctx.link.revokeDevice(id);

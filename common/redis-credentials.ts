@@ -1,0 +1,73 @@
+/**
+ * The credential replica in Redis (docs/security.md §Device authentication in a cluster): the
+ * API writes, every broker node reads, so a node admits a device without asking the API.
+ * This file is the one place that knows the key layout.
+ *
+ *   wf:cred:device:{deviceId}   hash  current = secret hash (common/secrets.ts format)
+ *                                     previous = the hash before a rotation with grace (optional)
+ *                                     previousUntil = when it stops working, ms since the epoch
+ *   wf:cred:service:{username}  hash  current = the service account's secret hash
+ *
+ * Only hashes travel: a Redis dump discloses no secret (each has 256 random bits, so a hash cannot
+ * be reversed by guessing). A deleted device has no key, so every node refuses it at once.
+ */
+import type { Redis } from 'ioredis';
+
+export const CREDENTIAL_KEY_PREFIX = 'wf:cred:';
+export const deviceCredentialKey = (deviceId: string): string => `${CREDENTIAL_KEY_PREFIX}device:${deviceId}`;
+export const serviceCredentialKey = (username: string): string => `${CREDENTIAL_KEY_PREFIX}service:${username}`;
+
+export interface ReplicatedCredential {
+  readonly current: string;
+  /** Present only while it is still accepted. */
+  readonly previous?: string;
+  readonly previousUntil?: number;
+}
+
+export async function readCredential(redis: Redis, key: string, now = Date.now()): Promise<ReplicatedCredential | undefined> {
+  const fields = await redis.hgetall(key);
+  if (!fields.current) return undefined;
+  const until = Number(fields.previousUntil);
+  const live = fields.previous !== undefined && Number.isFinite(until) && until > now;
+  return live ? { current: fields.current, previous: fields.previous!, previousUntil: until } : { current: fields.current };
+}
+
+/** Replaces the whole record in one transaction, so a node never reads half of it. */
+export async function writeCredential(redis: Redis, key: string, credential: ReplicatedCredential): Promise<void> {
+  const fields: Record<string, string> = { current: credential.current };
+  if (credential.previous !== undefined && credential.previousUntil !== undefined) {
+    fields.previous = credential.previous;
+    fields.previousUntil = String(credential.previousUntil);
+  }
+  await redis.multi().del(key).hset(key, fields).exec();
+}
+
+/**
+ * The device proved it has its new secret: the previous one stops working on every node. Only if
+ * `current` is still the hash that was verified, so a rotation racing this is never undone.
+ */
+export async function retirePrevious(redis: Redis, key: string, verifiedCurrent: string): Promise<void> {
+  await redis.eval(
+    "if redis.call('HGET', KEYS[1], 'current') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'previous', 'previousUntil') end return 0",
+    1,
+    key,
+    verifiedCurrent,
+  );
+}
+
+export async function deleteCredential(redis: Redis, key: string): Promise<void> {
+  await redis.del(key);
+}
+
+/** Every replicated device id (SCAN, never KEYS: it does not block Redis). */
+export async function replicatedDeviceIds(redis: Redis): Promise<string[]> {
+  const prefix = deviceCredentialKey('');
+  const ids: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) ids.push(key.slice(prefix.length));
+  } while (cursor !== '0');
+  return ids;
+}
