@@ -77,7 +77,7 @@ export const SUITES: readonly BenchSuite[] = [
     title: 'broker efficiency (our broker vs bare Aedes, each in its own process)',
     run: benchBrokerEfficiency,
     notes: [
-      'Broker efficiency: 10 device publishers (QoS 1, 64-byte payloads on their own results topics, 32 unacknowledged each) and one service subscriber on wf/v1/devices/+/results, all in the bench process; each broker runs in a child process and its CPU (utime + stime) is read from /proc/<pid>/stat. Rounds alternate between the brokers; median of 3 after one warm-up round each.',
+      'Broker efficiency: 10 device publishers (QoS 1, 64-byte payloads on their own results topics, 32 unacknowledged each) and one service subscriber on wf/v1/devices/+/results, all in the bench process; each broker runs in a child process and its CPU (utime + stime) is read from /proc/<pid>/stat. Rounds alternate between the brokers; median of 5 after one warm-up round each.',
     ],
   },
   {

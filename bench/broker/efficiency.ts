@@ -17,7 +17,7 @@ import { startBrokerChild, type BrokerChild, type BrokerKind } from './broker-ch
 const PUBLISHERS = 10;
 const MESSAGES_PER_PUBLISHER = Number(process.env.WF_BENCH_BROKER_MESSAGES ?? 5000);
 const WINDOW = 32;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const PAYLOAD = Buffer.alloc(64, 0x61);
 
 interface RoundResult {
