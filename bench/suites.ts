@@ -13,6 +13,7 @@ import { benchBundleSize } from './bundle-size.js';
 import { benchSpoolFlush } from './spool-flush.js';
 import { benchRolloutScale } from './rollout-scale.js';
 import { benchFairIngest } from './fair-ingest.js';
+import { benchBrokerEfficiency } from './broker/efficiency.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -78,6 +79,14 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchFairIngest,
     notes: [
       "Fair ingestion: 8 probe devices each publish one live ResultBatch every 100 ms and time publish → the API's ack (committed to SQLite); the subject is the same while one agent process flushes 20,000 spooled batches of 20 points. The API serves per-device queues round-robin, at most 1,000 rows (100 batches) of each device per transaction, so the backlog adds at most about one such turn to the others (docs/operations.md §Fair ingestion). Latency includes the 50 ms flush and 100 ms ack coalescing.",
+      ],
+    },
+    {
+    name: 'broker-efficiency',
+    title: 'broker efficiency (our broker vs bare Aedes, each in its own process)',
+    run: benchBrokerEfficiency,
+    notes: [
+      'Broker efficiency: 10 device publishers (QoS 1, 64-byte payloads on their own results topics, 32 unacknowledged each) and one service subscriber on wf/v1/devices/+/results, all in the bench process; each broker runs in a child process and its CPU (utime + stime) is read from /proc/<pid>/stat. Rounds alternate between the brokers; median of 5 after one warm-up round each.',
     ],
   },
   {

@@ -4,6 +4,7 @@
  */
 import { openDatabase, type Db } from './core.js';
 import { deviceOps, type DeviceOps } from './devices.js';
+import { devicePageOps, type DevicePageOps } from './device-pages.js';
 import { moduleOps, type ModuleOps } from './modules.js';
 import { deploymentOps, type DeploymentOps } from './deployments.js';
 import { resultOps, type ResultOps } from './results.js';
@@ -13,6 +14,7 @@ import { credentialOps, type CredentialOps } from './credentials.js';
 import { trustOps, type TrustOps } from './trust.js';
 
 export type Store = DeviceOps &
+  DevicePageOps &
   ModuleOps &
   DeploymentOps &
   ResultOps &
@@ -31,6 +33,7 @@ export function openStore(path: string): Store {
   const db = openDatabase(path);
   return {
     ...deviceOps(db),
+    ...devicePageOps(db),
     ...moduleOps(db),
     ...deploymentOps(db),
     ...resultOps(db),
@@ -53,6 +56,7 @@ export { tokenIdOf, roleSatisfies, TOKEN_ROLES, type TokenRole, type TokenRecord
 export type { AuditEntry, AuditEntryInput, AuditQuery } from './audit.js';
 export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
+export { DEVICE_SORTS, sortKeyOf, type DeviceSort, type DevicePageQuery, type DeviceSummaryRecord } from './device-pages.js';
 export type { ModuleRecord, ModuleSummary } from './modules.js';
 export type {
   DeploymentRecord,
