@@ -79,9 +79,9 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchFairIngest,
     notes: [
       "Fair ingestion: 8 probe devices each publish one live ResultBatch every 100 ms and time publish → the API's ack (committed to SQLite); the subject is the same while one agent process flushes 20,000 spooled batches of 20 points. The API serves per-device queues round-robin, at most 1,000 rows (100 batches) of each device per transaction, so the backlog adds at most about one such turn to the others (docs/operations.md §Fair ingestion). Latency includes the 50 ms flush and 100 ms ack coalescing.",
-      ],
-    },
-    {
+    ],
+  },
+  {
     name: 'broker-efficiency',
     title: 'broker efficiency (our broker vs bare Aedes, each in its own process)',
     run: benchBrokerEfficiency,
