@@ -26,7 +26,7 @@ test('the bundle is under 1 MB, pure JavaScript, and imports only Node built-ins
 
   const inputs = bundle.inputs.join('\n');
   assert.match(inputs, /node_modules\/mqtt\//, 'mqtt is inlined');
-  assert.match(inputs, /device-agent\/sandbox\/worker\.js/, 'the worker is bundled');
+  assert.match(inputs, /wasm-host\/worker\.js/, 'the worker is bundled');
   for (const forbidden of ['better-sqlite3', 'fastify', 'fleet-api/', 'yargs', 'esbuild']) {
     assert.ok(!inputs.includes(forbidden), `${forbidden} stays out of the bundle`);
   }

@@ -9,7 +9,7 @@ import { SandboxFault, type ModuleSandbox, type SandboxFaultKind, type SandboxLi
 import { effectiveConfig, type Manifest } from '../../protocol/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
 
-/** The sandbox each isolation runs modules in, as the agent picks it (device-agent/sandbox/select.ts). */
+/** The sandbox each isolation runs modules in, as the agent picks it (wasm-host/select.ts). */
 export const SANDBOXES = { metered: startMeteredSandbox, worker: startSandbox } as const satisfies Record<Isolation, unknown>;
 
 /** Builds the module folder if needed and starts it with manifest defaults; closed after the test. */
