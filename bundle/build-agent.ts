@@ -74,7 +74,13 @@ function workerUrlPlugin(): Plugin {
   return {
     name: 'wasmfleet-worker-url',
     setup(b) {
-      b.onLoad({ filter: /device-agent[\\/]sandbox[\\/]worker-pool\.js$/ }, (args) => {
+      // A moved or renamed worker-pool.js would match no onLoad and ship a pool that cannot boot.
+      let rewritten = false;
+      b.onEnd((result) => {
+        if (!rewritten) result.errors.push({ id: '', pluginName: 'wasmfleet-worker-url', text: 'wasm-host/worker-pool.js was not bundled, so its worker URL was not rewritten', location: null, notes: [], detail: undefined });
+      });
+      b.onLoad({ filter: /wasm-host[\\/]worker-pool\.js$/ }, (args) => {
+        rewritten = true;
         const source = readFileSync(args.path, 'utf8');
         const pattern = "new URL('./worker.js', import.meta.url)";
         const count = source.split(pattern).length - 1;
