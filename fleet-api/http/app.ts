@@ -20,6 +20,9 @@ import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
 import { resultRoutes } from './routes/results.js';
 import { systemRoutes } from './routes/system.js';
+import { whoamiRoutes } from './routes/whoami.js';
+import { fleetSummaryRoutes } from './routes/fleet-summary.js';
+import { consoleRoutes } from './console.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -52,6 +55,8 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
     if (methods.some((method) => policyFor(method, route.url).body === 'large')) route.bodyLimit = ctx.options.largeBodyLimitBytes;
   });
 
+  // The operator console at `/` (outside the API prefix, so /api keeps its JSON 404s).
+  await consoleRoutes(app);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
     async (scope) => {
@@ -64,6 +69,8 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
       await tokenRoutes(scope, ctx);
       await auditRoutes(scope, ctx);
       await keyRoutes(scope, ctx);
+      await whoamiRoutes(scope, ctx);
+      await fleetSummaryRoutes(scope, ctx);
     },
     { prefix: API_PREFIX },
   );

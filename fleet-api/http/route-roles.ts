@@ -34,6 +34,11 @@ const P = '/api/v1';
 
 export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze({
   'GET /openapi.json': { role: 'public' },
+  // The operator console's page and its assets (http/console.ts): it signs in with a token itself.
+  'GET /': { role: 'public' },
+  'GET /assets/:file': { role: 'public' },
+  [`GET ${P}/whoami`]: { role: 'viewer' },
+  [`GET ${P}/fleet/summary`]: { role: 'viewer' },
   [`GET ${P}/health`]: { role: 'public' },
   [`GET ${P}/jobs`]: { role: 'viewer' },
 

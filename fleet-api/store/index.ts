@@ -11,6 +11,7 @@ import { tokenOps, type TokenOps } from './tokens.js';
 import { auditOps, type AuditOps } from './audit.js';
 import { credentialOps, type CredentialOps } from './credentials.js';
 import { trustOps, type TrustOps } from './trust.js';
+import { fleetSummaryOps, type FleetSummaryOps } from './fleet-summary.js';
 
 export type Store = DeviceOps &
   ModuleOps &
@@ -19,7 +20,8 @@ export type Store = DeviceOps &
   TokenOps &
   AuditOps &
   CredentialOps &
-  TrustOps & {
+  TrustOps &
+  FleetSummaryOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -38,6 +40,7 @@ export function openStore(path: string): Store {
     ...auditOps(db),
     ...credentialOps(db),
     ...trustOps(db),
+    ...fleetSummaryOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
@@ -53,6 +56,7 @@ export { tokenIdOf, roleSatisfies, TOKEN_ROLES, type TokenRole, type TokenRecord
 export type { AuditEntry, AuditEntryInput, AuditQuery } from './audit.js';
 export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
+export type { FleetSummary, FleetCounts } from './fleet-summary.js';
 export type { ModuleRecord, ModuleSummary } from './modules.js';
 export type {
   DeploymentRecord,

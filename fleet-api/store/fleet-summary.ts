@@ -1,0 +1,74 @@
+/**
+ * Fleet-wide counts for the console's Fleet page: online, offline, out of sync and faulted, in
+ * total, by firmware profile and by tag pair. Computed by SQLite in two grouped scans, so the
+ * answer stays small whatever the fleet's size. A device is faulted when its reported state names
+ * a failed module (a quarantined one included) or a device-level error.
+ */
+import type { Db } from './core.js';
+
+export interface FleetCounts {
+  total: number;
+  online: number;
+  offline: number;
+  outOfSync: number;
+  faulted: number;
+}
+
+export interface FleetSummary extends FleetCounts {
+  byProfile: Array<FleetCounts & { profile: string }>;
+  /** The most common tag pairs first, at most `maxTags` of them. */
+  byTag: Array<FleetCounts & { key: string; value: string }>;
+  /** How many distinct tag pairs exist (byTag may hold fewer). */
+  tagPairs: number;
+}
+
+interface GroupRow {
+  total: number;
+  online: number;
+  out_of_sync: number;
+  faulted: number;
+}
+
+const FLAGS = `
+  SELECT d.id, d.profile, d.online,
+    (d.reported_revision < d.desired_revision) AS out_of_sync,
+    (EXISTS (SELECT 1 FROM json_each(d.reported, '$.modules') m WHERE json_extract(m.value, '$.state') = 'failed')
+      OR coalesce(json_array_length(d.reported, '$.errors'), 0) > 0) AS faulted
+  FROM devices d`;
+
+const SUMS = 'count(*) AS total, sum(f.online) AS online, sum(f.out_of_sync) AS out_of_sync, sum(f.faulted) AS faulted';
+
+const counts = (row: GroupRow): FleetCounts => ({
+  total: row.total,
+  online: row.online ?? 0,
+  offline: row.total - (row.online ?? 0),
+  outOfSync: row.out_of_sync ?? 0,
+  faulted: row.faulted ?? 0,
+});
+
+export function fleetSummaryOps(db: Db) {
+  const byProfile = db.prepare(`WITH f AS (${FLAGS}) SELECT f.profile, ${SUMS} FROM f GROUP BY f.profile ORDER BY total DESC, f.profile`);
+  const byTag = db.prepare(
+    `WITH f AS (${FLAGS}) SELECT t.key, t.value, ${SUMS} FROM f JOIN device_tags t ON t.device_id = f.id
+     GROUP BY t.key, t.value ORDER BY total DESC, t.key, t.value LIMIT ?`,
+  );
+  const tagPairs = db.prepare('SELECT count(*) FROM (SELECT DISTINCT key, value FROM device_tags)').pluck();
+  return {
+    fleetSummary(maxTags = 100): FleetSummary {
+      return db.transaction(() => {
+        const profiles = (byProfile.all() as Array<GroupRow & { profile: string }>).map((row) => ({ profile: row.profile, ...counts(row) }));
+        const total: FleetCounts = { total: 0, online: 0, offline: 0, outOfSync: 0, faulted: 0 };
+        for (const row of profiles) {
+          total.total += row.total;
+          total.online += row.online;
+          total.offline += row.offline;
+          total.outOfSync += row.outOfSync;
+          total.faulted += row.faulted;
+        }
+        const tags = (byTag.all(maxTags) as Array<GroupRow & { key: string; value: string }>).map((row) => ({ key: row.key, value: row.value, ...counts(row) }));
+        return { ...total, byProfile: profiles, byTag: tags, tagPairs: tagPairs.get() as number };
+      })();
+    },
+  };
+}
+export type FleetSummaryOps = ReturnType<typeof fleetSummaryOps>;
