@@ -12,6 +12,7 @@ import { benchFootprint } from './footprint.js';
 import { benchBundleSize } from './bundle-size.js';
 import { benchSpoolFlush } from './spool-flush.js';
 import { benchRolloutScale } from './rollout-scale.js';
+import { benchBrokerEfficiency } from './broker/efficiency.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -69,6 +70,14 @@ export const SUITES: readonly BenchSuite[] = [
     notes: [
       'Spool flush: the agent process starts with 50,000 results in its spool and sends them as SpooledResults (up to 1,000 per publish) under a 5,000-result ack window; timed until SQLite holds all of them. The live baseline is one pipelined QoS 1 publish per result from a client in the bench process.',
       'Restart from cache: the bundled agent (the gateway build) with its broker unreachable; the first result is the first record appended to its spool.',
+    ],
+  },
+  {
+    name: 'broker-efficiency',
+    title: 'broker efficiency (our broker vs bare Aedes, each in its own process)',
+    run: benchBrokerEfficiency,
+    notes: [
+      'Broker efficiency: 10 device publishers (QoS 1, 64-byte payloads on their own results topics, 32 unacknowledged each) and one service subscriber on wf/v1/devices/+/results, all in the bench process; each broker runs in a child process and its CPU (utime + stime) is read from /proc/<pid>/stat. Rounds alternate between the brokers; median of 5 after one warm-up round each.',
     ],
   },
   {

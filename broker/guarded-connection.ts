@@ -1,78 +1,49 @@
 /**
- * Puts the PacketSizeScanner between a TCP socket and Aedes. Aedes reads its connection with
- * `read()` on 'readable' and writes with `write()` (+ 'drain'), so it accepts any Duplex: this
- * one forwards socket bytes to Aedes only after the scanner has passed them, and writes straight
- * through to the socket. On a verdict against a packet, the bytes before it are forwarded, the
- * rest are never read, and the socket is destroyed.
+ * Puts the PacketSizeScanner in front of Aedes on the socket itself. Node hands every chunk a
+ * socket reads to the socket's own `push()` (the Readable contract a stream implementation
+ * fulfils: `onStreamRead` in node's stream_base_commons, for TCP and TLS alike) before it is
+ * buffered for `read()`. Guarding that one method on the socket instance means:
+ *  - an oversize packet is refused before a byte of it is buffered: the bytes before it are
+ *    pushed, the rest never are, and the socket is destroyed;
+ *  - Aedes gets the real socket, so its writes go to the corked socket exactly as in bare Aedes
+ *    (mqtt-packet corks, writes each piece of a packet, uncorks on the next tick: one writev),
+ *    and its backpressure (`write()` returning false, 'drain', drainTimeout for slow consumers)
+ *    is the socket's own.
+ * An earlier version was a Duplex between socket and Aedes; its `_write` sent every piece of
+ * every packet as its own socket write, which cost about half the broker's CPU (docs/broker.md
+ * §Efficiency).
  */
-import { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { PacketSizeScanner, type ScanVerdict } from './packet-size-guard.js';
 
 export type OversizeVerdict = Extract<ScanVerdict, { ok: false }>;
 
-export interface GuardedConnectionOptions {
+export interface GuardOptions {
   readonly maxPacketBytes: number;
-  /** Called once, before the connection is destroyed. `clientId` is set if CONNECT was seen. */
-  readonly onOversize: (verdict: OversizeVerdict, connection: GuardedConnection) => void;
+  /** Called once, before the socket is destroyed. `client` is set once Aedes has taken the socket. */
+  readonly onOversize: (verdict: OversizeVerdict, socket: GuardedSocket) => void;
 }
 
-export class GuardedConnection extends Duplex {
-  readonly socket: Socket;
-  readonly #scanner: PacketSizeScanner;
-  readonly #onOversize: GuardedConnectionOptions['onOversize'];
+/** A socket Aedes has taken: it stores its client on the connection. */
+export type GuardedSocket = Socket & { client?: { id?: string | null } };
 
-  constructor(socket: Socket, options: GuardedConnectionOptions) {
-    super({ allowHalfOpen: false });
-    this.socket = socket;
-    this.#scanner = new PacketSizeScanner(options.maxPacketBytes);
-    this.#onOversize = options.onOversize;
+const push = Readable.prototype.push;
 
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('end', () => this.push(null));
-    socket.on('error', (error) => this.destroy(error));
-    socket.on('close', () => this.destroy());
-    socket.on('drain', () => this.emit('socketDrain'));
-  }
-
-  /** For logs and Aedes' preConnect, which look at the transport's address. */
-  get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
-  }
-
-  get remotePort(): number | undefined {
-    return this.socket.remotePort;
-  }
-
-  #onData(chunk: Buffer): void {
-    const verdict = this.#scanner.scan(chunk);
-    if (verdict.ok) {
-      // Backpressure: stop reading the socket until Aedes has consumed what it has.
-      if (!this.push(chunk)) this.socket.pause();
-      return;
-    }
-    this.socket.pause();
-    if (verdict.safeBytes > 0) this.push(chunk.subarray(0, verdict.safeBytes));
-    this.#onOversize(verdict, this);
-    this.destroy();
-  }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.socket.destroyed) return callback(new Error('socket closed'));
-    if (this.socket.write(chunk)) return callback();
-    this.once('socketDrain', () => callback());
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.socket.end(callback);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.socket.destroy();
-    callback(error);
-  }
+/** Installs the packet size guard on `socket` (before Aedes reads from it) and returns it. */
+export function guardSocket(socket: Socket, { maxPacketBytes, onOversize }: GuardOptions): GuardedSocket {
+  const scanner = new PacketSizeScanner(maxPacketBytes);
+  let refused = false;
+  socket.push = function guardedPush(chunk: unknown, encoding?: BufferEncoding): boolean {
+    // null is the end of the stream; anything else a socket reads is a Buffer.
+    if (chunk === null || refused) return refused ? false : push.call(this, chunk, encoding);
+    const verdict = scanner.scan(chunk as Buffer);
+    if (verdict.ok) return push.call(this, chunk, encoding);
+    refused = true;
+    if (verdict.safeBytes > 0) push.call(this, (chunk as Buffer).subarray(0, verdict.safeBytes));
+    onOversize(verdict, socket);
+    socket.destroy();
+    return false;
+  };
+  return socket;
 }

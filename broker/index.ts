@@ -9,7 +9,7 @@ import { reasonOf } from '../common/errors.js';
 import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
 import { brokerErrors } from './errors.js';
-import { GuardedConnection, type OversizeVerdict } from './guarded-connection.js';
+import { guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
 import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { RevocationRegistry } from './revocation.js';
@@ -111,9 +111,9 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
     logger.debug('connection error', { clientId: client?.id ?? null, reason: error.message });
   });
 
-  const onOversize = (verdict: OversizeVerdict, connection: GuardedConnection) => {
+  const onOversize = (verdict: OversizeVerdict, connection: GuardedSocket) => {
     stats.increment('oversizePackets');
-    const clientId = (connection as GuardedConnection & { client?: Client }).client?.id ?? null;
+    const clientId = connection.client?.id ?? null;
     const error =
       verdict.reason === 'too-large'
         ? brokerErrors.WF_BROKER_PACKET_TOO_LARGE({ bytes: verdict.packetBytes, limit: options.maxPacketBytes })
@@ -130,7 +130,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   const accept = (socket: Socket, rateChecked = false) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const connection = new GuardedConnection(socket, { maxPacketBytes: options.maxPacketBytes, onOversize });
+    const connection = guardSocket(socket, { maxPacketBytes: options.maxPacketBytes, onOversize });
     if (!rateChecked && !connectionLimiter.admit(socket.remoteAddress)) overRate.add(connection);
     aedes.handle(connection);
   };

@@ -34,8 +34,8 @@ export function tlsServerOptions(tls: BrokerTlsOptions): TlsOptions {
   };
 }
 
-/** The socket under an Aedes client: GuardedConnection keeps it as `.socket`. */
-const socketOf = (client: Client): unknown => (client.conn as { socket?: unknown } | undefined)?.socket;
+/** The socket under an Aedes client: the guard hands Aedes the socket itself. */
+const socketOf = (client: Client): unknown => client.conn;
 
 /**
  * undefined when the client came over plain TCP or presented no verified certificate; otherwise
