@@ -1,13 +1,13 @@
 /**
  * One page of the device inventory, filtered and sorted by the server: the paginated
- * `GET /api/v1/devices?limit=&cursor=&sort=&order=&idPrefix=&…` (docs/api.md). A server without
+ * `GET /api/v1/devices?limit=&cursor=&sort=&idPrefix=&…` (docs/api.md §Pagination). A server without
  * pagination refuses those parameters with 400; then the console reads the unpaginated list once
  * and pages it itself, which is fine for the small fleets such a server holds.
  */
 import { api, ApiError, query } from './api.js';
 import type { DeviceSummary } from './types.js';
 
-export type SortKey = 'id' | 'lastSeen' | 'profile';
+export type SortKey = 'id' | 'lastSeen' | 'createdAt';
 export type StatusFilter = '' | 'online' | 'offline' | 'out-of-sync' | 'faulted';
 
 export interface DeviceQuery {
@@ -44,8 +44,7 @@ export async function fetchDevices(q: DeviceQuery): Promise<DevicePage> {
           query({
             limit: q.limit,
             cursor: q.cursor,
-            sort: q.sort,
-            order: q.order,
+            sort: (q.order === 'desc' ? '-' : '') + q.sort,
             idPrefix: q.idPrefix,
             profile: q.profile,
             tag: q.tag ? [q.tag] : undefined,
@@ -67,7 +66,7 @@ async function pageLocally(q: DeviceQuery): Promise<DevicePage> {
     '/devices' + query({ profile: q.profile, tag: q.tag ? [q.tag] : undefined, online: statusParams(q.status).online }),
   );
   const kept = devices.filter((d) => d.id.startsWith(q.idPrefix) && (q.status !== 'out-of-sync' || !d.inSync) && (q.status !== 'faulted' || d.faulted === true));
-  const key = (d: DeviceSummary): string => (q.sort === 'lastSeen' ? (d.lastSeen ?? '') : q.sort === 'profile' ? d.profile : d.id);
+  const key = (d: DeviceSummary): string => (q.sort === 'lastSeen' ? (d.lastSeen ?? '') : q.sort === 'createdAt' ? d.createdAt : d.id);
   kept.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.id < b.id ? -1 : 1) * (q.order === 'asc' ? 1 : -1));
   const start = q.cursor ? Number(q.cursor) : 0;
   const end = start + q.limit;

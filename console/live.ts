@@ -16,8 +16,11 @@ export interface LiveEvent {
 export interface StreamFilter {
   device?: string;
   deployment?: string;
+  /** Families (`device`, `rollout`, `result`) or event names (`rollout.device`). */
   kind?: readonly string[];
   tag?: readonly string[];
+  /** At most one `result` event per device, module and metric this often. */
+  sampleMs?: number;
 }
 
 export interface Stream {
@@ -25,9 +28,10 @@ export interface Stream {
 }
 
 const RETRY_MS = 2000;
+const MAX_RETRY_MS = 30_000;
 
 /** Splits an SSE byte stream into events (the WHATWG format: `field: value` lines, blank line ends). */
-export function sseParser(onEvent: (event: LiveEvent) => void): (chunk: string) => void {
+export function sseParser(onEvent: (event: LiveEvent) => void, onRetry: (ms: number) => void = () => {}): (chunk: string) => void {
   let buffer = '';
   let data: string[] = [];
   let kind = 'message';
@@ -60,17 +64,20 @@ export function sseParser(onEvent: (event: LiveEvent) => void): (chunk: string) 
       if (field === 'data') data.push(value);
       else if (field === 'event') kind = value;
       else if (field === 'id') id = value;
+      else if (field === 'retry' && /^\d+$/.test(value)) onRetry(Number(value));
     }
   };
 }
 
 /**
- * Opens the stream; `onEvent` gets every event, `onState` whether it is live. Resolves to false
- * at once when the server has no stream (the caller polls instead).
+ * Opens the stream; `onEvent` gets every event, `onState` whether it is live (false while the
+ * caller should poll: no stream on this server, or reconnecting).
  */
 export function openStream(filter: StreamFilter, onEvent: (event: LiveEvent) => void, onState: (live: boolean) => void = () => {}): Stream {
   let closed = false;
   let lastId: string | null = null;
+  let retryMs = RETRY_MS;
+  let failures = 0;
   let controller: AbortController | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const connect = async (): Promise<void> => {
@@ -81,15 +88,19 @@ export function openStream(filter: StreamFilter, onEvent: (event: LiveEvent) => 
       const response = await fetch(`${API}/events${query({ ...filter })}`, { headers, signal: controller.signal });
       if (!response.ok || !response.body) {
         onState(false);
-        // No stream on this server (404) or not allowed: polling carries the page.
-        if (response.status === 404 || response.status === 401 || response.status === 403) return;
+        if (response.status === 401) window.dispatchEvent(new CustomEvent('wasmfleet:unauthorized'));
+        // No stream on this server (404), not allowed, or a filter it refuses: polling carries
+        // the page. 503 (too many streams) and 5xx: try again later.
+        if (response.status >= 400 && response.status < 500) return;
         throw new Error(`events: ${response.status}`);
       }
       onState(true);
+      failures = 0;
       const parse = sseParser((event) => {
         if (event.id !== null) lastId = event.id;
+        // A reset says the resume had a gap: the caller refetches on any event, this one included.
         onEvent(event);
-      });
+      }, (ms) => (retryMs = ms));
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       for (;;) {
         const { value, done } = await reader.read();
@@ -99,7 +110,8 @@ export function openStream(filter: StreamFilter, onEvent: (event: LiveEvent) => 
       throw new Error('events: stream ended');
     } catch {
       onState(false);
-      if (!closed) timer = setTimeout(() => void connect(), RETRY_MS);
+      failures += 1;
+      if (!closed) timer = setTimeout(() => void connect(), Math.min(MAX_RETRY_MS, retryMs * 2 ** Math.min(failures - 1, 4)));
     }
   };
   void connect();

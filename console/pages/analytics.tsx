@@ -18,9 +18,11 @@ const RANGES: Record<string, { ms: number; bucket: string }> = {
   '7 d': { ms: 7 * 86_400_000, bucket: '1h' },
 };
 
-/** The aggregate route's answer: one series per group, each a list of buckets. */
+/** The aggregate route's answer: one series per group, each a list of [bucket start, value]. */
 interface AggregateAnswer {
-  series: Array<{ group: string | null; points: Array<{ t: number; value: number | null }> }>;
+  devices: number;
+  source: string;
+  series: Array<{ group: string | null; points: Array<[number, number]> }>;
 }
 
 const metricNames = (detail: ModuleDetail): string[] =>
@@ -61,12 +63,12 @@ export function AnalyticsPage() {
           query({ module: chosen, metric: chosenMetric, fn, bucket: r.bucket, from: Date.now() - r.ms, to: Date.now(), tag: tags, groupBy: groupBy || undefined }),
       );
       return answer.series.map((s) => ({
-        label: s.group ?? `${fn}(${chosenMetric})`,
-        points: s.points.filter((p): p is { t: number; value: number } => p.value !== null),
+        label: s.group ?? (groupBy ? '(none)' : `${fn}(${chosenMetric})`),
+        points: s.points.map(([t, value]) => ({ t, value })),
       }));
     },
     [selection],
-    { stream: { kind: ['result'], tag: tags }, pollMs: 5000 },
+    { stream: { kind: ['result'], tag: tags, sampleMs: 5000 }, pollMs: 5000 },
   );
 
   return (

@@ -21,12 +21,14 @@ const CONTROLS: Record<string, ReadonlyArray<'pause' | 'resume' | 'cancel' | 'ro
 };
 
 function Progress({ counts, size }: { counts: Record<DeviceState, number>; size: number }) {
-  const done = (counts.healthy ?? 0) + (counts.applied ?? 0);
+  const healthy = counts.healthy ?? 0;
+  const applied = counts.applied ?? 0;
   const bad = (counts.failed ?? 0) + (counts.unhealthy ?? 0) + (counts['timed-out'] ?? 0) + (counts['rolled-back'] ?? 0);
   const pct = (n: number) => `${size === 0 ? 0 : (100 * n) / size}%`;
   return (
-    <div class="bar" title={`${done} applied or healthy, ${bad} failed of ${size}`}>
-      <div class="bar-good" style={{ width: pct(done) }} />
+    <div class="bar" title={`${healthy} healthy, ${applied} applied (soaking), ${bad} failed of ${size}`}>
+      <div class="bar-good" style={{ width: pct(healthy) }} />
+      <div class="bar-applied" style={{ width: pct(applied) }} />
       <div class="bar-bad" style={{ width: pct(bad) }} />
     </div>
   );

@@ -65,7 +65,7 @@ function Spool({ device }: { device: DeviceDetail }) {
 
 function LiveCharts({ id }: { id: string }) {
   const feed = useMemo(() => new ResultsFeed(id), [id]);
-  const results = useLiveData<Series[]>(() => feed.refresh(), [feed], { stream: { device: id, kind: ['result'] }, pollMs: 2000 });
+  const results = useLiveData<Series[]>(() => feed.refresh(), [feed], { stream: { device: id, kind: ['result'], sampleMs: 1000 }, pollMs: 2000 });
   if (results.error) return <Problem error={results.error} />;
   if (!results.data) return <Loading />;
   if (results.data.length === 0) return <p class="muted">No results in the last 10 minutes.</p>;
@@ -92,7 +92,8 @@ export function DevicePage({ id }: { id: string }) {
   const history = useLiveData(
     () => api<{ deployments: HistoryEntry[] }>(`/devices/${encodeURIComponent(id)}/deployments`),
     [id],
-    { stream, pollMs: 5000 },
+    // Polled: the browser keeps few connections per server, and two streams serve this page.
+    { pollMs: 5000 },
   );
   const d = device.data;
   return (

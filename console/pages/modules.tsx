@@ -52,7 +52,7 @@ function Manifest({ name, version }: { name: string; version: string }) {
 }
 
 export function ModulesPage() {
-  const catalogue = useLiveData(loadCatalogue, [], { stream: { kind: ['rollout.status', 'module.published'] }, pollMs: 10000 });
+  const catalogue = useLiveData(loadCatalogue, [], { stream: { kind: ['rollout.status'] }, pollMs: 10000 });
   const [open, setOpen] = useState<string | undefined>(undefined);
   const c = catalogue.data;
   return (

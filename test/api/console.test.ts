@@ -124,7 +124,8 @@ test('the fleet summary counts online, offline, out of sync and faulted in total
     const deviceError = i % 11 === 0;
     if (i % 6 !== 5) store.setReported(id, reported(id, revision, failed ? ['running', 'failed'] : ['running'], deviceError ? 1 : 0));
     const outOfSync = i % 6 === 5 || revision < 2;
-    const faulted = i % 6 !== 5 && (failed || deviceError);
+    // A device-level error alone is not a fault (as GET /devices?faulted=true); a failed module is.
+    const faulted = i % 6 !== 5 && failed;
     for (const key of ['*', `profile:${profile}`, `tag:site=${tags.site}`, `tag:line=${tags.line}`]) bump(key, online, outOfSync, faulted);
   }
   const res = await h.call('GET', '/api/v1/fleet/summary');

@@ -9,7 +9,7 @@ const CountFields = {
   online: Type.Integer(),
   offline: Type.Integer(),
   outOfSync: Type.Integer({ description: 'reported revision behind the desired one' }),
-  faulted: Type.Integer({ description: 'a failed or quarantined module, or a device-level error, in its reported state' }),
+  faulted: Type.Integer({ description: 'a module failed (quarantined included) or with faults > 0 in its reported state, as GET /devices?faulted=true' }),
 };
 
 const FleetSummary = Type.Object({
