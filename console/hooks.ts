@@ -31,10 +31,17 @@ export function useLiveData<T>(load: () => Promise<T>, deps: readonly unknown[],
   const onEventRef = useRef(options.onEvent);
   onEventRef.current = options.onEvent;
 
-  const run = () => {
+  const inFlight = useRef(false);
+  const run = (force = true) => {
+    // A poll never stacks on a load still running (a slow server must not get a queue of them).
+    if (!force && inFlight.current) return;
+    inFlight.current = true;
     const mine = ++generation.current;
     loadRef
       .current()
+      .finally(() => {
+        if (mine === generation.current) inFlight.current = false;
+      })
       .then((value) => {
         if (mine !== generation.current) return;
         setData(value);
@@ -76,10 +83,11 @@ export function useLiveData<T>(load: () => Promise<T>, deps: readonly unknown[],
         ? undefined
         : setInterval(() => {
             ticks += 1;
-            if (!liveNow || ticks % 4 === 0) run();
+            if (!liveNow || ticks % 4 === 0) run(false);
           }, poll);
     return () => {
       generation.current += 1;
+      inFlight.current = false;
       stream?.close();
       clearInterval(timer);
       clearTimeout(pending.current);
@@ -87,7 +95,7 @@ export function useLiveData<T>(load: () => Promise<T>, deps: readonly unknown[],
     };
   }, deps);
 
-  return { data, error, reload: run, live };
+  return { data, error, reload: () => run(), live };
 }
 
 /** A value that settles `ms` after its last change (search boxes). */

@@ -62,7 +62,7 @@ export function FleetPage() {
   const [sort, setSort] = useState<{ key: SortKey; order: 'asc' | 'desc' }>({ key: 'id', order: 'asc' });
   // Cursors of the pages before this one, so "previous" works with a forward-only cursor.
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const idPrefix = useDebounced(search.trim(), 150);
+  const idPrefix = useDebounced(search.trim(), 100);
   const filterKey = [idPrefix, status, profile, tag, sort.key, sort.order].join('|');
   const [lastFilter, setLastFilter] = useState(filterKey);
   if (lastFilter !== filterKey) {
@@ -110,7 +110,7 @@ export function FleetPage() {
           </select>
         </div>
         <Problem error={devices.error} />
-        <table class="grid devices" data-testid="devices-table" data-loading={devices.data ? 'false' : 'true'}>
+        <table class="grid devices" data-testid="devices-table" data-loading={devices.data ? 'false' : 'true'} data-server-side={String(devices.data?.serverSide ?? '')}>
           <thead>
             <tr>
               <th class="sortable" onClick={() => sortBy('id')}>device{arrow('id')}</th>
