@@ -29,6 +29,8 @@ const ROUTES = [
   'post /api/v1/deployments/{id}/{action}',
   'get /api/v1/devices/{id}/deployments',
   'patch /api/v1/devices/{id}',
+  'get /api/v1/whoami',
+  'get /api/v1/fleet/summary',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {
