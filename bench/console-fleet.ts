@@ -67,8 +67,8 @@ const FILTER_PROBE = (prefix: string) =>
     });
     const timer = setTimeout(() => {
       observer.disconnect();
-      reject(new Error(`no filtered table for ${prefix} within 30 s`));
-    }, 30_000);
+      reject(new Error(`no filtered table for ${prefix} within 120 s`));
+    }, 120_000);
     observer.observe(table, { subtree: true, childList: true, attributes: true });
     const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
     setValue.call(input, prefix);
@@ -114,7 +114,8 @@ export async function benchConsoleFleet(options: Options = {}): Promise<BenchFig
       await page.waitForFunction(() => (window as unknown as { __fmp?: number }).__fmp !== undefined, undefined, { timeout: 120_000 });
       const paint = await page.evaluate(() => (window as unknown as { __fmp: number }).__fmp);
       serverSide = (await page.getAttribute('[data-testid=devices-table]', 'data-server-side')) ?? 'unknown';
-      const prefix = `dev-0${String(1234 + round * 1111).slice(0, 3)}`;
+      // A prefix that matches 10-100 devices, a different one each round.
+      const prefix = `dev-${String(Math.floor((devices * (round + 1)) / (rounds + 2))).padStart(6, '0').slice(0, 4)}`;
       const filter = await page.evaluate(FILTER_PROBE, prefix);
       await page.close();
       // Round 0 warms the server's statement cache and the browser's asset cache.
