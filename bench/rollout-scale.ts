@@ -9,6 +9,7 @@
  * Baseline, same run: a bare Aedes delivering 1,000 retained messages of the same size to 1,000
  * subscribers, one topic each (the transport floor).
  */
+import { fetchAllPages } from '../cli/paging.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -142,7 +143,7 @@ export async function benchRolloutScale(options: Options = {}): Promise<BenchFig
       return path;
     });
     children.push(...(await Promise.all(specs.map(startFleet))));
-    await until('every device online', async () => (await api.get<{ devices: unknown[] }>('/api/v1/devices', { online: true })).devices.length === deviceCount, 600_000, 1000);
+    await until('every device online', async () => (await fetchAllPages(api, '/api/v1/devices', 'devices', { online: true })).length === deviceCount, 600_000, 1000);
 
     const start = performance.now();
     const created = await api.post<{ id: string }>('/api/v1/deployments', {

@@ -41,13 +41,14 @@ export function createApiClient(baseUrl: string, token: string): ApiClient {
     const text = await response.text();
     const parsed: unknown = text ? safeJson(text) : undefined;
     if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      const error = (parsed as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
       throw cliErrors.WF_CLI_API_ERROR({
         method,
         path: path.split('?')[0],
         status: response.status,
         reason: error?.message ?? (text || response.statusText),
         apiCode: error?.code,
+        apiField: error?.field,
       });
     }
     return parsed;

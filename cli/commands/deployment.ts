@@ -1,5 +1,6 @@
 /** `wasmfleet deployment show|list|pause|resume|cancel|rollback|history`. */
 import type { Argv, CommandModule } from 'yargs';
+import { fetchAllPages } from '../paging.js';
 import { clientFor } from '../api-client.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit, table } from '../output.js';
@@ -28,12 +29,20 @@ const show: CommandModule<GlobalArgs, ShowArgs> = {
   },
 };
 
-const list: CommandModule<GlobalArgs, GlobalArgs> = {
+const list: CommandModule<GlobalArgs, GlobalArgs & { status?: string[]; module?: string; limit?: number }> = {
   command: 'list',
-  describe: 'List deployments, newest first, with their status',
-  builder: (argv) => argv.example('$0 deployment list', 'every deployment with its status and counts'),
+  describe: 'List deployments, newest first, with their status; pages through every match',
+  builder: (argv) =>
+    argv
+      .option('status', { type: 'string', array: true, describe: 'only these statuses (repeatable: running, paused, completed, aborted, ...)' })
+      .option('module', { type: 'string', describe: 'only deployments of this module' })
+      .option('limit', { type: 'number', describe: 'stop after this many (default: all)' })
+      .example('$0 deployment list', 'every deployment with its status and counts')
+      .example('$0 deployment list --status running --status paused', 'rollouts still in progress') as Argv<GlobalArgs & { status?: string[]; module?: string; limit?: number }>,
   handler: async (args) => {
-    const result = await clientFor(args).get<{ deployments: DeploymentView[] }>('/api/v1/deployments');
+    if (args.limit !== undefined && !(Number.isInteger(args.limit) && args.limit > 0)) throw new Error('--limit must be a positive integer');
+    const deployments = await fetchAllPages<DeploymentView>(clientFor(args), '/api/v1/deployments', 'deployments', { status: args.status, module: args.module }, args.limit !== undefined ? { max: args.limit } : {});
+    const result = { deployments };
     emit(args.json, result, () =>
       table(
         result.deployments.map((d) => ({ ...d, healthy: d.counts.healthy, failed: (d.counts.failed ?? 0) + (d.counts.unhealthy ?? 0) + (d.counts['timed-out'] ?? 0) })),

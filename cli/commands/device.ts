@@ -3,11 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AgentTrust } from '../../protocol/index.js';
+import { fetchAllPages } from '../paging.js';
 import { clientFor } from '../api-client.js';
 import { cliErrors } from '../errors.js';
 import { asList, parseKeyValues, type GlobalArgs } from '../global-options.js';
 import { emit, table } from '../output.js';
 import { rotateCommand } from './device-rotate.js';
+import { importCommand } from './device-import.js';
 
 interface DeviceView {
   id: string;
@@ -101,24 +103,42 @@ const add: CommandModule<GlobalArgs, AddArgs> = {
   },
 };
 
-const list: CommandModule<GlobalArgs, GlobalArgs & { tag?: string[]; profile?: string; online?: boolean }> = {
+interface ListArgs extends GlobalArgs {
+  tag?: string[];
+  profile?: string;
+  online?: boolean;
+  inSync?: boolean;
+  faulted?: boolean;
+  prefix?: string;
+  sort: string;
+  limit?: number;
+}
+
+const list: CommandModule<GlobalArgs, ListArgs> = {
   command: 'list',
-  describe: 'List devices, filtered by tag, profile or online status',
+  describe: 'List devices, filtered and sorted by the server; pages through every match',
   builder: (argv) =>
     argv
       .option('tag', { type: 'string', array: true, describe: 'only devices with tag key=value (repeatable, AND)' })
       .option('profile', { type: 'string', describe: 'only devices with this profile' })
       .option('online', { type: 'boolean', describe: 'only online (--online) or offline (--no-online) devices' })
-      .example('$0 device list --tag site=north --online', 'online devices at site north') as Argv<
-      GlobalArgs & { tag?: string[]; profile?: string; online?: boolean }
-    >,
+      .option('in-sync', { type: 'boolean', describe: 'only devices that reported their desired revision (--in-sync) or not yet (--no-in-sync)' })
+      .option('faulted', { type: 'boolean', describe: 'only devices with a failed or faulting module (--faulted) or none (--no-faulted)' })
+      .option('prefix', { type: 'string', describe: 'only ids starting with this' })
+      .option('sort', { type: 'string', default: 'id', choices: ['id', '-id', 'createdAt', '-createdAt', 'lastSeen', '-lastSeen'], describe: 'order (- = descending)' })
+      .option('limit', { type: 'number', describe: 'stop after this many devices (default: all)' })
+      .example('$0 device list --tag site=north --online', 'online devices at site north')
+      .example('$0 device list --faulted --sort -lastSeen --limit 20', 'the 20 faulted devices seen last') as Argv<ListArgs>,
   handler: async (args) => {
-    const result = await clientFor(args).get<{ devices: DeviceView[] }>('/api/v1/devices', {
-      tag: asList(args.tag),
-      profile: args.profile,
-      online: args.online,
-    });
-    emit(args.json, result, () => table(result.devices, ['id', 'profile', 'tags', 'online', 'lastSeen']));
+    if (args.limit !== undefined && !(Number.isInteger(args.limit) && args.limit > 0)) throw new Error('--limit must be a positive integer');
+    const devices = await fetchAllPages<DeviceView>(
+      clientFor(args),
+      '/api/v1/devices',
+      'devices',
+      { tag: asList(args.tag), profile: args.profile, online: args.online, inSync: args.inSync, faulted: args.faulted, idPrefix: args.prefix, sort: args.sort },
+      args.limit !== undefined ? { max: args.limit } : {},
+    );
+    emit(args.json, { devices }, () => table(devices, ['id', 'profile', 'tags', 'online', 'lastSeen']));
   },
 };
 
@@ -158,6 +178,7 @@ export const deviceCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(show)
       .command(remove)
       .command(rotateCommand)
+      .command(importCommand)
       .demandCommand(1)
       .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north', 'provision a device') as Argv<GlobalArgs>,
   handler: () => undefined,

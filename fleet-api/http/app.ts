@@ -16,6 +16,7 @@ import { installErrorHandling } from './error-handler.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
+import { deviceBatchRoutes } from './routes/device-batch.js';
 import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
 import { resultRoutes } from './routes/results.js';
@@ -62,6 +63,7 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
     async (scope) => {
       await systemRoutes(scope, ctx);
       await deviceRoutes(scope, ctx);
+      await deviceBatchRoutes(scope, ctx);
       await resultRoutes(scope, ctx);
       await moduleRoutes(scope, ctx);
       await deploymentRoutes(scope, ctx);

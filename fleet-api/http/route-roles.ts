@@ -46,6 +46,7 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`GET ${P}/devices/:id`]: { role: 'viewer' },
   [`GET ${P}/devices/:id/results`]: { role: 'viewer' },
   [`POST ${P}/devices`]: { role: 'operator', action: 'device.create' },
+  [`POST ${P}/devices/batch`]: { role: 'operator', action: 'device.create-batch', body: 'large' },
   [`DELETE ${P}/devices/:id`]: { role: 'operator', action: 'device.delete' },
   [`PATCH ${P}/devices/:id`]: { role: 'operator', action: 'device.update' },
   [`GET ${P}/devices/:id/deployments`]: { role: 'viewer' },

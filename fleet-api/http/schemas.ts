@@ -20,6 +20,7 @@ import {
 } from '../../protocol/index.js';
 import { StrategySchema } from '../deployments/strategy.js';
 import { DEPLOYMENT_STATUSES, DEVICE_DEPLOYMENT_STATES } from '../store/deployments.js';
+import { DEVICE_SORTS } from '../store/device-pages.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -99,11 +100,37 @@ export const ProvisionResponse = Type.Object({
   }),
 });
 
+export const BatchProvisionBody = Type.Object(
+  { devices: Type.Array(CreateDeviceBody, { minItems: 1, maxItems: 10_000, description: 'at most 10,000; all are provisioned or none' }) },
+  { additionalProperties: false },
+);
+export type BatchProvisionBody = Static<typeof BatchProvisionBody>;
+
+export const BatchProvisionResponse = Type.Object({
+  devices: Type.Array(
+    Type.Object({
+      device: DeviceSummary,
+      mqtt: Type.Object({ url: Type.String(), username: Type.String(), password: Type.String({ description: 'shown once' }) }),
+    }),
+  ),
+  /** One trust block for all: every device of a fleet gets the same (docs/security.md). */
+  trust: AgentTrustSchema,
+});
+
+const PageLimit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
+const PageCursor = Type.Optional(Type.String({ maxLength: 400, description: 'nextCursor of the previous page (opaque)' }));
+
 export const DeviceListQuery = Type.Object(
   {
     tag: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_.-]{0,31}=.{0,64}$' }), { description: 'key=value, repeatable (AND)', maxItems: 32 })),
     profile: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     online: Type.Optional(Type.Boolean()),
+    inSync: Type.Optional(Type.Boolean({ description: 'reportedRevision >= desiredRevision' })),
+    faulted: Type.Optional(Type.Boolean({ description: 'the last report has a module failed or with faults' })),
+    idPrefix: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'ids starting with this' })),
+    sort: Type.Union(DEVICE_SORTS.map((sort) => Type.Literal(sort)), { default: 'id' }),
+    limit: PageLimit,
+    cursor: PageCursor,
   },
   { additionalProperties: false },
 );
@@ -311,3 +338,15 @@ export const JobList = Type.Object({
     }),
   ),
 });
+
+export const DeploymentListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Array(Type.Union(DEPLOYMENT_STATUSES.map((status) => Type.Literal(status))), { maxItems: 8, description: 'repeatable: any of them' })),
+    module: Type.Optional(ModuleName),
+    sort: Type.Union([Type.Literal('-createdAt'), Type.Literal('createdAt')], { default: '-createdAt' }),
+    limit: PageLimit,
+    cursor: PageCursor,
+  },
+  { additionalProperties: false },
+);
+export type DeploymentListQuery = Static<typeof DeploymentListQuery>;

@@ -1,7 +1,7 @@
 /** Store records → REST representations. */
-import type { DeviceRecord } from '../store/index.js';
+import type { DeviceRecord, DeviceSummaryRecord } from '../store/index.js';
 
-export function deviceSummary(device: DeviceRecord) {
+export function deviceSummary(device: DeviceSummaryRecord) {
   return {
     id: device.id,
     profile: device.profile,

@@ -309,6 +309,30 @@ export function deploymentOps(db: Db) {
     listDeployments(limit = 1000): DeploymentRecord[] {
       return withCounts(list.all(limit) as DeploymentRow[]);
     },
+    /**
+     * One page of deployments in creation order (`seq`, the rowid), newest first unless
+     * `ascending`; `afterSeq` is the last of the previous page (docs/api.md §Pagination).
+     */
+    pageDeployments(query: { statuses?: readonly DeploymentStatus[]; module?: string; ascending: boolean; afterSeq?: number; limit: number }): Array<DeploymentRecord & { seq: number }> {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (query.statuses !== undefined && query.statuses.length > 0) {
+        where.push('status IN (SELECT value FROM json_each(?))');
+        args.push(JSON.stringify(query.statuses));
+      }
+      if (query.module !== undefined) {
+        where.push('module = ?');
+        args.push(query.module);
+      }
+      if (query.afterSeq !== undefined) {
+        where.push(`rowid ${query.ascending ? '>' : '<'} ?`);
+        args.push(query.afterSeq);
+      }
+      const sql = `SELECT rowid AS seq, ${DEPLOYMENT_COLUMNS} FROM deployments${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid ${query.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+      args.push(query.limit);
+      const rows = statements(sql).all(...args) as Array<DeploymentRow & { seq: number }>;
+      return withCounts(rows).map((record, i) => ({ ...record, seq: rows[i]!.seq }));
+    },
     /** Deployments the progression job must look at: running, paused, or with devices in flight. */
     progressingDeployments(): DeploymentRecord[] {
       return withCounts(progressing.all() as DeploymentRow[]);

@@ -52,6 +52,9 @@ const toRecord = (row: DeviceRow): DeviceRecord => ({
   desiredRevision: row.desired_revision,
 });
 
+/** A device is faulted while its last report has a module failed or faulting (docs/api.md, `faulted`). */
+export const isFaulted = (state: ReportedState): boolean => state.modules.some((m) => m.state === 'failed' || m.faults > 0);
+
 export function deviceOps(db: Db) {
   const insert = db.prepare('INSERT INTO devices (id, profile, tags, credential_hash, created_at) VALUES (?, ?, ?, ?, ?)');
   const insertTag = db.prepare('INSERT INTO device_tags (device_id, key, value) VALUES (?, ?, ?)');
@@ -59,12 +62,13 @@ export function deviceOps(db: Db) {
   const remove = db.prepare('DELETE FROM devices WHERE id = ?');
   const hash = db.prepare('SELECT credential_hash FROM devices WHERE id = ?').pluck();
   const allIds = db.prepare('SELECT id FROM devices ORDER BY id').pluck();
+  const existing = db.prepare('SELECT id FROM devices WHERE id IN (SELECT value FROM json_each(?))').pluck();
   const seen = db.prepare(
     // last_seen only moves forward, so a stale retained status cannot rewind it.
     'UPDATE devices SET online = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE id = ?',
   );
   const touch = db.prepare("UPDATE devices SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?");
-  const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ? WHERE id = ?');
+  const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ?, faulted = ? WHERE id = ?');
   const desired = db.prepare('UPDATE devices SET desired = ?, desired_revision = ? WHERE id = ?');
   const onlineWithProfile = db.prepare('SELECT id, profile, last_seen FROM devices WHERE online = 1');
   const setOffline = db.prepare('UPDATE devices SET online = 0 WHERE id = ? AND online = 1');
@@ -88,6 +92,33 @@ export function deviceOps(db: Db) {
     insertDevice(input: { id: string; profile: string; tags: Record<string, string>; credentialHash: string }): DeviceRecord {
       insertDevice(input.id, input.profile, input.tags, input.credentialHash);
       return toRecord(get.get(input.id) as DeviceRow);
+    },
+    /** Inserts every device in one transaction: all or none (a duplicate id throws, nothing is kept). */
+    insertDevices(inputs: ReadonlyArray<{ id: string; profile: string; tags: Record<string, string>; credentialHash: string }>): DeviceRecord[] {
+      const createdAt = nowIso();
+      db.transaction(() => {
+        for (const { id, profile, tags, credentialHash } of inputs) {
+          insert.run(id, profile, JSON.stringify(tags), credentialHash, createdAt);
+          for (const [key, value] of Object.entries(tags)) insertTag.run(id, key, value);
+        }
+      })();
+      return inputs.map(({ id, profile, tags }) => ({
+        id,
+        profile,
+        tags,
+        createdAt,
+        online: false,
+        lastSeen: null,
+        reported: null,
+        reportedRevision: 0,
+        desired: null,
+        desiredRevision: 0,
+      }));
+    },
+    /** Which of `ids` exist already, in the order given. */
+    existingDeviceIds(ids: readonly string[]): string[] {
+      const found = new Set(existing.all(JSON.stringify(ids)) as string[]);
+      return ids.filter((id) => found.has(id));
     },
     getDevice(id: string): DeviceRecord | undefined {
       const row = get.get(id) as DeviceRow | undefined;
@@ -136,7 +167,7 @@ export function deviceOps(db: Db) {
       touch.run(at, id);
     },
     setReported(id: string, state: ReportedState): boolean {
-      return reported.run(JSON.stringify(state), state.revision, id).changes === 1;
+      return reported.run(JSON.stringify(state), state.revision, isFaulted(state) ? 1 : 0, id).changes === 1;
     },
     setDesired(id: string, state: DesiredState): void {
       desired.run(JSON.stringify(state), state.revision, id);

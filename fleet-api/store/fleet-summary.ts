@@ -2,8 +2,8 @@
  * Fleet-wide counts for the console's Fleet page: online, offline, out of sync and faulted, in
  * total, by firmware profile and by tag pair. Computed by SQLite in two grouped scans, so the
  * answer stays small whatever the fleet's size. A device is faulted as `GET /devices?faulted=true`
- * has it: its last reported state has a module in state `failed` (a quarantined one included) or
- * with `faults > 0`.
+ * has it: the `faulted` column setReported keeps (a module failed, quarantined included, or with
+ * `faults > 0` in its last report).
  */
 import type { Db } from './core.js';
 
@@ -33,8 +33,7 @@ interface GroupRow {
 const FLAGS = `
   SELECT d.id, d.profile, d.online, d.tags,
     (d.reported_revision < d.desired_revision) AS out_of_sync,
-    (d.reported IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(d.reported, '$.modules') m
-      WHERE json_extract(m.value, '$.state') = 'failed' OR json_extract(m.value, '$.faults') > 0)) AS faulted
+    d.faulted AS faulted
   FROM devices d`;
 
 const SUMS = 'count(*) AS total, sum(f.online) AS online, sum(f.out_of_sync) AS out_of_sync, sum(f.faulted) AS faulted';

@@ -4,6 +4,7 @@
  */
 import { openDatabase, type Db } from './core.js';
 import { deviceOps, type DeviceOps } from './devices.js';
+import { devicePageOps, type DevicePageOps } from './device-pages.js';
 import { moduleOps, type ModuleOps } from './modules.js';
 import { deploymentOps, type DeploymentOps } from './deployments.js';
 import { resultOps, type ResultOps } from './results.js';
@@ -14,6 +15,7 @@ import { trustOps, type TrustOps } from './trust.js';
 import { fleetSummaryOps, type FleetSummaryOps } from './fleet-summary.js';
 
 export type Store = DeviceOps &
+  DevicePageOps &
   ModuleOps &
   DeploymentOps &
   ResultOps &
@@ -33,6 +35,7 @@ export function openStore(path: string): Store {
   const db = openDatabase(path);
   return {
     ...deviceOps(db),
+    ...devicePageOps(db),
     ...moduleOps(db),
     ...deploymentOps(db),
     ...resultOps(db),
@@ -57,6 +60,7 @@ export type { AuditEntry, AuditEntryInput, AuditQuery } from './audit.js';
 export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
 export type { FleetSummary, FleetCounts } from './fleet-summary.js';
+export { DEVICE_SORTS, sortKeyOf, type DeviceSort, type DevicePageQuery, type DeviceSummaryRecord } from './device-pages.js';
 export type { ModuleRecord, ModuleSummary } from './modules.js';
 export type {
   DeploymentRecord,

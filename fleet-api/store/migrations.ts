@@ -194,4 +194,18 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE deployments ADD COLUMN limits TEXT;
   `,
+  // Paginated inventory (issue 16): keyset indexes for each device sort, a faulted flag kept
+  // beside the reported state (a JSON scan of 100,000 reported states per page is no filter), and
+  // deployments filtered by module.
+  `
+  ALTER TABLE devices ADD COLUMN faulted INTEGER NOT NULL DEFAULT 0;
+  UPDATE devices SET faulted = EXISTS (
+    SELECT 1 FROM json_each(devices.reported, '$.modules') m
+    WHERE json_extract(m.value, '$.state') = 'failed' OR json_extract(m.value, '$.faults') > 0
+  ) WHERE reported IS NOT NULL;
+  CREATE INDEX devices_by_created ON devices(created_at, id);
+  CREATE INDEX devices_by_last_seen ON devices(coalesce(last_seen, ''), id);
+  CREATE INDEX devices_by_faulted ON devices(faulted, id);
+  CREATE INDEX deployments_by_module ON deployments(module);
+  `,
 ];

@@ -9,12 +9,14 @@ import { waveName } from '../../deployments/strategy.js';
 import { apiErrors } from '../../errors.js';
 import type { DeploymentDeviceRecord, DeploymentRecord, DeviceDeploymentState } from '../../store/index.js';
 import { DEVICE_DEPLOYMENT_STATES } from '../../store/deployments.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { RouteContext } from '../context.js';
 import {
   ControlParams,
   CreateDeploymentBody,
   DeploymentCreated,
   DeploymentDetail,
+  DeploymentListQuery,
   DeploymentParams,
   DeploymentSummary,
   DeviceHistory,
@@ -71,16 +73,33 @@ export async function deploymentRoutes(app: FastifyInstance, ctx: RouteContext):
     },
   );
 
-  app.get(
+  app.get<{ Querystring: DeploymentListQuery }>(
     '/deployments',
     {
       schema: {
         tags: ['deployments'],
-        summary: 'List deployments, newest first, with their status and per-state device counts',
-        response: { 200: Type.Object({ deployments: Type.Array(DeploymentSummary) }), ...errors() },
+        summary: 'One page of deployments (newest first by default) with their status and per-state device counts; nextCursor for the next',
+        querystring: DeploymentListQuery,
+        response: { 200: Type.Object({ deployments: Type.Array(DeploymentSummary), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors() },
       },
     },
-    async () => ({ deployments: ctx.store.listDeployments() }),
+    async (request) => {
+      const { status, module, sort, limit, cursor } = request.query;
+      let afterSeq: number | undefined;
+      if (cursor !== undefined) {
+        const [seq] = decodeCursor(cursor, sort, 1);
+        if (typeof seq !== 'number') throw apiErrors.WF_API_VALIDATION({ field: 'querystring/cursor', reason: 'is not a cursor returned by this API' });
+        afterSeq = seq;
+      }
+      const rows = ctx.store.pageDeployments({ statuses: status, module, ascending: sort === 'createdAt', afterSeq, limit: limit + 1 });
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      const last = page[page.length - 1];
+      return {
+        deployments: page.map(({ seq: _seq, ...record }) => record),
+        nextCursor: more && last ? encodeCursor(sort, [last.seq]) : null,
+      };
+    },
   );
 
   app.get<{ Params: DeploymentParams }>(

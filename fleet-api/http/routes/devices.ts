@@ -15,6 +15,8 @@ import {
   errors,
 } from '../schemas.js';
 import { deviceDetail, deviceSummary } from '../views.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { sortKeyOf, type DevicePageQuery } from '../../store/index.js';
 import { Type } from '@sinclair/typebox';
 
 const isConstraint = (error: unknown, code: string): boolean => (error as { code?: unknown }).code === code;
@@ -59,19 +61,34 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     {
       schema: {
         tags: ['devices'],
-        summary: 'List devices, filtered by tags (AND), profile and online status',
+        summary: 'One page of devices, filtered (tags, profile, online, in sync, faulted, id prefix) and sorted; nextCursor for the next',
         querystring: DeviceListQuery,
-        response: { 200: Type.Object({ devices: Type.Array(DeviceSummary) }), ...errors() },
+        response: { 200: Type.Object({ devices: Type.Array(DeviceSummary), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors() },
       },
     },
     async (request) => {
-      const { tag = [], profile, online } = request.query;
+      const { tag = [], profile, online, inSync, faulted, idPrefix, sort, limit, cursor } = request.query;
       const tags: Record<string, string> = {};
       for (const pair of tag) {
         const at = pair.indexOf('=');
         tags[pair.slice(0, at)] = pair.slice(at + 1);
       }
-      return { devices: ctx.store.listDevices({ tags, profile, online }).map(deviceSummary) };
+      const byId = sort === 'id' || sort === '-id';
+      let after: DevicePageQuery['after'];
+      if (cursor !== undefined) {
+        const position = decodeCursor(cursor, sort, byId ? 1 : 2);
+        const [key, id] = byId ? [null, position[0]] : position;
+        if (typeof id !== 'string' || (key !== null && typeof key !== 'string')) {
+          throw apiErrors.WF_API_VALIDATION({ field: 'querystring/cursor', reason: 'is not a cursor returned by this API' });
+        }
+        after = { key, id };
+      }
+      const rows = ctx.store.pageDevices({ tags, profile, online, inSync, faulted, idPrefix, sort, after, limit: limit + 1 });
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      const last = page[page.length - 1];
+      const position = last && (byId ? [last.id] : [sortKeyOf(last, sort), last.id]);
+      return { devices: page.map(deviceSummary), nextCursor: more && position ? encodeCursor(sort, position) : null };
     },
   );
 

@@ -1,0 +1,144 @@
+/**
+ * One page of the device inventory: filters and sort applied by SQLite, keyset pagination from a
+ * position (the sort key and id of the last device of the previous page), so a page costs an
+ * index range scan wherever it starts (docs/api.md §Pagination). The REST layer encodes the
+ * position as an opaque cursor.
+ */
+import type { Db } from './core.js';
+import { statementCache } from './statements.js';
+
+export type DeviceSort = 'id' | '-id' | 'createdAt' | '-createdAt' | 'lastSeen' | '-lastSeen';
+export const DEVICE_SORTS: readonly DeviceSort[] = ['id', '-id', 'createdAt', '-createdAt', 'lastSeen', '-lastSeen'];
+
+export interface DevicePageQuery {
+  /** Every pair must match (AND). */
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly profile?: string;
+  readonly online?: boolean;
+  readonly inSync?: boolean;
+  readonly faulted?: boolean;
+  readonly idPrefix?: string;
+  readonly sort: DeviceSort;
+  /** The last device of the previous page: its sort key (absent for id sorts) and id. */
+  readonly after?: { readonly key: string | null; readonly id: string };
+  readonly limit: number;
+}
+
+/** What a list shows of a device: no desired or reported state, which would cost a JSON parse each. */
+export interface DeviceSummaryRecord {
+  id: string;
+  profile: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  online: boolean;
+  lastSeen: string | null;
+  reportedRevision: number;
+  desiredRevision: number;
+}
+
+interface SummaryRow {
+  id: string;
+  profile: string;
+  tags: string;
+  created_at: string;
+  online: number;
+  last_seen: string | null;
+  reported_revision: number;
+  desired_revision: number;
+}
+
+const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision';
+
+/** The SQL sort key of each sort; lastSeen's null sorts as '' (before every timestamp), matched by its index. */
+const SORT_KEY: Record<'createdAt' | 'lastSeen', string> = {
+  createdAt: 'd.created_at',
+  lastSeen: "coalesce(d.last_seen, '')",
+};
+
+/** The sort key of a record as a cursor stores it. */
+export function sortKeyOf(record: DeviceSummaryRecord, sort: DeviceSort): string | null {
+  const field = sort.replace('-', '');
+  if (field === 'createdAt') return record.createdAt;
+  if (field === 'lastSeen') return record.lastSeen ?? '';
+  return null;
+}
+
+/** LIKE with `\` as escape, so an id prefix's `_` matches only `_`. */
+const likePrefix = (prefix: string): string => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export function devicePageOps(db: Db) {
+  const statements = statementCache(db);
+
+  return {
+    pageDevices(query: DevicePageQuery): DeviceSummaryRecord[] {
+      const descending = query.sort.startsWith('-');
+      const field = query.sort.replace('-', '') as 'id' | 'createdAt' | 'lastSeen';
+      const order = descending ? 'DESC' : 'ASC';
+      const compare = descending ? '<' : '>';
+      const where: string[] = [];
+      const args: unknown[] = [];
+      const tagPairs = Object.entries(query.tags ?? {});
+      // Sorted by id with a tag: walk that tag's index (key, value, device_id) in order and join
+      // the devices, so a rare tag costs its own rows, not a scan of the inventory.
+      const driveByTag = field === 'id' && tagPairs.length > 0;
+      const idColumn = driveByTag ? 't0.device_id' : 'd.id';
+      let from = 'devices d';
+      if (driveByTag) {
+        const [key, value] = tagPairs.shift()!;
+        from = 'device_tags t0 CROSS JOIN devices d ON d.id = t0.device_id';
+        where.push('t0.key = ? AND t0.value = ?');
+        args.push(key, value);
+      }
+      for (const [key, value] of tagPairs) {
+        where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id AND t.key = ? AND t.value = ?)');
+        args.push(key, value);
+      }
+      if (query.profile !== undefined) {
+        where.push('d.profile = ?');
+        args.push(query.profile);
+      }
+      if (query.online !== undefined) {
+        where.push('d.online = ?');
+        args.push(query.online ? 1 : 0);
+      }
+      if (query.inSync !== undefined) where.push(query.inSync ? 'd.reported_revision >= d.desired_revision' : 'd.reported_revision < d.desired_revision');
+      if (query.faulted !== undefined) {
+        where.push('d.faulted = ?');
+        args.push(query.faulted ? 1 : 0);
+      }
+      if (query.idPrefix !== undefined) {
+        where.push(`${idColumn} LIKE ? ESCAPE '\\'`);
+        args.push(likePrefix(query.idPrefix));
+      }
+      let orderBy: string;
+      if (field === 'id') {
+        orderBy = `${idColumn} ${order}`;
+        if (query.after) {
+          where.push(`${idColumn} ${compare} ?`);
+          args.push(query.after.id);
+        }
+      } else {
+        const key = SORT_KEY[field];
+        orderBy = `${key} ${order}, d.id ${order}`;
+        if (query.after) {
+          where.push(`(${key}, d.id) ${compare} (?, ?)`);
+          args.push(query.after.key ?? '', query.after.id);
+        }
+      }
+      const sql = `SELECT ${SUMMARY_COLUMNS} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`;
+      args.push(query.limit);
+      return (statements(sql).all(...args) as SummaryRow[]).map((row) => ({
+        id: row.id,
+        profile: row.profile,
+        tags: JSON.parse(row.tags) as Record<string, string>,
+        createdAt: row.created_at,
+        online: row.online === 1,
+        lastSeen: row.last_seen,
+        reportedRevision: row.reported_revision,
+        desiredRevision: row.desired_revision,
+      }));
+    },
+  };
+}
+
+export type DevicePageOps = ReturnType<typeof devicePageOps>;
