@@ -13,6 +13,7 @@ import { MAX_ACK_RANGES, type DeviceStatus, type ReportedState, type ResultBatch
 import { recordReportedState } from './deployments/progress.js';
 import type { IngestHandlers } from './mqtt-link.js';
 import type { Store } from './store/index.js';
+import type { IngestEventSink } from './events/sources.js';
 
 export interface IngestCounters {
   batchesStored: number;
@@ -45,6 +46,8 @@ const ACK_MS = 100;
 /** Optional callbacks after something is stored, e.g. to move rollouts without waiting for their job. */
 export interface IngestHooks {
   onReported?(deviceId: string): void;
+  /** Told of what was stored, after the commit (the live event bus). */
+  events?: IngestEventSink;
 }
 
 export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger, hooks: IngestHooks = {}): Ingestion {
@@ -93,6 +96,7 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
         else toAck.set(deviceId, seqs);
       }
       if (toAck.size > 0) ackTimer ??= setTimeout(sendAcks, ACK_MS);
+      if (outcome.fresh.length > 0) hooks.events?.stored(outcome.fresh);
       const at = new Date(now).toISOString();
       store.transaction(() => {
         for (const id of new Set(batches.map((b) => b.deviceId))) store.touchDevice(id, at);
@@ -112,21 +116,25 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
       else timer ??= setTimeout(flush, options.flushMs);
     },
     reported(state: ReportedState) {
-      const known = store.getDevice(state.deviceId) !== undefined;
-      if (!known) {
+      const before = store.getDevice(state.deviceId);
+      if (!before) {
         counters.unknownDevice += 1;
         return;
       }
       recordReportedState(store, state);
       counters.reported += 1;
+      hooks.events?.reported(state, before.reported);
       hooks.onReported?.(state.deviceId);
     },
     status(status: DeviceStatus, retained: boolean) {
       const now = Date.now();
       // A retained status is history replayed on subscribe: its own time, never the future.
       const at = retained ? new Date(Math.min(Date.parse(status.at), now)).toISOString() : new Date(now).toISOString();
-      if (store.setPresence(status.deviceId, status.online, at)) counters.status += 1;
-      else counters.unknownDevice += 1;
+      const wasOnline = hooks.events ? store.getDevice(status.deviceId)?.online : undefined;
+      if (store.setPresence(status.deviceId, status.online, at)) {
+        counters.status += 1;
+        if (wasOnline !== status.online) hooks.events?.presence(status.deviceId, status.online, status.reason);
+      } else counters.unknownDevice += 1;
     },
   };
 

@@ -20,6 +20,8 @@ import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
 import { resultRoutes } from './routes/results.js';
 import { systemRoutes } from './routes/system.js';
+import { aggregateRoutes } from './routes/aggregate.js';
+import { eventRoutes } from './routes/events.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -52,12 +54,17 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
     if (methods.some((method) => policyFor(method, route.url).body === 'large')) route.bodyLimit = ctx.options.largeBodyLimitBytes;
   });
 
+  // Open event streams end first, or closing the server would wait for them.
+  app.addHook('preClose', async () => ctx.events.streams.closeAll());
+
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
     async (scope) => {
       await systemRoutes(scope, ctx);
       await deviceRoutes(scope, ctx);
       await resultRoutes(scope, ctx);
+      await aggregateRoutes(scope, ctx);
+      await eventRoutes(scope, ctx);
       await moduleRoutes(scope, ctx);
       await deploymentRoutes(scope, ctx);
       await credentialRoutes(scope, ctx);

@@ -40,6 +40,8 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`GET ${P}/devices`]: { role: 'viewer' },
   [`GET ${P}/devices/:id`]: { role: 'viewer' },
   [`GET ${P}/devices/:id/results`]: { role: 'viewer' },
+  [`GET ${P}/results/aggregate`]: { role: 'viewer' },
+  [`GET ${P}/events`]: { role: 'viewer' },
   [`POST ${P}/devices`]: { role: 'operator', action: 'device.create' },
   [`DELETE ${P}/devices/:id`]: { role: 'operator', action: 'device.delete' },
   [`PATCH ${P}/devices/:id`]: { role: 'operator', action: 'device.update' },

@@ -11,6 +11,8 @@ import { tokenOps, type TokenOps } from './tokens.js';
 import { auditOps, type AuditOps } from './audit.js';
 import { credentialOps, type CredentialOps } from './credentials.js';
 import { trustOps, type TrustOps } from './trust.js';
+import { aggregateOps, type AggregateOps } from './aggregates.js';
+import { rolloutChangeOps, type RolloutChangeOps } from './rollout-changes.js';
 
 export type Store = DeviceOps &
   ModuleOps &
@@ -19,7 +21,9 @@ export type Store = DeviceOps &
   TokenOps &
   AuditOps &
   CredentialOps &
-  TrustOps & {
+  TrustOps &
+  AggregateOps &
+  RolloutChangeOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -38,6 +42,8 @@ export function openStore(path: string): Store {
     ...auditOps(db),
     ...credentialOps(db),
     ...trustOps(db),
+    ...aggregateOps(db),
+    ...rolloutChangeOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
@@ -63,4 +69,6 @@ export type {
   DeploymentStatus,
   DeviceHistoryEntry,
 } from './deployments.js';
+export type { AggregateFn, AggregateQuery, AggregateSeries, AggregateSource, DeviceSelection, GroupBy } from './aggregates.js';
+export type { DeploymentHead, DeploymentDeviceChange } from './rollout-changes.js';
 export type { ResultRow, ResultQuery, ResultKind, IngestOutcome } from './results.js';
