@@ -77,7 +77,7 @@ export async function aggregateRoutes(app: FastifyInstance, ctx: RouteContext): 
       const from = Math.floor(q.from / bucketMs) * bucketMs;
       const to = Math.ceil(q.to / bucketMs) * bucketMs;
       const invalid = (reason: string) => apiErrors.WF_API_VALIDATION({ field: 'querystring/from', reason });
-      if (to <= from) throw invalid(`the range [${q.from}, ${q.to}) is empty`);
+      if (q.to <= q.from) throw invalid(`the range [${q.from}, ${q.to}) is empty`);
       if ((to - from) / bucketMs > MAX_BUCKETS) throw invalid(`the range holds ${(to - from) / bucketMs} buckets of ${q.bucket}, more than ${MAX_BUCKETS}: use a larger bucket or a shorter range`);
       if (bucketMs < MINUTE && to - from > MAX_RAW_RANGE_MS) throw invalid(`sub-minute buckets read raw points over at most ${MAX_RAW_RANGE_MS / HOUR} h; the range is ${((to - from) / HOUR).toFixed(1)} h`);
       const tags: Record<string, string> = {};
