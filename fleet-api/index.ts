@@ -11,6 +11,8 @@ import { resolveOptions, type FleetApiOptions, type FleetApiOptionsPartial } fro
 import { buildApp } from './http/app.js';
 import { createRolloutEngine, type RolloutEngine } from './deployments/engine.js';
 import { createFleetEvents, type FleetEvents } from './events/index.js';
+import { collectProcessMetrics } from '../common/metrics.js';
+import { registerFleetGauges } from './metrics.js';
 import { createIngestion, type Ingestion } from './ingest.js';
 import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
@@ -76,6 +78,8 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   }
   // The engine needs the link and ingestion nudges the engine: a late-bound reference breaks the cycle.
   let rollouts: RolloutEngine | undefined;
+  collectProcessMetrics();
+  const leaveFleetGauges = registerFleetGauges(store);
   const events = createFleetEvents(store, options.events);
   const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge(), events: events.ingest });
   const link = createMqttLink(
@@ -94,6 +98,8 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   } catch (error) {
     await jobs.stop();
     await rollouts.stop();
+    events.close();
+    leaveFleetGauges();
     if (!deps.store) store.close();
     throw error;
   }
@@ -123,6 +129,8 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       closed = true;
       await jobs.stop();
       await rollouts.stop();
+      events.close();
+      leaveFleetGauges();
       await app.close();
       await link.close();
       ingestion.close();

@@ -14,6 +14,8 @@ import { recordReportedState } from './deployments/progress.js';
 import type { IngestHandlers } from './mqtt-link.js';
 import type { Store } from './store/index.js';
 import type { IngestEventSink } from './events/sources.js';
+import { ingestMetrics } from './metrics.js';
+import { secondsSince } from '../common/metrics.js';
 
 export interface IngestCounters {
   batchesStored: number;
@@ -57,6 +59,9 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
   };
   let acknowledge: Acknowledger | undefined;
   const toAck = new Map<string, number[]>();
+  // When the oldest batch now waiting for its ack entered the buffer (performance.now()).
+  let ackWaitingSince: number | undefined;
+  let bufferedSince: number | undefined;
   let ackTimer: NodeJS.Timeout | undefined;
 
   const sendAcks = () => {
@@ -68,9 +73,11 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
       for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
         acknowledge(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
         counters.acksSent += 1;
+        if (ackWaitingSince !== undefined) ingestMetrics.acked(secondsSince(ackWaitingSince));
       }
     }
     toAck.clear();
+    ackWaitingSince = undefined;
   };
   let buffer: ResultBatch[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -82,9 +89,14 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
     if (buffer.length === 0 || !store.open) return;
     const batches = buffer;
     buffer = [];
+    const since = bufferedSince;
+    bufferedSince = undefined;
     const now = Date.now();
     try {
+      const writeStarted = performance.now();
       const outcome = store.ingestResultBatches(batches, now);
+      ingestMetrics.flushed(outcome, secondsSince(writeStarted));
+      ackWaitingSince ??= since;
       counters.flushes += 1;
       counters.batchesStored += outcome.stored;
       counters.batchesDuplicate += outcome.duplicates;
@@ -104,6 +116,7 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
     } catch (error) {
       // Not acked, so their agents send them again; counted loudly all the same.
       counters.flushErrors += 1;
+      ingestMetrics.failed();
       logger.error('results flush failed', { batches: batches.length, reason: reasonOf(error) });
     }
   };
@@ -111,6 +124,7 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
   const handlers: IngestHandlers = {
     results(batch: ResultBatch) {
       if (closed) return;
+      bufferedSince ??= performance.now();
       buffer.push(batch);
       if (buffer.length >= options.maxBatches) flush();
       else timer ??= setTimeout(flush, options.flushMs);

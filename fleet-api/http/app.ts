@@ -20,6 +20,8 @@ import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
 import { resultRoutes } from './routes/results.js';
 import { systemRoutes } from './routes/system.js';
+import { metricsText } from '../../common/metrics.js';
+import { httpDuration } from '../metrics.js';
 import { aggregateRoutes } from './routes/aggregate.js';
 import { eventRoutes } from './routes/events.js';
 
@@ -57,6 +59,14 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
   // Open event streams end first, or closing the server would wait for them.
   app.addHook('preClose', async () => ctx.events.streams.closeAll());
 
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL, so the label stays bounded.
+    httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const { contentType, body } = await metricsText();
+    return reply.type(contentType).send(body);
+  });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
     async (scope) => {

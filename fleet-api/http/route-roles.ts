@@ -35,6 +35,8 @@ const P = '/api/v1';
 export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze({
   'GET /openapi.json': { role: 'public' },
   [`GET ${P}/health`]: { role: 'public' },
+  // Prometheus scrapes with a viewer token (docs/metrics.md).
+  'GET /metrics': { role: 'viewer' },
   [`GET ${P}/jobs`]: { role: 'viewer' },
 
   [`GET ${P}/devices`]: { role: 'viewer' },

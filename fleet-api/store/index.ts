@@ -13,6 +13,7 @@ import { credentialOps, type CredentialOps } from './credentials.js';
 import { trustOps, type TrustOps } from './trust.js';
 import { aggregateOps, type AggregateOps } from './aggregates.js';
 import { rolloutChangeOps, type RolloutChangeOps } from './rollout-changes.js';
+import { gaugeOps, type GaugeOps } from './gauges.js';
 
 export type Store = DeviceOps &
   ModuleOps &
@@ -23,7 +24,8 @@ export type Store = DeviceOps &
   CredentialOps &
   TrustOps &
   AggregateOps &
-  RolloutChangeOps & {
+  RolloutChangeOps &
+  GaugeOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -44,6 +46,7 @@ export function openStore(path: string): Store {
     ...trustOps(db),
     ...aggregateOps(db),
     ...rolloutChangeOps(db),
+    ...gaugeOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {

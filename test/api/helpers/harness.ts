@@ -92,7 +92,9 @@ export async function startApi(t: TestContext, harness: HarnessOptions = {}): Pr
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     }
     const response = await api.app.inject({ method: method as 'GET', url: path, headers, ...(body !== undefined ? { payload: body as object } : {}) });
-    return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : undefined };
+    // Text bodies (GET /metrics) come back as text.
+    const json = (response.headers['content-type'] ?? '').toString().startsWith('application/json');
+    return { status: response.statusCode, body: response.body ? (json ? JSON.parse(response.body) : response.body) : undefined };
   };
   return { api, token, broker, url, call };
 }
