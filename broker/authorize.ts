@@ -29,6 +29,7 @@ import type { BrokerOptions } from './options.js';
 import { describePrincipal, principalOf } from './principal.js';
 import { TokenBucket } from './rate-limit.js';
 import type { RevocationRegistry } from './revocation.js';
+import { messagePublished } from './metrics.js';
 import type { StatCounters } from './stats.js';
 
 export interface AuthorizeDeps {
@@ -171,6 +172,7 @@ export function createPublished({ stats, revocations }: AuthorizeDeps): Publishe
   return function published(packet, client, callback) {
     if (client) {
       stats.increment('messagesPublished');
+      messagePublished(packet.topic);
       if (packet.topic === topics.controlRevoke && principalOf(client)?.kind === 'service') {
         revocations.onRevokeMessage(packet.payload, client.id);
       }

@@ -14,6 +14,7 @@ import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type 
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { RevocationRegistry } from './revocation.js';
 import { createStatCounters, type BrokerStats } from './stats.js';
+import { brokerConnections } from './metrics.js';
 import { certificateIdentitiesOf, tlsServerOptions } from './tls.js';
 
 export type { BrokerStats } from './stats.js';
@@ -55,6 +56,7 @@ const formatUrl = (host: string, port: number, scheme = 'mqtt'): string =>
 export async function startBroker(input: BrokerStartOptions): Promise<RunningBroker> {
   const { options, verifier, logger } = resolveBrokerOptions(input);
   const stats = createStatCounters();
+  const unregisterConnections = brokerConnections.source(() => [[{}, aedes.connectedClients]]);
   const revocations = new RevocationRegistry({ logger, stats });
   const hookDeps = { logger, stats, options, revocations };
   const connectionLimiter = new ConnectionRateLimiter({
@@ -197,6 +199,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await serverClosed;
+      unregisterConnections();
       logger.info('broker stopped', { url, tlsUrl: tlsUrl ?? null });
     })();
     return closing;

@@ -10,6 +10,9 @@ import { fromRoot } from '../common/paths.js';
 import { resolveOptions, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
 import { buildApp } from './http/app.js';
 import { createRolloutEngine, type RolloutEngine } from './deployments/engine.js';
+import { createFleetEvents, type FleetEvents } from './events/index.js';
+import { collectProcessMetrics } from '../common/metrics.js';
+import { registerFleetGauges } from './metrics.js';
 import { createIngestion, type Ingestion } from './ingest.js';
 import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
@@ -33,6 +36,7 @@ export interface FleetApi {
   readonly ingestion: Ingestion;
   readonly jobs: JobScheduler;
   readonly rollouts: RolloutEngine;
+  readonly events: FleetEvents;
   readonly options: FleetApiOptions;
   readonly signing: FleetSigning;
   listen(): Promise<{ url: string }>;
@@ -74,7 +78,10 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   }
   // The engine needs the link and ingestion nudges the engine: a late-bound reference breaks the cycle.
   let rollouts: RolloutEngine | undefined;
-  const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge() });
+  collectProcessMetrics();
+  const leaveFleetGauges = registerFleetGauges(store);
+  const events = createFleetEvents(store, options.events);
+  const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge(), events: events.ingest });
   const link = createMqttLink(
     { ...options.mqtt },
     retainedSource(store),
@@ -83,14 +90,16 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     signing,
   );
   ingestion.setAcknowledger((deviceId, stored) => link.publishAck(deviceId, stored));
-  rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }));
-  const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts });
+  rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }), { changed: () => events.rollouts.observe() });
+  const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts, events });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ store, link, ingestion, jobs, rollouts, options, signing, logger, version: packageVersion() });
+    app = await buildApp({ store, link, ingestion, jobs, rollouts, events, options, signing, logger, version: packageVersion() });
   } catch (error) {
     await jobs.stop();
     await rollouts.stop();
+    events.close();
+    leaveFleetGauges();
     if (!deps.store) store.close();
     throw error;
   }
@@ -104,6 +113,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     ingestion,
     jobs,
     rollouts,
+    events,
     options,
     signing,
     async listen() {
@@ -119,6 +129,8 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       closed = true;
       await jobs.stop();
       await rollouts.stop();
+      events.close();
+      leaveFleetGauges();
       await app.close();
       await link.close();
       ingestion.close();

@@ -13,6 +13,9 @@ import { MAX_ACK_RANGES, type DeviceStatus, type ReportedState, type ResultBatch
 import { recordReportedState } from './deployments/progress.js';
 import type { IngestHandlers } from './mqtt-link.js';
 import type { Store } from './store/index.js';
+import type { IngestEventSink } from './events/sources.js';
+import { ingestMetrics } from './metrics.js';
+import { secondsSince } from '../common/metrics.js';
 
 export interface IngestCounters {
   batchesStored: number;
@@ -45,6 +48,8 @@ const ACK_MS = 100;
 /** Optional callbacks after something is stored, e.g. to move rollouts without waiting for their job. */
 export interface IngestHooks {
   onReported?(deviceId: string): void;
+  /** Told of what was stored, after the commit (the live event bus). */
+  events?: IngestEventSink;
 }
 
 export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger, hooks: IngestHooks = {}): Ingestion {
@@ -54,6 +59,9 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
   };
   let acknowledge: Acknowledger | undefined;
   const toAck = new Map<string, number[]>();
+  // When the oldest batch now waiting for its ack entered the buffer (performance.now()).
+  let ackWaitingSince: number | undefined;
+  let bufferedSince: number | undefined;
   let ackTimer: NodeJS.Timeout | undefined;
 
   const sendAcks = () => {
@@ -65,9 +73,11 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
       for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
         acknowledge(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
         counters.acksSent += 1;
+        if (ackWaitingSince !== undefined) ingestMetrics.acked(secondsSince(ackWaitingSince));
       }
     }
     toAck.clear();
+    ackWaitingSince = undefined;
   };
   let buffer: ResultBatch[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -79,9 +89,14 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
     if (buffer.length === 0 || !store.open) return;
     const batches = buffer;
     buffer = [];
+    const since = bufferedSince;
+    bufferedSince = undefined;
     const now = Date.now();
     try {
+      const writeStarted = performance.now();
       const outcome = store.ingestResultBatches(batches, now);
+      ingestMetrics.flushed(outcome, secondsSince(writeStarted));
+      ackWaitingSince ??= since;
       counters.flushes += 1;
       counters.batchesStored += outcome.stored;
       counters.batchesDuplicate += outcome.duplicates;
@@ -93,6 +108,7 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
         else toAck.set(deviceId, seqs);
       }
       if (toAck.size > 0) ackTimer ??= setTimeout(sendAcks, ACK_MS);
+      if (outcome.fresh.length > 0) hooks.events?.stored(outcome.fresh);
       const at = new Date(now).toISOString();
       store.transaction(() => {
         for (const id of new Set(batches.map((b) => b.deviceId))) store.touchDevice(id, at);
@@ -100,6 +116,7 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
     } catch (error) {
       // Not acked, so their agents send them again; counted loudly all the same.
       counters.flushErrors += 1;
+      ingestMetrics.failed();
       logger.error('results flush failed', { batches: batches.length, reason: reasonOf(error) });
     }
   };
@@ -107,26 +124,31 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
   const handlers: IngestHandlers = {
     results(batch: ResultBatch) {
       if (closed) return;
+      bufferedSince ??= performance.now();
       buffer.push(batch);
       if (buffer.length >= options.maxBatches) flush();
       else timer ??= setTimeout(flush, options.flushMs);
     },
     reported(state: ReportedState) {
-      const known = store.getDevice(state.deviceId) !== undefined;
-      if (!known) {
+      const before = store.getDevice(state.deviceId);
+      if (!before) {
         counters.unknownDevice += 1;
         return;
       }
       recordReportedState(store, state);
       counters.reported += 1;
+      hooks.events?.reported(state, before.reported);
       hooks.onReported?.(state.deviceId);
     },
     status(status: DeviceStatus, retained: boolean) {
       const now = Date.now();
       // A retained status is history replayed on subscribe: its own time, never the future.
       const at = retained ? new Date(Math.min(Date.parse(status.at), now)).toISOString() : new Date(now).toISOString();
-      if (store.setPresence(status.deviceId, status.online, at)) counters.status += 1;
-      else counters.unknownDevice += 1;
+      const wasOnline = hooks.events ? store.getDevice(status.deviceId)?.online : undefined;
+      if (store.setPresence(status.deviceId, status.online, at)) {
+        counters.status += 1;
+        if (wasOnline !== status.online) hooks.events?.presence(status.deviceId, status.online, status.reason);
+      } else counters.unknownDevice += 1;
     },
   };
 

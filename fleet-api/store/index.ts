@@ -13,6 +13,9 @@ import { auditOps, type AuditOps } from './audit.js';
 import { credentialOps, type CredentialOps } from './credentials.js';
 import { trustOps, type TrustOps } from './trust.js';
 import { fleetSummaryOps, type FleetSummaryOps } from './fleet-summary.js';
+import { aggregateOps, type AggregateOps } from './aggregates.js';
+import { rolloutChangeOps, type RolloutChangeOps } from './rollout-changes.js';
+import { gaugeOps, type GaugeOps } from './gauges.js';
 
 export type Store = DeviceOps &
   DevicePageOps &
@@ -23,7 +26,10 @@ export type Store = DeviceOps &
   AuditOps &
   CredentialOps &
   TrustOps &
-  FleetSummaryOps & {
+  FleetSummaryOps &
+  AggregateOps &
+  RolloutChangeOps &
+  GaugeOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -44,6 +50,9 @@ export function openStore(path: string): Store {
     ...credentialOps(db),
     ...trustOps(db),
     ...fleetSummaryOps(db),
+    ...aggregateOps(db),
+    ...rolloutChangeOps(db),
+    ...gaugeOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
@@ -71,4 +80,6 @@ export type {
   DeploymentStatus,
   DeviceHistoryEntry,
 } from './deployments.js';
+export type { AggregateFn, AggregateQuery, AggregateSeries, AggregateSource, DeviceSelection, GroupBy } from './aggregates.js';
+export type { DeploymentHead, DeploymentDeviceChange } from './rollout-changes.js';
 export type { ResultRow, ResultQuery, ResultKind, IngestOutcome } from './results.js';

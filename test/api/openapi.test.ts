@@ -31,6 +31,8 @@ const ROUTES = [
   'patch /api/v1/devices/{id}',
   'get /api/v1/whoami',
   'get /api/v1/fleet/summary',
+  'get /api/v1/results/aggregate',
+  'get /api/v1/events',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

@@ -14,6 +14,7 @@ import { startApi, type Harness } from './helpers/harness.js';
 /** Placeholder values that satisfy every param pattern (device, token and deployment ids alike). */
 const PLACEHOLDERS: Record<string, string> = { id: '0123456789abcdef', name: 'ema', version: '1.0.0' };
 
+const STREAMS = new Set(['/api/v1/events']);
 const fill = (url: string): string => url.replace(/:([A-Za-z]+)/g, (_match, name: string) => PLACEHOLDERS[name] ?? 'x');
 
 async function tokensByRole(h: Harness): Promise<Record<TokenRole, string>> {
@@ -44,7 +45,8 @@ test('each route answers 403 to a role below its entry and lets a sufficient rol
   const checked: string[] = [];
   for (const route of routesOf(h)) {
     const policy = ROUTE_ROLES[routeKey(route.method, route.url)]!;
-    const path = fill(route.url);
+    // A stream never ends under inject(); a query it refuses (400) shows the role check let it through.
+    const path = fill(route.url) + (STREAMS.has(route.url) ? '?sampleMs=-1' : '');
     const body = route.method === 'POST' ? {} : undefined;
     const anonymous = await h.call(route.method, path, body, null);
     if (policy.role === 'public') {
