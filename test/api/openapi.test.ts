@@ -29,6 +29,7 @@ const ROUTES = [
   'post /api/v1/deployments/{id}/{action}',
   'get /api/v1/devices/{id}/deployments',
   'patch /api/v1/devices/{id}',
+  'post /api/v1/devices/batch',
   'get /api/v1/whoami',
   'get /api/v1/fleet/summary',
   'get /api/v1/results/aggregate',
