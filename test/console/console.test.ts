@@ -67,6 +67,7 @@ test('the console: sign in, fleet, live device chart, a CLI rollout paused and r
     assert.equal(await text(admin, 'count-faulted'), '0');
     await admin.locator('[data-testid=devices-table] tr[data-device]').first().waitFor(WAIT);
     assert.equal(await admin.locator('[data-testid=devices-table] tr[data-device]').count(), DEVICES);
+    assert.equal(await admin.getByTestId('devices-table').getAttribute('data-server-side'), 'true', 'paged by GET /api/v1/devices');
     await admin.screenshot({ path: join(shots, 'fleet.png'), fullPage: true });
     await admin.getByTestId('device-search').fill('cn-03');
     await poll('the table filtered to cn-03', async () => (await admin.locator('[data-testid=devices-table] tr[data-device]').count()) === 1, 10_000);
@@ -136,6 +137,8 @@ test('the console: sign in, fleet, live device chart, a CLI rollout paused and r
     await admin.screenshot({ path: join(shots, 'admin.png'), fullPage: true });
     await admin.goto(`${url}/#/analytics`);
     await admin.locator('h1', { hasText: 'Analytics' }).waitFor(WAIT);
+    // avg(probe.count) over the fleet from GET /api/v1/results/aggregate, charted.
+    await admin.locator('.chart canvas').first().waitFor(WAIT);
     await admin.screenshot({ path: join(shots, 'analytics.png'), fullPage: true });
   });
 
