@@ -14,6 +14,7 @@ import { benchSpoolFlush } from './spool-flush.js';
 import { benchRolloutScale } from './rollout-scale.js';
 import { benchFairIngest } from './fair-ingest.js';
 import { benchBrokerEfficiency } from './broker/efficiency.js';
+import { benchConsoleFleet } from './console-fleet.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -95,6 +96,15 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchRolloutScale,
     notes: [
       "Rollout scale: 1,000 real agents (4 processes, the default metered sandbox: modules on the agents' thread with their CPU budget compiled in; one 2 Hz source each) with the broker connection-rate limits off; the time runs from the POST to every device reported running (healthy with no soak), and the note gives the devices/minute it implies.",
+    ],
+  },
+  {
+    name: 'console-fleet',
+    title: 'console Fleet page with 100,000 devices (headless Chromium)',
+    run: () => benchConsoleFleet(),
+    optIn: true,
+    notes: [
+      'Console: 100,000 devices inserted straight into the platform\'s SQLite; the page runs in /usr/bin/chromium (playwright-core) with the token in sessionStorage. First paint is read in the page (MutationObserver, performance.now() from navigation start) when the counts and the first 50 rows exist; the filter time runs from the input event to a table of only matching rows, the console\'s 100 ms debounce included. Round 0 warms up and is not counted.',
     ],
   },
 ];

@@ -22,6 +22,7 @@ import { brokerErrors } from './errors.js';
 import { setPrincipal } from './principal.js';
 import type { RevocationRegistry } from './revocation.js';
 import type { StatCounters, StatName } from './stats.js';
+import { connectAccepted } from './metrics.js';
 
 type AuthenticateHook = (
   client: Client,
@@ -167,6 +168,7 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
         setPrincipal(client, principal);
         if (principal.kind === 'device') revocations.track(principal.deviceId, client);
         logger.debug('client authenticated', { clientId: client.id, principal: principal.kind });
+        connectAccepted(principal.kind);
         done(null, true);
       },
       (error: unknown) => {

@@ -29,6 +29,7 @@ import type { BrokerOptions } from './options.js';
 import { describePrincipal, principalOf } from './principal.js';
 import { TokenBucket } from './rate-limit.js';
 import type { RevocationRegistry } from './revocation.js';
+import { messagePublished } from './metrics.js';
 import type { StatCounters } from './stats.js';
 
 export interface AuthorizeDeps {
@@ -167,8 +168,11 @@ export function createAuthorizeSubscribe({ logger, stats, options }: AuthorizeDe
  * revocation is acted on where the emitter delivers it (index.ts), on every node of a cluster.
  */
 export function createPublished({ stats }: AuthorizeDeps): PublishedHook {
-  return function published(_packet, client, callback) {
-    if (client) stats.increment('messagesPublished');
+  return function published(packet, client, callback) {
+    if (client) {
+      stats.increment('messagesPublished');
+      messagePublished(packet.topic);
+    }
     callback(null);
   };
 }

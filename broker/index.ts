@@ -16,6 +16,7 @@ import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type 
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { RevocationRegistry } from './revocation.js';
 import { createStatCounters, type BrokerStats } from './stats.js';
+import { brokerConnections } from './metrics.js';
 import { certificateIdentitiesOf, tlsServerOptions } from './tls.js';
 import { topics } from '../protocol/topics.js';
 
@@ -60,6 +61,7 @@ const formatUrl = (host: string, port: number, scheme = 'mqtt'): string =>
 export async function startBroker(input: BrokerStartOptions): Promise<RunningBroker> {
   const { options, verifier, logger } = resolveBrokerOptions(input);
   const stats = createStatCounters();
+  const unregisterConnections = brokerConnections.source(() => [[{}, aedes.connectedClients]]);
   const revocations = new RevocationRegistry({ logger, stats });
   const hookDeps = { logger, stats, options, revocations };
   const connectionLimiter = new ConnectionRateLimiter({
@@ -231,6 +233,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
       for (const socket of sockets) socket.destroy();
       await serverClosed;
       await cluster?.close();
+      unregisterConnections();
       logger.info('broker stopped', { url, tlsUrl: tlsUrl ?? null });
     })();
     return closing;

@@ -2,6 +2,8 @@
  * The broker's counters. Refusals are counted, never silent: an operator can tell a quiet fleet
  * from a fleet whose traffic is being refused.
  */
+import { feedMetric } from './metrics.js';
+
 export interface BrokerStats {
   /** Clients that completed CONNECT and have not disconnected. */
   readonly connectedClients: number;
@@ -63,6 +65,7 @@ export function createStatCounters(): StatCounters {
   return {
     increment: (name) => {
       counts[name] += 1;
+      feedMetric(name);
     },
     snapshot: (connectedClients) => Object.freeze({ connectedClients, ...counts }),
   };

@@ -32,3 +32,33 @@ export function progress(total: number): (label: string) => void {
     process.stderr.write(`[${step}/${total}] ${label}\n`);
   };
 }
+
+/**
+ * A progress bar on stderr for counted work: redrawn in place on a terminal, one line per tenth
+ * otherwise (logs and CI stay readable). `done()` ends the line.
+ */
+export function progressBar(total: number, label: string, stream: NodeJS.WriteStream = process.stderr): { update(count: number): void; done(): void } {
+  const tty = stream.isTTY === true;
+  let lastTenth = -1;
+  const draw = (count: number) => {
+    const width = 30;
+    const filled = total === 0 ? width : Math.round((count / total) * width);
+    return `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${count}/${total}`;
+  };
+  return {
+    update(count) {
+      if (tty) {
+        stream.write(`\r${draw(count)}`);
+        return;
+      }
+      const tenth = total === 0 ? 10 : Math.floor((count / total) * 10);
+      if (tenth !== lastTenth) {
+        lastTenth = tenth;
+        stream.write(`${draw(count)}\n`);
+      }
+    },
+    done() {
+      if (tty) stream.write('\n');
+    },
+  };
+}

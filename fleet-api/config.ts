@@ -102,6 +102,19 @@ export const FleetApiOptionsSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** The live event stream, GET /api/v1/events (docs/api.md §Live events). */
+    events: Type.Object(
+      {
+        /** Events kept in memory for Last-Event-ID resume. */
+        bufferSize: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 10_000 }),
+        /** Unsent bytes a stream may hold before it waits for its socket (and is ended if the buffer overtakes it). */
+        maxQueuedBytes: Type.Integer({ minimum: 65_536, maximum: 64 * MIB, default: MIB }),
+        maxStreams: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+        keepAliveMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 15_000 }),
+        tagRefreshMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );
@@ -122,6 +135,7 @@ export type FleetApiOptionsPartial = {
   signing?: Partial<FleetApiOptionsInput['signing']>;
   retention?: Partial<FleetApiOptionsInput['retention']>;
   ingest?: Partial<FleetApiOptionsInput['ingest']>;
+  events?: Partial<FleetApiOptionsInput['events']>;
 };
 
 export function resolveOptions(input: FleetApiOptionsPartial): FleetApiOptions {

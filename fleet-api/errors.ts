@@ -23,6 +23,7 @@ export const apiErrors = defineErrors({
   WF_API_CONFIG_INVALID: { message: '{reason}', status: 422 },
   WF_API_TARGET_INVALID: { message: '{reason}', status: 422 },
   WF_API_OPTION_INVALID: { message: 'fleet-api option {reason}', status: 500 },
+  WF_API_UNAVAILABLE: { message: 'server at capacity: {reason}', status: 503 },
   WF_API_INTERNAL: { message: 'internal error: {reason}', status: 500 },
   WF_API_REDIS_UNAVAILABLE: { message: 'credential replica in Redis not updated: {reason}', status: 503 },
   WF_API_DATA_DIR_LOCKED: { message: 'another fleet API (pid {pid}) already uses {path}: {hint}', status: 500 },

@@ -10,6 +10,9 @@ import { fromRoot } from '../common/paths.js';
 import { resolveOptions, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
 import { buildApp } from './http/app.js';
 import { createRolloutEngine, type RolloutEngine } from './deployments/engine.js';
+import { createFleetEvents, type FleetEvents } from './events/index.js';
+import { collectProcessMetrics } from '../common/metrics.js';
+import { registerFleetGauges } from './metrics.js';
 import { createIngestion, type Ingestion } from './ingest.js';
 import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
@@ -34,6 +37,7 @@ export interface FleetApi {
   readonly ingestion: Ingestion;
   readonly jobs: JobScheduler;
   readonly rollouts: RolloutEngine;
+  readonly events: FleetEvents;
   readonly options: FleetApiOptions;
   readonly signing: FleetSigning;
   listen(): Promise<{ url: string }>;
@@ -75,7 +79,10 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   }
   // The engine needs the link and ingestion nudges the engine: a late-bound reference breaks the cycle.
   let rollouts: RolloutEngine | undefined;
-  const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge() });
+  collectProcessMetrics();
+  const leaveFleetGauges = registerFleetGauges(store);
+  const events = createFleetEvents(store, options.events);
+  const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge(), events: events.ingest });
   const link = createMqttLink(
     { ...options.mqtt },
     retainedSource(store),
@@ -84,7 +91,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     signing,
   );
   ingestion.setAcknowledger((deviceId, stored, refused) => link.publishAck(deviceId, stored, refused));
-  rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }));
+  rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }), { changed: () => events.rollouts.observe() });
   const credentials: CredentialReplica | undefined = options.redis
     ? createCredentialReplica(options.redis, {
         store,
@@ -92,14 +99,16 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
         logger: logger.child({ component: 'fleet-api-credentials' }),
       })
     : undefined;
-  const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts });
+  const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts, events });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ store, link, ingestion, jobs, rollouts, options, signing, logger, version: packageVersion(), ...(credentials ? { credentials } : {}) });
+    app = await buildApp({ store, link, ingestion, jobs, rollouts, events, options, signing, logger, version: packageVersion(), ...(credentials ? { credentials } : {}) });
   } catch (error) {
     await credentials?.close();
     await jobs.stop();
     await rollouts.stop();
+    events.close();
+    leaveFleetGauges();
     if (!deps.store) store.close();
     throw error;
   }
@@ -113,6 +122,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     ingestion,
     jobs,
     rollouts,
+    events,
     options,
     signing,
     async listen() {
@@ -131,6 +141,8 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       closed = true;
       await jobs.stop();
       await rollouts.stop();
+      events.close();
+      leaveFleetGauges();
       await app.close();
       await link.close();
       await credentials?.close();

@@ -19,6 +19,9 @@ import { FairQueue, type FairShare } from './fair-queue.js';
 import type { IngestHandlers } from './device-inbox.js';
 import type { Store } from './store/index.js';
 import type { IngestOutcome } from './store/results.js';
+import type { IngestEventSink } from './events/sources.js';
+import { ingestMetrics } from './metrics.js';
+import { secondsSince } from '../common/metrics.js';
 
 export interface IngestCounters {
   batchesStored: number;
@@ -61,6 +64,8 @@ export interface IngestHooks {
   onReported?(deviceId: string): void;
   /** After each turn's commit, with the batches it holds (new or already stored): the place for "new results" events. */
   onResultsCommitted?(batches: readonly ResultBatch[]): void;
+  /** Told of what was stored, after the commit (the live event bus). */
+  events?: IngestEventSink;
 }
 
 /** SQLite failures of the moment (disk full, busy, I/O): not the batch's fault, so it is not refused but resent. */
@@ -79,6 +84,9 @@ export function createIngestion(
   let acknowledge: Acknowledger | undefined;
   const toAck = new Map<string, number[]>();
   const toRefuse = new Map<string, BatchRefusal[]>();
+  // When the oldest batch now waiting for its ack, and the oldest one queued, arrived (performance.now()).
+  let ackWaitingSince: number | undefined;
+  let queuedSince: number | undefined;
   let ackTimer: NodeJS.Timeout | undefined;
   const queue = new FairQueue(options.fairShare ?? DEFAULT_FAIR_SHARE);
   let timer: NodeJS.Timeout | undefined;
@@ -91,7 +99,10 @@ export function createIngestion(
     if (acknowledge) {
       for (const [deviceId, seqs] of toAck) {
         const ranges = seqRanges(seqs);
-        for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) send(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
+        for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
+          send(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
+          if (ackWaitingSince !== undefined) ingestMetrics.acked(secondsSince(ackWaitingSince));
+        }
       }
       // In acks of their own, so ranges and refusals never add up past the ack's cap.
       for (const [deviceId, refused] of toRefuse) {
@@ -100,6 +111,7 @@ export function createIngestion(
     }
     toAck.clear();
     toRefuse.clear();
+    ackWaitingSince = undefined;
   };
   const send = (deviceId: string, stored: [number, number][], refused?: BatchRefusal[]) => {
     acknowledge!(deviceId, stored, refused);
@@ -118,7 +130,9 @@ export function createIngestion(
     ackSoon();
   };
 
-  const noteStored = (outcome: IngestOutcome) => {
+  const noteStored = (outcome: IngestOutcome, writeStarted: number) => {
+    ingestMetrics.flushed(outcome, secondsSince(writeStarted));
+    if (outcome.fresh.length > 0) hooks.events?.stored(outcome.fresh);
     counters.batchesStored += outcome.stored;
     counters.batchesDuplicate += outcome.duplicates;
     counters.batchesUnknownDevice += outcome.unknownDevice;
@@ -136,7 +150,8 @@ export function createIngestion(
     const committed: ResultBatch[] = [];
     for (const batch of batches) {
       try {
-        noteStored(store.ingestResultBatches([batch], now));
+        const writeStarted = performance.now();
+        noteStored(store.ingestResultBatches([batch], now), writeStarted);
         committed.push(batch);
       } catch (error) {
         if (isTransient(error) || !store.open) continue;
@@ -151,13 +166,17 @@ export function createIngestion(
     const batches = queue.takeTurn();
     if (batches.length === 0 || !store.open) return;
     const now = Date.now();
+    ackWaitingSince ??= queuedSince;
+    if (queue.size === 0) queuedSince = undefined;
     let committed: readonly ResultBatch[] = batches;
     try {
-      noteStored(store.ingestResultBatches(batches, now));
+      const writeStarted = performance.now();
+      noteStored(store.ingestResultBatches(batches, now), writeStarted);
       counters.flushes += 1;
     } catch (error) {
       // Not acked, so their agents send them again; counted loudly all the same.
       counters.flushErrors += 1;
+      ingestMetrics.failed();
       logger.error('results flush failed', { batches: batches.length, reason: reasonOf(error) });
       committed = isTransient(error) || !store.open ? [] : isolate(batches, now);
     }
@@ -195,27 +214,32 @@ export function createIngestion(
       if (closed) return;
       refuse(deviceId, refused);
       if (batches.length === 0) return;
+      queuedSince ??= performance.now();
       queue.push(deviceId, batches);
       if (turnScheduled) return;
       if (queue.size >= options.maxBatches) turnScheduled = setImmediate(nextTurn);
       else timer ??= setTimeout(nextTurn, options.flushMs);
     },
     reported(state: ReportedState) {
-      const known = store.getDevice(state.deviceId) !== undefined;
-      if (!known) {
+      const before = store.getDevice(state.deviceId);
+      if (!before) {
         counters.unknownDevice += 1;
         return;
       }
       recordReportedState(store, state);
       counters.reported += 1;
+      hooks.events?.reported(state, before.reported);
       hooks.onReported?.(state.deviceId);
     },
     status(status: DeviceStatus, retained: boolean) {
       const now = Date.now();
       // A retained status is history replayed on subscribe: its own time, never the future.
       const at = retained ? new Date(Math.min(Date.parse(status.at), now)).toISOString() : new Date(now).toISOString();
-      if (store.setPresence(status.deviceId, status.online, at)) counters.status += 1;
-      else counters.unknownDevice += 1;
+      const wasOnline = hooks.events ? store.getDevice(status.deviceId)?.online : undefined;
+      if (store.setPresence(status.deviceId, status.online, at)) {
+        counters.status += 1;
+        if (wasOnline !== status.online) hooks.events?.presence(status.deviceId, status.online, status.reason);
+      } else counters.unknownDevice += 1;
     },
   };
 

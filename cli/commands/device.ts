@@ -9,6 +9,7 @@ import { cliErrors } from '../errors.js';
 import { asList, parseKeyValues, type GlobalArgs } from '../global-options.js';
 import { emit, table } from '../output.js';
 import { rotateCommand } from './device-rotate.js';
+import { importCommand } from './device-import.js';
 
 interface DeviceView {
   id: string;
@@ -177,6 +178,7 @@ export const deviceCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(show)
       .command(remove)
       .command(rotateCommand)
+      .command(importCommand)
       .demandCommand(1)
       .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north', 'provision a device') as Argv<GlobalArgs>,
   handler: () => undefined,

@@ -2,7 +2,9 @@
  * How a rollout looks in a terminal: one progress bar per wave, redrawn in place while it runs
  * (`deploy --watch`, `deployment show --watch`), and the per-device table with reasons.
  */
+import { WasmfleetError } from '../../common/errors.js';
 import type { ApiClient } from '../api-client.js';
+import { followEvents } from '../event-stream.js';
 import { table } from '../output.js';
 
 export interface WaveView {
@@ -73,26 +75,70 @@ export function renderDeployment(view: DeploymentView): string {
 export const getDeployment = (api: ApiClient, id: string) => api.get<DeploymentView>(`/api/v1/deployments/${encodeURIComponent(id)}`);
 
 /**
- * Polls until the rollout ends (or the timeout passes), drawing the wave bars on `out`: redrawn
- * in place on a terminal, printed again only when they change otherwise. Returns the last view.
+ * Follows the rollout until it ends (or the timeout passes), drawing the wave bars on `out`:
+ * redrawn in place on a terminal, printed again only when they change otherwise. The live event
+ * stream (deployment filter, rollout events) says when to fetch the view again; a server without
+ * the stream is polled every 500 ms instead. Returns the last view.
  */
 export async function watchDeployment(api: ApiClient, id: string, options: { timeoutMs: number; out: NodeJS.WriteStream; draw: boolean }): Promise<DeploymentView> {
   const deadline = Date.now() + options.timeoutMs;
+  const stop = new AbortController();
+  let dirty = true;
+  let polling = false;
+  let wake = () => {};
+  const touch = () => {
+    dirty = true;
+    wake();
+  };
+  const following = followEvents(api, {
+    query: { deployment: id, kind: 'rollout' },
+    signal: stop.signal,
+    onEvent: touch,
+    // Opening (again) may have missed changes: look once more.
+    onOpen: touch,
+    onDrop(error) {
+      const status = error instanceof WasmfleetError ? error.details.status : undefined;
+      if (status === 404) {
+        polling = true;
+        touch();
+        return false;
+      }
+      touch();
+      return true;
+    },
+  });
   let drawn = '';
   let lines = 0;
-  for (;;) {
-    const view = await getDeployment(api, id);
-    const finished = FINISHED_STATUSES.includes(view.status) && sum(view.counts, ['waiting', 'pending', 'applied']) === 0;
-    if (options.draw) {
-      const text = renderProgress(view);
-      if (text !== drawn) {
-        if (options.out.isTTY && lines > 0) options.out.write(`\x1b[${lines}A\x1b[J`);
-        options.out.write(text + '\n');
-        drawn = text;
-        lines = text.split('\n').length;
+  try {
+    for (;;) {
+      dirty = false;
+      const view = await getDeployment(api, id);
+      const finished = FINISHED_STATUSES.includes(view.status) && sum(view.counts, ['waiting', 'pending', 'applied']) === 0;
+      if (options.draw) {
+        const text = renderProgress(view);
+        if (text !== drawn) {
+          if (options.out.isTTY && lines > 0) options.out.write(`\x1b[${lines}A\x1b[J`);
+          options.out.write(text + '\n');
+          drawn = text;
+          lines = text.split('\n').length;
+        }
+      }
+      if (finished || Date.now() >= deadline) return view;
+      if (!dirty) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, polling ? 500 : Math.max(0, deadline - Date.now()));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = () => {};
+        // Events come in bursts (a wave's devices); one fetch for the burst.
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
-    if (finished || Date.now() >= deadline) return view;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  } finally {
+    stop.abort();
+    await following;
   }
 }

@@ -32,12 +32,14 @@ export interface RolloutEngine {
 
 const NUDGE_DELAY_MS = 20;
 
-export function createRolloutEngine(store: Store, link: Pick<MqttLink, 'publishDesired'>, logger: Logger): RolloutEngine {
+/** `changed` runs after every step and control has written SQLite (the event bus's rollout observer). */
+export function createRolloutEngine(store: Store, link: Pick<MqttLink, 'publishDesired'>, logger: Logger, hooks: { changed?(): void } = {}): RolloutEngine {
   let chain: Promise<unknown> = Promise.resolve();
   let nudgeTimer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   const publish = async (outcome: StepOutcome): Promise<Map<string, number>> => {
+    hooks.changed?.();
     const acked = new Map<string, number>();
     await Promise.all(
       [...outcome.publish].map(async ([deploymentId, ids]) => {

@@ -16,10 +16,18 @@ import { installErrorHandling } from './error-handler.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
+import { deviceBatchRoutes } from './routes/device-batch.js';
 import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
 import { resultRoutes } from './routes/results.js';
 import { systemRoutes } from './routes/system.js';
+import { whoamiRoutes } from './routes/whoami.js';
+import { fleetSummaryRoutes } from './routes/fleet-summary.js';
+import { consoleRoutes } from './console.js';
+import { metricsText } from '../../common/metrics.js';
+import { httpDuration } from '../metrics.js';
+import { aggregateRoutes } from './routes/aggregate.js';
+import { eventRoutes } from './routes/events.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -52,18 +60,36 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
     if (methods.some((method) => policyFor(method, route.url).body === 'large')) route.bodyLimit = ctx.options.largeBodyLimitBytes;
   });
 
+  // The operator console at `/` (outside the API prefix, so /api keeps its JSON 404s).
+  await consoleRoutes(app);
+  // Open event streams end first, or closing the server would wait for them.
+  app.addHook('preClose', async () => ctx.events.streams.closeAll());
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL, so the label stays bounded.
+    httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const { contentType, body } = await metricsText();
+    return reply.type(contentType).send(body);
+  });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
     async (scope) => {
       await systemRoutes(scope, ctx);
       await deviceRoutes(scope, ctx);
+      await deviceBatchRoutes(scope, ctx);
       await resultRoutes(scope, ctx);
+      await aggregateRoutes(scope, ctx);
+      await eventRoutes(scope, ctx);
       await moduleRoutes(scope, ctx);
       await deploymentRoutes(scope, ctx);
       await credentialRoutes(scope, ctx);
       await tokenRoutes(scope, ctx);
       await auditRoutes(scope, ctx);
       await keyRoutes(scope, ctx);
+      await whoamiRoutes(scope, ctx);
+      await fleetSummaryRoutes(scope, ctx);
     },
     { prefix: API_PREFIX },
   );

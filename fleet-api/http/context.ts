@@ -1,6 +1,7 @@
 /** What route handlers are given: the parts of the API they may use, nothing global. */
 import type { Logger } from '../../common/logger.js';
 import type { FleetApiOptions } from '../config.js';
+import type { FleetEvents } from '../events/index.js';
 import type { Ingestion } from '../ingest.js';
 import type { RolloutEngine } from '../deployments/engine.js';
 import type { JobScheduler } from '../jobs/index.js';
@@ -17,6 +18,7 @@ export interface RouteContext {
   ingestion: Ingestion;
   jobs: JobScheduler;
   rollouts: RolloutEngine;
+  events: FleetEvents;
   options: FleetApiOptions;
   signing: FleetSigning;
   logger: Logger;

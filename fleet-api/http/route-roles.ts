@@ -34,13 +34,23 @@ const P = '/api/v1';
 
 export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze({
   'GET /openapi.json': { role: 'public' },
+  // The operator console's page and its assets (http/console.ts): it signs in with a token itself.
+  'GET /': { role: 'public' },
+  'GET /assets/:file': { role: 'public' },
+  [`GET ${P}/whoami`]: { role: 'viewer' },
+  [`GET ${P}/fleet/summary`]: { role: 'viewer' },
   [`GET ${P}/health`]: { role: 'public' },
+  // Prometheus scrapes with a viewer token (docs/metrics.md).
+  'GET /metrics': { role: 'viewer' },
   [`GET ${P}/jobs`]: { role: 'viewer' },
 
   [`GET ${P}/devices`]: { role: 'viewer' },
   [`GET ${P}/devices/:id`]: { role: 'viewer' },
   [`GET ${P}/devices/:id/results`]: { role: 'viewer' },
+  [`GET ${P}/results/aggregate`]: { role: 'viewer' },
+  [`GET ${P}/events`]: { role: 'viewer' },
   [`POST ${P}/devices`]: { role: 'operator', action: 'device.create' },
+  [`POST ${P}/devices/batch`]: { role: 'operator', action: 'device.create-batch', body: 'large' },
   [`DELETE ${P}/devices/:id`]: { role: 'operator', action: 'device.delete' },
   [`PATCH ${P}/devices/:id`]: { role: 'operator', action: 'device.update' },
   [`GET ${P}/devices/:id/deployments`]: { role: 'viewer' },

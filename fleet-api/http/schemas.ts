@@ -100,6 +100,23 @@ export const ProvisionResponse = Type.Object({
   }),
 });
 
+export const BatchProvisionBody = Type.Object(
+  { devices: Type.Array(CreateDeviceBody, { minItems: 1, maxItems: 10_000, description: 'at most 10,000; all are provisioned or none' }) },
+  { additionalProperties: false },
+);
+export type BatchProvisionBody = Static<typeof BatchProvisionBody>;
+
+export const BatchProvisionResponse = Type.Object({
+  devices: Type.Array(
+    Type.Object({
+      device: DeviceSummary,
+      mqtt: Type.Object({ url: Type.String(), username: Type.String(), password: Type.String({ description: 'shown once' }) }),
+    }),
+  ),
+  /** One trust block for all: every device of a fleet gets the same (docs/security.md). */
+  trust: AgentTrustSchema,
+});
+
 const PageLimit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 const PageCursor = Type.Optional(Type.String({ maxLength: 400, description: 'nextCursor of the previous page (opaque)' }));
 

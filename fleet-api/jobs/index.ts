@@ -10,14 +10,23 @@ import { rolloutProgression } from './rollout-progression.js';
 import type { MqttLink } from '../mqtt-link.js';
 import type { FleetSigning } from '../signing/fleet-signing.js';
 import { createScheduler, type JobScheduler } from './scheduler.js';
+import type { FleetEvents } from '../events/index.js';
 
 export type { JobScheduler, JobView, JobRun } from './scheduler.js';
 export const JOB_NAMES = ['offline-detection', 'results-retention', 'resign-desired', 'rollout-progression'] as const;
 
-export function createFleetJobs(store: Store, options: FleetApiOptions, logger: Logger, parts: { link: MqttLink; signing: FleetSigning; rollouts: RolloutEngine }): JobScheduler {
+export function createFleetJobs(store: Store, options: FleetApiOptions, logger: Logger, parts: { link: MqttLink; signing: FleetSigning; rollouts: RolloutEngine; events?: Pick<FleetEvents, 'timedOut'> }): JobScheduler {
   return createScheduler(
     [
-      { name: 'offline-detection', schedule: options.jobs.offlineDetection, run: () => offlineDetection(store) },
+      {
+        name: 'offline-detection',
+        schedule: options.jobs.offlineDetection,
+        run: () => {
+          const result = offlineDetection(store);
+          parts.events?.timedOut(result.markedOffline);
+          return result;
+        },
+      },
       { name: 'results-retention', schedule: options.jobs.resultsRetention, run: () => resultsRetention(store, options.retention) },
       { name: 'resign-desired', schedule: options.jobs.resignDesired, run: () => resignDesired(parts.link, parts.signing, options.signing) },
       { name: 'rollout-progression', schedule: options.jobs.rolloutProgression, run: () => rolloutProgression(parts.rollouts) },

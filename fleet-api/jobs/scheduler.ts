@@ -2,6 +2,7 @@
  * Named scheduled jobs on node-cron 4. Each run is logged and its outcome kept, so the jobs are
  * listable over REST, and `run(name)` executes the same wrapper on demand (tests, operators).
  */
+import { jobMetrics } from '../metrics.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../../common/logger.js';
 import { reasonOf } from '../../common/errors.js';
@@ -55,6 +56,7 @@ export function createScheduler(definitions: readonly JobDefinition[], options: 
       throw error;
     } finally {
       job.running = false;
+      if (job.last) jobMetrics.ran(name, job.last.durationMs / 1000, job.last.ok);
     }
   };
 

@@ -62,6 +62,7 @@ export function deviceOps(db: Db) {
   const remove = db.prepare('DELETE FROM devices WHERE id = ?');
   const hash = db.prepare('SELECT credential_hash FROM devices WHERE id = ?').pluck();
   const allIds = db.prepare('SELECT id FROM devices ORDER BY id').pluck();
+  const existing = db.prepare('SELECT id FROM devices WHERE id IN (SELECT value FROM json_each(?))').pluck();
   const seen = db.prepare(
     // last_seen only moves forward, so a stale retained status cannot rewind it.
     'UPDATE devices SET online = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE id = ?',
@@ -91,6 +92,33 @@ export function deviceOps(db: Db) {
     insertDevice(input: { id: string; profile: string; tags: Record<string, string>; credentialHash: string }): DeviceRecord {
       insertDevice(input.id, input.profile, input.tags, input.credentialHash);
       return toRecord(get.get(input.id) as DeviceRow);
+    },
+    /** Inserts every device in one transaction: all or none (a duplicate id throws, nothing is kept). */
+    insertDevices(inputs: ReadonlyArray<{ id: string; profile: string; tags: Record<string, string>; credentialHash: string }>): DeviceRecord[] {
+      const createdAt = nowIso();
+      db.transaction(() => {
+        for (const { id, profile, tags, credentialHash } of inputs) {
+          insert.run(id, profile, JSON.stringify(tags), credentialHash, createdAt);
+          for (const [key, value] of Object.entries(tags)) insertTag.run(id, key, value);
+        }
+      })();
+      return inputs.map(({ id, profile, tags }) => ({
+        id,
+        profile,
+        tags,
+        createdAt,
+        online: false,
+        lastSeen: null,
+        reported: null,
+        reportedRevision: 0,
+        desired: null,
+        desiredRevision: 0,
+      }));
+    },
+    /** Which of `ids` exist already, in the order given. */
+    existingDeviceIds(ids: readonly string[]): string[] {
+      const found = new Set(existing.all(JSON.stringify(ids)) as string[]);
+      return ids.filter((id) => found.has(id));
     },
     getDevice(id: string): DeviceRecord | undefined {
       const row = get.get(id) as DeviceRow | undefined;

@@ -12,6 +12,10 @@ import { tokenOps, type TokenOps } from './tokens.js';
 import { auditOps, type AuditOps } from './audit.js';
 import { credentialOps, type CredentialOps } from './credentials.js';
 import { trustOps, type TrustOps } from './trust.js';
+import { fleetSummaryOps, type FleetSummaryOps } from './fleet-summary.js';
+import { aggregateOps, type AggregateOps } from './aggregates.js';
+import { rolloutChangeOps, type RolloutChangeOps } from './rollout-changes.js';
+import { gaugeOps, type GaugeOps } from './gauges.js';
 
 export type Store = DeviceOps &
   DevicePageOps &
@@ -21,7 +25,11 @@ export type Store = DeviceOps &
   TokenOps &
   AuditOps &
   CredentialOps &
-  TrustOps & {
+  TrustOps &
+  FleetSummaryOps &
+  AggregateOps &
+  RolloutChangeOps &
+  GaugeOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -41,6 +49,10 @@ export function openStore(path: string): Store {
     ...auditOps(db),
     ...credentialOps(db),
     ...trustOps(db),
+    ...fleetSummaryOps(db),
+    ...aggregateOps(db),
+    ...rolloutChangeOps(db),
+    ...gaugeOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
@@ -56,6 +68,7 @@ export { tokenIdOf, roleSatisfies, TOKEN_ROLES, type TokenRole, type TokenRecord
 export type { AuditEntry, AuditEntryInput, AuditQuery } from './audit.js';
 export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
+export type { FleetSummary, FleetCounts } from './fleet-summary.js';
 export { DEVICE_SORTS, sortKeyOf, type DeviceSort, type DevicePageQuery, type DeviceSummaryRecord } from './device-pages.js';
 export type { ModuleRecord, ModuleSummary } from './modules.js';
 export type {
@@ -67,4 +80,6 @@ export type {
   DeploymentStatus,
   DeviceHistoryEntry,
 } from './deployments.js';
+export type { AggregateFn, AggregateQuery, AggregateSeries, AggregateSource, DeviceSelection, GroupBy } from './aggregates.js';
+export type { DeploymentHead, DeploymentDeviceChange } from './rollout-changes.js';
 export type { ResultRow, ResultQuery, ResultKind, IngestOutcome } from './results.js';

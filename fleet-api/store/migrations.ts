@@ -208,4 +208,56 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX devices_by_faulted ON devices(faulted, id);
   CREATE INDEX deployments_by_module ON deployments(module);
   `,
+  // Rollups of metric points beside the raw rows (issue 15, docs/api.md §Fleet-wide analytics):
+  // per device, module, metric and minute or hour, written in the ingest transaction. The key
+  // leads with module and metric so one device's range is contiguous; the bucket index serves
+  // retention. Backfilled from the points already stored. The updated_at index lets the event
+  // bus find rollout changes since its last look.
+  `
+  CREATE TABLE result_rollups_minute (
+    module TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    last_t REAL NOT NULL,
+    last_seq INTEGER NOT NULL,
+    last_value REAL NOT NULL,
+    PRIMARY KEY (module, metric, device_id, bucket)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX result_rollups_minute_by_bucket ON result_rollups_minute(bucket);
+  CREATE TABLE result_rollups_hour (
+    module TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    last_t REAL NOT NULL,
+    last_seq INTEGER NOT NULL,
+    last_value REAL NOT NULL,
+    PRIMARY KEY (module, metric, device_id, bucket)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX result_rollups_hour_by_bucket ON result_rollups_hour(bucket);
+  INSERT INTO result_rollups_minute
+    SELECT module, metric, device_id, b, count(*), sum(value), min(value), max(value),
+      max(CASE WHEN rn = 1 THEN t END), max(CASE WHEN rn = 1 THEN seq END), max(CASE WHEN rn = 1 THEN value END)
+    FROM (SELECT module, metric, device_id, CAST(floor_b AS INTEGER) AS b, t, seq, value,
+            ROW_NUMBER() OVER (PARTITION BY module, metric, device_id, floor_b ORDER BY t DESC, seq DESC, id DESC) AS rn
+          FROM (SELECT *, (CAST(t / 60000 AS INTEGER) - (t < 0 AND t % 60000 != 0)) * 60000 AS floor_b FROM results WHERE kind = 'metric'))
+    GROUP BY module, metric, device_id, b;
+  INSERT INTO result_rollups_hour
+    SELECT module, metric, device_id, b, count(*), sum(value), min(value), max(value),
+      max(CASE WHEN rn = 1 THEN t END), max(CASE WHEN rn = 1 THEN seq END), max(CASE WHEN rn = 1 THEN value END)
+    FROM (SELECT module, metric, device_id, CAST(floor_b AS INTEGER) AS b, t, seq, value,
+            ROW_NUMBER() OVER (PARTITION BY module, metric, device_id, floor_b ORDER BY t DESC, seq DESC, id DESC) AS rn
+          FROM (SELECT *, (CAST(t / 3600000 AS INTEGER) - (t < 0 AND t % 3600000 != 0)) * 3600000 AS floor_b FROM results WHERE kind = 'metric'))
+    GROUP BY module, metric, device_id, b;
+  CREATE INDEX deployment_devices_by_updated ON deployment_devices(updated_at);
+  `,
 ];

@@ -5,6 +5,7 @@
 import type { ResultBatch } from '../../protocol/index.js';
 import type { Db } from './core.js';
 import { statementCache } from './statements.js';
+import { rollupOps } from './rollups.js';
 
 export type ResultKind = 'metric' | 'event';
 
@@ -41,6 +42,8 @@ export interface IngestOutcome {
   rows: number;
   /** Per device, the seqs now in the database (stored by this call or before): what may be acked. */
   inDatabase: Map<string, number[]>;
+  /** The batches this call stored (not duplicates, not unknown devices), in order. */
+  fresh: ResultBatch[];
 }
 
 export function resultOps(db: Db) {
@@ -57,9 +60,10 @@ export function resultOps(db: Db) {
   const deleteUpTo = db.prepare('DELETE FROM results WHERE id <= ?');
   const count = db.prepare('SELECT count(*) FROM results').pluck();
   const statements = statementCache(db);
+  const rollups = rollupOps(db);
 
   const ingest = db.transaction((batches: readonly ResultBatch[], receivedAt: number): IngestOutcome => {
-    const outcome: IngestOutcome = { stored: 0, duplicates: 0, unknownDevice: 0, rows: 0, inDatabase: new Map() };
+    const outcome: IngestOutcome = { stored: 0, duplicates: 0, unknownDevice: 0, rows: 0, inDatabase: new Map(), fresh: [] };
     const known = new Map<string, boolean>();
     for (const batch of batches) {
       let isKnown = known.get(batch.deviceId);
@@ -81,6 +85,8 @@ export function resultOps(db: Db) {
         continue;
       }
       outcome.stored += 1;
+      outcome.fresh.push(batch);
+      rollups.addToRollups(batch);
       for (const metric of batch.metrics) {
         for (const [t, value] of metric.points) {
           insertRow.run(d, seq, 'metric', m, v, dep, metric.name, t, value);
@@ -118,10 +124,11 @@ export function resultOps(db: Db) {
       return statements(sql).all(...args, query.limit) as ResultRow[];
     },
     /** Drops points older than `beforeMs` and idempotency records received before it. */
-    deleteResultsBefore(beforeMs: number): { rows: number; batches: number } {
+    deleteResultsBefore(beforeMs: number): { rows: number; batches: number; rollups: number } {
       return db.transaction(() => ({
         rows: deleteOld.run(beforeMs).changes,
         batches: deleteOldBatches.run(beforeMs).changes,
+        rollups: rollups.trimRollupsBefore(beforeMs),
       }))();
     },
     /** Keeps only the newest `maxRows` rows by insertion order. */

@@ -29,6 +29,11 @@ const ROUTES = [
   'post /api/v1/deployments/{id}/{action}',
   'get /api/v1/devices/{id}/deployments',
   'patch /api/v1/devices/{id}',
+  'post /api/v1/devices/batch',
+  'get /api/v1/whoami',
+  'get /api/v1/fleet/summary',
+  'get /api/v1/results/aggregate',
+  'get /api/v1/events',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

@@ -87,5 +87,5 @@ test('results are paginated by an opaque cursor in (t, seq) order and filterable
 test('results of unknown devices are counted, not stored', async (t) => {
   const h = await startApi(t);
   const outcome = h.api.store.ingestResultBatches([batch('ghost', 1, 1, [1])]);
-  assert.deepEqual(outcome, { stored: 0, duplicates: 0, unknownDevice: 1, rows: 0, inDatabase: new Map() }, 'and nothing to ack');
+  assert.deepEqual(outcome, { stored: 0, duplicates: 0, unknownDevice: 1, rows: 0, inDatabase: new Map(), fresh: [] }, 'and nothing to ack');
 });

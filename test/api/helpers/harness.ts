@@ -89,12 +89,18 @@ export async function startApi(t: TestContext, harness: HarnessOptions = {}): Pr
       if (body !== undefined) headers['content-type'] = 'application/json';
       const response = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+      return { status: response.status, body: parseBody(text, response.headers.get('content-type')) };
     }
     const response = await api.app.inject({ method: method as 'GET', url: path, headers, ...(body !== undefined ? { payload: body as object } : {}) });
-    return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : undefined };
+    return { status: response.statusCode, body: parseBody(response.body, response.headers['content-type']) };
   };
   return { api, token, broker, url, call };
+}
+
+/** JSON bodies parsed; anything else (the console's page at `/`) kept as text. */
+function parseBody(text: string, contentType: unknown): unknown {
+  if (!text) return undefined;
+  return String(contentType ?? '').includes('json') ? JSON.parse(text) : text;
 }
 
 export async function connectClient(t: TestContext, url: string, username: string, password: string): Promise<MqttClient> {

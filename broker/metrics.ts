@@ -1,0 +1,57 @@
+/**
+ * The broker's Prometheus metrics (docs/metrics.md §Broker), fed by the same increments as its
+ * BrokerStats snapshot (stats.ts), so the two never disagree.
+ */
+import { counter, sourcedGauge } from '../common/metrics.js';
+import { parseTopic } from '../protocol/index.js';
+import type { StatName } from './stats.js';
+
+export const brokerConnections = sourcedGauge('wasmfleet_broker_connections', 'MQTT clients connected (completed CONNECT, not yet gone)');
+const connects = counter('wasmfleet_broker_connects_total', 'CONNECTs accepted', ['auth']);
+const refusals = counter('wasmfleet_broker_connect_refusals_total', 'CONNECTs refused, by reason', ['reason']);
+const messagesIn = counter('wasmfleet_broker_messages_in_total', 'Client publishes that passed the ACL and were routed, by topic kind', ['kind']);
+const dropped = counter('wasmfleet_broker_messages_dropped_total', 'Packets refused or dropped by the broker, by packet kind and reason', ['kind', 'reason']);
+const rateLimited = counter('wasmfleet_broker_rate_limited_total', 'Clients held to a rate limit, by what was done', ['action']);
+const revocations = counter('wasmfleet_broker_revocations_total', 'Device revocations acted on');
+const revokedDisconnects = counter('wasmfleet_broker_revoked_disconnects_total', 'Clients disconnected because their device was revoked');
+
+/** What each BrokerStats increment means as a metric. */
+const FEEDS: Record<StatName, () => void> = {
+  authRefusals: () => refusals.inc({ reason: 'auth' }),
+  certificateMismatches: () => refusals.inc({ reason: 'certificate_mismatch' }),
+  tlsHandshakeFailures: () => refusals.inc({ reason: 'tls_handshake' }),
+  connectionRateRefusals: () => {
+    refusals.inc({ reason: 'connection_rate' });
+    rateLimited.inc({ action: 'connect_refused' });
+  },
+  anonymousConnects: () => connects.inc({ auth: 'anonymous' }),
+  aclPublishRefusals: () => dropped.inc({ kind: 'publish', reason: 'acl' }),
+  aclSubscribeRefusals: () => dropped.inc({ kind: 'subscribe', reason: 'acl' }),
+  payloadCapRefusals: () => dropped.inc({ kind: 'publish', reason: 'payload_cap' }),
+  topicDepthRefusals: () => dropped.inc({ kind: 'packet', reason: 'topic_depth' }),
+  oversizePackets: () => dropped.inc({ kind: 'packet', reason: 'oversize' }),
+  publishRateDrops: () => {
+    dropped.inc({ kind: 'publish', reason: 'publish_rate' });
+    rateLimited.inc({ action: 'publish_dropped' });
+  },
+  publishRateDisconnects: () => rateLimited.inc({ action: 'disconnected' }),
+  // Counted by kind in messagePublished(), which knows the topic.
+  messagesPublished: () => {},
+  revocations: () => revocations.inc(),
+  revokedDisconnects: () => revokedDisconnects.inc(),
+};
+
+export function feedMetric(name: StatName): void {
+  FEEDS[name]();
+}
+
+/** A client publish routed: counted by the protocol channel of its topic (bounded labels). */
+export function messagePublished(topic: string): void {
+  const parsed = parseTopic(topic);
+  messagesIn.inc({ kind: parsed === undefined ? (topic.startsWith('$SYS') ? 'sys' : 'other') : parsed.kind === 'module' ? 'module' : parsed.channel });
+}
+
+/** `auth` is the principal's kind (device or service). */
+export function connectAccepted(auth: string): void {
+  connects.inc({ auth });
+}
