@@ -26,7 +26,7 @@ const batch = (deviceId: string, seq: number, t0: number, points = 3, module = '
 
 /** Through the ingest path the MQTT link feeds, without the broker in between. */
 function ingest(h: Harness, ...batches: ResultBatch[]): void {
-  for (const b of batches) h.api.ingestion.handlers.results(b);
+  for (const b of batches) h.api.ingestion.handlers.results(b.deviceId, [b], []);
   h.api.ingestion.flush();
 }
 
