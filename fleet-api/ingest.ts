@@ -189,7 +189,11 @@ export function createIngestion(
     } catch (error) {
       logger.warn('last-seen not updated', { reason: reasonOf(error) });
     }
-    hooks.onResultsCommitted?.(committed);
+    try {
+      hooks.onResultsCommitted?.(committed);
+    } catch (error) {
+      logger.error('results hook failed', { reason: reasonOf(error) });
+    }
   };
 
   /** Turns until the queue is empty, each on its own event-loop tick so MQTT input keeps flowing between them. */

@@ -140,7 +140,18 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
 
   const publishAck = (deviceId: string, stored: [number, number][], refused?: BatchRefusal[]): void => {
     if (!client?.connected) return;
-    const payload = encodePayload('ack', { v: PROTOCOL_VERSION, deviceId, stored, ...(refused && refused.length > 0 ? { refused } : {}) });
+    let payload: Buffer;
+    try {
+      payload = encodePayload('ack', { v: PROTOCOL_VERSION, deviceId, stored, ...(refused && refused.length > 0 ? { refused } : {}) });
+    } catch (error) {
+      // Over the ack's cap: only refusals with long, escaped messages get there; halves always fit.
+      if (refused && refused.length > 1) {
+        const half = Math.ceil(refused.length / 2);
+        publishAck(deviceId, stored, refused.slice(0, half));
+        publishAck(deviceId, [], refused.slice(half));
+      } else logger.error('results ack not encodable', { deviceId, reason: reasonOf(error) });
+      return;
+    }
     client.publish(topics.device(deviceId, 'ack'), payload, { qos: 1 }, (error) => {
       if (error) logger.debug('results ack not published; the agent resends', { deviceId, reason: reasonOf(error) });
       else counters.acksPublished += 1;

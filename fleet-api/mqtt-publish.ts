@@ -4,6 +4,8 @@
  * a new deployment can never leave an older desired state retained) while other topics proceed.
  */
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
+import { reasonOf } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 
 /** Publishes with QoS 1 and resolves on the PUBACK; rejects on an error or after `timeoutMs`. */
 export async function publishConfirmed(
@@ -56,4 +58,45 @@ export interface PublishCounters {
   publishFailed: number;
   /** Publishes skipped while disconnected; the next (re)connect re-derives them. */
   deferred: number;
+}
+
+/** What a part of the link that publishes is given. */
+export interface PublishDeps {
+  readonly client: ClientRef;
+  readonly queue: TopicQueue;
+  readonly counters: PublishCounters;
+  readonly publishTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * One confirmed publish, in order on its topic. False, and counted as deferred, while the link is
+ * down; false when `payload` (built at send time) has nothing to send; counted as published on the
+ * PUBACK, or as failed and logged with `failure` on an error or timeout.
+ */
+export function sendInOrder(
+  deps: PublishDeps,
+  topic: string,
+  payload: () => Buffer | undefined,
+  options: Pick<IClientPublishOptions, 'retain'>,
+  failure: { message: string; fields: Record<string, unknown> },
+): Promise<boolean> {
+  return deps.queue.run(topic, async () => {
+    const client = deps.client();
+    if (!client?.connected) {
+      deps.counters.deferred += 1;
+      return false;
+    }
+    const bytes = payload();
+    if (bytes === undefined) return false;
+    try {
+      await publishConfirmed(client, topic, bytes, options, deps.publishTimeoutMs);
+      deps.counters.published += 1;
+      return true;
+    } catch (error) {
+      deps.counters.publishFailed += 1;
+      deps.logger.warn(failure.message, { ...failure.fields, reason: reasonOf(error) });
+      return false;
+    }
+  });
 }

@@ -4,10 +4,8 @@
  * so a re-sync racing a new deployment can never leave an older desired state retained; signed as
  * it is sent, so the expiry counts from the moment the message reaches the broker.
  */
-import type { Logger } from '../common/logger.js';
-import { reasonOf } from '../common/errors.js';
 import { encodePayload, topics, type DesiredState, type ModuleEnvelope, type SignedDesiredState } from '../protocol/index.js';
-import { publishConfirmed, type ClientRef, type PublishCounters, type TopicQueue } from './mqtt-publish.js';
+import { sendInOrder, type PublishDeps } from './mqtt-publish.js';
 
 /** What the link re-derives retained messages from: SQLite, through the store. */
 export interface RetainedSource {
@@ -22,14 +20,10 @@ export interface DesiredSigner {
   signDesired(state: DesiredState, now?: number): SignedDesiredState;
 }
 
-export interface RetainedPublisherDeps {
-  readonly client: ClientRef;
-  readonly queue: TopicQueue;
-  readonly counters: PublishCounters & { resyncs: number };
+export interface RetainedPublisherDeps extends PublishDeps {
+  readonly counters: PublishDeps['counters'] & { resyncs: number };
   readonly source: RetainedSource;
   readonly signer: DesiredSigner;
-  readonly publishTimeoutMs: number;
-  readonly logger: Logger;
 }
 
 const RESYNC_CONCURRENCY = 32;
@@ -104,23 +98,6 @@ export class RetainedPublisher {
   }
 
   private send(topic: string, payload: () => Buffer | undefined): Promise<boolean> {
-    return this.deps.queue.run(topic, async () => {
-      const client = this.deps.client();
-      if (!client?.connected) {
-        this.deps.counters.deferred += 1;
-        return false;
-      }
-      const bytes = payload();
-      if (bytes === undefined) return false;
-      try {
-        await publishConfirmed(client, topic, bytes, { retain: true }, this.deps.publishTimeoutMs);
-        this.deps.counters.published += 1;
-        return true;
-      } catch (error) {
-        this.deps.counters.publishFailed += 1;
-        this.deps.logger.warn('retained publish failed; the next reconnect re-derives it', { topic, reason: reasonOf(error) });
-        return false;
-      }
-    });
+    return sendInOrder(this.deps, topic, payload, { retain: true }, { message: 'retained publish failed; the next reconnect re-derives it', fields: { topic } });
   }
 }

@@ -11,7 +11,15 @@ import type { MqttClient } from 'mqtt';
 import { reasonOf } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { decodePayload, MAX_SPOOLED_BATCHES, PAYLOAD_CAPS, PROTOCOL_VERSION, topics } from '../../protocol/index.js';
-import type { RefusedResult, Spool } from './spool.js';
+import type { BatchRefusal } from '../../protocol/index.js';
+import type { Spool } from './spool.js';
+
+/** A result the API refused and, when its payload names them, the module and deployment that produced it. */
+export interface RefusedResult extends BatchRefusal {
+  readonly seq: number;
+  readonly module?: string;
+  readonly deploymentId?: string;
+}
 
 export interface SenderOptions {
   readonly deviceId: string;
@@ -92,7 +100,7 @@ export class ResultSender {
     this.stats_.acked += this.spool.ack(decoded.value.stored);
     if (decoded.value.refused) {
       // Forgotten, not resent: resending what the API cannot store would only hold the window [WF-P-NACK-1].
-      const refused = this.spool.refuse(decoded.value.refused);
+      const refused = this.spool.refuse(decoded.value.refused).map(({ payload, ...refusal }) => ({ ...refusal, ...producerOf(payload) }));
       this.stats_.refused += refused.length;
       if (refused.length > 0) this.options.onRefused?.(refused);
     }
@@ -167,3 +175,13 @@ export class ResultSender {
 
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']}');
+
+function producerOf(payload: Buffer | undefined): { module?: string; deploymentId?: string } {
+  if (!payload) return {};
+  try {
+    const { module, deploymentId } = JSON.parse(payload.toString('utf8')) as { module?: unknown; deploymentId?: unknown };
+    return { ...(typeof module === 'string' ? { module } : {}), ...(typeof deploymentId === 'string' ? { deploymentId } : {}) };
+  } catch {
+    return {};
+  }
+}

@@ -51,11 +51,10 @@ export interface SpoolEntry {
   done: boolean;
 }
 
-/** A refused result and, when its payload names them, the module and deployment that produced it. */
-export interface RefusedResult extends BatchRefusal {
+/** A refused result, with its payload when it could still be read. */
+export interface RefusedEntry extends BatchRefusal {
   readonly seq: number;
-  readonly module?: string;
-  readonly deploymentId?: string;
+  readonly payload: Buffer | undefined;
 }
 
 const DEFAULT_FSYNC_INTERVAL_MS = 100;
@@ -201,11 +200,10 @@ export class Spool {
 
   /**
    * The API will never store these [WF-P-NACK-1]: forgotten now, never resent, each counted as
-   * lost with its reason. Returns, for each one still pending, the module that produced it (read
-   * from its payload), so the agent can count it on that module too.
+   * lost with its reason. Returns the ones that were still pending, with their payloads.
    */
-  refuse(refusals: readonly BatchRefusal[]): RefusedResult[] {
-    const out: RefusedResult[] = [];
+  refuse(refusals: readonly BatchRefusal[]): RefusedEntry[] {
+    const out: RefusedEntry[] = [];
     for (const refusal of refusals) {
       if (refusal.seq === null) continue;
       const entry = this.entries[this.indexOf(refusal.seq)];
@@ -214,7 +212,7 @@ export class Spool {
       if (entry.done) continue; // unreadable: readPayload counted it as lost already
       this.settle(entry);
       this.ledger.refuse(entry.seq, refusal.reason);
-      out.push({ ...refusal, seq: entry.seq, ...producerOf(payload) });
+      out.push({ ...refusal, seq: entry.seq, payload });
     }
     this.advanceHead();
     if (out.length > 0) this.saveSoon();
@@ -396,13 +394,3 @@ export class Spool {
 }
 
 export { RECORD_HEADER_BYTES };
-
-function producerOf(payload: Buffer | undefined): { module?: string; deploymentId?: string } {
-  if (!payload) return {};
-  try {
-    const { module, deploymentId } = JSON.parse(payload.toString('utf8')) as { module?: unknown; deploymentId?: unknown };
-    return { ...(typeof module === 'string' ? { module } : {}), ...(typeof deploymentId === 'string' ? { deploymentId } : {}) };
-  } catch {
-    return {};
-  }
-}

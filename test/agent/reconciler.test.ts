@@ -208,3 +208,13 @@ test('a fetch that failed is retried when the same revision is delivered again; 
   assert.equal(h.sandboxes.started.length, 2, 'once running, a redelivery changes nothing');
   await h.reconciler.stop();
 });
+
+test('[WF-P-NACK-1] a refused batch is counted on the module that produced it, by name, with the reason', async () => {
+  const h = harness();
+  await h.reconciler.submit(desiredState(DEVICE, 1, [entry('ema'), entry('zscore')]));
+  assert.equal(h.reconciler.noteRefused('zscore', 'dep_zscore', "schema: field 'metrics': too many"), true);
+  assert.equal(h.reconciler.noteRefused('zscore', 'dep_other', 'schema: x'), false, 'another deployment of it does not run here');
+  const byName = Object.fromEntries(h.reconciler.modules().map((m) => [m.name, m.lost]));
+  assert.deepEqual(byName, { ema: undefined, zscore: { refused: 1, lastRefusal: "schema: field 'metrics': too many" } });
+  await h.reconciler.stop();
+});
