@@ -23,7 +23,7 @@ import { figure, type BenchFigure } from './figure.js';
 const PROVISIONED = 10_000;
 const INVENTORY = 100_000;
 const CONCURRENCY = 50;
-const REQUESTS = 5_000;
+const REQUESTS = 2_000;
 const SITES = ['north', 'south', 'east', 'west'];
 
 const rowOf = (i: number, prefix: string) => ({ id: `${prefix}-${String(i).padStart(6, '0')}`, profile: 'sim-x86-64', tags: { site: SITES[i % SITES.length]!, line: String(i % 7) } });
@@ -36,14 +36,21 @@ function percentile(sorted: readonly number[], p: number): number {
 async function load(url: string, headers: Record<string, string>): Promise<number[]> {
   const latencies: number[] = [];
   let issued = 0;
+  let resets = 0;
   const worker = async () => {
     while (issued < REQUESTS) {
       issued += 1;
       const started = performance.now();
-      const response = await fetch(url, { headers });
-      if (!response.ok) throw new Error(`${url}: ${response.status}`);
-      await response.arrayBuffer();
-      latencies.push(performance.now() - started);
+      try {
+        const response = await fetch(url, { headers });
+        if (!response.ok) throw new Error(`${url}: ${response.status}`);
+        await response.arrayBuffer();
+        latencies.push(performance.now() - started);
+      } catch (error) {
+        // A kept-alive socket the server closed as it was reused: count it and send again.
+        if ((error as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET' || (resets += 1) > REQUESTS / 100) throw error;
+        issued -= 1;
+      }
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
