@@ -15,6 +15,7 @@ import { benchRolloutScale } from './rollout-scale.js';
 import { benchFairIngest } from './fair-ingest.js';
 import { benchBrokerEfficiency } from './broker/efficiency.js';
 import { benchConsoleFleet } from './console-fleet.js';
+import { benchInventory } from './inventory.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -88,6 +89,14 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchBrokerEfficiency,
     notes: [
       'Broker efficiency: 10 device publishers (QoS 1, 64-byte payloads on their own results topics, 32 unacknowledged each) and one service subscriber on wf/v1/devices/+/results, all in the bench process; each broker runs in a child process and its CPU (utime + stime) is read from /proc/<pid>/stat. Rounds alternate between the brokers; median of 5 after one warm-up round each.',
+    ],
+  },
+  {
+    name: 'inventory',
+    title: 'inventory at scale (10,000 devices imported, 100,000 listed by page)',
+    run: benchInventory,
+    notes: [
+      'Inventory: provision-10000 runs the real CLI (`wasmfleet device import` of a 10,000-row CSV with --agent-config-dir) against a real platform, timed from spawn to exit; list-p99 fills the inventory to 100,000 devices through POST /devices/batch and drives the tag-filtered first page with 50 requests in flight (keep-alive fetch from the bench process), against a bare Fastify route serving the same JSON.',
     ],
   },
   {
