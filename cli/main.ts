@@ -11,6 +11,7 @@ import { moduleCommand } from './commands/module.js';
 import { deployCommand } from './commands/deploy.js';
 import { deploymentCommand } from './commands/deployment.js';
 import { resultsCommand } from './commands/results.js';
+import { queryCommand } from './commands/query.js';
 import { demoCommand } from './commands/demo.js';
 import { flashCommand } from './commands/flash.js';
 import { tokenCommand } from './commands/token.js';
@@ -38,6 +39,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(deployCommand)
     .command(deploymentCommand)
     .command(resultsCommand)
+    .command(queryCommand)
     .command(demoCommand)
     .command(flashCommand)
     .command(tokenCommand)

@@ -39,6 +39,7 @@ const COMMANDS = [
   ['deployment', 'rollback'],
   ['deployment', 'history'],
   ['results'],
+  ['query'],
   ['demo'],
   ['backup'],
   ['keys'],
