@@ -24,6 +24,11 @@ export const FleetApiOptionsSchema = Type.Object(
     /** The broker URL written into agent configs; the service account's URL when absent. */
     publicMqttUrl: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://' })),
     /**
+     * Several broker nodes (docs/scale-out.md): agent configs get the whole list and fail over
+     * along it; the first is also `publicMqttUrl`.
+     */
+    publicMqttUrls: Type.Optional(Type.Array(Type.String({ pattern: '^(mqtts?|wss?)://' }), { minItems: 1, maxItems: 32 })),
+    /**
      * Cluster mode (docs/scale-out.md): device credentials are replicated into this Redis, where
      * every broker node reads them (docs/security.md §Device authentication in a cluster).
      */
@@ -107,13 +112,14 @@ export const FleetApiOptionsSchema = Type.Object(
 );
 
 export type FleetApiOptionsInput = Static<typeof FleetApiOptionsSchema>;
-export type FleetApiOptions = Readonly<FleetApiOptionsInput & { publicMqttUrl: string }>;
+export type FleetApiOptions = Readonly<FleetApiOptionsInput & { publicMqttUrl: string; publicMqttUrls: string[] }>;
 
 /** Input as callers write it: every defaulted field may be left out. */
 export type FleetApiOptionsPartial = {
   dbPath: string;
   http?: Partial<FleetApiOptionsInput['http']>;
   publicMqttUrl?: string;
+  publicMqttUrls?: string[];
   redis?: string;
   mqtt: { url: string; password: string } & Partial<Omit<FleetApiOptionsInput['mqtt'], 'url' | 'password'>>;
   bodyLimitBytes?: number;
@@ -144,5 +150,6 @@ export function resolveOptions(input: FleetApiOptionsPartial): FleetApiOptions {
       throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'jobs/${name}': '${value.jobs[name]}' is not a cron expression`, field: `jobs/${name}` });
     }
   }
-  return deepFreeze({ ...value, publicMqttUrl: value.publicMqttUrl ?? value.mqtt.url });
+  const publicMqttUrls = value.publicMqttUrls ?? [value.publicMqttUrl ?? value.mqtt.url];
+  return deepFreeze({ ...value, publicMqttUrl: value.publicMqttUrl ?? publicMqttUrls[0]!, publicMqttUrls });
 }

@@ -14,6 +14,8 @@ export const PlatformOptionsSchema = Type.Object(
     httpPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
     /** Broker URL written into agent configs; derived from host and the bound port when absent. */
     publicMqttUrl: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
+    /** Every broker node's URL for agent configs (docs/scale-out.md); the first is publicMqttUrl. */
+    publicMqttUrls: Type.Optional(Type.Array(Type.String({ pattern: '^mqtts?://' }), { minItems: 1, maxItems: 32 })),
     /** Plain MQTT on mqttPort, on by default for development; false (with mqttTls) runs TLS-only. */
     mqttTcp: Type.Boolean({ default: true }),
     /** The broker's TLS listener (docs/broker.md §TLS); off when absent. Files as `wasmfleet certs init` writes them. */

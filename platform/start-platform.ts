@@ -71,7 +71,8 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
       {
         dbPath: dataDir.dbPath,
         http: { host: options.host, port: options.httpPort },
-        publicMqttUrl: options.publicMqttUrl ?? broker.url,
+        publicMqttUrl: options.publicMqttUrl ?? options.publicMqttUrls?.[0] ?? broker.url,
+        ...(options.publicMqttUrls ? { publicMqttUrls: [...options.publicMqttUrls] } : {}),
         ...(options.redis ? { redis: options.redis } : {}),
         // A fixed id gives the API a persistent session (docs/operations.md).
         mqtt: { url: broker.url, clientId: 'wf-fleet-api', ...service, ...linkTls(options, broker) },

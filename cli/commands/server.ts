@@ -14,7 +14,7 @@ interface ServerArgs extends GlobalArgs {
   host: string;
   'mqtt-port': number;
   'http-port': number;
-  'public-mqtt-url'?: string;
+  'public-mqtt-url'?: string[];
   tcp: boolean;
   'tls-dir'?: string;
   'tls-cert'?: string;
@@ -57,7 +57,7 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address both listeners bind to' })
       .option('mqtt-port', { type: 'number', default: 1883, describe: 'MQTT port (0 picks a free one)' })
       .option('http-port', { type: 'number', default: 8080, describe: 'REST API port (0 picks a free one)' })
-      .option('public-mqtt-url', { type: 'string', describe: 'broker URL written into agent configs (default: the bound address)' })
+      .option('public-mqtt-url', { type: 'string', array: true, describe: 'broker URL written into agent configs (default: the bound address); repeat it for several broker nodes, agents fail over along the list' })
       .option('tcp', { type: 'boolean', default: true, describe: 'plain MQTT on --mqtt-port (--no-tcp: TLS only)' })
       .option('tls-dir', { type: 'string', describe: 'TLS from `wasmfleet certs init --dir DIR`: server.crt/key, ca.crt, service.crt/key' })
       .option('tls-cert', { type: 'string', describe: 'broker certificate (PEM) for the TLS listener' })
@@ -77,7 +77,7 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
         host: args.host,
         mqttPort: args['mqtt-port'],
         httpPort: args['http-port'],
-        ...(args['public-mqtt-url'] ? { publicMqttUrl: args['public-mqtt-url'] } : {}),
+        ...(args['public-mqtt-url']?.length ? { publicMqttUrls: args['public-mqtt-url'] } : {}),
         mqttTcp: args.tcp,
         allowAnonymous: args['allow-anonymous-dev'],
         ...(args.redis ? { redis: args.redis } : {}),
