@@ -39,11 +39,30 @@ export function readSecretFile(path: string): string | undefined {
   return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
 }
 
-/** The fleet-api's MQTT password: created on first start, reused after. */
+/**
+ * The fleet-api's MQTT password: created on first start, reused after. A broker and an API
+ * process started together on a fresh directory may both create it: the first write wins
+ * (`wx`) and the other reads what it wrote.
+ */
 export function serviceSecret(dataDir: DataDir): string {
   const existing = readSecretFile(dataDir.serviceSecretPath);
   if (existing) return existing;
   const secret = generateSecret('wfs');
-  writeSecretFile(dataDir.serviceSecretPath, secret);
+  try {
+    writeSecretFile(dataDir.serviceSecretPath, secret);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readSecretUntilWritten(dataDir.serviceSecretPath);
+  }
   return secret;
+}
+
+/** The other writer created the file and writes its line right after; a few reads see it. */
+function readSecretUntilWritten(path: string): string {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const secret = readSecretFile(path);
+    if (secret) return secret;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+  throw platformErrors.WF_PLATFORM_DATA_DIR({ path, reason: 'the service secret file stays empty' });
 }
