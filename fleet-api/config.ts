@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import cron from 'node-cron';
+import { NETWORK_DEFAULTS } from '../common/network-defaults.js';
 import { describeProblems, deepFreeze, withDefaults } from '../common/validate.js';
 import { SERVICE_USERNAME } from '../protocol/index.js';
 import { apiErrors } from './errors.js';
@@ -16,8 +17,8 @@ export const FleetApiOptionsSchema = Type.Object(
     dbPath: Type.String({ minLength: 1 }),
     http: Type.Object(
       {
-        host: Type.String({ minLength: 1, default: '127.0.0.1' }),
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        host: Type.String({ minLength: 1, default: NETWORK_DEFAULTS.host }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: NETWORK_DEFAULTS.httpPort }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -36,6 +37,8 @@ export const FleetApiOptionsSchema = Type.Object(
     mqtt: Type.Object(
       {
         url: Type.String({ pattern: '^(mqtts?|wss?|tcp)://' }),
+        /** Several broker nodes (docs/scale-out.md): `url` is the first; the link fails over along them. */
+        urls: Type.Optional(Type.Array(Type.String({ pattern: '^(mqtts?|wss?|tcp)://' }), { minItems: 1, maxItems: 32 })),
         username: Type.String({ minLength: 1, default: SERVICE_USERNAME }),
         password: Type.String({ minLength: 1 }),
         /** Fixed client id (persistent session); random per start when absent. */

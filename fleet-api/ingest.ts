@@ -35,35 +35,32 @@ export interface Ingestion {
   /** Writes whatever is buffered now. */
   flush(): void;
   counters(): Readonly<IngestCounters>;
-  /** Where acks go (the MQTT link, created after ingestion). */
-  setAcknowledger(acknowledge: Acknowledger): void;
   close(): void;
 }
 
 const ACK_MS = 100;
 
-/** Optional callbacks after something is stored, e.g. to move rollouts without waiting for their job. */
+/** Where ingestion's consequences go: acks to the devices, and nudges, e.g. to move rollouts without waiting for their job. */
 export interface IngestHooks {
+  acknowledge: Acknowledger;
   onReported?(deviceId: string): void;
 }
 
-export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger, hooks: IngestHooks = {}): Ingestion {
+export function createIngestion(store: Store, options: { flushMs: number; maxBatches: number }, logger: Logger, hooks: IngestHooks): Ingestion {
   const counters: IngestCounters = {
     batchesStored: 0, batchesDuplicate: 0, batchesUnknownDevice: 0, rowsStored: 0,
     reported: 0, status: 0, unknownDevice: 0, flushes: 0, flushErrors: 0, acksSent: 0,
   };
-  let acknowledge: Acknowledger | undefined;
   const toAck = new Map<string, number[]>();
   let ackTimer: NodeJS.Timeout | undefined;
 
   const sendAcks = () => {
     clearTimeout(ackTimer);
     ackTimer = undefined;
-    if (!acknowledge) return toAck.clear();
     for (const [deviceId, seqs] of toAck) {
       const ranges = seqRanges(seqs);
       for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
-        acknowledge(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
+        hooks.acknowledge(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
         counters.acksSent += 1;
       }
     }
@@ -134,9 +131,6 @@ export function createIngestion(store: Store, options: { flushMs: number; maxBat
     handlers,
     flush,
     counters: () => ({ ...counters }),
-    setAcknowledger(fn) {
-      acknowledge = fn;
-    },
     close() {
       flush();
       sendAcks();

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import { failoverServers } from '../common/failover-servers.js';
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import {
@@ -46,6 +47,8 @@ export interface IngestHandlers {
 
 export interface LinkOptions {
   url: string;
+  /** Several broker nodes: each reconnect goes to the next (common/failover-servers.ts). */
+  urls?: readonly string[];
   username: string;
   password: string;
   clientId?: string;
@@ -74,8 +77,11 @@ export interface LinkCounters {
 export interface MqttLink {
   readonly clientId: string;
   readonly connected: boolean;
-  /** Connects; resolves true once connected and re-synced, false if the first attempt timed out. */
-  connect(): Promise<boolean>;
+  /**
+   * Connects and delivers every decoded device message to `handlers` (ingestion); resolves true
+   * once connected and re-synced, false if the first attempt timed out.
+   */
+  connect(handlers: IngestHandlers): Promise<boolean>;
   publishModule(sha256: string): Promise<boolean>;
   publishDesired(deviceId: string): Promise<boolean>;
   /** An empty retained payload removes the retained desired state from the broker. */
@@ -107,7 +113,7 @@ const RESYNC_CONCURRENCY = 32;
 const MALFORMED_LOGS_PER_WINDOW = 20;
 const MALFORMED_WINDOW_MS = 10_000;
 
-export function createMqttLink(options: LinkOptions, source: RetainedSource, handlers: IngestHandlers, logger: Logger, signer: DesiredSigner): MqttLink {
+export function createMqttLink(options: LinkOptions, source: RetainedSource, logger: Logger, signer: DesiredSigner): MqttLink {
   const clientId = options.clientId ?? `wf-fleet-api-${randomBytes(6).toString('hex')}`;
   const counters: LinkCounters = { received: 0, accepted: 0, malformed: 0, topicMismatch: 0, published: 0, publishFailed: 0, deferred: 0, connects: 0, resyncs: 0, acksPublished: 0 };
   const chains = new Map<string, Promise<unknown>>();
@@ -254,7 +260,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
     return resyncing;
   };
 
-  const onMessage = (topic: string, payload: Buffer, retained: boolean) => {
+  const onMessage = (handlers: IngestHandlers, topic: string, payload: Buffer, retained: boolean) => {
     counters.received += 1;
     // Empty retained payloads are how topics get cleared; nothing to ingest.
     if (payload.byteLength === 0) return;
@@ -308,9 +314,10 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
     get connected() {
       return client?.connected ?? false;
     },
-    connect() {
+    connect(handlers) {
       if (client) throw new Error('MqttLink.connect() may be called once');
       const mqttClient = mqtt.connect(options.url, {
+        ...(options.urls && options.urls.length > 1 ? { servers: failoverServers(options.urls) } : {}),
         clientId,
         username: options.username,
         password: options.password,
@@ -327,7 +334,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
         ...(options.keyFile ? { key: readFileSync(options.keyFile) } : {}),
       });
       client = mqttClient;
-      mqttClient.on('message', (topic, payload, packet) => onMessage(topic, payload, packet.retain));
+      mqttClient.on('message', (topic, payload, packet) => onMessage(handlers, topic, payload, packet.retain));
       mqttClient.on('error', (error) => logger.warn('mqtt error', { reason: reasonOf(error) }));
       mqttClient.on('offline', () => logger.warn('mqtt link offline'));
       let first: ((ok: boolean) => void) | undefined;
