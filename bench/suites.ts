@@ -12,6 +12,7 @@ import { benchFootprint } from './footprint.js';
 import { benchBundleSize } from './bundle-size.js';
 import { benchSpoolFlush } from './spool-flush.js';
 import { benchRolloutScale } from './rollout-scale.js';
+import { benchReconnectStorm } from './reconnect-storm.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -77,6 +78,15 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchRolloutScale,
     notes: [
       "Rollout scale: 1,000 real agents (4 processes, the default metered sandbox: modules on the agents' thread with their CPU budget compiled in; one 2 Hz source each) with the broker connection-rate limits off; the time runs from the POST to every device reported running (healthy with no soak), and the note gives the devices/minute it implies.",
+    ],
+  },
+  {
+    name: 'reconnect-storm',
+    title: 'reconnect storm (one cluster node on Redis vs bare Aedes)',
+    run: benchReconnectStorm,
+    optIn: true,
+    notes: [
+      'Reconnect storm: 10,000 raw TCP clients send a pre-encoded CONNECT as fast as the bench process opens them (WF_BENCH_STORM_DEVICES to change N); the node runs in its own process with connection rate limits off, authenticating each from the Redis credential replica (one HGETALL + one HMAC-SHA-256); bare Aedes has no authentication and no Redis.',
     ],
   },
 ];
