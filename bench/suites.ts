@@ -16,6 +16,7 @@ import { benchFairIngest } from './fair-ingest.js';
 import { benchBrokerEfficiency } from './broker/efficiency.js';
 import { benchConsoleFleet } from './console-fleet.js';
 import { benchInventory } from './inventory.js';
+import { benchReconnectStorm } from './reconnect-storm.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -114,6 +115,15 @@ export const SUITES: readonly BenchSuite[] = [
     optIn: true,
     notes: [
       'Console: 100,000 devices inserted straight into the platform\'s SQLite; the page runs in /usr/bin/chromium (playwright-core) with the token in sessionStorage. First paint is read in the page (MutationObserver, performance.now() from navigation start) when the counts and the first 50 rows exist; the filter time runs from the input event to a table of only matching rows, the console\'s 100 ms debounce included. Round 0 warms up and is not counted.',
+    ],
+  },
+  {
+    name: 'reconnect-storm',
+    title: 'reconnect storm (one cluster node on Redis vs bare Aedes)',
+    run: benchReconnectStorm,
+    optIn: true,
+    notes: [
+      'Reconnect storm: 10,000 raw TCP clients send a pre-encoded CONNECT as fast as the bench process opens them (WF_BENCH_STORM_DEVICES to change N); the node runs in its own process with connection rate limits off, authenticating each from the Redis credential replica (one HGETALL + one HMAC-SHA-256); bare Aedes has no authentication and no Redis.',
     ],
   },
 ];

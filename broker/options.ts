@@ -4,6 +4,7 @@
  * and are checked by hand, because a JSON Schema cannot describe a function.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { NETWORK_DEFAULTS } from '../common/network-defaults.js';
 import { withDefaults, deepFreeze } from '../common/validate.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { MAX_PACKET_BYTES } from '../protocol/limits.js';
@@ -27,7 +28,7 @@ export const AEDES_MAX_TOPIC_LEVELS = 100;
 export const BrokerTlsSchema = Type.Object(
   {
     host: Type.Optional(Type.String({ minLength: 1, description: 'interface of the TLS listener; the `host` option when absent' })),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8883, description: '0 picks a free port' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: NETWORK_DEFAULTS.mqttTlsPort, description: '0 picks a free port' }),
     certFile: Type.String({ minLength: 1, description: 'server certificate (PEM), e.g. from `wasmfleet certs init`' }),
     keyFile: Type.String({ minLength: 1, description: 'its private key (PEM)' }),
     caFile: Type.Optional(Type.String({ minLength: 1, description: 'CA (PEM) that client certificates must chain to; required with requireClientCert' })),
@@ -41,8 +42,8 @@ export const BrokerTlsSchema = Type.Object(
 
 export const BrokerOptionsSchema = Type.Object(
   {
-    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'interface to listen on' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: '0 picks a free port' }),
+    host: Type.String({ minLength: 1, default: NETWORK_DEFAULTS.host, description: 'interface to listen on' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: NETWORK_DEFAULTS.mqttPort, description: '0 picks a free port' }),
     tcp: Type.Boolean({ default: true, description: 'plain MQTT on `port`; false (with `tls`) runs TLS-only' }),
     tls: Type.Optional(BrokerTlsSchema),
     maxPacketBytes: Type.Integer({

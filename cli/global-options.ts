@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { DEFAULT_API_URL } from '../common/network-defaults.js';
 import { cliErrors } from './errors.js';
 
 export interface GlobalArgs {
@@ -14,7 +15,7 @@ export interface GlobalArgs {
   json: boolean;
 }
 
-export const DEFAULT_API = 'http://127.0.0.1:8080';
+export const DEFAULT_API = DEFAULT_API_URL;
 export const DEFAULT_TOKEN_FILE = './data/admin.token';
 
 export function withGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {

@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { WasmfleetError, isWasmfleetError } from '../common/errors.js';
 import { withGlobalOptions, type GlobalArgs } from './global-options.js';
 import { serverCommand } from './commands/server.js';
+import { brokerCommand } from './commands/broker.js';
+import { apiCommand } from './commands/api.js';
 import { agentCommand } from './commands/agent.js';
 import { deviceCommand } from './commands/device.js';
 import { moduleCommand } from './commands/module.js';
@@ -33,6 +35,8 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .scriptName('wasmfleet')
     .usage('$0 <command> [options]\n\nRun sandboxed WebAssembly analytics on fleets of IoT gateways.')
     .command(serverCommand)
+    .command(brokerCommand)
+    .command(apiCommand)
     .command(agentCommand)
     .command(deviceCommand)
     .command(moduleCommand)

@@ -11,24 +11,12 @@ import { silentLogger, type Logger } from '../common/logger.js';
 import type { ResolvedAgentConfig } from './config.js';
 import type { TopicSubscriber } from './module-fetcher.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
+import { failoverServers } from '../common/failover-servers.js';
+
+export { failoverServers };
 
 export function statusMessage(deviceId: string, online: boolean, reason: DeviceStatus['reason']): DeviceStatus {
   return { v: PROTOCOL_VERSION, deviceId, online, at: isoTime(), reason };
-}
-
-type Server = NonNullable<IClientOptions['servers']>[number];
-
-/** mqtt.js' failover list: it builds each new connection to the next entry, round robin. */
-export function failoverServers(urls: readonly string[]): Server[] {
-  return urls.map((url) => {
-    const parsed = new URL(url);
-    // mqtt.js builds streams for every scheme our config allows; its .d.ts lists fewer names.
-    const scheme = parsed.protocol.slice(0, -1);
-    const protocol = scheme as Server['protocol'];
-    const port = parsed.port ? Number(parsed.port) : scheme === 'mqtts' || scheme === 'tls' ? 8883 : scheme === 'ws' ? 80 : scheme === 'wss' ? 443 : 1883;
-    // URL keeps the brackets of an IPv6 literal; a socket wants the bare address.
-    return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port, protocol };
-  });
 }
 
 /**

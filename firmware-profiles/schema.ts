@@ -1,5 +1,6 @@
 /** The firmware profile schema. See docs/profiles.md for every field. */
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_MQTT_URL, NETWORK_DEFAULTS } from '../common/network-defaults.js';
 
 const SourceId = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' });
 
@@ -109,7 +110,7 @@ export const MqttSourceSchema = Type.Object(
   {
     kind: Type.Literal('mqtt'),
     ...pushFields,
-    url: Type.String({ pattern: '^(mqtt|mqtts|tcp|ws)://[^\\s]+$', maxLength: 2048, default: 'mqtt://127.0.0.1:1883' }),
+    url: Type.String({ pattern: '^(mqtt|mqtts|tcp|ws)://[^\\s]+$', maxLength: 2048, default: DEFAULT_MQTT_URL }),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     /** Topic filters, wildcards allowed, e.g. `zigbee2mqtt/greenhouse-sensor`. */
@@ -144,7 +145,7 @@ export const UdpSourceSchema = Type.Object(
   {
     kind: Type.Literal('udp'),
     ...pushFields,
-    host: Type.String({ minLength: 1, maxLength: 255, default: '127.0.0.1' }),
+    host: Type.String({ minLength: 1, maxLength: 255, default: NETWORK_DEFAULTS.host }),
     /** 0 picks a free port (tests). */
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
     parse: LineFormatSchema,

@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import cron from 'node-cron';
+import { NETWORK_DEFAULTS } from '../common/network-defaults.js';
 import { describeProblems, deepFreeze, withDefaults } from '../common/validate.js';
 import { SERVICE_USERNAME } from '../protocol/index.js';
 import { apiErrors } from './errors.js';
@@ -16,13 +17,18 @@ export const FleetApiOptionsSchema = Type.Object(
     dbPath: Type.String({ minLength: 1 }),
     http: Type.Object(
       {
-        host: Type.String({ minLength: 1, default: '127.0.0.1' }),
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        host: Type.String({ minLength: 1, default: NETWORK_DEFAULTS.host }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: NETWORK_DEFAULTS.httpPort }),
       },
       { additionalProperties: false, default: {} },
     ),
     /** The broker URL written into agent configs; the service account's URL when absent. */
     publicMqttUrl: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://' })),
+    /**
+     * Several broker nodes (docs/scale-out.md): agent configs get the whole list and fail over
+     * along it; the first is also `publicMqttUrl`.
+     */
+    publicMqttUrls: Type.Optional(Type.Array(Type.String({ pattern: '^(mqtts?|wss?)://' }), { minItems: 1, maxItems: 32 })),
     /**
      * Cluster mode (docs/scale-out.md): device credentials are replicated into this Redis, where
      * every broker node reads them (docs/security.md §Device authentication in a cluster).
@@ -31,6 +37,8 @@ export const FleetApiOptionsSchema = Type.Object(
     mqtt: Type.Object(
       {
         url: Type.String({ pattern: '^(mqtts?|wss?|tcp)://' }),
+        /** Several broker nodes (docs/scale-out.md): `url` is the first; the link fails over along them. */
+        urls: Type.Optional(Type.Array(Type.String({ pattern: '^(mqtts?|wss?|tcp)://' }), { minItems: 1, maxItems: 32 })),
         username: Type.String({ minLength: 1, default: SERVICE_USERNAME }),
         password: Type.String({ minLength: 1 }),
         /** Fixed client id (persistent session); random per start when absent. */
@@ -120,13 +128,14 @@ export const FleetApiOptionsSchema = Type.Object(
 );
 
 export type FleetApiOptionsInput = Static<typeof FleetApiOptionsSchema>;
-export type FleetApiOptions = Readonly<FleetApiOptionsInput & { publicMqttUrl: string }>;
+export type FleetApiOptions = Readonly<FleetApiOptionsInput & { publicMqttUrl: string; publicMqttUrls: string[] }>;
 
 /** Input as callers write it: every defaulted field may be left out. */
 export type FleetApiOptionsPartial = {
   dbPath: string;
   http?: Partial<FleetApiOptionsInput['http']>;
   publicMqttUrl?: string;
+  publicMqttUrls?: string[];
   redis?: string;
   mqtt: { url: string; password: string } & Partial<Omit<FleetApiOptionsInput['mqtt'], 'url' | 'password'>>;
   bodyLimitBytes?: number;
@@ -158,5 +167,6 @@ export function resolveOptions(input: FleetApiOptionsPartial): FleetApiOptions {
       throw apiErrors.WF_API_OPTION_INVALID({ reason: `field 'jobs/${name}': '${value.jobs[name]}' is not a cron expression`, field: `jobs/${name}` });
     }
   }
-  return deepFreeze({ ...value, publicMqttUrl: value.publicMqttUrl ?? value.mqtt.url });
+  const publicMqttUrls = value.publicMqttUrls ?? [value.publicMqttUrl ?? value.mqtt.url];
+  return deepFreeze({ ...value, publicMqttUrl: value.publicMqttUrl ?? publicMqttUrls[0]!, publicMqttUrls });
 }

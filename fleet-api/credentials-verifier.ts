@@ -20,10 +20,13 @@ export interface ServiceAccount {
 // Hashing both sides first makes the comparison constant-time regardless of length.
 const digest = (value: Buffer | string): Buffer => createHash('sha256').update(value).digest();
 
-export function storeCredentialVerifier(
-  store: Pick<Store, 'deviceCredentials' | 'retirePreviousCredential'>,
-  service: ServiceAccount,
-): CredentialVerifier {
+/**
+ * Where the verifier reads device secrets: the API's store in one process, or the standalone
+ * broker's read-only reader of the same SQLite file (credentials-reader.ts).
+ */
+export type CredentialSource = Pick<Store, 'deviceCredentials' | 'retirePreviousCredential'>;
+
+export function storeCredentialVerifier(store: CredentialSource, service: ServiceAccount): CredentialVerifier {
   const servicePassword = digest(service.password);
   return {
     async verify(username: string, password: Buffer): Promise<Principal | undefined> {

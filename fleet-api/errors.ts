@@ -26,7 +26,6 @@ export const apiErrors = defineErrors({
   WF_API_UNAVAILABLE: { message: 'server at capacity: {reason}', status: 503 },
   WF_API_INTERNAL: { message: 'internal error: {reason}', status: 500 },
   WF_API_REDIS_UNAVAILABLE: { message: 'credential replica in Redis not updated: {reason}', status: 503 },
-  WF_API_DATA_DIR_LOCKED: { message: 'another fleet API (pid {pid}) already uses {path}: {hint}', status: 500 },
 });
 
 export type ApiErrorCode = keyof typeof apiErrors;

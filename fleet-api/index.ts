@@ -22,7 +22,8 @@ import { openStore, tokenIdOf, type Store } from './store/index.js';
 import { createFleetSigning, type FleetSigning } from './signing/fleet-signing.js';
 
 export { openStore, type Store } from './store/index.js';
-export { storeCredentialVerifier, type ServiceAccount } from './credentials-verifier.js';
+export { storeCredentialVerifier, type ServiceAccount, type CredentialSource } from './credentials-verifier.js';
+export { openCredentialReader, type CredentialReader } from './credentials-reader.js';
 export { apiErrors } from './errors.js';
 export { resolveOptions, FleetApiOptionsSchema, type FleetApiOptions, type FleetApiOptionsPartial } from './config.js';
 export type { MqttLink, LinkCounters } from './mqtt-link.js';
@@ -77,21 +78,18 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     if (!deps.store) store.close();
     throw error;
   }
-  // The engine needs the link and ingestion nudges the engine: a late-bound reference breaks the cycle.
-  let rollouts: RolloutEngine | undefined;
   collectProcessMetrics();
   const leaveFleetGauges = registerFleetGauges(store);
   const events = createFleetEvents(store, options.events);
-  const ingestion = createIngestion(store, options.ingest, logger, { onReported: () => rollouts?.nudge(), events: events.ingest });
-  const link = createMqttLink(
-    { ...options.mqtt },
-    retainedSource(store),
-    ingestion.handlers,
-    logger.child({ component: 'fleet-api-mqtt' }),
-    signing,
-  );
-  ingestion.setAcknowledger((deviceId, stored, refused) => link.publishAck(deviceId, stored, refused));
-  rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }), { changed: () => events.rollouts.observe() });
+  // Each part gets what it needs when it is made: the link publishes, the engine and ingestion
+  // publish through it, and the link delivers device messages to ingestion once it connects.
+  const link = createMqttLink({ ...options.mqtt }, retainedSource(store), logger.child({ component: 'fleet-api-mqtt' }), signing);
+  const rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }), { changed: () => events.rollouts.observe() });
+  const ingestion = createIngestion(store, options.ingest, logger, {
+    acknowledge: (deviceId, stored, refused) => link.publishAck(deviceId, stored, refused),
+    onReported: () => rollouts.nudge(),
+    events: events.ingest,
+  });
   const credentials: CredentialReplica | undefined = options.redis
     ? createCredentialReplica(options.redis, {
         store,
@@ -130,7 +128,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       // Broker nodes admit devices from the replica, so it is filled before we go on; if Redis is
       // away the API starts anyway and keeps retrying in the background.
       if (credentials) await credentials.syncAll().catch(() => credentials.start());
-      connecting ??= link.connect();
+      connecting ??= link.connect(ingestion.handlers);
       await connecting;
       const url = new URL(address);
       logger.info('fleet api listening', { url: url.origin, mqtt: link.connected ? 'connected' : 'disconnected' });

@@ -47,8 +47,6 @@ export interface Ingestion {
   /** Writes whatever is queued now, every device's, in as many turns as it takes. */
   flush(): void;
   counters(): Readonly<IngestCounters>;
-  /** Where acks go (the MQTT link, created after ingestion). */
-  setAcknowledger(acknowledge: Acknowledger): void;
   close(): void;
 }
 
@@ -59,8 +57,9 @@ const ACK_MS = 100;
  */
 export const DEFAULT_FAIR_SHARE: FairShare = { maxRowsPerDevice: 1000, maxBatchesPerDevice: 100 };
 
-/** Optional callbacks after something is stored, e.g. to move rollouts without waiting for their job. */
+/** Where ingestion's consequences go: acks to the devices, and nudges, e.g. to move rollouts without waiting for their job. */
 export interface IngestHooks {
+  acknowledge: Acknowledger;
   onReported?(deviceId: string): void;
   /** After each turn's commit, with the batches it holds (new or already stored): the place for "new results" events. */
   onResultsCommitted?(batches: readonly ResultBatch[]): void;
@@ -75,13 +74,12 @@ export function createIngestion(
   store: Store,
   options: { flushMs: number; maxBatches: number; fairShare?: FairShare },
   logger: Logger,
-  hooks: IngestHooks = {},
+  hooks: IngestHooks,
 ): Ingestion {
   const counters: IngestCounters = {
     batchesStored: 0, batchesDuplicate: 0, batchesUnknownDevice: 0, batchesRefused: 0, rowsStored: 0,
     reported: 0, status: 0, unknownDevice: 0, flushes: 0, flushErrors: 0, acksSent: 0,
   };
-  let acknowledge: Acknowledger | undefined;
   const toAck = new Map<string, number[]>();
   const toRefuse = new Map<string, BatchRefusal[]>();
   // When the oldest batch now waiting for its ack, and the oldest one queued, arrived (performance.now()).
@@ -96,25 +94,23 @@ export function createIngestion(
   const sendAcks = () => {
     clearTimeout(ackTimer);
     ackTimer = undefined;
-    if (acknowledge) {
-      for (const [deviceId, seqs] of toAck) {
-        const ranges = seqRanges(seqs);
-        for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
-          send(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
-          if (ackWaitingSince !== undefined) ingestMetrics.acked(secondsSince(ackWaitingSince));
-        }
+    for (const [deviceId, seqs] of toAck) {
+      const ranges = seqRanges(seqs);
+      for (let i = 0; i < ranges.length; i += MAX_ACK_RANGES) {
+        send(deviceId, ranges.slice(i, i + MAX_ACK_RANGES));
+        if (ackWaitingSince !== undefined) ingestMetrics.acked(secondsSince(ackWaitingSince));
       }
-      // In acks of their own, so ranges and refusals never add up past the ack's cap.
-      for (const [deviceId, refused] of toRefuse) {
-        for (let i = 0; i < refused.length; i += MAX_ACK_REFUSALS) send(deviceId, [], refused.slice(i, i + MAX_ACK_REFUSALS));
-      }
+    }
+    // In acks of their own, so ranges and refusals never add up past the ack's cap.
+    for (const [deviceId, refused] of toRefuse) {
+      for (let i = 0; i < refused.length; i += MAX_ACK_REFUSALS) send(deviceId, [], refused.slice(i, i + MAX_ACK_REFUSALS));
     }
     toAck.clear();
     toRefuse.clear();
     ackWaitingSince = undefined;
   };
   const send = (deviceId: string, stored: [number, number][], refused?: BatchRefusal[]) => {
-    acknowledge!(deviceId, stored, refused);
+    hooks.acknowledge(deviceId, stored, refused);
     counters.acksSent += 1;
   };
   const ackSoon = () => {
@@ -251,9 +247,6 @@ export function createIngestion(
     handlers,
     flush,
     counters: () => ({ ...counters }),
-    setAcknowledger(fn) {
-      acknowledge = fn;
-    },
     close() {
       flush();
       sendAcks();

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
+import { failoverServers } from '../common/failover-servers.js';
 import { encodePayload, PROTOCOL_VERSION, topics, type BatchRefusal } from '../protocol/index.js';
 import { DeviceInbox, type IngestHandlers } from './device-inbox.js';
 import { TopicQueue } from './mqtt-publish.js';
@@ -19,6 +20,8 @@ export type { DesiredSigner, IngestHandlers, RetainedSource };
 
 export interface LinkOptions {
   url: string;
+  /** Several broker nodes: each reconnect goes to the next (common/failover-servers.ts). */
+  urls?: readonly string[];
   username: string;
   password: string;
   clientId?: string;
@@ -47,8 +50,11 @@ export interface LinkCounters {
 export interface MqttLink {
   readonly clientId: string;
   readonly connected: boolean;
-  /** Connects; resolves true once connected and re-synced, false if the first attempt timed out. */
-  connect(): Promise<boolean>;
+  /**
+   * Connects and delivers every decoded device message to `handlers` (ingestion); resolves true
+   * once connected and re-synced, false if the first attempt timed out.
+   */
+  connect(handlers: IngestHandlers): Promise<boolean>;
   publishModule(sha256: string): Promise<boolean>;
   publishDesired(deviceId: string): Promise<boolean>;
   /** An empty retained payload removes the retained desired state from the broker. */
@@ -77,7 +83,7 @@ export interface MqttLink {
 
 const SUBSCRIPTIONS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results'), topics.allDevices('spooled')];
 
-export function createMqttLink(options: LinkOptions, source: RetainedSource, handlers: IngestHandlers, logger: Logger, signer: DesiredSigner): MqttLink {
+export function createMqttLink(options: LinkOptions, source: RetainedSource, logger: Logger, signer: DesiredSigner): MqttLink {
   const clientId = options.clientId ?? `wf-fleet-api-${randomBytes(6).toString('hex')}`;
   const counters: LinkCounters = { received: 0, accepted: 0, malformed: 0, topicMismatch: 0, published: 0, publishFailed: 0, deferred: 0, connects: 0, resyncs: 0, acksPublished: 0 };
   let client: MqttClient | undefined;
@@ -86,7 +92,6 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
   const shared = { client: () => client, queue, counters, publishTimeoutMs: options.publishTimeoutMs, logger };
   const retained = new RetainedPublisher({ ...shared, source, signer });
   const revocations = new Revocations(shared);
-  const inbox = new DeviceInbox(handlers, counters, logger);
 
   const onConnect = async (mqttClient: MqttClient) => {
     counters.connects += 1;
@@ -99,8 +104,9 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
     }
   };
 
-  const connect = (): Promise<boolean> => {
+  const connect = (handlers: IngestHandlers): Promise<boolean> => {
     if (client) throw new Error('MqttLink.connect() may be called once');
+    const inbox = new DeviceInbox(handlers, counters, logger);
     const mqttClient = mqtt.connect(options.url, {
       clientId,
       username: options.username,
@@ -113,6 +119,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, han
       resubscribe: false,
       reconnectPeriod: 1000,
       connectTimeout: options.connectTimeoutMs,
+      ...(options.urls && options.urls.length > 1 ? { servers: failoverServers(options.urls) } : {}),
       ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
       ...(options.certFile ? { cert: readFileSync(options.certFile) } : {}),
       ...(options.keyFile ? { key: readFileSync(options.keyFile) } : {}),

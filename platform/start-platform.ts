@@ -1,15 +1,15 @@
 /**
- * Broker + fleet API in one process on one data directory. Order matters: the store opens first so
- * the broker can verify credentials against it, and the broker listens before the API's MQTT
- * link connects to it. The API closes the store it was handed.
+ * `wasmfleet server`: broker + fleet API in one process on one data directory. Order matters:
+ * the store opens first so the broker can verify credentials against it, and the broker listens
+ * before the API's MQTT link connects to it. The API closes the store it was handed.
  */
-import { startBroker, type RunningBroker } from '../broker/index.js';
+import type { RunningBroker } from '../broker/index.js';
+import { openStore, storeCredentialVerifier, type FleetApi } from '../fleet-api/index.js';
 import { createRedisCredentialVerifier } from '../broker/redis-verifier.js';
-import { createFleetApi, openStore, storeCredentialVerifier, type FleetApi } from '../fleet-api/index.js';
 import { createLogger, type Logger } from '../common/logger.js';
-import { SERVICE_USERNAME } from '../protocol/index.js';
-import { openDataDir, readSecretFile, serviceSecret, writeSecretFile, type DataDir } from './data-dir.js';
+import { openDataDir, type DataDir } from './data-dir.js';
 import { resolvePlatformOptions, type PlatformOptions } from './options.js';
+import { firstAdminToken, orUndo, serviceAccountOf, startApiPart, startBrokerPart, type ApiPartOptions } from './parts.js';
 
 export interface RunningPlatform {
   readonly dataDir: DataDir;
@@ -23,13 +23,13 @@ export interface RunningPlatform {
 }
 
 /** TLS-only: the API's own link goes over TLS too, trusting the CA and, under mTLS, presenting the service certificate. */
-function linkTls(options: Readonly<PlatformOptions>, broker: RunningBroker): { url?: string; caFile?: string; certFile?: string; keyFile?: string } {
+function linkTo(options: Readonly<PlatformOptions>, broker: RunningBroker): ApiPartOptions['mqtt'] {
   const tls = options.mqttTls;
-  if (!tls || broker.url !== broker.tlsUrl) return {};
+  if (!tls || broker.url !== broker.tlsUrl) return { url: broker.url };
   // A wildcard bind address is no name a certificate can carry; localhost is in every one `certs init` makes.
   const wildcard = options.host === '0.0.0.0' || options.host === '::';
   return {
-    ...(wildcard ? { url: `mqtts://localhost:${broker.tlsPort}` } : {}),
+    url: wildcard ? `mqtts://localhost:${broker.tlsPort}` : broker.url,
     ...(tls.caFile ? { caFile: tls.caFile } : {}),
     ...(tls.requireClientCert && tls.serviceCertFile ? { certFile: tls.serviceCertFile } : {}),
     ...(tls.requireClientCert && tls.serviceKeyFile ? { keyFile: tls.serviceKeyFile } : {}),
@@ -39,66 +39,34 @@ function linkTls(options: Readonly<PlatformOptions>, broker: RunningBroker): { u
 export async function startPlatform(input: Partial<PlatformOptions>, logger: Logger = createLogger({ component: 'platform' })): Promise<RunningPlatform> {
   const options = resolvePlatformOptions(input);
   const dataDir = openDataDir(options.dataDir);
-  const service = { username: SERVICE_USERNAME, password: serviceSecret(dataDir) };
-
+  const service = serviceAccountOf(dataDir);
   const store = openStore(dataDir.dbPath);
-  const brokerLogger = logger.child({ component: 'broker' });
   // In cluster mode the embedded node reads credentials from Redis like every other node.
-  const redisVerifier = options.redis ? createRedisCredentialVerifier(options.redis, brokerLogger) : undefined;
-  let broker: RunningBroker;
-  try {
-    const tls = options.mqttTls;
-    broker = await startBroker({
-      host: options.host,
-      port: options.mqttPort,
-      tcp: options.mqttTcp,
-      allowAnonymous: options.allowAnonymous,
-      ...(tls ? { tls: { port: tls.port, certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile, requireClientCert: tls.requireClientCert } } : {}),
-      verifier: redisVerifier ?? storeCredentialVerifier(store, service),
-      ...(options.redis ? { redis: options.redis } : {}),
-      logger: brokerLogger,
-    });
-  } catch (error) {
-    await redisVerifier?.close();
-    store.close();
-    throw error;
-  }
-
-  let api: FleetApi;
-  let listening: { url: string };
-  try {
-    api = await createFleetApi(
-      {
-        dbPath: dataDir.dbPath,
-        http: { host: options.host, port: options.httpPort },
-        publicMqttUrl: options.publicMqttUrl ?? broker.url,
-        ...(options.redis ? { redis: options.redis } : {}),
-        // A fixed id gives the API a persistent session (docs/operations.md).
-        mqtt: { url: broker.url, clientId: 'wf-fleet-api', ...service, ...linkTls(options, broker) },
-      },
-      { logger: logger.child({ component: 'fleet-api' }), store },
-    );
-    listening = await api.listen();
-  } catch (error) {
-    await broker.close();
-    await redisVerifier?.close();
-    store.close();
-    throw error;
-  }
-
-  let newAdminToken: string | undefined;
-  if (readSecretFile(dataDir.adminTokenPath) === undefined) {
-    const token: string = api.createAdminToken();
-    writeSecretFile(dataDir.adminTokenPath, token);
-    newAdminToken = token;
-  }
-  logger.info('platform started', { mqtt: broker.url, api: listening.url, dataDir: dataDir.path });
+  const redisVerifier = options.redis ? createRedisCredentialVerifier(options.redis, logger.child({ component: 'broker-credentials' })) : undefined;
+  const broker = await orUndo(
+    () => startBrokerPart(options, redisVerifier ?? storeCredentialVerifier(store, service), logger),
+    async () => {
+      await redisVerifier?.close();
+      store.close();
+    },
+  );
+  const publicMqttUrl = options.publicMqttUrl ?? options.publicMqttUrls?.[0] ?? broker.url;
+  const { api, url: apiUrl } = await orUndo(
+    () => startApiPart(dataDir, { ...options, publicMqttUrl, mqtt: linkTo(options, broker) }, service, logger, store),
+    async () => {
+      await broker.close();
+      await redisVerifier?.close();
+      store.close();
+    },
+  );
+  const newAdminToken = firstAdminToken(dataDir, api);
+  logger.info('platform started', { mqtt: broker.url, api: apiUrl, dataDir: dataDir.path });
 
   let closed = false;
   return {
     dataDir,
     mqttUrl: broker.url,
-    apiUrl: listening.url,
+    apiUrl,
     newAdminToken,
     broker,
     api,

@@ -169,7 +169,8 @@ export async function flash(args: FlashArgs): Promise<Record<string, unknown>> {
   write('profile.json', JSON.stringify(profile, null, 2) + '\n', 0o644);
   const agentConfig = {
     deviceId: provisioned.device.id,
-    broker: { ...provisioned.mqtt, url: brokerUrl },
+    // --broker-url names one broker for this gateway; otherwise the API's list, if it has several.
+    broker: { ...provisioned.mqtt, url: brokerUrl, ...(args['broker-url'] ? { urls: undefined } : {}) },
     // A path, not the profile's name: the built-in profiles stay in the repository.
     profile: 'profile.json',
     stateDir: gatewayStateDir(profile),

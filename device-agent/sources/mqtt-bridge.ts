@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../../common/logger.js';
+import { DEFAULT_MQTT_URL } from '../../common/network-defaults.js';
 import type { MqttSource } from '../../firmware-profiles/index.js';
 import { sourceErrors } from './errors.js';
 import { parseValue, transform } from './line-format.js';
@@ -38,7 +39,7 @@ export function createMqttSource(config: MqttSource, logger: Logger): Source {
     start() {
       buffer.start();
       if (client) return;
-      const url = config.url ?? 'mqtt://127.0.0.1:1883';
+      const url = config.url ?? DEFAULT_MQTT_URL;
       client = mqtt.connect(url, {
         protocolVersion: 4,
         clientId: `wasmfleet-src-${config.id}-${randomBytes(4).toString('hex')}`,

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../../common/logger.js';
+import { NETWORK_DEFAULTS } from '../../common/network-defaults.js';
 import type { UdpSource } from '../../firmware-profiles/index.js';
 import { sourceErrors } from './errors.js';
 import { parseValue, transform } from './line-format.js';
@@ -27,7 +28,7 @@ export async function createUdpSource(config: UdpSource, logger: Logger): Promis
   const buffer = new SampleBuffer(config.id, config.kind, config.maxBuffered ?? 8192, logger);
   const format = config.parse ?? { format: 'number' as const };
   const maxLine = config.maxLineBytes ?? 1024;
-  const host = config.host ?? '127.0.0.1';
+  const host = config.host ?? NETWORK_DEFAULTS.host;
   let socket: Socket | undefined;
   let bound: number | undefined;
   let rebindTimer: NodeJS.Timeout | undefined;

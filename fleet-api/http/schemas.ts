@@ -95,6 +95,8 @@ export const ProvisionResponse = Type.Object({
   trust: AgentTrustSchema,
   mqtt: Type.Object({
     url: Type.String(),
+    /** With several broker nodes: all of them, `url` first; agents fail over along the list. */
+    urls: Type.Optional(Type.Array(Type.String())),
     username: Type.String(),
     password: Type.String({ description: 'shown once; only its hash is stored' }),
   }),

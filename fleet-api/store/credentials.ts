@@ -14,17 +14,30 @@ export interface DeviceCredentialState {
   rotatedAt: string | null;
 }
 
-interface CredentialRow {
+export interface CredentialRow {
   credential_hash: string;
   previous_credential_hash: string | null;
   previous_credential_expires_at: string | null;
   credential_rotated_at: string | null;
 }
 
+/** One device's credential columns; also read by the standalone broker's read-only reader. */
+export const SELECT_DEVICE_CREDENTIALS =
+  'SELECT credential_hash, previous_credential_hash, previous_credential_expires_at, credential_rotated_at FROM devices WHERE id = ?';
+
+/** The credential state of a row, with an expired previous secret already left out. */
+export function credentialStateOf(row: CredentialRow, now: string): DeviceCredentialState {
+  const live = row.previous_credential_hash !== null && row.previous_credential_expires_at !== null && row.previous_credential_expires_at > now;
+  return {
+    currentHash: row.credential_hash,
+    previousHash: live ? row.previous_credential_hash : null,
+    previousExpiresAt: live ? row.previous_credential_expires_at : null,
+    rotatedAt: row.credential_rotated_at,
+  };
+}
+
 export function credentialOps(db: Db) {
-  const get = db.prepare(
-    'SELECT credential_hash, previous_credential_hash, previous_credential_expires_at, credential_rotated_at FROM devices WHERE id = ?',
-  );
+  const get = db.prepare(SELECT_DEVICE_CREDENTIALS);
   const rotate = db.prepare(
     `UPDATE devices SET previous_credential_hash = @previous, previous_credential_expires_at = @expires,
        credential_hash = @hash, credential_rotated_at = @at WHERE id = @id`,
@@ -37,14 +50,7 @@ export function credentialOps(db: Db) {
     /** The credential state, with an expired previous secret already left out. */
     deviceCredentials(id: string, now: string = nowIso()): DeviceCredentialState | undefined {
       const row = get.get(id) as CredentialRow | undefined;
-      if (!row) return undefined;
-      const live = row.previous_credential_hash !== null && row.previous_credential_expires_at !== null && row.previous_credential_expires_at > now;
-      return {
-        currentHash: row.credential_hash,
-        previousHash: live ? row.previous_credential_hash : null,
-        previousExpiresAt: live ? row.previous_credential_expires_at : null,
-        rotatedAt: row.credential_rotated_at,
-      };
+      return row ? credentialStateOf(row, now) : undefined;
     },
     /**
      * Replaces the device's secret hash. With `graceSeconds` > 0 the old secret keeps working

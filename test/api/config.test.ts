@@ -31,3 +31,12 @@ test('a bad option is refused naming it', () => {
     );
   }
 });
+
+test('several public broker URLs: agent configs get the list, the first is the public URL', () => {
+  const nodes = ['mqtt://node-a:1883', 'mqtt://node-b:1883'];
+  const options = resolveOptions({ dbPath: 'x.db', mqtt: { url: 'mqtt://127.0.0.1:1883', password: 'p' }, publicMqttUrls: nodes });
+  assert.deepEqual(options.publicMqttUrls, nodes);
+  assert.equal(options.publicMqttUrl, 'mqtt://node-a:1883');
+  const single = resolveOptions({ dbPath: 'x.db', mqtt: { url: 'mqtt://127.0.0.1:1883', password: 'p' } });
+  assert.deepEqual(single.publicMqttUrls, ['mqtt://127.0.0.1:1883']);
+});

@@ -25,8 +25,9 @@ test('a batch SQLite refuses is refused alone with reason store; the rest of its
   store.insertDevice({ id: 'gw-01', profile: 'sim-x86-64', tags: {}, credentialHash: 'h' });
   store.db.exec("CREATE TRIGGER poison BEFORE INSERT ON results WHEN NEW.metric = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END");
   const acks: { deviceId: string; stored: [number, number][]; refused?: BatchRefusal[] }[] = [];
-  const ingestion = createIngestion(store, { flushMs: 10, maxBatches: 500 }, silentLogger);
-  ingestion.setAcknowledger((deviceId, stored, refused) => acks.push({ deviceId, stored, ...(refused ? { refused } : {}) }));
+  const ingestion = createIngestion(store, { flushMs: 10, maxBatches: 500 }, silentLogger, {
+    acknowledge: (deviceId, stored, refused) => acks.push({ deviceId, stored, ...(refused ? { refused } : {}) }),
+  });
   t.after(() => ingestion.close());
 
   const offSchema: BatchRefusal = { seq: 9, reason: 'schema', field: 'module', message: "field 'module': bad" };

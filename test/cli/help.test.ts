@@ -6,6 +6,8 @@ import { runCli } from '../helpers/cli.js';
 const COMMANDS = [
   [],
   ['server'],
+  ['broker'],
+  ['api'],
   ['agent'],
   ['device'],
   ['device', 'add'],

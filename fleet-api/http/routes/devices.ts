@@ -53,7 +53,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
       ctx.logger.info('device provisioned', { deviceId: id, profile });
       // A running or finished rollout whose selector matches picks the new device up.
       ctx.rollouts.nudge();
-      return reply.status(201).send({ device: deviceSummary(device), mqtt: { url: ctx.options.publicMqttUrl, username: id, password }, trust: ctx.signing.agentTrust() });
+      return reply.status(201).send({ device: deviceSummary(device), mqtt: { url: ctx.options.publicMqttUrl, ...(ctx.options.publicMqttUrls.length > 1 ? { urls: [...ctx.options.publicMqttUrls] } : {}), username: id, password }, trust: ctx.signing.agentTrust() });
     },
   );
 
