@@ -2,16 +2,10 @@
  * What the agent needs from the module sandbox. The implementation runs each module in its own
  * worker thread with host-created memory, so a fault or a runaway loop costs only that module.
  */
-import type { Manifest, ModuleConfig } from '../protocol/index.js';
+import type { Manifest, ModuleConfig, RuntimeLimits } from '../protocol/index.js';
 
-export interface SandboxLimits {
-  /** Maximum linear memory, in 64 KiB pages; the host creates the memory with this maximum. */
-  readonly memoryPages: number;
-  /** Wall-clock budget for one batch; past it the worker is terminated. */
-  readonly cpuMsPerBatch: number;
-  /** Metric points plus events kept per batch; the rest are counted as dropped. */
-  readonly maxOutputsPerBatch: number;
-}
+/** The limits a module was granted (protocol/runtime-limits.ts), enforced by the sandbox. */
+export type SandboxLimits = RuntimeLimits;
 
 export interface SandboxOptions {
   readonly wasm: Uint8Array;
