@@ -192,7 +192,6 @@ export const InstallSchema = Type.Object(
   },
   { additionalProperties: false, default: {} },
 );
-export type InstallSettings = Static<typeof InstallSchema>;
 
 export const ProfileSchema = Type.Object(
   {

@@ -25,4 +25,3 @@ export const apiErrors = defineErrors({
   WF_API_INTERNAL: { message: 'internal error: {reason}', status: 500 },
 });
 
-export type ApiErrorCode = keyof typeof apiErrors;

@@ -19,7 +19,6 @@ export const ParamSpecSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ParamSpec = Static<typeof ParamSpecSchema>;
 
 const NamedItem = Type.Object(
   {
@@ -40,7 +39,6 @@ export const ModuleTargetsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ModuleTargets = Static<typeof ModuleTargetsSchema>;
 
 /**
  * The manifest with its schema defaults filled in: what the API stores and serves, and so what a

@@ -12,7 +12,6 @@ import type { FleetSigning } from '../signing/fleet-signing.js';
 import { createScheduler, type JobScheduler } from './scheduler.js';
 
 export type { JobScheduler, JobView, JobRun } from './scheduler.js';
-export const JOB_NAMES = ['offline-detection', 'results-retention', 'resign-desired', 'rollout-progression'] as const;
 
 export function createFleetJobs(store: Store, options: FleetApiOptions, logger: Logger, parts: { link: MqttLink; signing: FleetSigning; rollouts: RolloutEngine }): JobScheduler {
   return createScheduler(

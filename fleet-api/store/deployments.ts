@@ -20,8 +20,6 @@ export const DEVICE_DEPLOYMENT_STATES: readonly DeviceDeploymentState[] = [
 ];
 /** States that count against the failure threshold. */
 export const FAILURE_STATES: readonly DeviceDeploymentState[] = ['failed', 'unhealthy', 'timed-out'];
-/** States a wave gate waits on. */
-export const IN_FLIGHT_STATES: readonly DeviceDeploymentState[] = ['waiting', 'pending', 'applied'];
 
 export type DeploymentStatus = 'running' | 'paused' | 'completed' | 'aborted' | 'cancelled' | 'rolled-back' | 'superseded';
 export const DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['running', 'paused', 'completed', 'aborted', 'cancelled', 'rolled-back', 'superseded'];
