@@ -28,4 +28,3 @@ export const brokerErrors = defineErrors({
   WF_BROKER_DEVICE_REVOKED: { message: "device '{deviceId}' revoked: {clients} client(s) disconnected" },
 });
 
-export type BrokerErrorCode = keyof typeof brokerErrors;

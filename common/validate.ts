@@ -35,10 +35,6 @@ export function schemaProblems(schema: TSchema, value: unknown, limit = 5): Sche
   return problems;
 }
 
-export function isValid<T extends TSchema>(schema: T, value: unknown): value is Static<T> {
-  return checkerFor(schema).Check(value);
-}
-
 /** One readable sentence for the first problem, e.g. "field 'profile': Expected string". */
 export function describeProblems(problems: readonly SchemaProblem[]): string {
   const first = problems[0];

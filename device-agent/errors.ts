@@ -39,4 +39,3 @@ export const agentErrors = defineErrors({
   WF_AGENT_CACHE_CORRUPT: { message: 'cached module {sha256} discarded: {reason}', status: 500 },
 });
 
-export type AgentErrorCode = keyof typeof agentErrors;

@@ -9,8 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { moduleFitProblem, type FirmwareProfile } from '../firmware-profiles/index.js';
-import { configProblem, effectiveConfig, type DesiredModule, type DesiredState, type Manifest, type ReportedModule } from '../protocol/index.js';
-import type { SandboxLimits } from '../wasm-host/types.js';
+import { configProblem, effectiveConfig, grantLimits, type DesiredModule, type DesiredState, type ReportedModule } from '../protocol/index.js';
 import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';
@@ -270,7 +269,7 @@ export class Reconciler {
         module,
         sourceId,
         config: effectiveConfig(module.manifest, desired.config),
-        limits: grantLimits(profile, module.manifest, desired),
+        limits: grantLimits(profile.moduleLimits, module.manifest.limits, desired.limits),
         batchCapacity: profile.batch.maxSamples,
       },
       {
@@ -354,12 +353,6 @@ function isChanged(a: DesiredModule, b: DesiredModule): boolean {
 }
 
 /** The smallest of the profile's ceiling, the module's own request and the deployment's. */
-export function grantLimits(profile: FirmwareProfile, manifest: Manifest, desired: Pick<DesiredModule, 'limits'>): SandboxLimits {
-  const ceiling = profile.moduleLimits;
-  const pick = (key: keyof SandboxLimits) =>
-    Math.min(ceiling[key], manifest.limits?.[key] ?? Infinity, desired.limits?.[key] ?? Infinity);
-  return { memoryPages: pick('memoryPages'), cpuMsPerBatch: pick('cpuMsPerBatch'), maxOutputsPerBatch: pick('maxOutputsPerBatch') };
-}
 
 function reportSlot(slot: Slot): ReportedModule {
   if (slot.runner && slot.failure === undefined) return slot.runner.report();

@@ -10,7 +10,7 @@
  *  - on one device, the granted memory of all its modules together above the profile's budget
  *    (the API checks the whole desired state; the agent each module against those running).
  */
-import { importedMemoryMinimum, type Manifest, type ModuleLimits } from '../protocol/index.js';
+import { grantLimits, importedMemoryMinimum, type Manifest, type ModuleLimits } from '../protocol/index.js';
 import type { FirmwareProfile } from './schema.js';
 
 const PAGE_BYTES = 65536;
@@ -21,41 +21,67 @@ export interface ModuleDemand {
   /** The module binary; without it the memory minimum is not checked. */
   readonly wasm?: Uint8Array;
   /** The deployment's requested limits (the desired state's `limits`). */
-  readonly limits?: ModuleLimits;
+  readonly limits?: ModuleLimits | undefined;
   /** The source the deployment names; undefined means the profile's first source. */
   readonly input?: string;
   /** Pages granted to the modules already running beside it; with them it must fit the budget. */
   readonly alongside?: readonly number[];
 }
 
-/** Pages of linear memory the module would be granted: the smallest of ceiling and requests. */
-export function grantedMemoryPages(profile: FirmwareProfile, manifest: Manifest, limits?: ModuleLimits): number {
-  return Math.min(profile.moduleLimits.memoryPages, manifest.limits?.memoryPages ?? Infinity, limits?.memoryPages ?? Infinity);
+/**
+ * Why a module cannot run under a profile, as data: which part of the demand is at fault, and
+ * the reason in words made from it.
+ *  - `input`: the source it names is not the profile's;
+ *  - `limits/memoryPages`: a requested memoryPages limit grants less than its binary needs;
+ *  - `wasm`: its binary needs more memory than the profile's ceiling;
+ *  - `alongside`: it does not fit the memory budget beside the modules already running.
+ */
+export interface FitRefusal {
+  readonly field: 'input' | 'limits/memoryPages' | 'wasm' | 'alongside';
+  readonly reason: string;
 }
+
+/** Pages of linear memory the module would be granted (protocol's grantLimits). */
+export const grantedMemoryPages = (profile: FirmwareProfile, manifest: Manifest, limits?: ModuleLimits): number =>
+  grantLimits(profile.moduleLimits, manifest.limits, limits).memoryPages;
 
 const pagesText = (pages: number): string => `${pages} pages (${(pages * PAGE_BYTES) / 1024} KiB)`;
 
+/** Whether the profile has the named source; undefined names its first, which every profile has. */
+export const hasSource = (profile: FirmwareProfile, input: string | undefined): boolean =>
+  input === undefined || profile.sources.some((source) => source.id === input);
+
 /** Why `demand` cannot run under `profile`, or undefined when it can. */
-export function moduleFitProblem(profile: FirmwareProfile, demand: ModuleDemand): string | undefined {
+export function moduleFit(profile: FirmwareProfile, demand: ModuleDemand): FitRefusal | undefined {
   const { manifest } = demand;
   const who = `${manifest.name}@${manifest.version}`;
-  if (demand.input !== undefined && !profile.sources.some((source) => source.id === demand.input)) {
-    return `${who} needs input source '${demand.input}', which profile ${profile.name} does not have (has: ${profile.sources.map((s) => s.id).join(', ')})`;
+  if (!hasSource(profile, demand.input)) {
+    return {
+      field: 'input',
+      reason: `${who} needs input source '${demand.input}', which profile ${profile.name} does not have (has: ${profile.sources.map((s) => s.id).join(', ')})`,
+    };
   }
   const granted = grantedMemoryPages(profile, manifest, demand.limits);
   if (demand.wasm) {
     const minimum = importedMemoryMinimum(demand.wasm);
     if (minimum !== undefined && minimum > granted) {
-      const why = granted < profile.moduleLimits.memoryPages ? 'its requested memoryPages limit' : `profile ${profile.name}'s ceiling`;
-      return `${who} needs at least ${pagesText(minimum)} of memory; it would be granted ${pagesText(granted)} (${why})`;
+      const requested = granted < profile.moduleLimits.memoryPages;
+      const why = requested ? 'its requested memoryPages limit' : `profile ${profile.name}'s ceiling`;
+      return {
+        field: requested ? 'limits/memoryPages' : 'wasm',
+        reason: `${who} needs at least ${pagesText(minimum)} of memory; it would be granted ${pagesText(granted)} (${why})`,
+      };
     }
   }
   if (demand.alongside !== undefined) {
     const overBudget = memoryBudgetProblem(profile, [...demand.alongside, granted]);
-    if (overBudget) return `${who} does not fit beside the modules already running: ${overBudget}`;
+    if (overBudget) return { field: 'alongside', reason: `${who} does not fit beside the modules already running: ${overBudget}` };
   }
   return undefined;
 }
+
+/** moduleFit's reason alone, for callers that only report it. */
+export const moduleFitProblem = (profile: FirmwareProfile, demand: ModuleDemand): string | undefined => moduleFit(profile, demand)?.reason;
 
 /** Why the modules of one device (their granted pages) overrun the profile's memory budget. */
 export function memoryBudgetProblem(profile: FirmwareProfile, grantedPages: readonly number[]): string | undefined {

@@ -103,4 +103,4 @@ export function builtinProfileDocuments(): Record<string, unknown> {
   return documents;
 }
 
-export { grantedMemoryPages, memoryBudgetProblem, moduleFitProblem, type ModuleDemand } from './fit.js';
+export { grantedMemoryPages, hasSource, memoryBudgetProblem, moduleFit, moduleFitProblem, type FitRefusal, type ModuleDemand } from './fit.js';

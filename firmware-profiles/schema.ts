@@ -1,6 +1,7 @@
 /** The firmware profile schema. See docs/profiles.md for every field. */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULT_MQTT_URL, NETWORK_DEFAULTS } from '../common/network-defaults.js';
+import { RUNTIME_LIMIT_FIELDS } from '../protocol/runtime-limits.js';
 
 const SourceId = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' });
 
@@ -191,7 +192,6 @@ export const InstallSchema = Type.Object(
   },
   { additionalProperties: false, default: {} },
 );
-export type InstallSettings = Static<typeof InstallSchema>;
 
 export const ProfileSchema = Type.Object(
   {
@@ -213,9 +213,7 @@ export const ProfileSchema = Type.Object(
     /** Ceilings this hardware grants each module; a module's own request can only lower them. */
     moduleLimits: Type.Object(
       {
-        memoryPages: Type.Integer({ minimum: 1, maximum: 65536 }),
-        cpuMsPerBatch: Type.Integer({ minimum: 1, maximum: 60000 }),
-        maxOutputsPerBatch: Type.Integer({ minimum: 1, maximum: 100000 }),
+        ...RUNTIME_LIMIT_FIELDS,
         maxModules: Type.Integer({ minimum: 1, maximum: 32 }),
         /**
          * Linear memory all modules together may be granted, in MiB: the sum of their granted

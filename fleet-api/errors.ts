@@ -28,4 +28,3 @@ export const apiErrors = defineErrors({
   WF_API_REDIS_UNAVAILABLE: { message: 'credential replica in Redis not updated: {reason}', status: 503 },
 });
 
-export type ApiErrorCode = keyof typeof apiErrors;

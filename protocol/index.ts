@@ -3,6 +3,7 @@ export * from './ids.js';
 export * from './topics.js';
 export * from './manifest.js';
 export * from './limits.js';
+export * from './runtime-limits.js';
 export * from './messages.js';
 export * from './codec.js';
 export * from './results.js';

@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN } from './ids.js';
 import { SUPPORTED_ABI_VERSIONS } from './version.js';
+import { ModuleLimitsSchema } from './runtime-limits.js';
 
 export const ParamSpecSchema = Type.Object(
   {
@@ -18,7 +19,6 @@ export const ParamSpecSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ParamSpec = Static<typeof ParamSpecSchema>;
 
 const NamedItem = Type.Object(
   {
@@ -29,19 +29,6 @@ const NamedItem = Type.Object(
   { additionalProperties: false },
 );
 
-/** Limits a module asks for; the agent grants the smaller of this and its profile's ceiling. */
-export const ModuleLimitsSchema = Type.Object(
-  {
-    /** Linear memory maximum in 64 KiB Wasm pages. */
-    memoryPages: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
-    /** Wall-clock CPU budget for one batch, in milliseconds. */
-    cpuMsPerBatch: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000 })),
-    /** Metric points plus events one batch may emit. */
-    maxOutputsPerBatch: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
-  },
-  { additionalProperties: false },
-);
-export type ModuleLimits = Static<typeof ModuleLimitsSchema>;
 
 export const ModuleTargetsSchema = Type.Object(
   {
@@ -52,7 +39,6 @@ export const ModuleTargetsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ModuleTargets = Static<typeof ModuleTargetsSchema>;
 
 /**
  * The manifest with its schema defaults filled in: what the API stores and serves, and so what a
@@ -96,24 +82,40 @@ export type Manifest = Static<typeof ManifestSchema>;
 export type ParamValue = number | boolean;
 export type ModuleConfig = Record<string, ParamValue>;
 
+/** A config value the manifest refuses: the param at fault and why. */
+export interface ConfigRefusal {
+  readonly param: string;
+  readonly reason: string;
+}
+
 /**
- * Checks a deployment's config against the manifest's params. Returns the first problem naming
- * the param, or undefined. Unknown params are refused so a typo cannot silently use a default.
+ * Checks a deployment's config against the manifest's params. Returns the first refusal, or
+ * undefined. Unknown params are refused so a typo cannot silently use a default.
  */
-export function configProblem(manifest: Manifest, config: ModuleConfig): string | undefined {
-  for (const [key, value] of Object.entries(config)) {
-    const spec = manifest.params[key];
-    if (!spec) return `config.${key}: module ${manifest.name} has no param '${key}'`;
+export function configRefusal(manifest: Manifest, config: ModuleConfig): ConfigRefusal | undefined {
+  for (const [param, value] of Object.entries(config)) {
+    const refuse = (reason: string): ConfigRefusal => ({ param, reason });
+    const spec = manifest.params[param];
+    if (!spec) return refuse(`module ${manifest.name} has no param '${param}'`);
     if (spec.type === 'boolean') {
-      if (typeof value !== 'boolean') return `config.${key}: expected a boolean`;
+      if (typeof value !== 'boolean') return refuse('expected a boolean');
       continue;
     }
-    if (typeof value !== 'number' || !Number.isFinite(value)) return `config.${key}: expected a finite number`;
-    if (spec.type === 'integer' && !Number.isInteger(value)) return `config.${key}: expected an integer`;
-    if (spec.minimum !== undefined && value < spec.minimum) return `config.${key}: must be >= ${spec.minimum}`;
-    if (spec.maximum !== undefined && value > spec.maximum) return `config.${key}: must be <= ${spec.maximum}`;
+    if (typeof value !== 'number' || !Number.isFinite(value)) return refuse('expected a finite number');
+    if (spec.type === 'integer' && !Number.isInteger(value)) return refuse('expected an integer');
+    if (spec.minimum !== undefined && value < spec.minimum) return refuse(`must be >= ${spec.minimum}`);
+    if (spec.maximum !== undefined && value > spec.maximum) return refuse(`must be <= ${spec.maximum}`);
   }
   return undefined;
+}
+
+/** A refusal in words: `config.alpha: must be <= 1`. */
+export const configProblemText = (refusal: ConfigRefusal): string => `config.${refusal.param}: ${refusal.reason}`;
+
+/** configRefusal in words, for callers that only report it. */
+export function configProblem(manifest: Manifest, config: ModuleConfig): string | undefined {
+  const refusal = configRefusal(manifest, config);
+  return refusal ? configProblemText(refusal) : undefined;
 }
 
 /** Manifest defaults overlaid with the deployment's config: what the module actually reads. */

@@ -4,7 +4,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEVICE_ID_PATTERN, MODULE_NAME_PATTERN, PARAM_NAME_PATTERN, SEMVER_PATTERN, SHA256_HEX_PATTERN } from './ids.js';
-import { ManifestSchema, ModuleLimitsSchema } from './manifest.js';
+import { ManifestSchema } from './manifest.js';
+import { ModuleLimitsSchema } from './runtime-limits.js';
 import { MAX_ACK_RANGES, MAX_ACK_REFUSALS, MAX_MODULES_PER_DEVICE, MAX_SEQ, MAX_SPOOLED_BATCHES, MAX_WASM_BASE64_CHARS, MAX_WASM_BYTES } from './limits.js';
 import { PROTOCOL_VERSION } from './version.js';
 import { SignaturesSchema, TrustedKeysSchema } from './trust.js';

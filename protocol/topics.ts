@@ -10,6 +10,7 @@
  *   wf/v1/devices/{id}/spooled       QoS 1     agent → fleet-api    SpooledResults     [WF-P-T-7]
  *   wf/v1/devices/{id}/ack           QoS 1     fleet-api → agent    ResultsAck         [WF-P-T-8]
  */
+import { isSha256Hex } from './ids.js';
 import { TOPIC_ROOT } from './version.js';
 
 export type DeviceChannel = 'desired' | 'reported' | 'status' | 'results' | 'spooled' | 'ack';
@@ -42,7 +43,7 @@ export type ParsedTopic =
 export function parseTopic(topic: string): ParsedTopic | undefined {
   if (topic.startsWith(MODULES_PREFIX)) {
     const sha256 = topic.slice(MODULES_PREFIX.length);
-    return /^[0-9a-f]{64}$/.test(sha256) ? { kind: 'module', sha256 } : undefined;
+    return isSha256Hex(sha256) ? { kind: 'module', sha256 } : undefined;
   }
   if (topic.startsWith(DEVICES_PREFIX)) {
     const rest = topic.slice(DEVICES_PREFIX.length).split('/');

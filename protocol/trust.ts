@@ -7,12 +7,13 @@
  * nobody refreshed (a withheld revocation cannot last forever).
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { SHA256_HEX_PATTERN } from './ids.js';
 import { PROTOCOL_VERSION } from './version.js';
 import { PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN, keyIdOf, signBody, verifyBody, type SigningKey } from './signing.js';
 
 /** ISO 8601 UTC, as Date.prototype.toISOString writes it. */
 export const TimestampSchema = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$', maxLength: 40 });
-const KeyId = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const KeyId = Type.String({ pattern: SHA256_HEX_PATTERN });
 
 export const SignatureSchema = Type.Object(
   { keyId: KeyId, sig: Type.String({ pattern: SIGNATURE_PATTERN }) },

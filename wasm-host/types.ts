@@ -2,20 +2,15 @@
  * What the agent needs from the module sandbox. The implementation runs each module in its own
  * worker thread with host-created memory, so a fault or a runaway loop costs only that module.
  */
-import type { Manifest, ModuleConfig } from '../protocol/index.js';
+import type { Manifest, ModuleConfig, RuntimeLimits } from '../protocol/index.js';
 import type { ModuleCaps } from './footprint.js';
 
-export interface SandboxLimits {
-  /**
-   * The module's memory budget, in 64 KiB pages: its tables and compiled code are charged first
-   * (footprint.ts), and its linear memory is created with what is left as maximum.
-   */
-  readonly memoryPages: number;
-  /** Wall-clock budget for one batch; past it the worker is terminated. */
-  readonly cpuMsPerBatch: number;
-  /** Metric points plus events kept per batch; the rest are counted as dropped. */
-  readonly maxOutputsPerBatch: number;
-}
+/**
+ * The limits a module was granted (protocol/runtime-limits.ts), enforced by the sandbox. Its
+ * `memoryPages` is the module's whole memory budget in 64 KiB pages: tables and compiled code are
+ * charged first (footprint.ts), and linear memory is created with what is left as its maximum.
+ */
+export type SandboxLimits = RuntimeLimits;
 
 export interface SandboxOptions {
   readonly wasm: Uint8Array;

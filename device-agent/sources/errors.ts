@@ -11,4 +11,3 @@ export const sourceErrors = defineErrors({
   WF_SOURCE_OVERFLOW: { message: "source '{source}' ({kind}) dropped {count} samples: more than maxBuffered ({max}) waited between batches", status: 503 },
 });
 
-export type SourceErrorCode = keyof typeof sourceErrors;

@@ -63,15 +63,3 @@ export class SeqRanges {
     this.ranges = merged;
   }
 }
-
-/** Compresses ascending or unordered seqs into merged ranges. */
-export function toRanges(seqs: Iterable<number>): SeqRange[] {
-  const sorted = [...seqs].sort((a, b) => a - b);
-  const ranges: SeqRange[] = [];
-  for (const seq of sorted) {
-    const last = ranges[ranges.length - 1];
-    if (last && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
-    else ranges.push([seq, seq]);
-  }
-  return ranges;
-}

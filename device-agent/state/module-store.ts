@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { reasonOf } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { schemaProblems } from '../../common/validate.js';
-import { ManifestSchema, sha256Hex, type Manifest } from '../../protocol/index.js';
+import { isSha256Hex, ManifestSchema, sha256Hex, type Manifest } from '../../protocol/index.js';
 import { agentErrors } from '../errors.js';
 import type { VerifiedModule } from '../module-verify.js';
 import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
@@ -21,8 +21,6 @@ import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
  * staying small next to the results spool on an 8 GB SD card.
  */
 export const MAX_DISK_CACHE_BYTES = 64 * 1024 * 1024;
-
-const SHA256 = /^[0-9a-f]{64}$/;
 
 export interface ModuleStoreStats {
   readonly corrupt: number;
@@ -53,7 +51,7 @@ export class ModuleStore {
 
   /** The entry for `sha256`, re-hashed; a corrupt or incomplete one is deleted and undefined returned. */
   read(sha256: string): VerifiedModule | undefined {
-    if (!SHA256.test(sha256)) return undefined;
+    if (!isSha256Hex(sha256)) return undefined;
     let wasm: Uint8Array<ArrayBuffer>;
     let meta: string;
     try {
@@ -145,15 +143,15 @@ export class ModuleStore {
       return [];
     }
     for (const name of names) {
-      const match = /^([0-9a-f]{64})\.(wasm|json)$/.exec(name);
-      if (!match) continue;
+      const [sha256, extension, ...rest] = name.split('.');
+      if (sha256 === undefined || !isSha256Hex(sha256) || (extension !== 'wasm' && extension !== 'json') || rest.length > 0) continue;
       let stat;
       try {
         stat = statSync(join(this.dir, name));
       } catch {
         continue;
       }
-      const entry = bySha.get(match[1]!) ?? { sha256: match[1]!, bytes: 0, mtimeMs: stat.mtimeMs };
+      const entry = bySha.get(sha256) ?? { sha256, bytes: 0, mtimeMs: stat.mtimeMs };
       entry.bytes += stat.size;
       entry.mtimeMs = Math.min(entry.mtimeMs, stat.mtimeMs);
       bySha.set(entry.sha256, entry);

@@ -5,12 +5,11 @@
  * route runs at once, so the first wave leaves in the same request.
  */
 import { randomBytes } from 'node:crypto';
-import { grantedMemoryPages, listProfileNames, loadProfile, memoryBudgetProblem, moduleFitProblem, type FirmwareProfile } from '../../firmware-profiles/index.js';
-import { configProblem, effectiveConfig, MAX_MODULES_PER_DEVICE, type DesiredModule, type ModuleConfig, type ModuleLimits } from '../../protocol/index.js';
+import { grantedMemoryPages, hasSource, listProfileNames, loadProfile, memoryBudgetProblem, moduleFit, type FirmwareProfile, type FitRefusal } from '../../firmware-profiles/index.js';
+import { configProblemText, configRefusal, effectiveConfig, MAX_MODULES_PER_DEVICE, requestedLimits, type DesiredModule, type ModuleConfig, type ModuleLimits } from '../../protocol/index.js';
 import { apiErrors } from '../errors.js';
 import type { DeploymentTarget, DeviceRecord, Store } from '../store/index.js';
 import { composeDesired } from './compose.js';
-import { mergeLimits } from './limits.js';
 import { planWaves, resolveStrategy, type StrategyInput } from './strategy.js';
 
 export interface DeploymentRequest {
@@ -19,7 +18,7 @@ export interface DeploymentRequest {
   target: DeploymentTarget;
   config?: ModuleConfig;
   input?: string;
-  /** Runtime limits requested for this deployment; see limits.ts for how they combine. */
+  /** Runtime limits requested for this deployment; protocol/runtime-limits.ts says how they combine. */
   limits?: ModuleLimits;
   strategy?: StrategyInput;
 }
@@ -34,20 +33,33 @@ export interface DeploymentOutcome {
 
 const newDeploymentId = (): string => `dep-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 
+/** Why a device refuses a deployment: the request field to blame, and the reason in words. */
+export interface DeviceRefusal {
+  readonly field: 'body/input' | 'body/module' | 'body/limits/memoryPages' | 'body/target';
+  readonly reason: string;
+}
+
+/** The request field a fit refusal blames: the deployment's memoryPages only when its request is the one that binds. */
+function blamedField(refusal: FitRefusal, requested: ModuleLimits | null | undefined, entry: DesiredModule): DeviceRefusal['field'] {
+  if (refusal.field === 'input') return 'body/input';
+  if (refusal.field === 'limits/memoryPages' && requested?.memoryPages !== undefined && requested.memoryPages === entry.limits?.memoryPages) return 'body/limits/memoryPages';
+  return refusal.field === 'alongside' ? 'body/target' : 'body/module';
+}
+
 /**
  * Why this device cannot take the entry, or null: an unknown source, a module its profile cannot
  * run (initial memory above what it would be granted), a memory budget overrun beside the modules
- * it already has, or too many modules [docs/profiles.md#what-a-profile-refuses].
+ * it already has, or too many modules [docs/profiles.md#what-a-profile-refuses]. `requested` is
+ * the deployment's own limits request, to tell whether it is what starves the module.
  */
-export function deviceProblem(store: Store, device: DeviceRecord, entry: DesiredModule, profile: FirmwareProfile): string | null {
-  if (entry.input !== undefined && !profile.sources.some((s) => s.id === entry.input)) {
-    return `device ${device.id} (profile ${device.profile}) has no source '${entry.input}'`;
-  }
+export function deviceProblem(store: Store, device: DeviceRecord, entry: DesiredModule, profile: FirmwareProfile, requested?: ModuleLimits | null): DeviceRefusal | null {
+  const refuse = (field: DeviceRefusal['field'], reason: string): DeviceRefusal => ({ field, reason });
+  if (!hasSource(profile, entry.input)) return refuse('body/input', `device ${device.id} (profile ${device.profile}) has no source '${entry.input}'`);
   const module = store.getModule(entry.name, entry.version);
   if (module) {
     const wasm = store.moduleWasm(module.sha256);
-    const unfit = moduleFitProblem(profile, { manifest: module.manifest, limits: entry.limits, ...(wasm ? { wasm } : {}) });
-    if (unfit) return `device ${device.id} (profile ${device.profile}) cannot run it: ${unfit}`;
+    const unfit = moduleFit(profile, { manifest: module.manifest, limits: entry.limits, ...(wasm ? { wasm } : {}) });
+    if (unfit) return refuse(blamedField(unfit, requested, entry), `device ${device.id} (profile ${device.profile}) cannot run it: ${unfit.reason}`);
   }
   const composed = composeDesired(device.id, device.desired, device.desiredRevision, entry, new Date().toISOString());
   const overBudget = memoryBudgetProblem(
@@ -57,10 +69,10 @@ export function deviceProblem(store: Store, device: DeviceRecord, entry: Desired
       return manifest ? grantedMemoryPages(profile, manifest, m.limits) : 0;
     }),
   );
-  if (overBudget) return `device ${device.id}: ${overBudget}`;
+  if (overBudget) return refuse('body/target', `device ${device.id}: ${overBudget}`);
   const allowed = Math.min(MAX_MODULES_PER_DEVICE, profile.moduleLimits.maxModules);
   if (composed.state.modules.length > allowed) {
-    return `device ${device.id} would run ${composed.state.modules.length} modules; profile ${device.profile} allows ${allowed}`;
+    return refuse('body/target', `device ${device.id} would run ${composed.state.modules.length} modules; profile ${device.profile} allows ${allowed}`);
   }
   return null;
 }
@@ -72,7 +84,7 @@ export function deploymentEntry(
 ): DesiredModule | undefined {
   const module = store.getModule(deployment.module, deployment.version);
   if (!module) return undefined;
-  const limits = mergeLimits(module.manifest.limits, deployment.limits);
+  const limits = requestedLimits(module.manifest.limits, deployment.limits);
   return {
     name: module.name,
     version: module.version,
@@ -83,15 +95,6 @@ export function deploymentEntry(
     ...(deployment.input !== null ? { input: deployment.input } : {}),
     ...(limits ? { limits } : {}),
   };
-}
-
-/** The request field a device's refusal blames: the deployment's memoryPages when that request is what starves the module. */
-function refusedField(refused: string, requested: ModuleLimits | null, entry: DesiredModule): string {
-  if (refused.includes('cannot run it')) {
-    const binding = requested?.memoryPages !== undefined && requested.memoryPages === entry.limits?.memoryPages;
-    return binding && refused.includes('requested memoryPages limit') ? 'body/limits/memoryPages' : 'body/module';
-  }
-  return refused.includes('source') ? 'body/input' : 'body/target';
 }
 
 export function createDeployment(store: Store, request: DeploymentRequest, profiles: (name: string) => FirmwareProfile = loadProfile): DeploymentOutcome {
@@ -114,11 +117,8 @@ export function createDeployment(store: Store, request: DeploymentRequest, profi
   return store.transaction(() => {
     const module = store.getModule(request.module, request.version);
     if (!module) throw apiErrors.WF_API_NOT_FOUND({ kind: 'module', id: `${request.module}@${request.version}`, field: 'body/module' });
-    const problem = configProblem(module.manifest, config);
-    if (problem) {
-      const param = /^config\.([^:]+):/.exec(problem)?.[1];
-      throw apiErrors.WF_API_CONFIG_INVALID({ reason: problem, field: param ? `body/config/${param}` : 'body/config' });
-    }
+    const refusal = configRefusal(module.manifest, config);
+    if (refusal) throw apiErrors.WF_API_CONFIG_INVALID({ reason: configProblemText(refusal), field: `body/config/${refusal.param}` });
 
     const devices = store.listDevices({ ids: target.devices, tags: target.tags, profile: target.profile });
     if (target.devices) {
@@ -133,8 +133,8 @@ export function createDeployment(store: Store, request: DeploymentRequest, profi
     const limits = request.limits && Object.keys(request.limits).length > 0 ? request.limits : null;
     const entry = deploymentEntry(store, { id, module: module.name, version: module.version, config, input, limits })!;
     for (const device of devices) {
-      const refused = deviceProblem(store, device, entry, profileOf(device.profile));
-      if (refused) throw apiErrors.WF_API_TARGET_INVALID({ reason: refused, field: refusedField(refused, limits, entry) });
+      const refused = deviceProblem(store, device, entry, profileOf(device.profile), limits);
+      if (refused) throw apiErrors.WF_API_TARGET_INVALID({ reason: refused.reason, field: refused.field });
     }
 
     const waves = planWaves(strategy, devices.length);

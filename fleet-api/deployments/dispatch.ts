@@ -31,7 +31,7 @@ export function dispatchDevice(
   if (!device) return 'gone';
   let refused: string | null;
   try {
-    refused = deviceProblem(store, device, entry, profileOf(device.profile));
+    refused = deviceProblem(store, device, entry, profileOf(device.profile))?.reason ?? null;
   } catch (error) {
     refused = `profile ${device.profile} cannot be loaded: ${(error as Error).message}`;
   }

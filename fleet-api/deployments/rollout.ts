@@ -11,7 +11,7 @@ import type { DeploymentDeviceRecord, DeploymentRecord, Store } from '../store/i
 import { FAILURE_STATES } from '../store/deployments.js';
 import { deploymentEntry } from './create.js';
 import { dispatchDevice, rollBackDevice } from './dispatch.js';
-import { nextWindowOpening, openWindow, thresholdReached, waveName, type Strategy } from './strategy.js';
+import { nextWindowOpening, openWindow, thresholdReached, waveName } from './strategy.js';
 
 export interface StepOutcome {
   /** Devices whose desired state changed, per deployment. */
@@ -33,7 +33,6 @@ export interface StepContext {
   outcome: StepOutcome;
 }
 
-const strategyOf = (d: DeploymentRecord): Strategy => d.strategy as unknown as Strategy;
 
 function addPublish(ctx: StepContext, deploymentId: string, deviceId: string): void {
   const list = ctx.outcome.publish.get(deploymentId) ?? [];
@@ -58,7 +57,7 @@ function joinLate(ctx: StepContext): void {
 
 /** Apply timeout and health gate for one device in flight; returns true if its state changed. */
 function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDeviceRecord): boolean {
-  const strategy = strategyOf(deployment);
+  const strategy = deployment.strategy;
   const { store, now } = ctx;
   if (row.state === 'pending') {
     if (row.publishedAt !== null && now - row.publishedAt > strategy.applyTimeoutSeconds * 1000) {
@@ -104,7 +103,7 @@ export function rollBackDeployment(ctx: StepContext, deployment: DeploymentRecor
 }
 
 function dispatchWave(ctx: StepContext, deployment: DeploymentRecord, rows: DeploymentDeviceRecord[], wave: number, entry: DesiredModule, budget: { left: number }): number {
-  const strategy = strategyOf(deployment);
+  const strategy = deployment.strategy;
   let sent = 0;
   for (const row of rows) {
     if (row.wave !== wave || row.state !== 'waiting') continue;
@@ -123,7 +122,7 @@ function dispatchWave(ctx: StepContext, deployment: DeploymentRecord, rows: Depl
 /** Progresses one deployment: judge, threshold, gate, next wave. */
 function advance(ctx: StepContext, deployment: DeploymentRecord): void {
   const { store, now } = ctx;
-  const strategy = strategyOf(deployment);
+  const strategy = deployment.strategy;
   let rows = store.deploymentDevices(deployment.id);
   let changed = false;
   for (const row of rows) if ((row.state === 'pending' || row.state === 'applied') && judge(ctx, deployment, row)) changed = true;

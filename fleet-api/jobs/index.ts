@@ -13,7 +13,6 @@ import { createScheduler, type JobScheduler } from './scheduler.js';
 import type { FleetEvents } from '../events/index.js';
 
 export type { JobScheduler, JobView, JobRun } from './scheduler.js';
-export const JOB_NAMES = ['offline-detection', 'results-retention', 'resign-desired', 'rollout-progression'] as const;
 
 export function createFleetJobs(store: Store, options: FleetApiOptions, logger: Logger, parts: { link: MqttLink; signing: FleetSigning; rollouts: RolloutEngine; events?: Pick<FleetEvents, 'timedOut'> }): JobScheduler {
   return createScheduler(

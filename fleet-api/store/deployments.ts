@@ -1,4 +1,5 @@
 /** Deployments, their rollout life cycle and per-device progress rows. Policy lives in ../deployments/. */
+import type { Strategy } from '../deployments/strategy.js';
 import type { DesiredModule, ModuleConfig, ModuleLimits } from '../../protocol/index.js';
 import { nowIso, type Db } from './core.js';
 import { statementCache } from './statements.js';
@@ -19,8 +20,6 @@ export const DEVICE_DEPLOYMENT_STATES: readonly DeviceDeploymentState[] = [
 ];
 /** States that count against the failure threshold. */
 export const FAILURE_STATES: readonly DeviceDeploymentState[] = ['failed', 'unhealthy', 'timed-out'];
-/** States a wave gate waits on. */
-export const IN_FLIGHT_STATES: readonly DeviceDeploymentState[] = ['waiting', 'pending', 'applied'];
 
 export type DeploymentStatus = 'running' | 'paused' | 'completed' | 'aborted' | 'cancelled' | 'rolled-back' | 'superseded';
 export const DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['running', 'paused', 'completed', 'aborted', 'cancelled', 'rolled-back', 'superseded'];
@@ -46,7 +45,7 @@ export interface DeploymentRecord {
   status: DeploymentStatus;
   statusReason: string | null;
   /** The strategy with its defaults filled (see deployments/strategy.ts). */
-  strategy: Record<string, unknown>;
+  strategy: Strategy;
   waves: number;
   currentWave: number;
   counts: Record<DeviceDeploymentState, number>;
@@ -214,7 +213,7 @@ export function deploymentOps(db: Db) {
       updatedAt: row.updated_at,
       status: row.status,
       statusReason: row.status_reason,
-      strategy: JSON.parse(row.strategy) as Record<string, unknown>,
+      strategy: JSON.parse(row.strategy) as Strategy,
       waves: row.waves,
       currentWave: row.current_wave,
       counts: tally.get(row.id)!,
@@ -232,7 +231,7 @@ export function deploymentOps(db: Db) {
       input: string | null;
       /** null, or at least one key (createDeployment turns an empty request into null). */
       limits: ModuleLimits | null;
-      strategy: object;
+      strategy: Strategy;
       waves: number;
     }): void {
       const now = nowIso();
@@ -263,7 +262,7 @@ export function deploymentOps(db: Db) {
         state: row.state as DeviceDeploymentState,
         reason: row.reason as string | null,
         revision: row.revision as number,
-        soakSeconds: Number((JSON.parse(row.strategy as string) as { soakSeconds?: number }).soakSeconds ?? 0),
+        soakSeconds: Number((JSON.parse(row.strategy as string) as Partial<Strategy>).soakSeconds ?? 0),
       }));
     },
     setDeploymentDeviceState(deploymentId: string, deviceId: string, state: DeviceDeploymentState, reason: string | null): void {

@@ -4,9 +4,8 @@
  */
 import { startSandbox } from '../../wasm-host/module-sandbox.js';
 import { SandboxFault, type BatchOutput } from '../../wasm-host/types.js';
-import { grantLimits } from '../../device-agent/reconciler.js';
 import { loadProfile } from '../../firmware-profiles/index.js';
-import { configProblem, effectiveConfig, type ModuleConfig } from '../../protocol/index.js';
+import { configProblem, effectiveConfig, grantLimits, type ModuleConfig } from '../../protocol/index.js';
 import type { BuiltModule } from './build-module.js';
 import { moduleKitErrors } from './errors.js';
 import type { Samples } from './samples-csv.js';
@@ -48,7 +47,7 @@ export async function runModuleOnSamples(built: BuiltModule, samples: Samples, o
     wasm: built.bytes,
     manifest: built.manifest,
     config: effectiveConfig(built.manifest, config),
-    limits: grantLimits(profile, built.manifest, {}),
+    limits: grantLimits(profile.moduleLimits, built.manifest.limits),
     batchCapacity: batchSize,
   }).catch((error: unknown) => {
     throw asKitError(error, 0, -1);

@@ -4,7 +4,8 @@ import { silentLogger } from '../../common/logger.js';
 import { loadProfile } from '../../firmware-profiles/index.js';
 import type { BatchConsumer } from '../../device-agent/batcher.js';
 import type { VerifiedModule } from '../../device-agent/module-verify.js';
-import { grantLimits, Reconciler } from '../../device-agent/reconciler.js';
+import { Reconciler } from '../../device-agent/reconciler.js';
+import { grantLimits } from '../../protocol/index.js';
 import type { DesiredModule, Manifest, ResultBatch } from '../../protocol/index.js';
 import { desiredState } from './helpers.js';
 import { fakeSandboxes, SandboxFault } from './fakes.js';
@@ -183,7 +184,7 @@ test('faults restart with backoff, then quarantine until a new revision', async 
 });
 
 test('granted limits are the smallest of profile, manifest and deployment', () => {
-  assert.deepEqual(grantLimits(profile, manifest('x'), entry('x', { limits: { cpuMsPerBatch: 20, maxOutputsPerBatch: 100000 } })), {
+  assert.deepEqual(grantLimits(profile.moduleLimits, manifest('x').limits, entry('x', { limits: { cpuMsPerBatch: 20, maxOutputsPerBatch: 100000 } }).limits), {
     memoryPages: 16,
     cpuMsPerBatch: 20,
     maxOutputsPerBatch: 2048,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodePayload, SERVICE_USERNAME, topics } from '../../protocol/index.js';
-import { mergeLimits } from '../../fleet-api/deployments/limits.js';
+import { requestedLimits } from '../../protocol/index.js';
 import { collect, connectClient, startApi, waitFor, type Harness } from './helpers/harness.js';
 import { provision, signedModuleBody } from './helpers/fleet.js';
 import { abiModule, manifestFor } from './helpers/wasm.js';
@@ -13,15 +13,15 @@ async function uploadWith(h: Harness, version: string, limits: Record<string, nu
   assert.equal(res.status, 201, JSON.stringify(res.body));
 }
 
-test('mergeLimits keeps per key the smallest request and nothing when none asks', () => {
-  assert.equal(mergeLimits(undefined, null), undefined);
-  assert.equal(mergeLimits({}, {}), undefined);
-  assert.deepEqual(mergeLimits({ memoryPages: 16, cpuMsPerBatch: 50 }, { cpuMsPerBatch: 20, maxOutputsPerBatch: 64 }), {
+test('requestedLimits keeps per key the smallest request and nothing when none asks', () => {
+  assert.equal(requestedLimits(undefined, null), undefined);
+  assert.equal(requestedLimits({}, {}), undefined);
+  assert.deepEqual(requestedLimits({ memoryPages: 16, cpuMsPerBatch: 50 }, { cpuMsPerBatch: 20, maxOutputsPerBatch: 64 }), {
     memoryPages: 16,
     cpuMsPerBatch: 20,
     maxOutputsPerBatch: 64,
   });
-  assert.deepEqual(mergeLimits({ cpuMsPerBatch: 10 }, { cpuMsPerBatch: 30 }), { cpuMsPerBatch: 10 });
+  assert.deepEqual(requestedLimits({ cpuMsPerBatch: 10 }, { cpuMsPerBatch: 30 }), { cpuMsPerBatch: 10 });
 });
 
 test('deployment limits are stored, shown, and reach the device merged with the manifest limits over retained MQTT', async (t) => {
