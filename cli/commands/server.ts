@@ -1,10 +1,10 @@
-/** `wasmfleet server`: broker + REST API in one process, until SIGINT/SIGTERM. */
+/** `wasmfleet server`: broker + REST API in one process, until SIGINT/SIGTERM; then it exits within PROCESS_STOP_BOUND_MS. */
 import type { Argv, CommandModule } from 'yargs';
 import { startPlatform } from '../../platform/start-platform.js';
 import { createLogger } from '../../common/logger.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit } from '../output.js';
-import { untilShutdownSignal } from '../../common/signals.js';
+import { exitWhenStopped, untilShutdownSignal } from '../../common/signals.js';
 import { join, resolve } from 'node:path';
 import { cliErrors } from '../errors.js';
 import { CERT_FILES } from './certs.js';
@@ -69,6 +69,7 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
       .example('$0 server --data ./data --mqtt-port 1883 --http-port 8080 --host 0.0.0.0', 'serve the whole platform on all interfaces') as Argv<ServerArgs>,
   handler: async (args) => {
     const tls = tlsOptions(args);
+    const logger = createLogger({ component: 'platform' });
     const platform = await startPlatform(
       {
         dataDir: args.data,
@@ -80,7 +81,7 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
         allowAnonymous: args['allow-anonymous-dev'],
         ...(tls ? { mqttTls: tls } : {}),
       },
-      createLogger({ component: 'platform' }),
+      logger,
     );
     const summary = {
       mqtt: platform.mqttUrl,
@@ -106,7 +107,8 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
         .filter(Boolean)
         .join('\n'),
     );
-    await untilShutdownSignal();
-    await platform.close();
+    const signal = await untilShutdownSignal();
+    logger.info('signal received; stopping', { signal });
+    exitWhenStopped(platform.close(), { logger });
   },
 };

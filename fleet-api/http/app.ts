@@ -13,6 +13,7 @@ import { auditRoutes } from './routes/audit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { installErrorHandling } from './error-handler.js';
+import { installBoundedClose } from './bounded-close.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -41,6 +42,7 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
     },
   });
   installErrorHandling(app, ctx.logger, ctx.options);
+  installBoundedClose(app);
   installAuth(app, ctx.store);
   installAudit(app, ctx.store, ctx.logger);
   // Body limits come from the same table as roles: small by default, large where it says so.
