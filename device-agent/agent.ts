@@ -2,7 +2,11 @@
  * The device agent: connects, converges to its desired state, runs modules over its sources and
  * publishes results, reported state and status. Everything from the broker is decoded with its
  * cap before parsing [WF-P-CAP-1]; what fails is logged, counted and ignored, never fatal.
+ *
+ * `startAgent` only composes: each part is built with what it needs, top-down, and the stop is
+ * the explicit, bounded sequence of agent-stop.ts.
  */
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,26 +15,25 @@ import { reasonOf } from '../common/errors.js';
 import { isoTime } from '../common/iso-time.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
+import { runStopSequence } from '../common/stop-sequence.js';
 import type { FirmwareProfile } from '../firmware-profiles/index.js';
-import { decodePayload, encodePayload, PROTOCOL_VERSION, topics, type DesiredState, type ReportedState, type ResultBatch } from '../protocol/index.js';
+import { PROTOCOL_VERSION, type ReportedState } from '../protocol/index.js';
 import { sandboxFactory } from '../wasm-host/select.js';
-import { SourceBatcher } from './batcher.js';
-import { loadAgentProfile, resolveAgentConfig, type AgentConfig } from './config.js';
-import { agentErrors } from './errors.js';
+import { agentStopSteps } from './agent-stop.js';
+import { ApplyWaiters } from './apply-waiters.js';
+import { loadAgentProfile, resolveAgentConfig, type AgentConfig, type ResolvedAgentConfig } from './config.js';
+import { DesiredInbox } from './desired-inbox.js';
 import { DEFAULT_CACHE_BYTES, ModuleCache } from './module-cache.js';
 import { ModuleFetcher } from './module-fetcher.js';
 import type { BackoffPolicy, SandboxFactory } from './module-runner.js';
-import { connectBroker, statusMessage, subscribeQos1, topicSubscriber } from './mqtt-link.js';
-import { verifyDesired } from './desired-verify.js';
+import { connectBroker, subscribeQos1, topicSubscriber } from './mqtt-link.js';
 import { Reconciler } from './reconciler.js';
+import { StateReporter } from './reporter.js';
+import { ResultPath } from './result-path.js';
+import { SourceBatchers } from './source-batchers.js';
+import { AgentDisk } from './state/agent-disk.js';
+import type { PersistedDesired } from './state/desired-store.js';
 import { TrustKeeper } from './trust-keeper.js';
-import { TrustStore } from './state/trust-store.js';
-import { ResultSeq } from './result-seq.js';
-import { ResultSender } from './spool/sender.js';
-import { Spool } from './spool/spool.js';
-import { createSource } from './sources/index.js';
-import { DesiredStore } from './state/desired-store.js';
-import { ModuleStore } from './state/module-store.js';
 
 export interface AgentOptions {
   readonly logger?: Logger;
@@ -62,6 +65,7 @@ export interface AgentStats {
 
 export interface RunningAgent {
   readonly deviceId: string;
+  /** Bounded: resolves within the sum of AGENT_STOP_BUDGET_MS whatever the broker or disk do. */
   stop(): Promise<void>;
   reportedState(): ReportedState;
   /** Resolves once `revision` (or a later one) is applied; rejects after `timeoutMs`. */
@@ -69,11 +73,17 @@ export interface RunningAgent {
   stats(): AgentStats;
 }
 
-/** Module state changes come in bursts (an apply starts several); one publish covers a burst. */
-const REPORT_DEBOUNCE_MS = 100;
 const DEFAULT_APPLY_TIMEOUT_MS = 30_000;
-const STOP_ACK_GRACE_MS = 2000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What parts announce and others act on, so each part is built with only what it needs. */
+interface AgentEvents {
+  /** Something reportable changed (module state, errors). */
+  changed: [];
+  /** A desired revision was applied (or refused): report now, release waiters. */
+  applied: [revision: number];
+  /** A loss counter changed (spool full, too old, unwritable). */
+  loss: [];
+}
 
 export async function startAgent(input: AgentConfig, options: AgentOptions = {}): Promise<RunningAgent> {
   const startMark = performance.now();
@@ -81,205 +91,171 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
   const profile = options.profile ?? loadAgentProfile(config);
   const { deviceId } = config;
   const logger = (options.logger ?? createLogger({ level: config.logLevel ?? 'info', component: 'agent' })).child({ deviceId });
-  const resultSeq = new ResultSeq(config.stateDir);
-  const agentInfo = { version: agentVersion(), profile: profile.name, arch: process.arch };
-  const desiredTopic = topics.device(deviceId, 'desired');
-  const counters = { malformed: 0, refused: 0 };
-  const waiters = new Set<{ revision: number; resolve(): void }>();
-  let reportTimer: NodeJS.Timeout | undefined;
+  const events = new EventEmitter<AgentEvents>();
   let stopping: Promise<void> | undefined;
+  const isStopping = (): boolean => stopping !== undefined;
 
   // Everything awaited comes before the connection: its handlers are registered synchronously
   // after connectBroker, or a fast CONNACK would find none.
   const startSandbox = options.startSandbox ?? (await sandboxFactory(config.isolation, config.spareWorker));
-  const startedAt = Date.now();
-  const batchers = new Map<string, SourceBatcher>();
-  for (const sourceConfig of profile.sources) {
-    const batcher = new SourceBatcher(await createSource(sourceConfig, config.deviceId, logger), { ...profile.batch, logger });
-    batcher.start(startedAt);
-    batchers.set(sourceConfig.id, batcher);
-  }
+  const sources = await SourceBatchers.start(profile, deviceId, logger);
+  const disk = new AgentDisk(config.stateDir, logger);
+  const trust = new TrustKeeper(config.trust, disk.trust, logger);
 
-  const moduleStore = new ModuleStore(config.stateDir, logger);
-  const desiredStore = new DesiredStore(config.stateDir, logger);
-  const persisted = desiredStore.load(deviceId);
-  const trustStore = new TrustStore(config.stateDir, logger);
-  const trust = new TrustKeeper(config.trust, trustStore, logger);
-  /** Saves in order; stop() waits for it so the next start finds what this run applied. */
-  let persisting: Promise<void> = Promise.resolve();
-
-  const client: MqttClient = connectBroker(config, logger);
+  const client = connectBroker(config, logger);
   // Every result goes through the spool and stays there until the API acks it [WF-P-T-8].
-  const spool = new Spool(join(config.stateDir, 'spool'), { ...profile.spool, logger: logger.child({ component: 'spool' }) });
-  const sender = new ResultSender(client, spool, {
+  const results = new ResultPath(client, {
     deviceId,
+    spoolDir: join(config.stateDir, 'spool'),
+    spool: profile.spool,
     logger,
+    onLoss: () => events.emit('loss'),
     // Counted on the module that produced each, so one bad module shows by name [WF-P-NACK-1].
     onRefused: (refused) => {
       for (const r of refused) if (r.module && r.deploymentId) reconciler.noteRefused(r.module, r.deploymentId, `${r.reason}: ${r.message}`);
-      scheduleReported();
+      events.emit('loss');
     },
   });
-  logger.info('results sequence resumes', { nextSeq: resultSeq.peek(), spooled: spool.pending });
+  logger.info('results sequence resumes', { nextSeq: disk.resultSeq.peek(), spooled: results.pending });
   const fetcher = new ModuleFetcher({
     subscriber: topicSubscriber(client),
     timeoutMs: config.moduleFetchTimeoutMs,
-    cache: new ModuleCache(DEFAULT_CACHE_BYTES, moduleStore),
+    cache: new ModuleCache(DEFAULT_CACHE_BYTES, disk.modules),
     logger,
     verify: { keys: () => trust.keys(), profile: profile.name, arch: profile.arch },
   });
-
-  const reportedState = (): ReportedState => ({
-    v: PROTOCOL_VERSION,
-    deviceId,
-    revision: reconciler.appliedRevision,
-    at: isoTime(),
-    agent: agentInfo,
-    modules: reconciler.modules(),
-    spool: spool.report(),
-    errors: reconciler.errors(),
-  });
-
-  const publishReported = (): void => {
-    if (reportTimer) clearTimeout(reportTimer);
-    reportTimer = undefined;
-    if (!client.connected || stopping) return;
-    let payload: Buffer;
-    try {
-      payload = encodePayload('reported', reportedState());
-    } catch (error) {
-      logger.error('reported state not published', { error });
-      return;
-    }
-    client.publish(topics.device(deviceId, 'reported'), payload, { qos: 1, retain: true }, (error) => {
-      if (error) logger.warn('reported state publish failed', { error });
-    });
-  };
-
-  const scheduleReported = (): void => {
-    reportTimer ??= setTimeout(publishReported, REPORT_DEBOUNCE_MS);
-  };
-
-  const publishResult = (batch: ResultBatch): void => {
-    let payload: Buffer;
-    try {
-      payload = encodePayload('results', batch);
-    } catch (error) {
-      spool.recordLost(batch.seq);
-      logger.error('result batch not published', { module: batch.module, seq: batch.seq, error });
-      return;
-    }
-    spool.append(batch.seq, payload);
-    sender.pump();
-  };
-
-  // A loss is reported soon, but a failing disk must not turn into a report per result.
-  let lossReportTimer: NodeJS.Timeout | undefined;
-  spool.onLoss = () => {
-    lossReportTimer ??= setTimeout(() => {
-      lossReportTimer = undefined;
-      publishReported();
-    }, 2000);
-  };
-
-  const publishStatus = (online: boolean, reason: 'connected' | 'shutdown'): Promise<unknown> =>
-    client.publishAsync(topics.device(deviceId, 'status'), encodePayload('status', statusMessage(deviceId, online, reason)), { qos: 1, retain: true });
-
   const reconciler = new Reconciler({
     deviceId,
     profile,
     fetchModule: (desired) => fetcher.fetch(desired),
     startSandbox,
-    attach: (sourceId, consumer) => {
-      const subscription = batchers.get(sourceId)!.subscribe(consumer);
-      return () => subscription.cancel();
-    },
-    nextResultSeq: () => resultSeq.take(),
-    publishResult,
+    attach: (sourceId, consumer) => sources.attach(sourceId, consumer),
+    nextResultSeq: () => disk.resultSeq.take(),
+    publishResult: (batch) => results.publish(batch),
     ...(options.backoff ? { backoff: options.backoff } : {}),
-    onChange: scheduleReported,
-    onApplied: (revision) => {
-      publishReported();
-      for (const waiter of waiters) if (revision >= waiter.revision) waiter.resolve();
-    },
-    onCommitted: (revision, state) => {
-      persisting = persisting.then(async () => {
-        // Modules first: a desired.json on disk should only name modules that are cached.
-        await moduleStore.idle();
-        await desiredStore.save({ revision, desired: state });
-        try {
-          moduleStore.prune(new Set(state?.modules.map((m) => m.sha256)));
-        } catch (error) {
-          logger.warn('module cache not pruned', { error: reasonOf(error) });
-        }
-      });
-    },
+    onChange: () => events.emit('changed'),
+    onApplied: (revision) => events.emit('applied', revision),
+    onCommitted: (revision, state) => disk.commit(revision, state),
     logger,
   });
-
-  // In the same tick as mqtt.connect, so nothing waits on the broker: the device computes even
-  // if the broker never comes.
-  if (persisted) {
-    logger.info('resuming persisted desired state', { revision: persisted.revision, modules: persisted.desired?.modules.length ?? 0 });
-    void reconciler.resume(persisted.revision, persisted.desired).then(() => {
-      if (stopping || !persisted.desired) return;
-      const modules = reconciler.modules();
-      logger.info('resumed from disk', {
-        revision: persisted.revision,
-        running: modules.filter((m) => m.state === 'running').length,
-        modules: modules.length,
-        startToRunningMs: Math.round(performance.now() - startMark),
-      });
-    });
-  }
-
-  const dropMalformed = (what: string, error: { code: string; message: string }): void => {
-    counters.malformed += 1;
-    logger.warn('payload dropped', { what, code: error.code, reason: error.message });
-  };
-
-  const refuseDesired = (error: { code: string; message: string }): void => {
-    counters.refused += 1;
-    logger.warn('desired state refused', { code: error.code, reason: error.message });
-    reconciler.reportError(error);
-    publishReported();
-  };
-
-  client.on('message', (topic, payload) => {
-    if (sender.handleMessage(topic, payload)) return;
-    if (stopping) return;
-    if (fetcher.handleMessage(topic, payload)) return;
-    if (topic !== desiredTopic) {
-      logger.debug('message on an unexpected topic ignored', { topic });
-      return;
-    }
-    // An empty retained payload is how MQTT clears a topic, and anyone with publish rights can
-    // send one: it is not signed, so it stops nothing [WF-P-SIG-4].
-    if (payload.byteLength === 0) {
-      refuseDesired(agentErrors.WF_AGENT_DESIRED_UNSIGNED_CLEAR());
-      return;
-    }
-    const decoded = decodePayload('desired', payload);
-    if (!decoded.ok) {
-      dropMalformed('desired', decoded.error);
-      reconciler.reportError(agentErrors.WF_AGENT_DESIRED_MALFORMED({ reason: `${decoded.error.code}: ${decoded.error.message}` }));
-      publishReported();
-      return;
-    }
-    const verified = verifyDesired(decoded.value, trust, logger);
-    if (!verified.ok) {
-      refuseDesired(verified.error);
-      return;
-    }
-    logger.info('desired state received', { revision: (decoded.value as DesiredState).revision, modules: (decoded.value as DesiredState).modules.length });
-    void reconciler.submit(decoded.value as DesiredState);
+  const snapshot = reportedStateOf(deviceId, profile, reconciler, results);
+  const reporter = new StateReporter(client, { deviceId, heartbeatMs: profile.heartbeatIntervalS * 1000, logger, snapshot, pendingResults: () => results.pending });
+  const waiters = new ApplyWaiters(deviceId, () => reconciler.appliedRevision);
+  const inbox = new DesiredInbox({ deviceId, trust, sink: reconciler, logger, onRefused: () => reporter.publishNow() });
+  events.on('changed', () => reporter.schedule());
+  events.on('loss', () => reporter.scheduleLossReport());
+  events.on('applied', (revision) => {
+    reporter.publishNow();
+    waiters.applied(revision);
   });
 
+  resumeFromDisk(disk.persisted(deviceId), reconciler, { logger, startMark, isStopping });
+  routeMessages({ client, config, fetcher, results, reporter, inbox, logger, isStopping });
+  reporter.start();
+
+  const stop = async (): Promise<void> => {
+    logger.info('stopping');
+    // Quiet first: nothing new is fetched, reported or awaited while the parts close.
+    fetcher.stop();
+    reporter.close();
+    waiters.close();
+    const outcome = await runStopSequence(agentStopSteps({ client, modules: reconciler, sources, disk, results, reporter, logger }), logger);
+    logger.info('stopped', {
+      malformed: inbox.malformed,
+      desiredRefused: inbox.refused,
+      nextSeq: disk.resultSeq.peek(),
+      ...results.senderStats(),
+      spool: results.report(),
+      stopMs: outcome.elapsedMs,
+      ...(outcome.overran.length > 0 ? { overran: outcome.overran } : {}),
+    });
+  };
+
+  return {
+    deviceId,
+    stop: () => (stopping ??= stop()),
+    reportedState: snapshot,
+    stats: () => ({
+      connected: client.connected,
+      malformed: inbox.malformed,
+      refused: inbox.refused,
+      resultsPublished: results.senderStats().published,
+      resultsAcked: results.senderStats().acked,
+      resultsPending: results.pending,
+      resultsDropped: (({ droppedFull, droppedAge, lost, refused }) => droppedFull + droppedAge + lost + (refused ?? 0))(results.report()),
+      cacheCorrupt: disk.modules.stats().corrupt,
+      stateWriteFailures: disk.writeFailures,
+    }),
+    whenApplied: (revision, timeoutMs = DEFAULT_APPLY_TIMEOUT_MS) => waiters.wait(revision, timeoutMs),
+  };
+}
+
+function reportedStateOf(deviceId: string, profile: FirmwareProfile, reconciler: Reconciler, results: ResultPath): () => ReportedState {
+  const agent = { version: agentVersion(), profile: profile.name, arch: process.arch };
+  return () => ({
+    v: PROTOCOL_VERSION,
+    deviceId,
+    revision: reconciler.appliedRevision,
+    at: isoTime(),
+    agent,
+    modules: reconciler.modules(),
+    spool: results.report(),
+    errors: reconciler.errors(),
+  });
+}
+
+/**
+ * Resumes the last applied desired state from disk, in the same tick as mqtt.connect, so nothing
+ * waits on the broker: the device computes even if the broker never comes.
+ */
+function resumeFromDisk(
+  persisted: PersistedDesired | undefined,
+  reconciler: Reconciler,
+  context: { logger: Logger; startMark: number; isStopping: () => boolean },
+): void {
+  if (!persisted) return;
+  const { logger } = context;
+  logger.info('resuming persisted desired state', { revision: persisted.revision, modules: persisted.desired?.modules.length ?? 0 });
+  void reconciler.resume(persisted.revision, persisted.desired).then(() => {
+    if (context.isStopping() || !persisted.desired) return;
+    const modules = reconciler.modules();
+    logger.info('resumed from disk', {
+      revision: persisted.revision,
+      running: modules.filter((m) => m.state === 'running').length,
+      modules: modules.length,
+      startToRunningMs: Math.round(performance.now() - context.startMark),
+    });
+  });
+}
+
+interface LinkParts {
+  readonly client: MqttClient;
+  readonly config: ResolvedAgentConfig;
+  readonly fetcher: ModuleFetcher;
+  readonly results: ResultPath;
+  readonly reporter: StateReporter;
+  readonly inbox: DesiredInbox;
+  readonly logger: Logger;
+  readonly isStopping: () => boolean;
+}
+
+/** Who handles what arrives on the link, and what a (re)connect sets going. */
+function routeMessages(parts: LinkParts): void {
+  const { client, results, fetcher, inbox, reporter, logger } = parts;
+  client.on('message', (topic, payload) => {
+    // Acks still count while stopping: each one is a result the next run need not resend.
+    if (results.handleMessage(topic, payload)) return;
+    if (parts.isStopping()) return;
+    if (fetcher.handleMessage(topic, payload)) return;
+    if (topic === inbox.topic) inbox.handle(payload);
+    else logger.debug('message on an unexpected topic ignored', { topic });
+  });
   client.on('connect', () => {
-    logger.info('connected', { broker: config.broker.url });
-    publishStatus(true, 'connected').catch((error) => logger.warn('status publish failed', { error: reasonOf(error) }));
-    publishReported();
-    sender.onConnect();
+    logger.info('connected', { broker: parts.config.broker.url });
+    if (parts.isStopping()) return;
+    reporter.publishStatus(true, 'connected').catch((error) => logger.warn('status publish failed', { error: reasonOf(error) }));
+    reporter.publishNow();
+    results.onConnect();
   });
   client.on('close', () => logger.debug('connection closed'));
   client.on('offline', () => logger.warn('broker unreachable; modules keep running'));
@@ -287,72 +263,8 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
 
   // Once only: mqtt.js resubscribes on every reconnect, and the broker then redelivers the
   // retained desired state, which is a no-op at an equal revision.
-  subscribeQos1(client, desiredTopic).catch((error) => logger.error('desired-state subscription failed', { error: reasonOf(error) }));
-  subscribeQos1(client, sender.ackTopic).catch((error) => logger.error('results-ack subscription failed', { error: reasonOf(error) }));
-
-  const heartbeat = setInterval(() => {
-    if (client.connected && !stopping) publishStatus(true, 'connected').catch((error) => logger.debug('heartbeat failed', { error: reasonOf(error) }));
-    if (spool.pending > 0) scheduleReported();
-  }, profile.heartbeatIntervalS * 1000);
-
-  const stop = async (): Promise<void> => {
-    logger.info('stopping');
-    clearInterval(heartbeat);
-    if (reportTimer) clearTimeout(reportTimer);
-    fetcher.stop();
-    await reconciler.stop();
-    await persisting;
-    for (const batcher of batchers.values()) batcher.stop();
-    for (const waiter of waiters) waiter.resolve();
-    clearTimeout(lossReportTimer);
-    // A short grace for the last acks, so a clean stop leaves little to resend; the rest stays spooled.
-    for (let waited = 0; client.connected && spool.pending > 0 && waited < STOP_ACK_GRACE_MS; waited += 50) await sleep(50);
-    sender.stop();
-    await spool.close();
-    if (client.connected) {
-      await publishStatus(false, 'shutdown').catch((error) => logger.warn('shutdown status not published', { error: reasonOf(error) }));
-      await client.endAsync();
-    } else {
-      await client.endAsync(true);
-    }
-    logger.info('stopped', { ...counters, nextSeq: resultSeq.peek(), ...sender.stats(), spool: spool.report() });
-  };
-
-  return {
-    deviceId,
-    stop: () => (stopping ??= stop()),
-    reportedState,
-    stats: () => ({
-      connected: client.connected,
-      ...counters,
-      resultsPublished: sender.stats().published,
-      resultsAcked: sender.stats().acked,
-      resultsPending: spool.pending,
-      resultsDropped: (({ droppedFull, droppedAge, lost, refused }) => droppedFull + droppedAge + lost + (refused ?? 0))(spool.report()),
-      cacheCorrupt: moduleStore.stats().corrupt,
-      stateWriteFailures: moduleStore.stats().writeFailures + desiredStore.failures + trustStore.failures,
-    }),
-    whenApplied(revision, timeoutMs = DEFAULT_APPLY_TIMEOUT_MS) {
-      if (reconciler.appliedRevision >= revision) return Promise.resolve();
-      if (stopping) return Promise.reject(agentErrors.WF_AGENT_STOPPED({ deviceId }));
-      return new Promise<void>((resolve, reject) => {
-        const waiter = {
-          revision,
-          resolve: () => {
-            clearTimeout(timer);
-            waiters.delete(waiter);
-            if (reconciler.appliedRevision >= revision) resolve();
-            else reject(agentErrors.WF_AGENT_STOPPED({ deviceId }));
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(agentErrors.WF_AGENT_APPLY_TIMEOUT({ revision, timeoutMs, applied: reconciler.appliedRevision }));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
-  };
+  subscribeQos1(client, inbox.topic).catch((error) => logger.error('desired-state subscription failed', { error: reasonOf(error) }));
+  subscribeQos1(client, results.ackTopic).catch((error) => logger.error('results-ack subscription failed', { error: reasonOf(error) }));
 }
 
 /** Set by the bundle build (esbuild `define`), where no package.json travels with the agent. */

@@ -2,14 +2,21 @@
  * `wasmfleet server`: broker + fleet API in one process on one data directory. Order matters:
  * the store opens first so the broker can verify credentials against it, and the broker listens
  * before the API's MQTT link connects to it. The API closes the store it was handed.
+ *
+ * close() is bounded (docs/operations.md §Stopping): the API first (jobs, HTTP drained then cut,
+ * its MQTT link, the ingest buffer flushed and acked, SQLite closed), then the broker.
  */
 import type { RunningBroker } from '../broker/index.js';
 import { openStore, storeCredentialVerifier, type FleetApi } from '../fleet-api/index.js';
 import { createRedisCredentialVerifier } from '../broker/redis-verifier.js';
 import { createLogger, type Logger } from '../common/logger.js';
+import { runStopSequence, type StopStep } from '../common/stop-sequence.js';
 import { openDataDir, type DataDir } from './data-dir.js';
 import { resolvePlatformOptions, type PlatformOptions } from './options.js';
 import { firstAdminToken, orUndo, serviceAccountOf, startApiPart, startBrokerPart, type ApiPartOptions } from './parts.js';
+
+/** Per-step budgets in ms; their sum (4 s) stays inside PROCESS_STOP_BOUND_MS (common/signals.ts). */
+export const PLATFORM_STOP_BUDGET_MS = { api: 3000, broker: 1000 } as const;
 
 export interface RunningPlatform {
   readonly dataDir: DataDir;
@@ -73,10 +80,13 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
     async close() {
       if (closed) return;
       closed = true;
-      await api.close();
-      await broker.close();
-      await redisVerifier?.close();
-      logger.info('platform stopped');
+      const steps: StopStep[] = [
+        { name: 'api', maxMs: PLATFORM_STOP_BUDGET_MS.api, run: () => api.close() },
+        { name: 'broker', maxMs: PLATFORM_STOP_BUDGET_MS.broker, run: () => broker.close() },
+        { name: 'credentials', maxMs: PLATFORM_STOP_BUDGET_MS.broker, run: async () => redisVerifier?.close() },
+      ];
+      const outcome = await runStopSequence(steps, logger);
+      logger.info('platform stopped', { stopMs: outcome.elapsedMs, ...(outcome.overran.length > 0 ? { overran: outcome.overran } : {}) });
     },
   };
 }

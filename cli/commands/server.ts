@@ -1,10 +1,10 @@
-/** `wasmfleet server`: broker + REST API in one process, until SIGINT/SIGTERM. */
+/** `wasmfleet server`: broker + REST API in one process, until SIGINT/SIGTERM; then it exits within PROCESS_STOP_BOUND_MS. */
 import type { Argv, CommandModule } from 'yargs';
 import { startPlatform } from '../../platform/start-platform.js';
 import { createLogger } from '../../common/logger.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit } from '../output.js';
-import { untilShutdownSignal } from '../../common/signals.js';
+import { exitWhenStopped, untilShutdownSignal } from '../../common/signals.js';
 import { apiLines, brokerLines, brokerListenOptions, publicUrlOptions, withApiOptions, withBrokerOptions, withDataOptions, type ApiListenArgs, type BrokerListenArgs, type DataArgs } from './listener-options.js';
 
 type ServerArgs = GlobalArgs & DataArgs & BrokerListenArgs & ApiListenArgs;
@@ -17,13 +17,14 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
       .example('$0 server --tls-dir ./data/tls --no-tcp --require-client-cert', 'TLS-only broker with mutual TLS (after `wasmfleet certs init`)')
       .example('$0 server --data ./data --mqtt-port 1883 --http-port 8080 --host 0.0.0.0', 'serve the whole platform on all interfaces') as Argv<ServerArgs>,
   handler: async (args) => {
+    const logger = createLogger({ component: 'platform' });
     const platform = await startPlatform(
       {
         ...brokerListenOptions(args),
         httpPort: args['http-port'],
         ...publicUrlOptions(args),
       },
-      createLogger({ component: 'platform' }),
+      logger,
     );
     const summary = {
       mqtt: platform.mqttUrl,
@@ -38,7 +39,8 @@ export const serverCommand: CommandModule<GlobalArgs, ServerArgs> = {
         .filter(Boolean)
         .join('\n'),
     );
-    await untilShutdownSignal();
-    await platform.close();
+    const signal = await untilShutdownSignal();
+    logger.info('signal received; stopping', { signal });
+    exitWhenStopped(platform.close(), { logger });
   },
 };

@@ -12,7 +12,8 @@ import { policyFor } from './route-roles.js';
 import { auditRoutes } from './routes/audit.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { tokenRoutes } from './routes/tokens.js';
-import { installErrorHandling } from './error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from './error-handler.js';
+import { installBoundedClose } from './bounded-close.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -35,6 +36,10 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.options.bodyLimitBytes,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // The framework's and Node's own refusals answer in our error shape too (docs/api.md).
+    frameworkErrors: frameworkErrorHandler(ctx.options),
+    clientErrorHandler,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
   app.addSchema(ErrorResponse);
@@ -49,6 +54,7 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
     },
   });
   installErrorHandling(app, ctx.logger, ctx.options);
+  installBoundedClose(app);
   installAuth(app, ctx.store);
   installAudit(app, ctx.store, ctx.logger);
   // Body limits come from the same table as roles: small by default, large where it says so.

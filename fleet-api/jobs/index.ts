@@ -5,7 +5,7 @@ import type { Store } from '../store/index.js';
 import type { RolloutEngine } from '../deployments/engine.js';
 import { offlineDetection } from './offline-detection.js';
 import { resultsRetention } from './results-retention.js';
-import { resignDesired } from './resign-desired.js';
+import { resignDesired, type ResignResult } from './resign-desired.js';
 import { rolloutProgression } from './rollout-progression.js';
 import type { MqttLink } from '../mqtt-link.js';
 import type { FleetSigning } from '../signing/fleet-signing.js';
@@ -25,12 +25,34 @@ export function createFleetJobs(store: Store, options: FleetApiOptions, logger: 
           parts.events?.timedOut(result.markedOffline);
           return result;
         },
+        changed: (result) => (result as ReturnType<typeof offlineDetection>).markedOffline.length > 0,
       },
-      { name: 'results-retention', schedule: options.jobs.resultsRetention, run: () => resultsRetention(store, options.retention) },
-      { name: 'resign-desired', schedule: options.jobs.resignDesired, run: () => resignDesired(parts.link, parts.signing, options.signing) },
-      { name: 'rollout-progression', schedule: options.jobs.rolloutProgression, run: () => rolloutProgression(parts.rollouts) },
+      {
+        name: 'results-retention',
+        schedule: options.jobs.resultsRetention,
+        run: () => resultsRetention(store, options.retention),
+        changed: (result) => anyPositive(result as ReturnType<typeof resultsRetention>),
+      },
+      {
+        name: 'resign-desired',
+        schedule: options.jobs.resignDesired,
+        run: () => resignDesired(parts.link, parts.signing, options.signing),
+        // A warning (the trusted-keys list needs the offline root key soon) is worth seeing too.
+        changed: (result) => (result as ResignResult).resigned > 0 || (result as ResignResult).warning !== undefined,
+      },
+      {
+        name: 'rollout-progression',
+        schedule: options.jobs.rolloutProgression,
+        run: () => rolloutProgression(parts.rollouts),
+        changed: (result) => anyPositive(result as Awaited<ReturnType<typeof rolloutProgression>>),
+      },
     ],
     { enabled: options.jobs.enabled },
     logger.child({ component: 'fleet-api-jobs' }),
   );
+}
+
+/** True when any count in a job's summary is above zero. */
+function anyPositive(summary: Readonly<Record<string, number>>): boolean {
+  return Object.values(summary).some((count) => count > 0);
 }

@@ -1,16 +1,21 @@
 /**
- * Named scheduled jobs on node-cron 4. Each run is logged and its outcome kept, so the jobs are
- * listable over REST, and `run(name)` executes the same wrapper on demand (tests, operators).
+ * Named scheduled jobs on node-cron 4. Each run's outcome is kept, so the jobs are listable over
+ * REST, and `run(name)` executes the same wrapper on demand (tests, operators). A scheduled run is
+ * logged at info only when it changed something (its definition says what that means), otherwise
+ * at debug: a job that ticks every second must not fill the log.
  */
 import { jobMetrics } from '../metrics.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../../common/logger.js';
 import { reasonOf } from '../../common/errors.js';
+import { cronLogger, reportMissedExecutions } from './cron-log.js';
 
 export interface JobDefinition {
   name: string;
   schedule: string;
   run(): unknown;
+  /** Whether a run's result is a change worth an info line; without it, every run is. */
+  changed?(result: unknown): boolean;
 }
 
 export interface JobRun {
@@ -48,7 +53,10 @@ export function createScheduler(definitions: readonly JobDefinition[], options: 
     try {
       const result = await job.definition.run();
       job.last = { at: new Date(started).toISOString(), durationMs: Date.now() - started, ok: true, result };
-      logger.info('job finished', { job: name, reason, durationMs: job.last.durationMs, result });
+      const changed = job.definition.changed?.(result) ?? true;
+      const fields = { job: name, reason, durationMs: job.last.durationMs, result };
+      if (reason === 'invoked' || changed) logger.info('job finished', fields);
+      else logger.debug('job finished', fields);
       return result;
     } catch (error) {
       job.last = { at: new Date(started).toISOString(), durationMs: Date.now() - started, ok: false, error: reasonOf(error) };
@@ -69,7 +77,9 @@ export function createScheduler(definitions: readonly JobDefinition[], options: 
       entry.task = cron.schedule(definition.schedule, () => execute(definition.name, 'scheduled').catch(() => undefined), {
         name: `wasmfleet-${definition.name}`,
         noOverlap: true,
+        logger: cronLogger(logger.child({ job: definition.name })),
       });
+      reportMissedExecutions(entry.task, definition.name, logger);
     }
   }
 
