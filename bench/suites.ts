@@ -12,6 +12,7 @@ import { benchFootprint } from './footprint.js';
 import { benchBundleSize } from './bundle-size.js';
 import { benchSpoolFlush } from './spool-flush.js';
 import { benchRolloutScale } from './rollout-scale.js';
+import { benchAggregateQuery } from './aggregate-query.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -77,6 +78,15 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchRolloutScale,
     notes: [
       "Rollout scale: 1,000 real agents (4 processes, the default metered sandbox: modules on the agents' thread with their CPU budget compiled in; one 2 Hz source each) with the broker connection-rate limits off; the time runs from the POST to every device reported running (healthy with no soak), and the note gives the devices/minute it implies.",
+    ],
+  },
+  {
+    name: 'aggregate-query',
+    title: 'fleet-wide aggregate query (hour rollups vs raw scan)',
+    run: benchAggregateQuery,
+    optIn: true,
+    notes: [
+      'Aggregate query: GET /api/v1/results/aggregate\'s store work (device selection + grouped query) for avg per hour grouped by tag:line over all devices, against a raw scan of the same points computing the same answer. The points go in through the real ingest transaction (which writes the minute and hour rollups), one batch per device and hour. WF_BENCH_AGG_DAYS=N scales the data (default 30 days, ~21.6 M points, several minutes and ~3 GB of temp disk).',
     ],
   },
 ];
