@@ -13,6 +13,7 @@ import { benchBundleSize } from './bundle-size.js';
 import { benchSpoolFlush } from './spool-flush.js';
 import { benchRolloutScale } from './rollout-scale.js';
 import { benchAggregateQuery } from './aggregate-query.js';
+import { benchSseFanout } from './sse-fanout.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -87,6 +88,14 @@ export const SUITES: readonly BenchSuite[] = [
     optIn: true,
     notes: [
       'Aggregate query: GET /api/v1/results/aggregate\'s store work (device selection + grouped query) for avg per hour grouped by tag:line over all devices, against a raw scan of the same points computing the same answer. The points go in through the real ingest transaction (which writes the minute and hour rollups), one batch per device and hour. WF_BENCH_AGG_DAYS=N scales the data (default 30 days, ~21.6 M points, several minutes and ~3 GB of temp disk).',
+    ],
+  },
+  {
+    name: 'sse-fanout',
+    title: 'live events: server CPU per event with 200 SSE streams',
+    run: benchSseFanout,
+    notes: [
+      'SSE fan-out: 1,000 simulated devices report one result batch each per round through the real ingest path (SQLite commit, rollups, one event per batch); CPU of the whole process per event published, with 200 SSE streams on loopback (raw sockets that discard what they read) against none. Each event is serialised once at publish; a stream writes the shared frame.',
     ],
   },
 ];
