@@ -17,6 +17,8 @@ import { benchBrokerEfficiency } from './broker/efficiency.js';
 import { benchConsoleFleet } from './console-fleet.js';
 import { benchInventory } from './inventory.js';
 import { benchReconnectStorm } from './reconnect-storm.js';
+import { benchAggregateQuery } from './aggregate-query.js';
+import { benchSseFanout } from './sse-fanout.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -124,6 +126,23 @@ export const SUITES: readonly BenchSuite[] = [
     optIn: true,
     notes: [
       'Reconnect storm: 10,000 raw TCP clients send a pre-encoded CONNECT as fast as the bench process opens them (WF_BENCH_STORM_DEVICES to change N); the node runs in its own process with connection rate limits off, authenticating each from the Redis credential replica (one HGETALL + one HMAC-SHA-256); bare Aedes has no authentication and no Redis.',
+    ],
+  },
+  {
+    name: 'aggregate-query',
+    title: 'fleet-wide aggregate query (hour rollups vs raw scan)',
+    run: benchAggregateQuery,
+    optIn: true,
+    notes: [
+      'Aggregate query: GET /api/v1/results/aggregate\'s store work (device selection + grouped query) for avg per hour grouped by tag:line over all devices, against a raw scan of the same points computing the same answer. The points go in through the real ingest transaction (which writes the minute and hour rollups), one batch per device and hour. WF_BENCH_AGG_DAYS=N scales the data (default 30 days, ~21.6 M points, several minutes and ~3 GB of temp disk).',
+    ],
+  },
+  {
+    name: 'sse-fanout',
+    title: 'live events: server CPU per event with 200 SSE streams',
+    run: benchSseFanout,
+    notes: [
+      'SSE fan-out: 1,000 simulated devices report one result batch each per round through the real ingest path (SQLite commit, rollups, one event per batch); CPU of the whole process per event published, with 200 SSE streams on loopback (raw sockets that discard what they read) against none. Each event is serialised once at publish; a stream writes the shared frame.',
     ],
   },
 ];

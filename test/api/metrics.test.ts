@@ -76,3 +76,21 @@ test('/metrics parses strictly, follows the naming rules, is documented, and its
   const jobs = await scrape();
   assert.ok(sampleValue(jobs, 'wasmfleet_job_duration_seconds', 'wasmfleet_job_duration_seconds_count', { job: 'offline-detection' }) >= 1, 'job timed');
 });
+
+test('the Grafana dashboard queries only metrics the server exposes', async (t) => {
+  const { env } = await startTestPlatform(t, 'grafana');
+  const res = await fetch(`${env.WASMFLEET_API}/metrics`, { headers: { authorization: `Bearer ${env.WASMFLEET_TOKEN}` } });
+  const families = parsePrometheusText(await res.text());
+  const known = new Set<string>();
+  for (const family of families.values()) for (const sample of family.samples) known.add(sample.name);
+  for (const family of families.values()) known.add(family.name);
+  const dashboard = JSON.parse(readFileSync(fromRoot('docs', 'grafana-dashboard.json'), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  for (const panel of dashboard.panels) {
+    for (const target of panel.targets) {
+      for (const [name] of target.expr.matchAll(/\b(?:wasmfleet|process|nodejs)_[a-z0-9_]+/g)) {
+        // Histogram buckets exist once something was observed; their family is what must exist.
+        assert.ok(known.has(name) || known.has(name.replace(/_(bucket|count|sum)$/, '')), `${panel.title}: ${name}`);
+      }
+    }
+  }
+});
