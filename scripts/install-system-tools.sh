@@ -11,5 +11,5 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq >/dev/null || echo "install-system-tools.sh: apt-get update reported errors; going on with the lists it has" >&2
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 # The Debian package starts a redis-server on 6379 where systemd runs; tests never use it.
