@@ -24,15 +24,15 @@ export interface StoppableParts {
   readonly logger: Logger;
 }
 
-/** Per-step budgets in ms; their sum (4 s) leaves the process a second to exit (5 s bound). */
+/** Per-step budgets in ms; their sum (4.5 s) leaves the process half a second to exit (5 s bound). */
 export const AGENT_STOP_BUDGET_MS = {
   /** Modules stop: worker threads are terminated, metered ones end their current batch. */
   modules: 1000,
   sources: 100,
   /** The last applied desired state reaches desired.json. */
   desiredState: 400,
-  /** A short wait for the API's acks, so a clean stop leaves little to resend. */
-  acks: 1500,
+  /** A short wait for the API's acks, so a clean stop leaves little to resend (2 s, as before stops were budgeted). */
+  acks: 2000,
   /** The spool is fsync'd and its loss ledger saved. */
   spool: 600,
   /** The retained `shutdown` status and a DISCONNECT, or just a closed socket. */
