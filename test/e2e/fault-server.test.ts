@@ -26,6 +26,15 @@ test('kill -9 the server mid-stream: retained state re-derived from SQLite, ever
   await fleet.startServer();
 
   await waitFor('results after the restart', () => (devices.every((id, i) => fleet.storedSeqs(id).length >= storedAtCrash[i]! + 20) ? true : undefined), 45_000);
+  // An agent resends its unacked results as soon as it reconnects, often before the restarted
+  // API has subscribed: the fresh in-memory broker drops them, and the agent sends them again at
+  // its ack timeout (15 s). Wait for that backlog, so the stop below finds nothing pending.
+  const firstSeqs = await Promise.all(runs.map((run) => run.firstSeq()));
+  const gapsOf = (id: string, from: number): number => {
+    const stored = fleet.storedSeqs(id).filter((seq) => seq >= from).sort((a, b) => a - b);
+    return stored.length === 0 ? 1 : stored[stored.length - 1]! - from + 1 - stored.length;
+  };
+  await waitFor('each backlog stored', () => (devices.every((id, i) => gapsOf(id, firstSeqs[i]!) === 0) ? true : undefined), 45_000);
   for (const [index, id] of devices.entries()) {
     const run = runs[index]!;
     assert.equal(await run.process.stop(), 0);
