@@ -13,3 +13,4 @@ export * from './abi.js';
 export * from './signing.js';
 export * from './trust.js';
 export * from './signed-messages.js';
+export * from './hubs.js';
