@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openResultCustody } from '../../../hub/custody/index.js';
 import { batch, capturingLogger, openCustody, published, range, resultsPayload, spooledPayload, tempDir, type Published } from './helpers.js';
@@ -213,4 +213,20 @@ test('options are checked when custody opens', async (t) => {
   const logger = capturingLogger().logger;
   await assert.rejects(openResultCustody({ dir, maxBytes: 1000, maxAgeMs: 1000, logger }), /maxBytes/);
   await assert.rejects(openResultCustody({ dir, maxBytes: 2 * 1024 * 1024, maxAgeMs: 0, logger }), /maxAgeMs/);
+});
+
+test('a write the disk refuses is not acknowledged (the device keeps the batch); custody writes on in a new segment', async (t) => {
+  const dir = tempDir(t);
+  const { logger, lines } = capturingLogger();
+  const custody = await openCustody(t, dir, { logger });
+  // The next segment custody creates is a disk that is always full.
+  symlinkSync('/dev/full', join(dir, '00000001.seg'));
+  assert.equal(await custody.receive('gw-01', 'results', resultsPayload('gw-01', 1)), undefined);
+  assert.equal(custody.counters().writeFailures, 1);
+  assert.equal(custody.backlog().batches, 0);
+  assert.ok(lines.some((line) => line.level === 'error' && /write failed/.test(line.msg)));
+  assert.deepEqual((await custody.receive('gw-01', 'results', resultsPayload('gw-01', 1)))?.stored, [[1, 1]]);
+  assert.equal(custody.backlog().batches, 1);
+  assert.deepEqual(custody.lost(), {});
+  await custody.close();
 });
