@@ -31,6 +31,8 @@ export const LOSS_REASONS = {
 /** Must hold the largest SpooledResults (every batch of it) at once. */
 export const MIN_MAX_BYTES = PAYLOAD_CAPS.spooled;
 const LOG_INTERVAL_MS = 60_000;
+/** Once full, custody takes payloads again when its disk use is below this share of maxBytes. */
+const FULL_UNTIL = 0.9;
 
 export class ResultCustodyStore implements ResultCustody {
   private readonly log: CustodyLog;
@@ -40,7 +42,7 @@ export class ResultCustodyStore implements ResultCustody {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly counts: Omit<CustodyCounters, keyof ForwardCounters> = {
-    received: 0, malformed: 0, stored: 0, duplicates: 0, refusedAtIntake: 0, deferredFull: 0, writeFailures: 0, tornTails: 0, forwarded: 0,
+    received: 0, malformed: 0, stored: 0, duplicates: 0, refusedAtIntake: 0, deferredFull: 0, skippedFull: 0, writeFailures: 0, tornTails: 0, forwarded: 0,
   };
   private readonly forwardCounts: ForwardCounters = { publishes: 0, batchesSent: 0, resends: 0, publishFailures: 0 };
   private readonly ageTimer: NodeJS.Timeout;
@@ -74,6 +76,12 @@ export class ResultCustodyStore implements ResultCustody {
   async receive(deviceId: string, channel: 'results' | 'spooled', payload: Buffer): Promise<ResultsAck | undefined> {
     if (this.closed) return undefined;
     this.counts.received += 1;
+    if (this.stillFull()) {
+      // Not even read: agents resend their whole window every ack timeout, and judging megabytes
+      // that cannot be taken would cost a core across a big site. Their devices keep them.
+      this.counts.skippedFull += 1;
+      return undefined;
+    }
     const intake = judgeResults(deviceId, channel, payload);
     if (!intake.ok) {
       this.counts.malformed += 1;
@@ -219,16 +227,22 @@ export class ResultCustodyStore implements ResultCustody {
   }
 
   private noteFull(deferred: number, deviceId: string): void {
-    if (deferred > 0) {
-      this.counts.deferredFull += deferred;
-      if (!this.full) {
-        this.full = true;
-        this.logger.warn('custody full (maxBytes): new batches are not acknowledged; devices keep them in their spools', { deviceId, bytes: this.log.bytes, maxBytes: this.options.maxBytes });
-      }
-    } else if (this.full && this.log.bytes < this.options.maxBytes * 0.9) {
-      this.full = false;
-      this.logger.info('custody has room again', { bytes: this.log.bytes, maxBytes: this.options.maxBytes });
+    if (deferred === 0) return;
+    this.counts.deferredFull += deferred;
+    if (!this.full) {
+      this.full = true;
+      this.logger.warn('custody full (maxBytes): new batches are not acknowledged; devices keep them in their spools', { deviceId, bytes: this.log.bytes, maxBytes: this.options.maxBytes });
     }
+  }
+
+  /** Full until a tenth of maxBytes is free again, so payloads are not read for every few bytes freed. */
+  private stillFull(): boolean {
+    if (!this.full) return false;
+    this.expire(this.now());
+    if (this.log.bytes >= this.options.maxBytes * FULL_UNTIL) return true;
+    this.full = false;
+    this.logger.info('custody has room again', { bytes: this.log.bytes, maxBytes: this.options.maxBytes });
+    return false;
   }
 
   // --- leaving custody ------------------------------------------------------------------------

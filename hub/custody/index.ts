@@ -43,6 +43,8 @@ export interface CustodyCounters {
   refusedAtIntake: number;
   /** Batches not taken because custody was full: not acknowledged, so their device keeps and resends them. */
   deferredFull: number;
+  /** Payloads not even read while custody stayed full (until 10% of maxBytes is free again): not acknowledged either. */
+  skippedFull: number;
   /** Appends or fdatasyncs that failed: those batches were not acknowledged. */
   writeFailures: number;
   /** Segments whose torn tail (a write cut by a crash) was cut off on opening. */

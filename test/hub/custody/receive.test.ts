@@ -132,6 +132,9 @@ test('full: what does not fit is neither stored nor acknowledged (the device kee
   assert.equal(custody.counters().deferredFull, 23 - last);
   assert.ok(lines.some((line) => /custody full/.test(line.msg)));
   assert.equal(await custody.receive('gw-01', 'results', Buffer.from(JSON.stringify(big(last + 1)))), undefined, 'nothing to acknowledge');
+  // While full, payloads are not even read (agents resend whole windows); a duplicate waits too.
+  assert.equal(await custody.receive('gw-01', 'results', Buffer.from(JSON.stringify(big(0)))), undefined);
+  assert.equal(custody.counters().skippedFull, 2);
   assert.deepEqual(custody.lost(), {}, 'nothing lost at the hub: the device still has them');
   // Batches leave custody upstream; their segments go, and the rest fits.
   custody.upstreamAck('gw-01', { v: 1, deviceId: 'gw-01', stored: [[0, last]] });
