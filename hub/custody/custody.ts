@@ -23,7 +23,7 @@ import { CustodyState } from './settled.js';
 
 /** Keys of `lost()`: `refused:<reason>` per negative-ack reason [WF-P-NACK-2]. */
 export const LOSS_REASONS = {
-  droppedAge: 'held longer than maxAgeMs without going upstream',
+  droppedAge: 'held longer than maxAgeMs',
   unreadable: 'its record failed its checksum when read back (the medium)',
   'refused:*': 'refused upstream by the fleet API with that reason',
 } as const;
@@ -31,6 +31,7 @@ export const LOSS_REASONS = {
 /** Must hold the largest SpooledResults (every batch of it) at once. */
 export const MIN_MAX_BYTES = PAYLOAD_CAPS.spooled;
 const LOG_INTERVAL_MS = 60_000;
+const MAX_MAYBE_STORED = 100_000;
 /** Once full, custody takes payloads again when its disk use is below this share of maxBytes. */
 const FULL_UNTIL = 0.9;
 
@@ -48,6 +49,9 @@ export class ResultCustodyStore implements ResultCustody {
   private readonly ageTimer: NodeJS.Timeout;
   private readonly loggedAt = new Map<string, number>();
   private full = false;
+  /** Dropped for age while on their way upstream: an ack may yet prove them stored (then not lost). */
+  private readonly maybeStored = new Map<string, Set<number>>();
+  private maybeStoredCount = 0;
   private closed = false;
 
   static async open(options: ResultCustodyOptions): Promise<ResultCustodyStore> {
@@ -148,6 +152,7 @@ export class ResultCustodyStore implements ResultCustody {
         this.counts.forwarded += 1;
       }
       this.state.settle(deviceId, first, last);
+      this.storedAfterAll(deviceId, first, last);
     }
     for (const refusal of ack.refused ?? []) {
       if (refusal.seq === null) continue;
@@ -253,13 +258,34 @@ export class ResultCustodyStore implements ResultCustody {
     this.log.release(entry.place.segment);
   }
 
-  /** Drops and counts what is held longer than maxAgeMs and not on its way upstream. */
+  /** Drops and counts what is held longer than maxAgeMs, as the agents' spool does. */
   private expire(now: number): void {
     const expired = this.held.expired(now - this.options.maxAgeMs);
-    for (const entry of expired) this.lose(entry, 'droppedAge');
+    for (const entry of expired) {
+      if (entry.inflight && this.maybeStoredCount < MAX_MAYBE_STORED) {
+        let seqs = this.maybeStored.get(entry.deviceId);
+        if (!seqs) this.maybeStored.set(entry.deviceId, (seqs = new Set()));
+        seqs.add(entry.seq);
+        this.maybeStoredCount += 1;
+      }
+      this.lose(entry, 'droppedAge');
+    }
     if (expired.length > 0) {
       this.warnSometimes('droppedAge', 'custody batches older than maxAgeMs dropped and counted lost', { batches: expired.length, droppedAge: this.state.lost().droppedAge });
     }
+  }
+
+  /** Seqs dropped for age while in flight that an upstream ack now proves stored: not lost after all. */
+  private storedAfterAll(deviceId: string, first: number, last: number): void {
+    const seqs = this.maybeStored.get(deviceId);
+    if (!seqs) return;
+    for (const seq of seqs) {
+      if (seq < first || seq > last) continue;
+      seqs.delete(seq);
+      this.maybeStoredCount -= 1;
+      this.state.unlose('droppedAge');
+    }
+    if (seqs.size === 0) this.maybeStored.delete(deviceId);
   }
 
   private lose(entry: HeldEntry, reason: keyof typeof LOSS_REASONS): void {

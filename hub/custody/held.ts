@@ -124,14 +124,14 @@ export class HeldIndex {
     return undefined;
   }
 
-  /** Entries received before `cutoff` that are not on their way upstream (those wait for their ack). */
+  /** Durable entries received before `cutoff`, in order of arrival. */
   expired(cutoff: number): HeldEntry[] {
     const out: HeldEntry[] = [];
     const { entries, head } = this.arrivals;
     for (let i = head; i < entries.length; i++) {
       const entry = entries[i]!;
       if (entry.receivedAt >= cutoff) break;
-      if (!entry.done && !entry.inflight && entry.durable) out.push(entry);
+      if (!entry.done && entry.durable) out.push(entry);
     }
     return out;
   }

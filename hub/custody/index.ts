@@ -61,7 +61,7 @@ export interface ResultCustodyOptions {
   dir: string;
   /** Disk the custody log may take, dead records in partly emptied segments included. */
   maxBytes: number;
-  /** A batch held longer than this (and not on its way upstream) is dropped, counted `droppedAge`. */
+  /** A batch held longer than this is dropped, counted `droppedAge`. */
   maxAgeMs: number;
   logger: Logger;
   now?: () => number;

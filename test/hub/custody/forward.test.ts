@@ -205,3 +205,21 @@ test('space on disk comes back as batches leave: emptied segments are removed', 
   assert.equal(segments(), 0, 'reopening removes a segment nothing is held in');
   await again.close();
 });
+
+test('a batch dropped for age while on its way upstream is counted lost, and uncounted when its ack proves it stored', async (t) => {
+  const dir = tempDir(t);
+  let now = 1_000_000;
+  const custody = await openCustody(t, dir, { maxAgeMs: 60_000, now: () => now });
+  await fill(custody, 'gw-a', range(1, 4));
+  const uplink = new Uplink();
+  custody.startForwarding(uplink.send);
+  await until(() => uplink.seqs().length === 4);
+  now += 61_000;
+  await custody.receive('gw-a', 'results', resultsPayload('gw-a', 5));
+  assert.deepEqual(custody.lost(), { droppedAge: 4 });
+  custody.upstreamAck('gw-a', { v: 1, deviceId: 'gw-a', stored: [[1, 2]] });
+  assert.deepEqual(custody.lost(), { droppedAge: 2 });
+  custody.upstreamAck('gw-a', { v: 1, deviceId: 'gw-a', stored: [[1, 2]] });
+  assert.deepEqual(custody.lost(), { droppedAge: 2 }, 'once only');
+  await custody.close();
+});
