@@ -12,6 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { reasonOf } from '../../common/errors.js';
 import { isoTime } from '../../common/iso-time.js';
+import { removeStaleTemps } from '../../device-agent/state/atomic-file.js';
 import type { Logger } from '../../common/logger.js';
 import { MAX_ACK_RANGES, PAYLOAD_CAPS, PROTOCOL_VERSION, type BatchRefusal, type ResultsAck } from '../../protocol/index.js';
 import { FORWARD_DEFAULTS, Forwarder, type ForwardCounters, type Send } from './forwarder.js';
@@ -60,6 +61,8 @@ export class ResultCustodyStore implements ResultCustody {
     }
     if (!Number.isSafeInteger(options.maxAgeMs) || options.maxAgeMs <= 0) throw new RangeError(`custody maxAgeMs must be a positive integer; got ${options.maxAgeMs}`);
     mkdirSync(options.dir, { recursive: true });
+    // A crash in the middle of saving state.json leaves its temporary file behind.
+    removeStaleTemps(options.dir);
     const store = new ResultCustodyStore(options);
     store.recover();
     return store;

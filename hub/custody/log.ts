@@ -108,11 +108,18 @@ export class CustodyLog {
       const path = join(this.dir, name);
       const no = Number(SEGMENT_PATTERN.exec(name)![1]);
       this.nextNo = Math.max(this.nextNo, no + 1);
-      if (!statSync(path).isFile()) {
-        this.logger.warn('custody segment is not a regular file; not read', { path });
+      let bytes: Buffer;
+      try {
+        if (!statSync(path).isFile()) {
+          this.logger.warn('custody segment is not a regular file; not read', { path });
+          continue;
+        }
+        bytes = readFileSync(path);
+      } catch (error) {
+        // Left in place (and never reused: numbering goes on above it) for an operator to look at.
+        this.logger.error('custody segment unreadable; skipped', { path, error: reasonOf(error) });
         continue;
       }
-      const bytes = readFileSync(path);
       const scan = scanSegment(bytes);
       let validBytes = scan.validBytes;
       const segment: LogSegment = { no, path, bytes: 0, live: 0 };
