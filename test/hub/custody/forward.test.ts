@@ -223,3 +223,18 @@ test('a batch dropped for age while on its way upstream is counted lost, and unc
   assert.deepEqual(custody.lost(), { droppedAge: 2 }, 'once only');
   await custody.close();
 });
+
+test('a publish whose PUBACK never comes frees its slot after ackTimeoutMs and its batches go again', async (t) => {
+  const dir = tempDir(t);
+  const custody = await openCustody(t, dir, { forward: { ackTimeoutMs: 50, retryMs: 10, maxPublishesInFlight: 1 } });
+  await fill(custody, 'gw-a', range(1, 3));
+  const uplink = new Uplink();
+  uplink.auto = false;
+  custody.startForwarding(uplink.send);
+  await until(() => uplink.publishes.length >= 3);
+  assert.ok(uplink.publishes.every((p) => p.seqs.join() === '1,2,3'));
+  assert.ok(custody.counters().publishFailures >= 2);
+  uplink.ackAll(custody);
+  assert.equal(custody.backlog().batches, 0);
+  await custody.close();
+});
