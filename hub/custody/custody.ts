@@ -119,8 +119,9 @@ export class ResultCustodyStore implements ResultCustody {
         else acked.push(batch.seq);
         continue;
       }
-      const record = encodeCustodyRecord({ deviceId, seq: batch.seq, receivedAt: now }, batch.bytes);
-      if (deferred > 0 || bytes + record.byteLength > this.options.maxBytes) {
+      // Once one batch does not fit, neither do the later ones: the device resends them in order.
+      const record = deferred > 0 ? undefined : encodeCustodyRecord({ deviceId, seq: batch.seq, receivedAt: now }, batch.bytes);
+      if (!record || bytes + record.byteLength > this.options.maxBytes) {
         deferred += 1;
         continue;
       }
