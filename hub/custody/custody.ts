@@ -209,7 +209,7 @@ export class ResultCustodyStore implements ResultCustody {
       () => false,
     );
     const entries: HeldEntry[] = places.map((place, i) => ({
-      deviceId, seq: seqs[i]!, receivedAt, place, durable: false, whenDurable, inflight: false, sentAt: 0, done: false,
+      deviceId, seq: seqs[i]!, receivedAt, segment: place.segment, offset: place.offset, size: place.size, durable: false, whenDurable, inflight: false, sentAt: 0, done: false,
     }));
     for (const entry of entries) this.held.add(entry);
     const durable = await whenDurable;
@@ -259,7 +259,7 @@ export class ResultCustodyStore implements ResultCustody {
   private release(entry: HeldEntry): void {
     if (entry.done) return;
     this.held.remove(entry);
-    this.log.release(entry.place.segment);
+    this.log.release(entry.segment);
   }
 
   /** Drops and counts what is held longer than maxAgeMs, as the agents' spool does. */
@@ -300,7 +300,7 @@ export class ResultCustodyStore implements ResultCustody {
 
   private readBatch(entry: HeldEntry): Buffer | undefined {
     try {
-      return this.log.read(entry.place);
+      return this.log.read(entry);
     } catch (error) {
       this.lose(entry, 'unreadable');
       this.errorSometimes('unreadable', 'custody record unreadable; counted lost', { deviceId: entry.deviceId, seq: entry.seq, error: reasonOf(error) });
@@ -318,7 +318,8 @@ export class ResultCustodyStore implements ResultCustody {
     for (const record of records) {
       if (this.state.isSettled(record.deviceId, record.seq) || this.held.get(record.deviceId, record.seq)) continue;
       record.segment.live += 1;
-      this.held.add({ ...record, place: record, durable: true, whenDurable: undefined, inflight: false, sentAt: 0, done: false });
+      const { deviceId, seq, receivedAt, segment, offset, size } = record;
+      this.held.add({ deviceId, seq, receivedAt, segment, offset, size, durable: true, whenDurable: undefined, inflight: false, sentAt: 0, done: false });
     }
     this.log.dropEmpty();
     this.expire(this.now());
