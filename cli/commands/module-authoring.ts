@@ -2,9 +2,9 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
-import { goldenCaseNames, runGoldenCase, type GoldenResult } from '../../modules-as/tools/golden.js';
-import { runModuleOnSamples } from '../../modules-as/tools/run-local.js';
-import { readSamplesCsv } from '../../modules-as/tools/samples-csv.js';
+import { goldenCaseNames, runGoldenCase, type GoldenResult } from '../../modules-as/sdk/kit/golden.js';
+import { runModuleOnSamples } from '../../modules-as/sdk/kit/run-local.js';
+import { readSamplesCsv } from '../../modules-as/sdk/kit/samples-csv.js';
 import { scaffoldModule } from '../../modules-as/tools/scaffold.js';
 import { cliErrors } from '../errors.js';
 import { parseConfigValues, type GlobalArgs } from '../global-options.js';

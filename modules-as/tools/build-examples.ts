@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fromRoot } from '../../common/paths.js';
 import { reasonOf } from '../../common/errors.js';
-import { assertAbi, buildModule, readManifest, targetOutFile, type BuiltModule } from './build-module.js';
+import { assertAbi, buildModule, readManifest, targetOutFile, type BuiltModule } from '../sdk/kit/build-module.js';
 
 export function exampleModuleDirs(): string[] {
   const root = fromRoot('modules-as', 'examples');

@@ -6,7 +6,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync 
 import { join, relative, resolve } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
 import { MODULE_NAME_PATTERN, isModuleName } from '../../protocol/index.js';
-import { moduleKitErrors } from './errors.js';
+import { moduleKitErrors } from '../sdk/kit/errors.js';
 
 const TEXT_FILES = /\.(ts|json|md)$/;
 

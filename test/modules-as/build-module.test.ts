@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
 import { isWasmfleetError } from '../../common/errors.js';
 import { abiProblem, importedMemory, importedMemoryMinimum } from '../../protocol/abi.js';
-import { buildModule } from '../../modules-as/tools/build-module.js';
+import { buildModule } from '../../modules-as/sdk/kit/build-module.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
 
 const emaDir = (): string => exampleModuleDirs().find((dir) => dir.endsWith('ema'))!;

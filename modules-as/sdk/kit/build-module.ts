@@ -7,9 +7,9 @@ import asc from 'assemblyscript/asc';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ABI_VERSION, ManifestSchema, abiProblem, type Manifest } from '../../protocol/index.js';
-import { describeProblems, withDefaults } from '../../common/validate.js';
-import { reasonOf } from '../../common/errors.js';
+import { ABI_VERSION, ManifestSchema, abiProblem, type Manifest } from '../../../protocol/index.js';
+import { describeProblems, withDefaults } from '../../../common/validate.js';
+import { reasonOf } from '../../../common/errors.js';
 import { moduleKitErrors } from './errors.js';
 
 export type BuildTarget = 'release' | 'debug';

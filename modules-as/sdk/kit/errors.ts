@@ -1,5 +1,5 @@
 /** Error registry of the module kit (modules-as/tools). Codes are stable and never reused. */
-import { defineErrors } from '../../common/errors.js';
+import { defineErrors } from '../../../common/errors.js';
 
 export const moduleKitErrors = defineErrors({
   WF_MODULE_DIR_MISSING: { message: 'module folder {dir} has no {file}', status: 400 },
