@@ -17,9 +17,17 @@ export function cleanNpmEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
 }
 
 /** `sh -c command` in `cwd`, bounded: a stuck command is killed at `timeoutMs`. */
-export function sh(command: string, cwd: string, env: NodeJS.ProcessEnv = cleanNpmEnv(), timeoutMs = 240_000): Promise<NpmResult> {
+export function sh(
+  command: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv = cleanNpmEnv(),
+  timeoutMs = 240_000,
+  /** Called with the process group id, for a caller that must stop what the command left running. */
+  onStart: (pgid: number) => void = () => undefined,
+): Promise<NpmResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    onStart(child.pid!);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
