@@ -29,7 +29,7 @@ import { groupOutputs } from '../wasm-host/group-outputs.js';
 import { effectiveConfig } from '../protocol/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../modules-as/tools/build-examples.js';
 import { batchesOf, referenceFor, temperatureSignal, type Signal } from '../modules-as/reference/index.js';
-import type { BuiltModule } from '../modules-as/tools/build-module.js';
+import type { BuiltModule } from '../modules-as/sdk/kit/build-module.js';
 
 export interface ModuleThroughputOptions {
   batchSize?: number;

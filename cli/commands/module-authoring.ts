@@ -2,9 +2,9 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
-import { goldenCaseNames, runGoldenCase, type GoldenResult } from '../../modules-as/tools/golden.js';
-import { runModuleOnSamples } from '../../modules-as/tools/run-local.js';
-import { readSamplesCsv } from '../../modules-as/tools/samples-csv.js';
+import { goldenCaseNames, runGoldenCase, type GoldenResult } from '../../modules-as/sdk/kit/golden.js';
+import { runModuleOnSamples } from '../../modules-as/sdk/kit/run-local.js';
+import { readSamplesCsv } from '../../modules-as/sdk/kit/samples-csv.js';
 import { scaffoldModule } from '../../modules-as/tools/scaffold.js';
 import { cliErrors } from '../errors.js';
 import { parseConfigValues, type GlobalArgs } from '../global-options.js';
@@ -12,18 +12,20 @@ import { emit, progress } from '../output.js';
 
 export const newCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string; dir: string }> = {
   command: 'new <name>',
-  describe: 'Scaffold a module folder (source, manifest, golden test, build config) that builds and passes its test',
+  describe: 'Create a standalone module project (source, manifest, golden test, package.json with the SDK) that passes `npm install && npm test`',
   builder: (argv) =>
     argv
       .positional('name', { type: 'string', demandOption: true, describe: 'module name (lowercase letters, digits, -)' })
-      .option('dir', { type: 'string', default: '.', describe: 'parent folder for the new module' })
-      .example('$0 module new pump-health && $0 module test pump-health', 'create a module and run its test') as Argv<
+      .option('dir', { type: 'string', default: '.', describe: 'parent folder for the new project' })
+      .example('$0 module new pump-health && cd pump-health && npm install && npm test', 'create a module project and run its test') as Argv<
       GlobalArgs & { name: string; dir: string }
     >,
-  handler: (args) => {
-    const dir = scaffoldModule(args.name, args.dir);
-    emit(args.json, { name: args.name, dir }, () =>
-      [`created ${dir}`, `next: wasmfleet module test ${dir}`, `      wasmfleet module run ${dir} --input samples.csv`].join('\n'),
+  handler: async (args) => {
+    const step = progress(1);
+    step(`packing the SDK into ${args.name}/vendor`);
+    const { dir, sdkTarball } = await scaffoldModule(args.name, args.dir);
+    emit(args.json, { name: args.name, dir, sdk: sdkTarball }, () =>
+      [`created ${dir}`, `next: cd ${dir} && npm install && npm test`, `      wasmfleet module publish ${dir}`].join('\n'),
     );
   },
 };

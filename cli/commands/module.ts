@@ -1,7 +1,7 @@
 /** `wasmfleet module build|publish|list|show`. */
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { buildModule } from '../../modules-as/tools/build-module.js';
+import { buildModule } from '../../modules-as/sdk/kit/build-module.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { completeManifest, sha256Hex, signModule, type Manifest, type SigningKey } from '../../protocol/index.js';
 import { clientFor, type ApiClient } from '../api-client.js';

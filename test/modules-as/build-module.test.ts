@@ -3,16 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
 import { isWasmfleetError } from '../../common/errors.js';
 import { abiProblem, importedMemory, importedMemoryMinimum } from '../../protocol/abi.js';
-import { buildModule } from '../../modules-as/tools/build-module.js';
+import { buildModule } from '../../modules-as/sdk/kit/build-module.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
 
 const emaDir = (): string => exampleModuleDirs().find((dir) => dir.endsWith('ema'))!;
 
-/** A scratch module folder inside the repo (.tmp/ is gitignored) so relative SDK imports work. */
+/** A scratch module folder inside the repo (.tmp/ is gitignored). */
 function scratchModule(t: { after(fn: () => void): void }, files: Record<string, string>): string {
   mkdirSync(fromRoot('.tmp'), { recursive: true });
   const dir = mkdtempSync(join(fromRoot('.tmp'), 'module-'));
@@ -22,10 +22,6 @@ function scratchModule(t: { after(fn: () => void): void }, files: Record<string,
     writeFileSync(join(dir, name), text);
   }
   return dir;
-}
-
-function sdkImport(dir: string, file: string): string {
-  return relative(join(dir, 'assembly'), fromRoot('modules-as', 'sdk', 'assembly', file)).replaceAll('\\', '/');
 }
 
 const emaFiles = (): Record<string, string> => ({
@@ -92,9 +88,8 @@ test('a module that defines its own memory is refused after the build', async (t
   config.options.importMemory = false;
   config.options.noExportMemory = false;
   const dir = scratchModule(t, { ...emaFiles(), 'asconfig.json': JSON.stringify(config) });
-  const source = readFileSync(join(emaDir(), 'assembly', 'index.ts'), 'utf8')
-    .replace('../../../sdk/assembly/exports', sdkImport(dir, 'exports'))
-    .replace('../../../sdk/assembly', sdkImport(dir, 'index'));
+  // The example imports the SDK by package name, which resolves from any folder.
+  const source = readFileSync(join(emaDir(), 'assembly', 'index.ts'), 'utf8');
   mkdirSync(join(dir, 'assembly'));
   writeFileSync(join(dir, 'assembly', 'index.ts'), source);
   await assert.rejects(buildModule(dir), (e: Error) => isWasmfleetError(e, 'WF_MODULE_ABI_REFUSED') && /own memory/.test(e.message));

@@ -1,9 +1,9 @@
 /** Unit tests of the golden-case tooling: CSV input, output merging and comparison. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSamplesCsv } from '../../modules-as/tools/samples-csv.js';
-import { compareOutputs } from '../../modules-as/tools/golden.js';
-import { mergeOutputs } from '../../modules-as/tools/run-local.js';
+import { parseSamplesCsv } from '../../modules-as/sdk/kit/samples-csv.js';
+import { compareOutputs } from '../../modules-as/sdk/kit/golden.js';
+import { mergeOutputs } from '../../modules-as/sdk/kit/run-local.js';
 
 test('CSV samples: header optional, comments skipped, errors name the line', () => {
   const samples = parseSamplesCsv('t,value\n1000,1.5\n# note\n1100,-2\n');

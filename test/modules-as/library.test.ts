@@ -12,7 +12,7 @@ import { SANDBOXES } from '../wasm-host/sandbox-helpers.js';
 import type { BatchOutput, ModuleSandbox } from '../../wasm-host/types.js';
 import { effectiveConfig, type ModuleConfig } from '../../protocol/index.js';
 import { ensureBuilt, exampleModuleDirs } from '../../modules-as/tools/build-examples.js';
-import type { BuiltModule } from '../../modules-as/tools/build-module.js';
+import type { BuiltModule } from '../../modules-as/sdk/kit/build-module.js';
 import {
   GOLDEN_CASES,
   concatOutputs,

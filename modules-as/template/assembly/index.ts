@@ -1,7 +1,7 @@
 // __NAME__: a wasmfleet analytics module. Edit process() and manifest.json together: every param,
-// metric and event used here must be declared there. Build, test, run: see README.md.
-import { Batch, event, metric, onBatch, param } from "__SDK__";
-export * from "__SDK__/exports";
+// metric and event used here must be declared there. `npm test` builds and runs the golden case.
+import { Batch, event, metric, onBatch, param } from "@wasmfleet/sdk";
+export * from "@wasmfleet/sdk/exports";
 
 // Params are read once, when the module starts.
 const gain = param("gain");

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { test } from 'node:test';
 import { importedMemory } from '../../../protocol/abi.js';
 import { ensureBuilt, exampleModuleDirs } from '../../../modules-as/tools/build-examples.js';
-import { buildModule } from '../../../modules-as/tools/build-module.js';
+import { buildModule } from '../../../modules-as/sdk/kit/build-module.js';
 import { METER_FUEL_EXPORT, METER_IMPORT_MODULE, METER_IMPORT_NAME, instrumentForMetering } from '../../../wasm-host/metering/index.js';
 import { readSections, SectionId, sectionReader } from '../../../wasm-host/metering/sections.js';
 import { linkAbi, signal } from './metering-host.js';

@@ -1,7 +1,7 @@
 // Windowed downsampling: one (min, max, mean, count) summary per `window` samples, so a fast
 // sensor can be shipped upstream at a fraction of its rate without hiding its extremes.
-import { Batch, intParam, metric, onBatch } from "../../../sdk/assembly";
-export * from "../../../sdk/assembly/exports";
+import { Batch, intParam, metric, onBatch } from "@wasmfleet/sdk";
+export * from "@wasmfleet/sdk/exports";
 
 const window = intParam("window");
 const minimum = metric("min");

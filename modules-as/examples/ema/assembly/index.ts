@@ -1,7 +1,7 @@
 // Exponential moving average. The first sample seeds the average; every `every`-th sample
 // (counted across batches) emits metric `ema` at that sample's time.
-import { Batch, intParam, metric, onBatch, param } from "../../../sdk/assembly";
-export * from "../../../sdk/assembly/exports";
+import { Batch, intParam, metric, onBatch, param } from "@wasmfleet/sdk";
+export * from "@wasmfleet/sdk/exports";
 
 const alpha = param("alpha");
 const every = intParam("every");

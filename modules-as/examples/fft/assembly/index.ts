@@ -2,8 +2,8 @@
 // only on the window size (Hann weights, twiddles, bit-reversal order) is computed once at start
 // into buffers allocated at top level: the stub runtime never frees, so a window must not allocate.
 // modules-as/reference/fft.ts repeats this arithmetic in the same order.
-import { Batch, intParam, metric, onBatch, param } from "../../../sdk/assembly";
-export * from "../../../sdk/assembly/exports";
+import { Batch, intParam, metric, onBatch, param } from "@wasmfleet/sdk";
+export * from "@wasmfleet/sdk/exports";
 
 const E_WINDOW_NOT_POW2 = "fft: param window must be a power of two";
 

@@ -1,7 +1,7 @@
 // Threshold alarm with hysteresis: the gap between `low` and `high` keeps a noisy signal that
 // hovers around one threshold from toggling the alarm on every sample.
-import { Batch, event, metric, onBatch, param } from "../../../sdk/assembly";
-export * from "../../../sdk/assembly/exports";
+import { Batch, event, metric, onBatch, param } from "@wasmfleet/sdk";
+export * from "@wasmfleet/sdk/exports";
 
 const E_LOW_ABOVE_HIGH = "threshold: param low must not exceed high";
 

@@ -1,7 +1,7 @@
 // Vibration severity over tumbling windows of `window` samples. Only running sums are kept, so
 // memory does not grow with the window and a window may span any number of batches.
-import { Batch, intParam, metric, onBatch } from "../../../sdk/assembly";
-export * from "../../../sdk/assembly/exports";
+import { Batch, intParam, metric, onBatch } from "@wasmfleet/sdk";
+export * from "@wasmfleet/sdk/exports";
 
 const window = intParam("window");
 const rms = metric("rms");

@@ -1,8 +1,8 @@
 // Z-score anomaly detector. Each sample is scored against the statistics of the samples before
 // it (so a spike does not dilute its own score), then folded into them with Welford's update,
 // which stays accurate on long runs where a naive sum of squares loses precision.
-import { Batch, event, intParam, metric, onBatch, param } from "../../../sdk/assembly";
-export * from "../../../sdk/assembly/exports";
+import { Batch, event, intParam, metric, onBatch, param } from "@wasmfleet/sdk";
+export * from "@wasmfleet/sdk/exports";
 
 const threshold = param("threshold");
 const warmup = intParam("warmup");

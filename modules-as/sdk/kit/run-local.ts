@@ -2,10 +2,10 @@
  * Runs a built module on samples with no broker: the same sandbox and the same limits the agent
  * would grant on a device of the given profile, so a module behaves locally as it will in the field.
  */
-import { startSandbox } from '../../wasm-host/module-sandbox.js';
-import { SandboxFault, type BatchOutput } from '../../wasm-host/types.js';
-import { loadProfile } from '../../firmware-profiles/index.js';
-import { configProblem, effectiveConfig, grantLimits, type ModuleConfig } from '../../protocol/index.js';
+import { startSandbox } from '../../../wasm-host/module-sandbox.js';
+import { SandboxFault, type BatchOutput } from '../../../wasm-host/types.js';
+import { loadProfile } from '../../../firmware-profiles/index.js';
+import { configProblem, effectiveConfig, grantLimits, type ModuleConfig } from '../../../protocol/index.js';
 import type { BuiltModule } from './build-module.js';
 import { moduleKitErrors } from './errors.js';
 import type { Samples } from './samples-csv.js';

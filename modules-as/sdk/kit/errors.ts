@@ -1,5 +1,5 @@
-/** Error registry of the module kit (modules-as/tools). Codes are stable and never reused. */
-import { defineErrors } from '../../common/errors.js';
+/** Error registry of the module kit (modules-as/sdk/kit, `wasmfleet module`). Codes are stable and never reused. */
+import { defineErrors } from '../../../common/errors.js';
 
 export const moduleKitErrors = defineErrors({
   WF_MODULE_DIR_MISSING: { message: 'module folder {dir} has no {file}', status: 400 },
@@ -14,4 +14,6 @@ export const moduleKitErrors = defineErrors({
   WF_MODULE_FAULT: { message: 'module {name}@{version} faulted ({kind}) on samples {from}..{to}: {reason}', status: 422 },
   WF_MODULE_EXISTS: { message: 'cannot scaffold {dir}: it already exists', status: 409 },
   WF_MODULE_NAME_INVALID: { message: "module name '{name}' must match {pattern}", status: 400 },
+  WF_MODULE_USAGE: { message: '{reason}; see wasmfleet-module --help', status: 400 },
+  WF_MODULE_SDK_PACK_FAILED: { message: 'cannot pack the SDK: {reason}', status: 500 },
 });

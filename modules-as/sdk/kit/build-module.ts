@@ -7,10 +7,11 @@ import asc from 'assemblyscript/asc';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ABI_VERSION, ManifestSchema, abiProblem, type Manifest } from '../../protocol/index.js';
-import { describeProblems, withDefaults } from '../../common/validate.js';
-import { reasonOf } from '../../common/errors.js';
+import { ABI_VERSION, ManifestSchema, abiProblem, type Manifest } from '../../../protocol/index.js';
+import { describeProblems, withDefaults } from '../../../common/validate.js';
+import { reasonOf } from '../../../common/errors.js';
 import { moduleKitErrors } from './errors.js';
+import { kitSdkSearchPath } from './sdk-location.js';
 
 export type BuildTarget = 'release' | 'debug';
 
@@ -64,6 +65,16 @@ export async function targetOutFile(dir: string, target: BuildTarget): Promise<s
  */
 export const ABI_BUILD_FLAGS = ['--sharedMemory', '--maximumMemory', '65536', '--enable', 'threads'] as const;
 
+/**
+ * asc looks for package imports (`@wasmfleet/sdk`) in the node_modules folders above its baseDir,
+ * so the baseDir is the module folder (which also makes diagnostics name `assembly/index.ts`), and
+ * the SDK this kit ships in is the last place it looks.
+ */
+function resolutionFlags(dir: string): string[] {
+  const fallback = kitSdkSearchPath();
+  return ['--baseDir', dir, ...(fallback ? ['--path', fallback] : [])];
+}
+
 // asc keeps compiler state in module-level globals; one build at a time in a process.
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -79,7 +90,7 @@ async function compile(dir: string, target: BuildTarget, outFile: string): Promi
   let binary: Uint8Array | undefined;
   const errors: string[] = [];
   const result = await asc.main(
-    [entry, '--config', join(dir, 'asconfig.json'), '--target', target, '--outFile', outFile, '--noColors', ...ABI_BUILD_FLAGS],
+    [entry, '--config', join(dir, 'asconfig.json'), '--target', target, '--outFile', outFile, '--noColors', ...ABI_BUILD_FLAGS, ...resolutionFlags(dir)],
     {
       stdout: { write: () => undefined },
       stderr: { write: (chunk) => void errors.push(String(chunk)) },

@@ -6,8 +6,8 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchOutput } from '../../wasm-host/types.js';
-import type { ModuleConfig } from '../../protocol/index.js';
+import type { BatchOutput } from '../../../wasm-host/types.js';
+import type { ModuleConfig } from '../../../protocol/index.js';
 import type { BuiltModule } from './build-module.js';
 import { moduleKitErrors } from './errors.js';
 import { runModuleOnSamples } from './run-local.js';
