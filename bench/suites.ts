@@ -20,6 +20,7 @@ import { benchReconnectStorm } from './reconnect-storm.js';
 import { benchAggregateQuery } from './aggregate-query.js';
 import { benchSseFanout } from './sse-fanout.js';
 import { benchCustodyReceive } from './custody-receive.js';
+import { benchDevLoop } from './dev-loop.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -70,6 +71,15 @@ export const SUITES: readonly BenchSuite[] = [
   },
   { name: 'bundle-size', title: 'flashed size (bundle, with each Node runtime, packed)', run: benchBundleSize, notes: [] },
   { name: 'deploy-latency', title: 'deployment latency (3 agent processes)', run: benchDeployLatency, notes: [] },
+  {
+    name: 'dev-loop',
+    title: 'module dev: save → first result on the device (one agent process)',
+    run: benchDevLoop,
+    optIn: true,
+    notes: [
+      'dev-loop: one `module dev` process against a real platform and one agent process; each save rewrites assembly/index.ts and is timed to the first `result` line of the new dev version on the loop\'s output. The baseline does the same cycle by hand with separate CLI processes (each pays a Node start and a CLI load), on the same platform and agent in the same run.',
+    ],
+  },
   {
     name: 'spool-flush',
     title: 'spool flush and restart from cache (agent processes)',

@@ -12,4 +12,8 @@ export const cliErrors = defineErrors({
   WF_CLI_IMPORT_ROWS: { message: '{path} has {count} bad row(s), nothing was provisioned:\n{rows}', status: 400 },
   WF_CLI_RUNTIME: { message: 'no Node runtime for --with-node: {reason}', status: 502 },
   WF_CLI_REMOTE: { message: '--ssh {target}: {step} failed: {reason}', status: 502 },
+  WF_CLI_DEV_REFUSED: {
+    message: 'device {device} runs {module}@{version}, not a dev version: module dev would replace it (pass --force to take it over; Ctrl-C puts it back)',
+    status: 409,
+  },
 });

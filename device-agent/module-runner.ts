@@ -9,7 +9,7 @@
  */
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { PROTOCOL_VERSION, type DesiredModule, type ModuleConfig, type ModuleRunState, type ReportedModule, type ResultBatch } from '../protocol/index.js';
+import { PROTOCOL_VERSION, type DesiredModule, type FaultLocation, type ModuleConfig, type ModuleRunState, type ReportedModule, type ResultBatch } from '../protocol/index.js';
 import type { BatchOutput, ModuleSandbox, SandboxLimits, SandboxOptions } from '../wasm-host/types.js';
 import { SandboxFault } from '../wasm-host/types.js';
 import { PIPELINE_DEPTH } from '../wasm-host/worker-protocol.js';
@@ -59,6 +59,8 @@ export class ModuleRunner implements BatchConsumer {
   private state: ModuleRunState = 'starting';
   private reason: string | undefined;
   private lastFault: string | undefined;
+  /** Where the last fault happened in the author's source (debug builds only) [WF-P-T-3a]. */
+  private lastFaultAt: FaultLocation | undefined;
   private faults = 0;
   private streak = 0;
   private batches = 0;
@@ -166,6 +168,7 @@ export class ModuleRunner implements BatchConsumer {
       state: this.state,
       ...(this.reason !== undefined ? { reason: this.reason.slice(0, 1000) } : {}),
       ...(this.lastFault !== undefined ? { lastFault: this.lastFault.slice(0, 1000) } : {}),
+      ...(this.lastFaultAt !== undefined ? { faultAt: this.lastFaultAt } : {}),
       faults: this.faults,
       batches: this.batches,
       ...(this.nonFinite > 0 || this.refused > 0
@@ -207,6 +210,7 @@ export class ModuleRunner implements BatchConsumer {
     const kind = error instanceof SandboxFault ? error.kind : 'crash';
     const reason = `${kind}: ${reasonOf(error)}`;
     this.lastFault = reason;
+    this.lastFaultAt = error instanceof SandboxFault && error.at ? { ...error.at } : undefined;
     this.faults += 1;
     this.streak += 1;
     const sandbox = this.sandbox;

@@ -122,6 +122,22 @@ export const ModuleLostSchema = Type.Object(
 );
 export type ModuleLost = Static<typeof ModuleLostSchema>;
 
+/**
+ * Where in the author's source the latest fault happened [WF-P-T-3a]: present only for a module
+ * built with a source map (a debug build, `module dev`); a release build's faults have none.
+ */
+export const FaultLocationSchema = Type.Object(
+  {
+    /** Relative to the module folder (`assembly/index.ts`), `~lib/...` for the standard library. */
+    file: Type.String({ minLength: 1, maxLength: 300 }),
+    line: Type.Integer({ minimum: 1 }),
+    column: Type.Integer({ minimum: 1 }),
+    function: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type FaultLocation = Static<typeof FaultLocationSchema>;
+
 export const ReportedModuleSchema = Type.Object(
   {
     name: ModuleName,
@@ -133,6 +149,8 @@ export const ReportedModuleSchema = Type.Object(
     reason: Type.Optional(Type.String({ maxLength: 1000 })),
     /** The most recent fault's reason, kept after the module recovers, so a restart is explained. */
     lastFault: Type.Optional(Type.String({ maxLength: 1000 })),
+    /** The source location of the fault in `lastFault`, when the module carries a source map [WF-P-T-3a]. */
+    faultAt: Type.Optional(FaultLocationSchema),
     faults: Type.Integer({ minimum: 0 }),
     batches: Type.Integer({ minimum: 0 }),
     lost: Type.Optional(ModuleLostSchema),

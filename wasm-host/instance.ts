@@ -160,7 +160,7 @@ export async function instantiateModule(spec: InstanceSpec): Promise<ModuleInsta
       memory,
       abort(msg: number, file: number, line: number, column: number): never {
         const text = readManagedString(memory, msg) || 'abort';
-        throw new ModuleAbort(`abort: ${text} at ${readManagedString(memory, file)}:${line}:${column}`);
+        throw new ModuleAbort(`abort: ${text} at ${readManagedString(memory, file)}:${line}:${column}`, text);
       },
       trace(msg: number, count: number, ...args: number[]): void {
         spec.onTrace?.(`${readManagedString(memory, msg)}${count > 0 ? ' ' + args.slice(0, count).join(', ') : ''}`);

@@ -12,10 +12,12 @@ import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { compiledAbiProblem } from '../protocol/abi.js';
 import { DeadlineClock } from './deadline.js';
-import { classify, startFault } from './faults.js';
+import { classify, locateFault, startFault } from './faults.js';
 import { createGrouper } from './group-outputs.js';
 import { instantiateModule, type ModuleInstance } from './instance.js';
 import { instrumentForMetering, MeteringRefusal, METER_IMPORT_MODULE, METER_IMPORT_NAME } from './metering/index.js';
+import type { CodeOffsetMap } from './metering/offset-map.js';
+import { SourceLocator } from './source-locator.js';
 import { batchProblem, budgetedMemoryPages, checkSandboxOptions, DEFAULT_START_TIMEOUT_MS } from './options.js';
 import { SandboxFault, type BatchOutput, type ModuleSandbox, type SandboxOptions } from './types.js';
 
@@ -36,9 +38,14 @@ if (process.versions.v8.startsWith('11.')) setFlagsFromString('--experimental-wa
  * the compiled code is what a running module holds anyway.
  */
 const COMPILED_CACHE_SIZE = 4;
-const compiledCache = new Map<string, WebAssembly.Module>();
+interface CompiledMetered {
+  readonly module: WebAssembly.Module;
+  /** Metered offsets back to the original's, for a fault's source line. */
+  readonly codeOffsets: CodeOffsetMap;
+}
+const compiledCache = new Map<string, CompiledMetered>();
 
-async function compileMetered(wasm: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
+async function compileMetered(wasm: Uint8Array<ArrayBuffer>): Promise<CompiledMetered> {
   const key = createHash('sha256').update(wasm).digest('hex');
   const cached = compiledCache.get(key);
   if (cached) {
@@ -48,8 +55,9 @@ async function compileMetered(wasm: Uint8Array<ArrayBuffer>): Promise<WebAssembl
   }
   if (!WebAssembly.validate(wasm)) throw new SandboxFault('invalid', 'not a valid WebAssembly binary');
   let metered: Uint8Array<ArrayBuffer>;
+  let codeOffsets: CodeOffsetMap;
   try {
-    metered = instrumentForMetering(wasm, { unshareMemory: true }).wasm;
+    ({ wasm: metered, codeOffsets } = instrumentForMetering(wasm, { unshareMemory: true }));
   } catch (error) {
     if (error instanceof MeteringRefusal) throw new SandboxFault('invalid', `cannot meter this module: ${error.message}`);
     throw error;
@@ -62,9 +70,10 @@ async function compileMetered(wasm: Uint8Array<ArrayBuffer>): Promise<WebAssembl
   }
   const problem = compiledAbiProblem(compiled, [METER_IMPORT]);
   if (problem) throw new SandboxFault('invalid', problem);
-  compiledCache.set(key, compiled);
+  const entry = { module: compiled, codeOffsets };
+  compiledCache.set(key, entry);
   if (compiledCache.size > COMPILED_CACHE_SIZE) compiledCache.delete(compiledCache.keys().next().value!);
-  return compiled;
+  return entry;
 }
 
 export async function startMeteredSandbox(options: SandboxOptions): Promise<ModuleSandbox> {
@@ -72,7 +81,9 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
   const { limits, batchCapacity } = options;
   const wasm = new Uint8Array(options.wasm);
   const memoryPages = budgetedMemoryPages(options);
-  const compiled = await compileMetered(wasm);
+  const { module: compiled, codeOffsets } = await compileMetered(wasm);
+  // Only a debug build carries a map; a release build's faults read as they always did.
+  const locator = SourceLocator.forBinary(wasm, codeOffsets);
 
   const clock = new DeadlineClock();
   const startBudgetMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
@@ -92,8 +103,8 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
       ...(options.onTrace ? { onTrace: options.onTrace } : {}),
     });
   } catch (error) {
-    const fault = startFault(classify(error, undefined, memoryPages));
-    throw new SandboxFault(fault.kind, fault.message);
+    const fault = startFault(locateFault(classify(error, undefined, memoryPages), error, locator));
+    throw new SandboxFault(fault.kind, fault.message, fault.at);
   }
   const live = instance;
   const group = createGrouper(live.outputs);
@@ -111,8 +122,8 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
         const written = live.run(count);
         return group(live.records(written), written, live.dropped());
       } catch (error) {
-        const fault = classify(error, live.memory, memoryPages);
-        dead = new SandboxFault(fault.kind, fault.message);
+        const fault = locateFault(classify(error, live.memory, memoryPages), error, locator);
+        dead = new SandboxFault(fault.kind, fault.message, fault.at);
         throw dead;
       }
     },

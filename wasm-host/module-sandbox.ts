@@ -71,7 +71,7 @@ export async function startSandbox(options: SandboxOptions): Promise<ModuleSandb
     if (message.type === 'fault') {
       // Batches the worker answered before it failed keep their results.
       ring?.harvest();
-      return die(new SandboxFault(message.kind, message.message));
+      return die(new SandboxFault(message.kind, message.message, message.at));
     }
     clearTimeout(startTimer);
     const waiting = starting;

@@ -4,6 +4,7 @@
  */
 import type { Manifest, ModuleConfig, RuntimeLimits } from '../protocol/index.js';
 import type { ModuleCaps } from './footprint.js';
+import type { SourceLocation } from './source-locator.js';
 
 /**
  * The limits a module was granted (protocol/runtime-limits.ts), enforced by the sandbox. Its
@@ -41,6 +42,8 @@ export class SandboxFault extends Error {
   constructor(
     readonly kind: SandboxFaultKind,
     message: string,
+    /** Where in the author's source it happened, when the module was built with a source map (already in `message`). */
+    readonly at?: SourceLocation,
   ) {
     super(message);
     this.name = 'SandboxFault';

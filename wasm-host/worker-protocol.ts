@@ -20,6 +20,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Manifest, ModuleConfig } from '../protocol/index.js';
 import type { DeclaredOutput } from './instance.js';
+import type { SourceLocation } from './source-locator.js';
 import type { SandboxFaultKind } from './types.js';
 
 export interface WorkerInit {
@@ -124,4 +125,4 @@ export type ToMain =
   /** After a batch the main thread waits for (WAITING), or that posted traces: it follows them. */
   | { readonly type: 'done'; readonly seq: number }
   | { readonly type: 'trace'; readonly message: string }
-  | { readonly type: 'fault'; readonly kind: SandboxFaultKind; readonly message: string };
+  | { readonly type: 'fault'; readonly kind: SandboxFaultKind; readonly message: string; readonly at?: SourceLocation };

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { compiledAbiProblem } from '../protocol/abi.js';
-import { HostRefusal, classify, startFault } from './faults.js';
+import { HostRefusal, classify, locateFault, startFault } from './faults.js';
+import { SourceLocator } from './source-locator.js';
 import { instantiateModule, warmUpWasm, type ModuleInstance } from './instance.js';
 import {
   COUNT,
@@ -52,9 +53,9 @@ const slotOutputs = Array.from({ length: PIPELINE_DEPTH }, (_, slot) => new Floa
 let instance: ModuleInstance | undefined;
 
 function fail(error: unknown, during: 'start' | 'batch'): void {
-  const classified = classify(error, instance?.memory, init.memoryPages);
+  const classified = locateFault(classify(error, instance?.memory, init.memoryPages), error, SourceLocator.forBinary(new Uint8Array(init.wasm)));
   const fault = during === 'start' ? startFault(classified) : classified;
-  post({ type: 'fault', kind: fault.kind, message: fault.message });
+  post({ type: 'fault', kind: fault.kind, message: fault.message, ...(fault.at ? { at: fault.at } : {}) });
   port.close();
 }
 

@@ -9,6 +9,8 @@ import { scaffoldModule } from '../../modules-as/tools/scaffold.js';
 import { cliErrors } from '../errors.js';
 import { parseConfigValues, type GlobalArgs } from '../global-options.js';
 import { emit, progress } from '../output.js';
+import { runFuzz } from './module-fuzz.js';
+import { buildModule } from '../../modules-as/sdk/kit/build-module.js';
 
 export const newCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string; dir: string }> = {
   command: 'new <name>',
@@ -30,7 +32,9 @@ export const newCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string; 
   },
 };
 
-export const testCommand: CommandModule<GlobalArgs, GlobalArgs & { dir: string; update: boolean; profile: string }> = {
+type TestArgs = GlobalArgs & { dir: string; update: boolean; profile: string; fuzz?: number; seed?: number; debug: boolean };
+
+export const testCommand: CommandModule<GlobalArgs, TestArgs> = {
   command: 'test <dir>',
   describe: "Build a module and run its golden cases (test/<case>.csv against test/<case>.expected.json)",
   builder: (argv) =>
@@ -38,14 +42,24 @@ export const testCommand: CommandModule<GlobalArgs, GlobalArgs & { dir: string; 
       .positional('dir', { type: 'string', demandOption: true, describe: 'module folder' })
       .option('update', { type: 'boolean', default: false, describe: "rewrite the expected files from the module's output (review the diff!)" })
       .option('profile', { type: 'string', default: 'sim-x86-64', describe: 'firmware profile whose module limits apply' })
-      .example('$0 module test modules-as/examples/ema', "run ema's golden cases") as Argv<GlobalArgs & { dir: string; update: boolean; profile: string }>,
+      .option('fuzz', { type: 'number', describe: 'instead of the golden cases, run N random batches (NaN, ±Infinity, -0, huge, tiny, empty) with random params and report traps, overruns, non-finite and undeclared outputs' })
+      .option('seed', { type: 'number', describe: 'seed of --fuzz, to reproduce a finding (printed with every run)' })
+      .option('debug', { type: 'boolean', default: false, describe: 'use the debug build (source map): faults name the file, line and function' })
+      .example('$0 module test modules-as/examples/ema', "run ema's golden cases")
+      .example('$0 module test modules-as/examples/ema --fuzz 500 --seed 7', 'fuzz ema with 500 random batches') as Argv<TestArgs>,
   handler: async (args) => {
     const dir = resolve(args.dir);
+    if (args.fuzz !== undefined) {
+      if (!Number.isInteger(args.fuzz) || args.fuzz < 1 || args.fuzz > 1_000_000) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: 'fuzz', reason: 'must be an integer from 1 to 1000000' });
+      if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0 || args.seed >= 2 ** 32)) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: 'seed', reason: 'must be an integer from 0 to 2^32 - 1' });
+      const built = args.debug ? await buildModule(dir, { debug: true }) : await ensureBuilt(dir);
+      return runFuzz(built, { json: args.json, fuzz: args.fuzz, profile: args.profile, ...(args.seed !== undefined ? { seed: args.seed } : {}) });
+    }
     const names = goldenCaseNames(dir);
     if (names.length === 0) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: 'dir', reason: `${dir}/test has no <case>.csv with a <case>.expected.json` });
     const step = progress(names.length + 1);
     step(`building ${dir}`);
-    const built = await ensureBuilt(dir);
+    const built = args.debug ? await buildModule(dir, { debug: true }) : await ensureBuilt(dir);
     const results: GoldenResult[] = [];
     for (const name of names) {
       step(`case ${name}`);
@@ -68,6 +82,7 @@ interface RunArgs extends GlobalArgs {
   config?: string[];
   'batch-size'?: number;
   profile: string;
+  debug: boolean;
 }
 
 export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
@@ -80,9 +95,10 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('config', { type: 'string', array: true, describe: 'param=value (repeatable)' })
       .option('batch-size', { type: 'number', describe: "samples per batch (default: the profile's batch.maxSamples)" })
       .option('profile', { type: 'string', default: 'sim-x86-64', describe: 'firmware profile whose module limits apply' })
+      .option('debug', { type: 'boolean', default: false, describe: 'use the debug build (source map): a fault names the file, line and function' })
       .example('$0 module run modules-as/examples/zscore --input vibration.csv --config threshold=2.5', 'find anomalies in a recording') as Argv<RunArgs>,
   handler: async (args) => {
-    const built = await ensureBuilt(resolve(args.dir));
+    const built = args.debug ? await buildModule(resolve(args.dir), { debug: true }) : await ensureBuilt(resolve(args.dir));
     const samples = readSamplesCsv(resolve(args.input));
     const output = await runModuleOnSamples(built, samples, {
       config: parseConfigValues(args.config),

@@ -9,6 +9,7 @@ import type { GlobalArgs } from '../global-options.js';
 import { emit, progress, table } from '../output.js';
 import { DEFAULT_PUBLISHER_KEY, loadSigningKey } from './keys.js';
 import { newCommand, runCommand, testCommand } from './module-authoring.js';
+import { devCommand } from './module-dev.js';
 
 interface ModuleSummary {
   name: string;
@@ -105,6 +106,7 @@ export const moduleCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(testCommand)
       .command(runCommand)
       .command(publish)
+      .command(devCommand)
       .command(list)
       .command(show)
       .demandCommand(1)

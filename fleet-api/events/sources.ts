@@ -64,6 +64,7 @@ function reportedSummary(state: ReportedState) {
       state: m.state,
       ...(m.reason !== undefined ? { reason: m.reason } : {}),
       ...(m.lastFault !== undefined ? { lastFault: m.lastFault } : {}),
+      ...(m.faultAt !== undefined ? { faultAt: m.faultAt } : {}),
       faults: m.faults,
     })),
     errors: state.errors.map((e) => ({ code: e.code, message: e.message })),

@@ -4,6 +4,7 @@
  */
 import { ByteReader, ByteWriter, encodeS32, encodeU32 } from './bytes.js';
 import { Op, isValueType, readInstruction, type FuncRef } from './instructions.js';
+import type { CopiedRun } from './offset-map.js';
 
 /** What the rewritten code refers to: the fuel global, the tick import, the function index map. */
 export interface MeterPlan {
@@ -109,6 +110,8 @@ export interface RewrittenBody {
   readonly charges: number;
   /** Offsets in `bytes` (locals included) of the checkpoints' `if` instructions. */
   readonly unlikely: number[];
+  /** The original instructions' runs: `to` relative to `bytes`, `from` absolute in `module`. */
+  readonly copied: CopiedRun[];
 }
 
 /**
@@ -163,6 +166,7 @@ export function rewriteBody(module: Uint8Array, start: number, end: number, labe
 
   const w = new ByteWriter();
   const unlikely: number[] = [];
+  const runs: CopiedRun[] = [];
   let copied = start;
   // A length charge needs one scratch i32 local, declared after all others.
   const charges = edits.some((edit) => edit.charge !== undefined);
@@ -171,16 +175,21 @@ export function rewriteBody(module: Uint8Array, start: number, end: number, labe
     copied = localsEnd;
   }
   for (const edit of edits) {
+    runs.push({ to: w.length, from: copied, length: edit.at - copied });
     w.bytes(module.subarray(copied, edit.at));
     if (edit.region !== undefined || edit.charge !== undefined) {
       const checkpoint = edit.charge !== undefined ? lengthCheckpointBytes(plan, locals, edit.charge) : checkpointBytes(plan, Math.max(1, weights[edit.region!]!));
       unlikely.push(w.length + checkpoint.ifAt);
       w.u8(...checkpoint.bytes);
-    } else w.u32(edit.index!);
+    } else {
+      runs.push({ to: w.length, from: edit.at, length: 0 });
+      w.u32(edit.index!);
+    }
     copied = edit.end;
   }
+  runs.push({ to: w.length, from: copied, length: end - copied });
   w.bytes(module.subarray(copied, end));
-  return { bytes: w.finish(), checkpoints: weights.length, charges: edits.filter((edit) => edit.charge !== undefined).length, unlikely };
+  return { bytes: w.finish(), checkpoints: weights.length, charges: edits.filter((edit) => edit.charge !== undefined).length, unlikely, copied: runs };
 }
 
 /**

@@ -2,7 +2,8 @@
  * Rewrites a verified module so it meters its own CPU use: walks every section, lets each
  * rewriter produce its new payload, and reassembles the binary in the spec's section order.
  */
-import { ByteReader, ByteWriter } from './bytes.js';
+import { ByteReader, ByteWriter, encodeU32 } from './bytes.js';
+import { CodeOffsetMap, shiftRuns, type CopiedRun } from './offset-map.js';
 import type { MeterPlan } from './code.js';
 import {
   declaredCount,
@@ -26,6 +27,8 @@ export interface MeteredBinary {
   readonly checkpoints: number;
   /** Length charges inserted: one before each bulk memory or table instruction and each memory.grow. */
   readonly charges: number;
+  /** Offsets in `wasm` back to offsets in the original binary, for a trap's source line (wasm-host/source-locator.ts). */
+  readonly codeOffsets: CodeOffsetMap;
 }
 
 export interface MeteringOptions {
@@ -75,12 +78,14 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
   let checkpoints = 0;
   let charges = 0;
   let branchHints: Uint8Array | undefined;
+  let copied: CopiedRun[] = [];
   if (code) {
     const rewritten = rewriteCode(code, plan, imports.functions, params);
     payloads.set(SectionId.code, rewritten.payload);
     checkpoints = rewritten.checkpoints;
     charges = rewritten.charges;
     branchHints = rewritten.branchHints;
+    copied = rewritten.copied;
   } else if (declaredFunctions > 0) {
     throw new MeteringRefusal(`function section declares ${declaredFunctions} functions but the code section is missing`);
   }
@@ -106,10 +111,13 @@ export function instrumentForMetering(wasm: Uint8Array, options: MeteringOptions
     writeMissingBefore(SECTION_ORDER.indexOf(section.id));
     // The hints must precede the code they describe.
     if (section.id === SectionId.code && branchHints) writeSection(out, SectionId.custom, new ByteWriter().name(BRANCH_HINT_SECTION).bytes(branchHints).finish());
-    writeSection(out, section.id, payloads.get(section.id) ?? wasm.subarray(section.start, section.end));
+    const payload = payloads.get(section.id) ?? wasm.subarray(section.start, section.end);
+    // The payload starts after the section's id byte and its size.
+    if (section.id === SectionId.code) copied = shiftRuns(copied, out.length + 1 + encodeU32(payload.length).length);
+    writeSection(out, section.id, payload);
   }
   writeMissingBefore(Infinity);
-  return { wasm: out.finish(), checkpoints, charges };
+  return { wasm: out.finish(), checkpoints, charges, codeOffsets: new CodeOffsetMap(copied) };
 }
 
 function writeCustom(out: ByteWriter, wasm: Uint8Array, section: Section, plan: MeterPlan): void {

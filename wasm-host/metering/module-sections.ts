@@ -4,7 +4,8 @@
  * (fuel exported, function indices shifted), start, elements and code. A missing section is
  * written from an empty one.
  */
-import { ByteReader, ByteWriter } from './bytes.js';
+import { ByteReader, ByteWriter, encodeU32 } from './bytes.js';
+import { shiftRuns, type CopiedRun } from './offset-map.js';
 import { copyConstExpr, rewriteBody, type MeterPlan } from './code.js';
 import { isValueType } from './instructions.js';
 import { expectEnd } from './sections.js';
@@ -198,6 +199,8 @@ export interface RewrittenCode {
   readonly charges: number;
   /** The `metadata.code.branch_hint` payload: every checkpoint's branch marked unlikely. */
   readonly branchHints: Uint8Array;
+  /** The original code's runs, `to` relative to `payload`. */
+  readonly copied: CopiedRun[];
 }
 
 /** The parameter count of each declared function, from the function section and the types' parameter counts. */
@@ -224,6 +227,7 @@ export function rewriteCode(r: ByteReader, plan: MeterPlan, importedFunctions: n
   const hints = new ByteWriter().u32(count);
   let checkpoints = 0;
   let charges = 0;
+  const copied: CopiedRun[] = [];
   for (let i = 0; i < count; i++) {
     const size = r.u32();
     const start = r.at;
@@ -231,11 +235,12 @@ export function rewriteCode(r: ByteReader, plan: MeterPlan, importedFunctions: n
     const body = rewriteBody(r.bytes, start, r.at, `function ${importedFunctions + i}`, plan, params[i]!);
     checkpoints += body.checkpoints;
     charges += body.charges;
+    copied.push(...shiftRuns(body.copied, w.length + encodeU32(body.bytes.length).length));
     w.sized(body.bytes);
     // Hint entries: function index (after the shift), then (offset, size 1, 0x00 = unlikely).
     hints.u32(plan.remap(importedFunctions + i)).u32(body.unlikely.length);
     for (const at of body.unlikely) hints.u32(at).u32(1).u8(0x00);
   }
   expectEnd(r);
-  return { payload: w.finish(), checkpoints, charges, branchHints: hints.finish() };
+  return { payload: w.finish(), checkpoints, charges, branchHints: hints.finish(), copied };
 }

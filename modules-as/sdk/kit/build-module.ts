@@ -12,11 +12,18 @@ import { describeProblems, withDefaults } from '../../../common/validate.js';
 import { reasonOf } from '../../../common/errors.js';
 import { moduleKitErrors } from './errors.js';
 import { kitSdkSearchPath } from './sdk-location.js';
+import { DEBUG_BUILD_FLAGS, diagnosticCollector, embedSourceMap } from './debug-build.js';
 
 export type BuildTarget = 'release' | 'debug';
 
 export interface BuildOptions {
   target?: BuildTarget;
+  /**
+   * A debug build (debug-build.ts): asc's --debug --sourceMap, the map embedded in the binary so
+   * faults name the source line. Builds the `debug` target (build/debug.wasm, beside the release
+   * build) unless `target` says otherwise.
+   */
+  debug?: boolean;
 }
 
 export interface BuiltModule {
@@ -84,28 +91,32 @@ function serialised<T>(task: () => Promise<T>): Promise<T> {
   return run;
 }
 
-async function compile(dir: string, target: BuildTarget, outFile: string): Promise<Uint8Array<ArrayBuffer>> {
+async function compile(dir: string, target: BuildTarget, outFile: string, debug = false): Promise<Uint8Array<ArrayBuffer>> {
   const entry = join(dir, MODULE_ENTRY);
   if (!existsSync(entry)) throw moduleKitErrors.WF_MODULE_DIR_MISSING({ dir, file: MODULE_ENTRY });
   let binary: Uint8Array | undefined;
+  let sourceMap: string | undefined;
   const errors: string[] = [];
+  const diagnostics = diagnosticCollector(dir);
   const result = await asc.main(
-    [entry, '--config', join(dir, 'asconfig.json'), '--target', target, '--outFile', outFile, '--noColors', ...ABI_BUILD_FLAGS, ...resolutionFlags(dir)],
+    [entry, '--config', join(dir, 'asconfig.json'), '--target', target, '--outFile', outFile, '--noColors', ...ABI_BUILD_FLAGS, ...resolutionFlags(dir), ...(debug ? DEBUG_BUILD_FLAGS : [])],
     {
       stdout: { write: () => undefined },
       stderr: { write: (chunk) => void errors.push(String(chunk)) },
+      reportDiagnostic: diagnostics.report,
       // Captured instead of written so the file on disk is replaced atomically below: another
       // process (a parallel test file) may be reading it.
       writeFile: (name, contents) => {
         if (name.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
+        if (name.endsWith('.wasm.map') && typeof contents === 'string') sourceMap = contents;
       },
     },
   );
   if (result.error || !binary) {
     const reason = errors.join('').trim() || reasonOf(result.error ?? 'no binary emitted');
-    throw moduleKitErrors.WF_MODULE_COMPILE_FAILED({ dir, reason });
+    throw moduleKitErrors.WF_MODULE_COMPILE_FAILED({ dir, reason, problems: diagnostics.problems });
   }
-  return new Uint8Array(binary);
+  return debug ? embedSourceMap(binary, sourceMap, dir) : new Uint8Array(binary);
 }
 
 async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
@@ -122,13 +133,13 @@ export function assertAbi(dir: string, bytes: Uint8Array<ArrayBuffer>): void {
 }
 
 export async function buildModule(dir: string, options: BuildOptions = {}): Promise<BuiltModule> {
-  const target = options.target ?? 'release';
+  const target = options.target ?? (options.debug ? 'debug' : 'release');
   const manifest = await readManifest(dir);
   if (manifest.abi !== ABI_VERSION) {
     throw moduleKitErrors.WF_MODULE_MANIFEST_INVALID({ dir, reason: `abi is ${manifest.abi}, but the SDK builds ABI ${ABI_VERSION} modules: set "abi": ${ABI_VERSION} in manifest.json` });
   }
   const wasmPath = await targetOutFile(dir, target);
-  const bytes = await serialised(() => compile(dir, target, wasmPath));
+  const bytes = await serialised(() => compile(dir, target, wasmPath, options.debug === true));
   assertAbi(dir, bytes);
   await writeAtomically(wasmPath, bytes);
   return { wasmPath, manifest, bytes };
