@@ -19,6 +19,7 @@ import { benchInventory } from './inventory.js';
 import { benchReconnectStorm } from './reconnect-storm.js';
 import { benchAggregateQuery } from './aggregate-query.js';
 import { benchSseFanout } from './sse-fanout.js';
+import { benchSoak, lastSoakSection } from './soak/soak.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -29,6 +30,8 @@ export interface BenchSuite {
   /** Bullet points for RESULTS.md's notes. */
   readonly notes: readonly string[];
   readonly optIn?: boolean;
+  /** A section of its own below the notes (markdown from its `## ` heading), after `run`. */
+  readonly section?: () => string | undefined;
 }
 
 async function moduleThroughput(): Promise<BenchFigure[]> {
@@ -143,6 +146,16 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchSseFanout,
     notes: [
       'SSE fan-out: 1,000 simulated devices report one result batch each per round through the real ingest path (SQLite commit, rollups, one event per batch); CPU of the whole process per event published, with 200 SSE streams on loopback (raw sockets that discard what they read) against none. Each event is serialised once at publish; a stream writes the shared frame.',
+    ],
+  },
+  {
+    name: 'soak',
+    title: 'soak (200 agents for 30 minutes: RSS and event-loop delay every minute)',
+    run: benchSoak,
+    optIn: true,
+    section: () => lastSoakSection,
+    notes: [
+      'Soak: WF_SOAK_AGENTS real agents (default 200; WF_SOAK_AGENTS_PER_PROCESS to a process, default 20, each agent its own state directory, ema deployed, one result a second each) against the one-process server in its own process for WF_SOAK_MINUTES (default 30). Every minute each process reports its RSS, heap and event-loop delay (perf_hooks.monitorEventLoopDelay, reset each minute); the RSS rows are the least-squares slope per minute against the mean, flat when within two standard errors of zero. The per-minute table is the section below the notes.',
     ],
   },
 ];
