@@ -75,10 +75,14 @@ export function moduleFit(profile: FirmwareProfile, demand: ModuleDemand): FitRe
     if (minimum !== undefined && minimum > granted) {
       return { field: memoryField, reason: `${who} needs at least ${pagesText(minimum)} of memory; it would be granted ${pagesText(granted)} (${why})` };
     }
+    // A binary whose sections cannot be read is no question of fit: validation refuses it, with its own reason.
     const checked = checkFootprint(demand.wasm);
-    if ('reason' in checked) return { field: 'wasm', reason: `${who}: ${checked.reason}` };
-    const left = linearMemoryPages(checked.footprint, granted, minimum ?? 1);
-    if ('reason' in left) return { field: memoryField, reason: `${who}: ${left.reason} (${why})` };
+    if ('reason' in checked) {
+      if (checked.limit !== 'binary') return { field: 'wasm', reason: `${who}: ${checked.reason}` };
+    } else {
+      const left = linearMemoryPages(checked.footprint, granted, minimum ?? 1);
+      if ('reason' in left) return { field: memoryField, reason: `${who}: ${left.reason} (${why})` };
+    }
   }
   if (demand.alongside !== undefined) {
     const overBudget = memoryBudgetProblem(profile, [...demand.alongside, granted]);
