@@ -68,3 +68,32 @@ export function mergeResults(existing: string, figures: readonly BenchFigure[], 
   out.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
   return out.join('\n') + '\n';
 }
+
+/**
+ * Sections a suite owns below the notes (the soak's per-minute table), by heading: each runs from
+ * its `## ` heading to the next. A run keeps the ones it did not rewrite.
+ */
+export function ownSections(markdown: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  const lines = markdown.split('\n');
+  let heading: string | undefined;
+  let body: string[] = [];
+  const close = () => {
+    if (heading !== undefined && heading !== '## Notes') sections.set(heading, [heading, ...body].join('\n').trimEnd());
+  };
+  for (const line of lines) {
+    if (line.startsWith('## ')) {
+      close();
+      heading = line;
+      body = [];
+    } else body.push(line);
+  }
+  close();
+  return sections;
+}
+
+/** `markdown` (table and notes, no own sections) with `sections` appended. */
+export function withSections(markdown: string, sections: ReadonlyMap<string, string>): string {
+  const base = [...ownSections(markdown).keys()].reduce((text, heading) => text.slice(0, text.indexOf(`\n${heading}\n`) + 1), markdown).trimEnd();
+  return [base, ...sections.values()].join('\n\n') + '\n';
+}

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fromRoot } from '../common/paths.js';
-import { mergeResults, renderResults } from './results-md.js';
+import { mergeResults, ownSections, renderResults, withSections } from './results-md.js';
 import { SUITES } from './suites.js';
 import type { BenchFigure } from './figure.js';
 
@@ -37,5 +37,11 @@ const partial = names.length > 0 && existsSync(path);
 const markdown = partial
   ? mergeResults(readFileSync(path, 'utf8'), figures, chosen.map((s) => s.name), command, notes)
   : renderResults(figures, command, notes);
-writeFileSync(path, markdown);
+// Sections of their own (the soak's per-minute table) survive runs that do not rewrite them.
+const sections = existsSync(path) ? ownSections(readFileSync(path, 'utf8')) : new Map<string, string>();
+for (const suite of chosen) {
+  const section = suite.section?.();
+  if (section) sections.set(section.split('\n')[0]!, section);
+}
+writeFileSync(path, withSections(markdown, sections));
 process.stdout.write(markdown);

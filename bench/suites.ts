@@ -21,6 +21,7 @@ import { benchAggregateQuery } from './aggregate-query.js';
 import { benchSseFanout } from './sse-fanout.js';
 import { benchCustodyReceive } from './custody-receive.js';
 import { benchDevLoop } from './dev-loop.js';
+import { benchSoak, lastSoakSection } from './soak/soak.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -31,6 +32,8 @@ export interface BenchSuite {
   /** Bullet points for RESULTS.md's notes. */
   readonly notes: readonly string[];
   readonly optIn?: boolean;
+  /** A section of its own below the notes (markdown from its `## ` heading), after `run`. */
+  readonly section?: () => string | undefined;
 }
 
 async function moduleThroughput(): Promise<BenchFigure[]> {
@@ -162,6 +165,16 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchCustodyReceive,
     notes: [
       'Custody receive: a hub\'s custody (hub/custody) takes result payloads of 50 devices, validates each batch by the API\'s rules, appends them to its log and fdatasyncs before the ack is ready (one fdatasync shared by the receives of one event-loop turn); timed until every batch is acknowledged. Baseline in the same run: the agents\' own spool (one per device) appending the same batches and syncing after as many appends as custody has receives in flight. `results`: 20,000 lone batches, 50 in flight; `spooled`: 50,000 batches in SpooledResults of 500, 4 in flight. Median of 3 rounds.',
+    ],
+  },
+  {
+    name: 'soak',
+    title: 'soak (200 agents for 30 minutes: RSS and event-loop delay every minute)',
+    run: benchSoak,
+    optIn: true,
+    section: () => lastSoakSection,
+    notes: [
+      'Soak: WF_SOAK_AGENTS real agents (default 200; WF_SOAK_AGENTS_PER_PROCESS to a process, default 20, each agent its own state directory, ema deployed, one result a second each) against the one-process server in its own process for WF_SOAK_MINUTES (default 30). Every minute each process reports its RSS, heap and event-loop delay (perf_hooks.monitorEventLoopDelay, reset each minute); the RSS rows are the least-squares slope per minute against the mean, flat when within two standard errors of zero. The per-minute table is the section below the notes.',
     ],
   },
 ];

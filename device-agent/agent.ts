@@ -109,6 +109,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     spoolDir: join(config.stateDir, 'spool'),
     spool: profile.spool,
     logger,
+    ackTimeoutMs: config.resultAckTimeoutMs,
     onLoss: () => events.emit('loss'),
     // Counted on the module that produced each, so one bad module shows by name [WF-P-NACK-1].
     onRefused: (refused) => {

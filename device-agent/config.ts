@@ -13,6 +13,7 @@ import { loadProfile, type FirmwareProfile } from '../firmware-profiles/index.js
 import { AgentTrustSchema, DEVICE_ID_PATTERN } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
 import { ISOLATIONS, type Isolation } from '../wasm-host/select.js';
+import { DEFAULT_ACK_TIMEOUT_MS } from './spool/sender.js';
 
 export const DEFAULT_MODULE_FETCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_RECONNECT_PERIOD_MS = 2_000;
@@ -74,6 +75,11 @@ export const AgentConfigSchema = Type.Object(
     reconnectPeriodMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, default: DEFAULT_RECONNECT_PERIOD_MS })),
     /** The widest reconnect window the backoff grows to. */
     reconnectMaxMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, default: DEFAULT_RECONNECT_MAX_MS })),
+    /**
+     * How long a published result waits for the API's ack before it is sent again (after a
+     * connect the first resends come sooner: device-agent/spool/sender.ts).
+     */
+    resultAckTimeoutMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: DEFAULT_ACK_TIMEOUT_MS })),
   },
   { additionalProperties: false },
 );
@@ -81,7 +87,7 @@ export const AgentConfigSchema = Type.Object(
 /** What callers may pass: the defaulted fields may be left out. */
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 /** After validation every defaulted field is present. */
-type DefaultedAgentConfig = AgentConfig & { broker: AgentConfig['broker'] & { url: string; urls: string[] } } & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; spareWorker: boolean; isolation: Isolation };
+type DefaultedAgentConfig = AgentConfig & { broker: AgentConfig['broker'] & { url: string; urls: string[] } } & { moduleFetchTimeoutMs: number; reconnectPeriodMs: number; reconnectMaxMs: number; resultAckTimeoutMs: number; spareWorker: boolean; isolation: Isolation };
 export type ResolvedAgentConfig = Readonly<DefaultedAgentConfig>;
 
 /**

@@ -16,6 +16,8 @@ export interface ResultPathOptions {
   readonly spoolDir: string;
   readonly spool: FirmwareProfile['spool'];
   readonly logger: Logger;
+  /** See SenderOptions.ackTimeoutMs. */
+  readonly ackTimeoutMs?: number;
   /** A loss counter changed (spool full, too old, unwritable): worth a report soon. */
   readonly onLoss: () => void;
   /** The API refused results for good (negative ack [WF-P-NACK-1]); they are counted and never resent. */
@@ -34,7 +36,7 @@ export class ResultPath {
     this.logger = options.logger;
     this.spool = new Spool(options.spoolDir, { ...options.spool, logger: options.logger.child({ component: 'spool' }) });
     this.spool.onLoss = options.onLoss;
-    this.sender = new ResultSender(client, this.spool, { deviceId: options.deviceId, logger: options.logger, onRefused: options.onRefused });
+    this.sender = new ResultSender(client, this.spool, { deviceId: options.deviceId, logger: options.logger, onRefused: options.onRefused, ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}) });
   }
 
   get ackTopic(): string {

@@ -6,11 +6,15 @@
  *  - the initial memory its binary declares for `env.memory` above the pages it would be granted
  *    (the profile's ceiling, lowered by its own and its deployment's requests; instantiation
  *    would fail on every start);
+ *  - its tables and compiled code (wasm-host/footprint.ts): over the caps every device enforces,
+ *    or leaving less linear memory than its binary needs once charged to the pages it would be
+ *    granted (the sandbox charges them the same way, so the agent and the API agree);
  *  - an input source the profile does not have;
  *  - on one device, the granted memory of all its modules together above the profile's budget
  *    (the API checks the whole desired state; the agent each module against those running).
  */
 import { grantLimits, importedMemoryMinimum, type Manifest, type ModuleLimits } from '../protocol/index.js';
+import { checkFootprint, linearMemoryPages } from '../wasm-host/footprint.js';
 import type { FirmwareProfile } from './schema.js';
 
 const PAGE_BYTES = 65536;
@@ -33,7 +37,8 @@ export interface ModuleDemand {
  * the reason in words made from it.
  *  - `input`: the source it names is not the profile's;
  *  - `limits/memoryPages`: a requested memoryPages limit grants less than its binary needs;
- *  - `wasm`: its binary needs more memory than the profile's ceiling;
+ *  - `wasm`: its binary needs more memory than the profile's ceiling, or its tables and code
+ *    overstep a cap or leave too little of that memory;
  *  - `alongside`: it does not fit the memory budget beside the modules already running.
  */
 export interface FitRefusal {
@@ -64,13 +69,19 @@ export function moduleFit(profile: FirmwareProfile, demand: ModuleDemand): FitRe
   const granted = grantedMemoryPages(profile, manifest, demand.limits);
   if (demand.wasm) {
     const minimum = importedMemoryMinimum(demand.wasm);
+    const requested = granted < profile.moduleLimits.memoryPages;
+    const why = requested ? 'its requested memoryPages limit' : `profile ${profile.name}'s ceiling`;
+    const memoryField = requested ? 'limits/memoryPages' : 'wasm';
     if (minimum !== undefined && minimum > granted) {
-      const requested = granted < profile.moduleLimits.memoryPages;
-      const why = requested ? 'its requested memoryPages limit' : `profile ${profile.name}'s ceiling`;
-      return {
-        field: requested ? 'limits/memoryPages' : 'wasm',
-        reason: `${who} needs at least ${pagesText(minimum)} of memory; it would be granted ${pagesText(granted)} (${why})`,
-      };
+      return { field: memoryField, reason: `${who} needs at least ${pagesText(minimum)} of memory; it would be granted ${pagesText(granted)} (${why})` };
+    }
+    // A binary whose sections cannot be read is no question of fit: validation refuses it, with its own reason.
+    const checked = checkFootprint(demand.wasm);
+    if ('reason' in checked) {
+      if (checked.limit !== 'binary') return { field: 'wasm', reason: `${who}: ${checked.reason}` };
+    } else {
+      const left = linearMemoryPages(checked.footprint, granted, minimum ?? 1);
+      if ('reason' in left) return { field: memoryField, reason: `${who}: ${left.reason} (${why})` };
     }
   }
   if (demand.alongside !== undefined) {

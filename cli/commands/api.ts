@@ -1,9 +1,9 @@
-/** `wasmfleet api`: the fleet REST API, its jobs and its MQTT link, connecting to a broker URL, until SIGINT/SIGTERM. */
+/** `wasmfleet api`: the fleet REST API, its jobs and its MQTT link, connecting to a broker URL, until SIGINT/SIGTERM; then it exits within PROCESS_STOP_BOUND_MS. */
 import type { Argv, CommandModule } from 'yargs';
 import { startApiProcess } from '../../platform/start-api.js';
 import { createLogger } from '../../common/logger.js';
 import { DEFAULT_MQTT_URL } from '../../common/network-defaults.js';
-import { untilShutdownSignal } from '../../common/signals.js';
+import { exitWhenStopped, untilShutdownSignal } from '../../common/signals.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit } from '../output.js';
 import { apiLines, publicUrlOptions, withApiOptions, withDataOptions, type ApiListenArgs, type DataArgs } from './listener-options.js';
@@ -30,6 +30,7 @@ export const apiCommand: CommandModule<GlobalArgs, ApiArgs> = {
       .example('$0 api --mqtt-url mqtt://node-a:1883 --mqtt-url mqtt://node-b:1883 --redis redis://redis:6379 --public-mqtt-url mqtt://node-a:1883 --public-mqtt-url mqtt://node-b:1883', 'beside two broker nodes on one Redis')
       .example('$0 api --mqtt-url mqtts://broker.plant.lan:8883 --mqtt-ca ./data/tls/ca.crt', 'through the broker\'s TLS listener') as Argv<ApiArgs>,
   handler: async (args) => {
+    const logger = createLogger({ component: 'platform' });
     const running = await startApiProcess(
       {
         dataDir: args.data,
@@ -43,7 +44,7 @@ export const apiCommand: CommandModule<GlobalArgs, ApiArgs> = {
         ...(args['mqtt-cert'] ? { mqttCertFile: args['mqtt-cert'] } : {}),
         ...(args['mqtt-key'] ? { mqttKeyFile: args['mqtt-key'] } : {}),
       },
-      createLogger({ component: 'platform' }),
+      logger,
     );
     const { api, apiUrl, dataDir, newAdminToken } = running;
     const summary = {
@@ -62,7 +63,11 @@ export const apiCommand: CommandModule<GlobalArgs, ApiArgs> = {
         'Press Ctrl-C to stop.',
       ].join('\n'),
     );
-    await untilShutdownSignal();
-    await running.close();
+    const signal = await untilShutdownSignal();
+    logger.info('signal received; stopping', { signal });
+    exitWhenStopped(
+      running.close().then(() => logger.info('api process stopped')),
+      { logger },
+    );
   },
 };

@@ -6,6 +6,15 @@
  *
  * What is published but not acked within `ackTimeoutMs`, or when the link drops, is sent again
  * from the oldest unacked result; the API stores each (device, seq) once, so a resend is harmless.
+ *
+ * After a (re)connect, the oldest unacked result waits only `resendAfterConnectMs` (doubling for
+ * each of at most MAX_EARLY_RESENDS resends) when nothing has been acked since the connect, or
+ * when a newer result has been: a broker that has just restarted (a fresh in-memory one, or one
+ * process with the API) can take a device's publish before the API has subscribed and drop it
+ * with a PUBACK, and the API acks a device's results in the order they were published, so an ack
+ * past an older result means that one is lost. Then the sender falls back to `ackTimeoutMs`; a
+ * dead API gets at most MAX_EARLY_RESENDS extra sends per connect, and connects are spaced by
+ * the reconnect backoff (docs/operations.md §Restarts).
  */
 import type { MqttClient } from 'mqtt';
 import { reasonOf } from '../../common/errors.js';
@@ -26,6 +35,8 @@ export interface SenderOptions {
   /** Results published and not yet acked at most; past that the sender waits for acks. */
   readonly window?: number;
   readonly ackTimeoutMs?: number;
+  /** After a connect, for the early resends: the first one's wait, doubled for each next one. */
+  readonly resendAfterConnectMs?: number;
   /** Spooled publishes awaiting their PUBACK at most. */
   readonly maxPublishesInFlight?: number;
   readonly logger?: Logger;
@@ -46,6 +57,9 @@ export interface SenderStats {
 /** Also bounds what the spool rescues in memory when it drops a segment (spool.ts). */
 export const DEFAULT_WINDOW = 5_000;
 export const DEFAULT_ACK_TIMEOUT_MS = 15_000;
+export const DEFAULT_RESEND_AFTER_CONNECT_MS = 1_000;
+/** Resends after a connect before the first ack (waits of 1, 2, 4 s by default), then ackTimeoutMs alone. */
+export const MAX_EARLY_RESENDS = 3;
 const DEFAULT_PUBLISHES_IN_FLIGHT = 16;
 /** JSON framing of a SpooledResults around its batches, with room to spare. */
 const ENVELOPE_SLACK = 1024;
@@ -53,6 +67,10 @@ const ENVELOPE_SLACK = 1024;
 export class ResultSender {
   private readonly window: number;
   private readonly ackTimeoutMs: number;
+  private readonly resendAfterConnectMs: number;
+  /** The newest seq acked since the last connect; -1 for none (the API may not have subscribed yet). */
+  private newestAckedSinceConnect = -1;
+  private earlyResends = MAX_EARLY_RESENDS;
   private readonly maxPublishes: number;
   private readonly logger: Logger;
   private readonly resultsTopic: string;
@@ -78,12 +96,15 @@ export class ResultSender {
     this.spooledTopic = topics.device(options.deviceId, 'spooled');
     this.ackTopic = topics.device(options.deviceId, 'ack');
     this.prefix = Buffer.from(`{"v":${PROTOCOL_VERSION},"deviceId":${JSON.stringify(options.deviceId)},"batches":[`);
-    this.ackTimer = setInterval(() => this.checkAcks(), Math.max(50, Math.floor(this.ackTimeoutMs / 4)));
+    this.resendAfterConnectMs = Math.min(options.resendAfterConnectMs ?? DEFAULT_RESEND_AFTER_CONNECT_MS, this.ackTimeoutMs);
+    this.ackTimer = setInterval(() => this.checkAcks(), Math.max(50, Math.floor(Math.min(this.ackTimeoutMs / 4, this.resendAfterConnectMs / 2))));
     this.ackTimer.unref?.();
   }
 
   /** A (re)connect: every unacked result is sent again, oldest first. */
   onConnect(): void {
+    this.newestAckedSinceConnect = -1;
+    this.earlyResends = 0;
     this.spool.rewind();
     this.pump();
   }
@@ -97,6 +118,7 @@ export class ResultSender {
       this.logger.warn('results ack dropped', { code: decoded.error.code, reason: decoded.error.message });
       return true;
     }
+    for (const [, last] of decoded.value.stored) this.newestAckedSinceConnect = Math.max(this.newestAckedSinceConnect, last);
     this.stats_.acked += this.spool.ack(decoded.value.stored);
     if (decoded.value.refused) {
       // Forgotten, not resent: resending what the API cannot store would only hold the window [WF-P-NACK-1].
@@ -161,10 +183,23 @@ export class ResultSender {
     });
   }
 
+  /** Nothing acked since the connect, or something newer than the oldest unacked result. */
+  private lostSinceConnect(): boolean {
+    if (this.newestAckedSinceConnect < 0) return true;
+    const oldestSeq = this.spool.oldestInflightSeq();
+    return oldestSeq !== undefined && this.newestAckedSinceConnect > oldestSeq;
+  }
+
   private checkAcks(): void {
     if (!this.client.connected) return;
     const oldest = this.spool.oldestInflightSentAt();
-    if (oldest > 0 && Date.now() - oldest > this.ackTimeoutMs && this.publishesInFlight === 0) {
+    const waited = Date.now() - oldest;
+    if (oldest > 0 && this.publishesInFlight === 0 && this.earlyResends < MAX_EARLY_RESENDS && waited > this.resendAfterConnectMs * 2 ** this.earlyResends && this.lostSinceConnect()) {
+      this.earlyResends += 1;
+      this.stats_.resends += 1;
+      this.logger.debug('no ack since the connect; resending from the oldest', { pending: this.spool.pending, resend: this.earlyResends });
+      this.spool.rewind();
+    } else if (oldest > 0 && waited > this.ackTimeoutMs && this.publishesInFlight === 0) {
       this.stats_.resends += 1;
       this.logger.info('results not acked in time; resending from the oldest', { pending: this.spool.pending });
       this.spool.rewind();

@@ -169,6 +169,15 @@ export class Spool {
     for (let i = this.head; i < this.entries.length; i++) this.entries[i]!.sentAt = 0;
   }
 
+  /** The seq of the oldest published, unacked entry; undefined if none. */
+  oldestInflightSeq(): number | undefined {
+    for (let i = this.head; i < this.cursor; i++) {
+      const entry = this.entries[i]!;
+      if (!entry.done && entry.sentAt > 0) return entry.seq;
+    }
+    return undefined;
+  }
+
   /** When the oldest published, unacked entry was published; 0 if none. */
   oldestInflightSentAt(): number {
     for (let i = this.head; i < this.cursor; i++) {

@@ -5,6 +5,7 @@ import { requestedLimits } from '../../protocol/index.js';
 import { collect, connectClient, startApi, waitFor, type Harness } from './helpers/harness.js';
 import { provision, signedModuleBody } from './helpers/fleet.js';
 import { abiModule, manifestFor } from './helpers/wasm.js';
+import { moduleFootprint } from '../../wasm-host/footprint.js';
 
 /** Uploads a module whose manifest requests `limits` and whose binary declares `memoryMinimum` pages. */
 async function uploadWith(h: Harness, version: string, limits: Record<string, number> | undefined, memoryMinimum = 1): Promise<void> {
@@ -120,5 +121,11 @@ test('a memoryPages request below the binary minimum is refused at deploy time w
     /device gw-01 \(profile sim-x86-64\) cannot run it: ema@1\.0\.0 needs at least 20 pages \(1280 KiB\) of memory; it would be granted 8 pages \(512 KiB\) \(its requested memoryPages limit\)/,
   );
   assert.equal((await h.call('GET', '/api/v1/deployments')).body.deployments.length, 0, 'nothing stored for a refused deployment');
-  assert.equal((await deploy({ memoryPages: 20 })).status, 201, 'exactly the minimum fits');
+  // Its tables and code are charged to the same pages, as the agent's sandbox charges them
+  // (firmware-profiles/fit.ts): exactly the minimum leaves too little, the minimum plus them fits.
+  const overhead = moduleFootprint(abiModule({ label: 'ema@1.0.0', memoryMinimum: 20 })).overheadPages;
+  const tight = await deploy({ memoryPages: 20 });
+  assert.equal(tight.status, 422, JSON.stringify(tight.body));
+  assert.match(tight.body.error.message, new RegExp(`its tables and code cost .* \\(${overhead} pages?\\) of its memory budget of 20 pages, leaving ${20 - overhead} pages of linear memory; it needs 20`));
+  assert.equal((await deploy({ memoryPages: 20 + overhead })).status, 201, 'the minimum plus the tables and code fits');
 });

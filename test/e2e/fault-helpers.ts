@@ -4,6 +4,7 @@
  * and the exact accounting every fault test ends with: each result seq an agent produced is
  * either stored once in SQLite or counted as dropped by that agent, and nothing else.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,13 +66,15 @@ export class Fleet {
   private constructor(
     readonly mqttPort: number,
     readonly httpPort: number,
+    dataDir?: string,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'wf-fault-'));
-    this.dataDir = join(this.dir, 'data');
+    this.dataDir = dataDir ?? join(this.dir, 'data');
   }
 
-  static async start(t: TestContext): Promise<Fleet> {
-    const fleet = new Fleet(await freePort(), await freePort());
+  /** `dataDir`: the server's data directory somewhere else than the fleet's temp dir (e.g. on a tiny disk). */
+  static async start(t: TestContext, options: { dataDir?: string } = {}): Promise<Fleet> {
+    const fleet = new Fleet(await freePort(), await freePort(), options.dataDir);
     t.after(async () => {
       for (const runs of fleet.agents.values()) await Promise.all(runs.map((run) => run.process.stop()));
       await fleet.server?.stop();
@@ -183,6 +186,31 @@ export class Fleet {
       timeoutMs,
       250,
     );
+  }
+}
+
+/** A tmpfs of `bytes` mounted on a fresh directory (root only), unmounted after the test; undefined where mounting is not allowed. */
+export function tinyDisk(t: TestContext, bytes: number): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'wf-tinydisk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  t.after(() => {
+    execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** Fills what is left of the disk holding `dir`: from here every write there fails with ENOSPC. */
+export function fillDisk(dir: string): void {
+  try {
+    writeFileSync(join(dir, 'filler'), Buffer.alloc(64 * 1024 * 1024));
+  } catch (error) {
+    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
   }
 }
 

@@ -4,16 +4,14 @@
  * logged), whatever their peers or their disk do. The harness waits far longer than the bound
  * before it would SIGKILL, so a hang fails the test (exit code null) without timing anything.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, Fleet, logLines, stoppedLog, type AgentRun } from './fault-helpers.js';
+import { assertExactAccounting, fillDisk, Fleet, logLines, stoppedLog, tinyDisk, type AgentRun } from './fault-helpers.js';
 
 /** Far past the 5 s bound: only a process that hangs gets here. */
 const HANG_MS = 30_000;
@@ -61,22 +59,6 @@ test('agent: the broker hangs and then dies during the stop; the agent still exi
   assert.equal(counts.dropped, 0, 'nothing lost: the first run kept on disk what it could not send');
 });
 
-/** A tmpfs of `bytes` mounted on a fresh directory (root only); undefined where mounting is not allowed. */
-function tinyDisk(t: TestContext, bytes: number): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'wf-tinydisk-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'ignore' });
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-    return undefined;
-  }
-  t.after(() => {
-    execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
-
 test('agent: its disk is full; SIGTERM still stops it cleanly', async (t) => {
   const disk = tinyDisk(t, 1024 * 1024);
   if (!disk) {
@@ -87,11 +69,7 @@ test('agent: its disk is full; SIGTERM still stops it cleanly', async (t) => {
   await fleet.addDevice('gw-s2', { stateDir: join(disk, 'state') });
   const [run] = (await fleet.streaming(['gw-s2'], 4)) as [AgentRun];
   // Fill what is left: from here every spool write and every state file save fails with ENOSPC.
-  try {
-    writeFileSync(join(disk, 'filler'), Buffer.alloc(1024 * 1024));
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-  }
+  fillDisk(disk);
   await waitFor('a spool write to fail', () => (logLines(run.process.output()).some((line) => line.msg.startsWith('spool write failed')) ? true : undefined), 15_000);
 
   assert.equal(await terminate(run.process), 0);
@@ -125,4 +103,40 @@ test('server: a client stalls mid-upload and agents stay connected; SIGTERM stil
   fleet.server = undefined;
   assert.equal(await terminate(server), 0);
   assert.ok(logLines(server.output()).some((line) => line.msg === 'platform stopped'), 'the clean stop is logged');
+});
+
+/** The server's clean stop: exit 0 and its `platform stopped` line. */
+async function serverStopsCleanly(fleet: Fleet): Promise<void> {
+  const server = fleet.server!;
+  fleet.server = undefined;
+  assert.equal(await terminate(server), 0, `the server exited by itself, cleanly:\n${server.output().slice(-2000)}`);
+  assert.ok(logLines(server.output()).some((line) => line.msg === 'platform stopped'), 'the clean stop is logged');
+}
+
+test('server: its disk is full while agents stream; SIGTERM still stops it cleanly', async (t) => {
+  const disk = tinyDisk(t, 8 * 1024 * 1024);
+  if (!disk) {
+    t.skip('mounting a tmpfs needs root');
+    return;
+  }
+  const fleet = await Fleet.start(t, { dataDir: join(disk, 'data') });
+  await fleet.addDevice('gw-s5');
+  await fleet.streaming(['gw-s5'], 4);
+  fillDisk(disk);
+  const server = fleet.server!;
+  await waitFor(
+    'an ingest turn to meet the full disk',
+    () => (logLines(server.output()).some((line) => /refused by SQLite|flush failed|last-seen not updated/.test(line.msg)) ? true : undefined),
+    30_000,
+  );
+  await serverStopsCleanly(fleet);
+});
+
+test('server: its data directory is removed under it while agents stream; SIGTERM still stops it cleanly', async (t) => {
+  const fleet = await Fleet.start(t);
+  await fleet.addDevice('gw-s6');
+  await fleet.streaming(['gw-s6'], 4);
+  rmSync(fleet.dataDir, { recursive: true, force: true });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await serverStopsCleanly(fleet);
 });

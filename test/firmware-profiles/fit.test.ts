@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.js';
 import { startAgent } from '../../device-agent/agent.js';
-import { loadProfile, memoryBudgetProblem, moduleFitProblem, parseProfile } from '../../firmware-profiles/index.js';
+import { loadProfile, memoryBudgetProblem, moduleFit, moduleFitProblem, parseProfile } from '../../firmware-profiles/index.js';
 import { importedMemoryMinimum, sha256Hex, topics } from '../../protocol/index.js';
 import { startApi } from '../api/helpers/harness.js';
 import { provision, signedModuleBody } from '../api/helpers/fleet.js';
+import { abuseManifest, abuseModule } from '../fixtures/hostile/abuse-modules.js';
+import { moduleFootprint } from '../../wasm-host/footprint.js';
 import { connectClient, desiredModuleOf, desiredState, envelopeOf, exampleModule, startBroker, tempDir, testTrust, until, type ExampleModule } from '../agent/helpers.js';
 
 /** The example with its `env.memory` import's initial pages set to `pages` (< 128: one LEB byte). */
@@ -49,6 +51,27 @@ test('fit: memory minimum against ceiling and requests, missing input, memory bu
   );
 });
 
+test('fit: tables and compiled code are charged to the granted pages, and the caps apply, as in the sandbox', () => {
+  // 2,000 tiny functions: about 2.5 MiB of compiled code, more than rpi4's 32 pages leave room for.
+  const wasm = abuseModule({ extraFunctions: 2000 });
+  const overhead = moduleFootprint(wasm).overheadPages;
+  assert.ok(overhead > 32 && overhead < 63, `the fixture costs ${overhead} pages: between rpi4's and sim's grants`);
+  const manifest = abuseManifest('many');
+  const rpi4 = loadProfile('rpi4-arm64');
+  const sim = loadProfile('sim-x86-64');
+  const onPi = moduleFit(rpi4, { manifest, wasm });
+  assert.equal(onPi?.field, 'wasm');
+  assert.match(onPi?.reason ?? '', new RegExp(`many@1\\.0\\.0: its tables and code cost .* \\(${overhead} pages\\) of its memory budget of 32 pages, leaving 0 pages of linear memory; it needs 1 \\(profile rpi4-arm64's ceiling\\)`));
+  assert.equal(moduleFit(sim, { manifest, wasm }), undefined);
+  const starved = moduleFit(sim, { manifest, wasm, limits: { memoryPages: 40 } });
+  assert.equal(starved?.field, 'limits/memoryPages');
+  assert.match(starved?.reason ?? '', /memory budget of 40 pages.*\(its requested memoryPages limit\)/);
+
+  const capped = moduleFit(sim, { manifest, wasm: abuseModule({ tables: [[20_000, 20_000]] }) });
+  assert.deepEqual(capped, { field: 'wasm', reason: 'many@1.0.0: its tables declare 20000 entries; the cap is 10000' });
+  assert.match(moduleFitProblem(sim, { manifest, wasm: abuseModule({ tables: [[2, undefined]] }) }) ?? '', /declares no maximum/);
+});
+
 test('the API refuses at deploy time a module the device profile cannot run, naming the reason', async (t) => {
   const h = await startApi(t);
   await provision(h, 'pi-1', {}, 'rpi4-arm64');
@@ -66,6 +89,18 @@ test('the API refuses at deploy time a module the device profile cannot run, nam
 
   const accepted = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ['sim-1'] } });
   assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
+
+  // Tables and code count as the agent counts them: accepted at upload (the largest profile has
+  // room), refused for the device whose profile leaves no linear memory beside them.
+  const heavy = abuseModule({ extraFunctions: 2000 });
+  const heavyUpload = await h.call('POST', '/api/v1/modules', signedModuleBody(h, abuseManifest('many'), heavy));
+  assert.equal(heavyUpload.status, 201, JSON.stringify(heavyUpload.body));
+  const heavyRefused = await h.call('POST', '/api/v1/deployments', { module: 'many', version: '1.0.0', target: { devices: ['sim-1', 'pi-1'] } });
+  assert.equal(heavyRefused.status, 422, JSON.stringify(heavyRefused.body));
+  assert.equal(heavyRefused.body.error.field, 'body/module');
+  assert.match(heavyRefused.body.error.message, /device pi-1 \(profile rpi4-arm64\) cannot run it: many@1\.0\.0: its tables and code cost .* of its memory budget of 32 pages/);
+  const heavyAccepted = await h.call('POST', '/api/v1/deployments', { module: 'many', version: '1.0.0', target: { devices: ['sim-1'] } });
+  assert.equal(heavyAccepted.status, 201, JSON.stringify(heavyAccepted.body));
 });
 
 test('the agent refuses such a module before instantiating it and reports why', async (t) => {

@@ -1,0 +1,40 @@
+/**
+ * What each soak process reports about itself once a minute: resident memory, JS heap, and its
+ * event-loop delay over the minute (perf_hooks' histogram, read and reset at each sample), so a
+ * figure covers exactly the interval it is printed for. Measured inside the process because the
+ * event-loop delay cannot be seen from outside.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export interface ProcessSample {
+  readonly rssMiB: number;
+  readonly heapUsedMiB: number;
+  readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
+}
+
+const MIB = 1024 * 1024;
+const RESOLUTION_MS = 10;
+
+/** Starts the histogram now; each call of the returned function gives the interval since the last. */
+export function processSampler(): () => ProcessSample {
+  // The histogram records each whole interval of its timer, resolution included; that is taken
+  // off, so an idle loop reads 0. A stall shorter than 10 ms is no soak finding.
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  return () => {
+    const memory = process.memoryUsage();
+    const ms = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 10) / 10);
+    const sample: ProcessSample = {
+      rssMiB: memory.rss / MIB,
+      heapUsedMiB: memory.heapUsed / MIB,
+      loopDelayMs: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
+    };
+    histogram.reset();
+    return sample;
+  };
+}
+
+/** JSON lines on stdout are the children's only channel to the bench process. */
+export const say = (line: object): void => {
+  process.stdout.write(JSON.stringify(line) + '\n');
+};
