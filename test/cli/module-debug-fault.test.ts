@@ -1,5 +1,5 @@
 // `module run --debug` and `module test --fuzz --debug`: a fault names the author's file, line and
-// function; without --debug (a release build) the message is what it always was.
+// function; without --debug (a release build) the message is AssemblyScript's own abort text, file:line:column.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,8 @@ test('module run names the source line of an abort with --debug, and keeps the r
   assert.notEqual(debug.code, 0);
   assert.match(debug.stderr, /WF_MODULE_FAULT: .*abort: faulty: negative input at assembly\/index\.ts:11 process/);
   const release = await runCli(['module', 'run', faulty, '--input', csv]);
-  assert.match(release.stderr, /abort: faulty: negative input at test\/fixtures\/hostile\/faulty\/assembly\/index\.ts:11:\d+/);
+  // asc builds with the module folder as its base, so even a release abort names the file from there.
+  assert.match(release.stderr, /abort: faulty: negative input at assembly\/index\.ts:11:\d+\n/);
 });
 
 test('module test --fuzz --json reports the planted trap at its line, with the seed', async () => {
