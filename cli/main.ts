@@ -8,6 +8,7 @@ import { serverCommand } from './commands/server.js';
 import { brokerCommand } from './commands/broker.js';
 import { apiCommand } from './commands/api.js';
 import { agentCommand } from './commands/agent.js';
+import { hubRunCommand } from './commands/hub-run.js';
 import { deviceCommand } from './commands/device.js';
 import { moduleCommand } from './commands/module.js';
 import { deployCommand } from './commands/deploy.js';
@@ -38,6 +39,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(brokerCommand)
     .command(apiCommand)
     .command(agentCommand)
+    .command(hubRunCommand)
     .command(deviceCommand)
     .command(moduleCommand)
     .command(deployCommand)

@@ -19,7 +19,7 @@ import { newLocalServiceAccount, startLocalBroker, type LocalBroker } from './lo
 import { RelayStore } from './relay-store.js';
 import { siteCredentialVerifier } from './site-credentials.js';
 import { SiteStore } from './site-store.js';
-import { StatusPublisher } from './status.js';
+import { hubStatus, StatusPublisher } from './status.js';
 import { Tamperer, type TamperControls, type TamperOptions } from './tamper.js';
 import { openUplink, type Uplink } from './uplink.js';
 import { SITE_FILTERS, UpRelay, type Custody } from './up-relay.js';
@@ -75,11 +75,10 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
   const uplink: Uplink = openUplink({
     config,
     willTopic: statusTopic,
-    willPayload: Buffer.from('{}'),
+    willPayload: Buffer.from(JSON.stringify(hubStatus(config.hubId, 'offline', statusSources))),
     logger: logger.child({ component: 'uplink' }),
   });
   const status = new StatusPublisher({ hubId: config.hubId, intervalMs: config.statusIntervalMs, sources: statusSources, upstream: uplink, logger });
-  uplink.setWill(status.offline());
   const down = new DownRelay({
     store: relayStore,
     upstream: uplink,

@@ -36,12 +36,10 @@ export function newLocalServiceAccount(): LocalServiceAccount {
 export async function startLocalBroker(config: HubConfig, verifier: CredentialVerifier, service: LocalServiceAccount, logger: Logger): Promise<LocalBroker> {
   const { listen } = config;
   const broker = await startBroker({
-    options: {
-      host: listen.host,
-      port: listen.port,
-      tcp: listen.tcp,
-      ...(listen.tls ? { tls: { ...listen.tls } } : {}),
-    },
+    host: listen.host,
+    port: listen.port,
+    tcp: listen.tcp,
+    ...(listen.tls ? { tls: { ...listen.tls } } : {}),
     verifier,
     logger: logger.child({ component: 'hub-broker' }),
   });
