@@ -10,6 +10,7 @@ import { apiCommand } from './commands/api.js';
 import { agentCommand } from './commands/agent.js';
 import { hubRunCommand } from './commands/hub-run.js';
 import { deviceCommand } from './commands/device.js';
+import { hubCommand } from './commands/hub.js';
 import { moduleCommand } from './commands/module.js';
 import { deployCommand } from './commands/deploy.js';
 import { deploymentCommand } from './commands/deployment.js';
@@ -41,6 +42,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(agentCommand)
     .command(hubRunCommand)
     .command(deviceCommand)
+    .command(hubCommand())
     .command(moduleCommand)
     .command(deployCommand)
     .command(deploymentCommand)
