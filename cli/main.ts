@@ -8,7 +8,7 @@ import { serverCommand } from './commands/server.js';
 import { brokerCommand } from './commands/broker.js';
 import { apiCommand } from './commands/api.js';
 import { agentCommand } from './commands/agent.js';
-import { hubRunCommand } from './commands/hub-run.js';
+import { hubRunHandler } from './commands/hub-run.js';
 import { deviceCommand } from './commands/device.js';
 import { hubCommand } from './commands/hub.js';
 import { moduleCommand } from './commands/module.js';
@@ -40,9 +40,8 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(brokerCommand)
     .command(apiCommand)
     .command(agentCommand)
-    .command(hubRunCommand)
     .command(deviceCommand)
-    .command(hubCommand())
+    .command(hubCommand({ handler: hubRunHandler }))
     .command(moduleCommand)
     .command(deployCommand)
     .command(deploymentCommand)
