@@ -13,6 +13,7 @@ import { runStopSequence, type StopStep } from '../common/stop-sequence.js';
 import { hubTopics } from '../protocol/hubs.js';
 import type { RunningBroker } from '../broker/index.js';
 import type { HubConfig } from './config.js';
+import { CHILD_STATUS_FILTER, ChildHubs } from './child-hubs.js';
 import { DownRelay } from './down-relay.js';
 import { hubErrors } from './errors.js';
 import { newLocalServiceAccount, startLocalBroker, type LocalBroker } from './local-broker.js';
@@ -87,16 +88,21 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
     ...(tamperer ? { tamper: (topic: string, payload: Buffer) => tamperer.transform(topic, payload) } : {}),
   });
   const up = new UpRelay({ custody, upstream: uplink, local, logger: logger.child({ component: 'up-relay' }) });
+  const children = new ChildHubs({ upstream: uplink, local, logger: logger.child({ component: 'child-hubs' }) });
 
-  const applySite = async (removedDevices: readonly string[]) => {
+  const applySite = async (removedDevices: readonly string[], removedHubs: readonly string[] = []) => {
     const devices = (site.current?.devices ?? []).map((device) => device.deviceId);
     up.setDevices(devices);
+    children.setHubs((site.current?.hubs ?? []).map((hub) => hub.hubId));
     await down.setDevices(devices);
     for (const deviceId of removedDevices) {
       const error = hubErrors.WF_HUB_DEVICE_DROPPED({ deviceId, revision: site.revision });
       logger.warn('device dropped from the site', { code: error.code, deviceId, reason: error.message });
       await local.disconnect(deviceId).catch((cause: unknown) => logger.warn('device not disconnected', { deviceId, reason: reasonOf(cause) }));
     }
+    // A child hub dropped from the document is refused from now on; the broker has no revocation
+    // message for hubs, so its live connection ends at its next reconnect (see the report note).
+    for (const hubId of removedHubs) logger.warn('hub dropped from the site', { hubId });
   };
   const siteTopic = hubTopics.hub(config.hubId, 'site');
   const onSite = async (payload: Buffer) => {
@@ -106,7 +112,7 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
       return;
     }
     logger.info('site document in force', { revision: offer.site.revision, devices: offer.site.devices.length, hubs: offer.site.hubs.length });
-    await applySite(offer.removedDevices);
+    await applySite(offer.removedDevices, offer.removedHubs);
     void status.check(false);
   };
   let siteChain = Promise.resolve();
@@ -116,19 +122,21 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
       siteChain = siteChain.then(() => onSite(payload)).catch((error: unknown) => logger.warn('site document not applied', { reason: reasonOf(error) }));
       return;
     }
-    if (down.onUpstream(topic, payload) || up.onUpstream(topic, payload)) return;
+    if (down.onUpstream(topic, payload) || up.onUpstream(topic, payload) || children.onUpstream(topic, payload)) return;
     logger.debug('upstream message on no topic of ours', { topic });
   });
   uplink.on('up', () => {
     up.uplinkUp();
+    children.uplinkUp();
     void status.check(true);
   });
   uplink.on('down', () => up.uplinkDown());
-  local.onMessage((topic, payload) => up.onLocal(topic, payload));
+  local.onMessage((topic, payload) => children.onLocal(topic, payload) || up.onLocal(topic, payload));
 
   try {
-    await local.subscribe(SITE_FILTERS);
+    // The site's devices first, so what they publish as soon as the hub's client subscribes is relayed.
     await applySite([]);
+    await local.subscribe([...SITE_FILTERS, CHILD_STATUS_FILTER]);
     await down.serveStored();
   } catch (error) {
     await uplink.close();

@@ -94,6 +94,7 @@ export function siteDocument(hubId: string, revision: number, devices: SiteDevic
 
 export interface TestHubOptions {
   readonly hubId?: string;
+  readonly secret?: string;
   readonly upstreamUrl: string;
   readonly dataDir: string;
   readonly port?: number;
@@ -104,7 +105,7 @@ export interface TestHubOptions {
 export async function startTestHub(t: After, options: TestHubOptions): Promise<RunningHub> {
   const config = resolveHubConfig({
     hubId: options.hubId ?? 'north',
-    secret: 'hub_secret',
+    secret: options.secret ?? 'hub_secret',
     upstream: { urls: [options.upstreamUrl], reconnectPeriodMs: 200 },
     listen: { host: '127.0.0.1', port: options.port ?? 0 },
     dataDir: options.dataDir,
