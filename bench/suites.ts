@@ -19,6 +19,7 @@ import { benchInventory } from './inventory.js';
 import { benchReconnectStorm } from './reconnect-storm.js';
 import { benchAggregateQuery } from './aggregate-query.js';
 import { benchSseFanout } from './sse-fanout.js';
+import { benchCustodyReceive } from './custody-receive.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -143,6 +144,14 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchSseFanout,
     notes: [
       'SSE fan-out: 1,000 simulated devices report one result batch each per round through the real ingest path (SQLite commit, rollups, one event per batch); CPU of the whole process per event published, with 200 SSE streams on loopback (raw sockets that discard what they read) against none. Each event is serialised once at publish; a stream writes the shared frame.',
+    ],
+  },
+  {
+    name: 'custody-receive',
+    title: 'hub result custody: receive → durable vs the agents\' spool append',
+    run: benchCustodyReceive,
+    notes: [
+      'Custody receive: a hub\'s custody (hub/custody) takes result payloads of 50 devices, validates each batch by the API\'s rules, appends them to its log and fdatasyncs before the ack is ready (one fdatasync shared by the receives of one event-loop turn); timed until every batch is acknowledged. Baseline in the same run: the agents\' own spool (one per device) appending the same batches and syncing after as many appends as custody has receives in flight. `results`: 20,000 lone batches, 50 in flight; `spooled`: 50,000 batches in SpooledResults of 500, 4 in flight. Median of 3 rounds.',
     ],
   },
 ];

@@ -12,6 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { reasonOf } from '../../common/errors.js';
 import { isoTime } from '../../common/iso-time.js';
+import { removeStaleTemps } from '../../device-agent/state/atomic-file.js';
 import type { Logger } from '../../common/logger.js';
 import { MAX_ACK_RANGES, PAYLOAD_CAPS, PROTOCOL_VERSION, type BatchRefusal, type ResultsAck } from '../../protocol/index.js';
 import { FORWARD_DEFAULTS, Forwarder, type ForwardCounters, type Send } from './forwarder.js';
@@ -23,7 +24,7 @@ import { CustodyState } from './settled.js';
 
 /** Keys of `lost()`: `refused:<reason>` per negative-ack reason [WF-P-NACK-2]. */
 export const LOSS_REASONS = {
-  droppedAge: 'held longer than maxAgeMs without going upstream',
+  droppedAge: 'held longer than maxAgeMs',
   unreadable: 'its record failed its checksum when read back (the medium)',
   'refused:*': 'refused upstream by the fleet API with that reason',
 } as const;
@@ -31,6 +32,9 @@ export const LOSS_REASONS = {
 /** Must hold the largest SpooledResults (every batch of it) at once. */
 export const MIN_MAX_BYTES = PAYLOAD_CAPS.spooled;
 const LOG_INTERVAL_MS = 60_000;
+const MAX_MAYBE_STORED = 100_000;
+/** Once full, custody takes payloads again when its disk use is below this share of maxBytes. */
+const FULL_UNTIL = 0.9;
 
 export class ResultCustodyStore implements ResultCustody {
   private readonly log: CustodyLog;
@@ -40,12 +44,15 @@ export class ResultCustodyStore implements ResultCustody {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly counts: Omit<CustodyCounters, keyof ForwardCounters> = {
-    received: 0, malformed: 0, stored: 0, duplicates: 0, refusedAtIntake: 0, deferredFull: 0, writeFailures: 0, tornTails: 0, forwarded: 0,
+    received: 0, malformed: 0, stored: 0, duplicates: 0, refusedAtIntake: 0, deferredFull: 0, skippedFull: 0, writeFailures: 0, tornTails: 0, forwarded: 0,
   };
   private readonly forwardCounts: ForwardCounters = { publishes: 0, batchesSent: 0, resends: 0, publishFailures: 0 };
   private readonly ageTimer: NodeJS.Timeout;
   private readonly loggedAt = new Map<string, number>();
   private full = false;
+  /** Dropped for age while on their way upstream: an ack may yet prove them stored (then not lost). */
+  private readonly maybeStored = new Map<string, Set<number>>();
+  private maybeStoredCount = 0;
   private closed = false;
 
   static async open(options: ResultCustodyOptions): Promise<ResultCustodyStore> {
@@ -54,6 +61,8 @@ export class ResultCustodyStore implements ResultCustody {
     }
     if (!Number.isSafeInteger(options.maxAgeMs) || options.maxAgeMs <= 0) throw new RangeError(`custody maxAgeMs must be a positive integer; got ${options.maxAgeMs}`);
     mkdirSync(options.dir, { recursive: true });
+    // A crash in the middle of saving state.json leaves its temporary file behind.
+    removeStaleTemps(options.dir);
     const store = new ResultCustodyStore(options);
     store.recover();
     return store;
@@ -74,6 +83,12 @@ export class ResultCustodyStore implements ResultCustody {
   async receive(deviceId: string, channel: 'results' | 'spooled', payload: Buffer): Promise<ResultsAck | undefined> {
     if (this.closed) return undefined;
     this.counts.received += 1;
+    if (this.stillFull()) {
+      // Not even read: agents resend their whole window every ack timeout, and judging megabytes
+      // that cannot be taken would cost a core across a big site. Their devices keep them.
+      this.counts.skippedFull += 1;
+      return undefined;
+    }
     const intake = judgeResults(deviceId, channel, payload);
     if (!intake.ok) {
       this.counts.malformed += 1;
@@ -104,8 +119,9 @@ export class ResultCustodyStore implements ResultCustody {
         else acked.push(batch.seq);
         continue;
       }
-      const record = encodeCustodyRecord({ deviceId, seq: batch.seq, receivedAt: now }, batch.bytes);
-      if (deferred > 0 || bytes + record.byteLength > this.options.maxBytes) {
+      // Once one batch does not fit, neither do the later ones: the device resends them in order.
+      const record = deferred > 0 ? undefined : encodeCustodyRecord({ deviceId, seq: batch.seq, receivedAt: now }, batch.bytes);
+      if (!record || bytes + record.byteLength > this.options.maxBytes) {
         deferred += 1;
         continue;
       }
@@ -140,6 +156,7 @@ export class ResultCustodyStore implements ResultCustody {
         this.counts.forwarded += 1;
       }
       this.state.settle(deviceId, first, last);
+      this.storedAfterAll(deviceId, first, last);
     }
     for (const refusal of ack.refused ?? []) {
       if (refusal.seq === null) continue;
@@ -192,7 +209,7 @@ export class ResultCustodyStore implements ResultCustody {
       () => false,
     );
     const entries: HeldEntry[] = places.map((place, i) => ({
-      deviceId, seq: seqs[i]!, receivedAt, place, durable: false, whenDurable, inflight: false, sentAt: 0, done: false,
+      deviceId, seq: seqs[i]!, receivedAt, segment: place.segment, offset: place.offset, size: place.size, durable: false, whenDurable, inflight: false, sentAt: 0, done: false,
     }));
     for (const entry of entries) this.held.add(entry);
     const durable = await whenDurable;
@@ -219,16 +236,22 @@ export class ResultCustodyStore implements ResultCustody {
   }
 
   private noteFull(deferred: number, deviceId: string): void {
-    if (deferred > 0) {
-      this.counts.deferredFull += deferred;
-      if (!this.full) {
-        this.full = true;
-        this.logger.warn('custody full (maxBytes): new batches are not acknowledged; devices keep them in their spools', { deviceId, bytes: this.log.bytes, maxBytes: this.options.maxBytes });
-      }
-    } else if (this.full && this.log.bytes < this.options.maxBytes * 0.9) {
-      this.full = false;
-      this.logger.info('custody has room again', { bytes: this.log.bytes, maxBytes: this.options.maxBytes });
+    if (deferred === 0) return;
+    this.counts.deferredFull += deferred;
+    if (!this.full) {
+      this.full = true;
+      this.logger.warn('custody full (maxBytes): new batches are not acknowledged; devices keep them in their spools', { deviceId, bytes: this.log.bytes, maxBytes: this.options.maxBytes });
     }
+  }
+
+  /** Full until a tenth of maxBytes is free again, so payloads are not read for every few bytes freed. */
+  private stillFull(): boolean {
+    if (!this.full) return false;
+    this.expire(this.now());
+    if (this.log.bytes >= this.options.maxBytes * FULL_UNTIL) return true;
+    this.full = false;
+    this.logger.info('custody has room again', { bytes: this.log.bytes, maxBytes: this.options.maxBytes });
+    return false;
   }
 
   // --- leaving custody ------------------------------------------------------------------------
@@ -236,16 +259,37 @@ export class ResultCustodyStore implements ResultCustody {
   private release(entry: HeldEntry): void {
     if (entry.done) return;
     this.held.remove(entry);
-    this.log.release(entry.place.segment);
+    this.log.release(entry.segment);
   }
 
-  /** Drops and counts what is held longer than maxAgeMs and not on its way upstream. */
+  /** Drops and counts what is held longer than maxAgeMs, as the agents' spool does. */
   private expire(now: number): void {
     const expired = this.held.expired(now - this.options.maxAgeMs);
-    for (const entry of expired) this.lose(entry, 'droppedAge');
+    for (const entry of expired) {
+      if (entry.inflight && this.maybeStoredCount < MAX_MAYBE_STORED) {
+        let seqs = this.maybeStored.get(entry.deviceId);
+        if (!seqs) this.maybeStored.set(entry.deviceId, (seqs = new Set()));
+        seqs.add(entry.seq);
+        this.maybeStoredCount += 1;
+      }
+      this.lose(entry, 'droppedAge');
+    }
     if (expired.length > 0) {
       this.warnSometimes('droppedAge', 'custody batches older than maxAgeMs dropped and counted lost', { batches: expired.length, droppedAge: this.state.lost().droppedAge });
     }
+  }
+
+  /** Seqs dropped for age while in flight that an upstream ack now proves stored: not lost after all. */
+  private storedAfterAll(deviceId: string, first: number, last: number): void {
+    const seqs = this.maybeStored.get(deviceId);
+    if (!seqs) return;
+    for (const seq of seqs) {
+      if (seq < first || seq > last) continue;
+      seqs.delete(seq);
+      this.maybeStoredCount -= 1;
+      this.state.unlose('droppedAge');
+    }
+    if (seqs.size === 0) this.maybeStored.delete(deviceId);
   }
 
   private lose(entry: HeldEntry, reason: keyof typeof LOSS_REASONS): void {
@@ -256,7 +300,7 @@ export class ResultCustodyStore implements ResultCustody {
 
   private readBatch(entry: HeldEntry): Buffer | undefined {
     try {
-      return this.log.read(entry.place);
+      return this.log.read(entry);
     } catch (error) {
       this.lose(entry, 'unreadable');
       this.errorSometimes('unreadable', 'custody record unreadable; counted lost', { deviceId: entry.deviceId, seq: entry.seq, error: reasonOf(error) });
@@ -274,7 +318,8 @@ export class ResultCustodyStore implements ResultCustody {
     for (const record of records) {
       if (this.state.isSettled(record.deviceId, record.seq) || this.held.get(record.deviceId, record.seq)) continue;
       record.segment.live += 1;
-      this.held.add({ ...record, place: record, durable: true, whenDurable: undefined, inflight: false, sentAt: 0, done: false });
+      const { deviceId, seq, receivedAt, segment, offset, size } = record;
+      this.held.add({ deviceId, seq, receivedAt, segment, offset, size, durable: true, whenDurable: undefined, inflight: false, sentAt: 0, done: false });
     }
     this.log.dropEmpty();
     this.expire(this.now());

@@ -116,22 +116,30 @@ export class Forwarder {
     this.publishes += 1;
     this.counters.publishes += 1;
     this.counters.batchesSent += sent.length;
+    let settled = false;
+    const settle = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (generation !== this.generation) return;
+      this.publishes -= 1;
+      if (error === undefined) {
+        this.pump();
+        return;
+      }
+      this.counters.publishFailures += 1;
+      for (const entry of sent) if (!entry.done && entry.inflight) this.held.markUnsent(entry);
+      this.logger.warn('custody publish upstream failed; sent again later', { topic, batches: sent.length, error: reasonOf(error) });
+      this.retryLater();
+    };
+    // A PUBACK that never comes (a client queueing while it reconnects) must not hold a slot for ever.
+    const timer = setTimeout(() => settle(new Error(`no PUBACK within ${this.options.ackTimeoutMs} ms`)), this.options.ackTimeoutMs);
+    timer.unref();
     Promise.resolve()
       .then(() => send(topic, payload))
       .then(
-        () => {
-          if (generation !== this.generation) return;
-          this.publishes -= 1;
-          this.pump();
-        },
-        (error: unknown) => {
-          if (generation !== this.generation) return;
-          this.publishes -= 1;
-          this.counters.publishFailures += 1;
-          for (const entry of sent) if (!entry.done && entry.inflight) this.held.markUnsent(entry);
-          this.logger.warn('custody publish upstream failed; sent again later', { topic, batches: sent.length, error: reasonOf(error) });
-          this.retryLater();
-        },
+        () => settle(undefined),
+        (error: unknown) => settle(error ?? new Error('publish failed')),
       );
   }
 

@@ -6,11 +6,11 @@
  */
 import type { LogPlace } from './log.js';
 
-export interface HeldEntry {
+/** Where its record sits is inline (not a nested object): there may be millions of these. */
+export interface HeldEntry extends LogPlace {
   readonly deviceId: string;
   readonly seq: number;
   readonly receivedAt: number;
-  readonly place: LogPlace;
   /** Until its fdatasync completed: neither acknowledged to the device nor forwarded. */
   durable: boolean;
   /** Resolves true once durable, false if the write failed; shared by duplicates arriving meanwhile. */
@@ -76,7 +76,7 @@ export class HeldIndex {
     queue.insert(entry);
     this.arrivals.entries.push(entry);
     this.heldCount += 1;
-    this.heldBytes += entry.place.size;
+    this.heldBytes += entry.size;
   }
 
   get(deviceId: string, seq: number): HeldEntry | undefined {
@@ -108,7 +108,7 @@ export class HeldIndex {
     this.inflight.delete(entry);
     entry.inflight = false;
     this.heldCount -= 1;
-    this.heldBytes -= entry.place.size;
+    this.heldBytes -= entry.size;
     const queue = this.devices.get(entry.deviceId);
     if (queue) {
       queue.sweep();
@@ -124,14 +124,14 @@ export class HeldIndex {
     return undefined;
   }
 
-  /** Entries received before `cutoff` that are not on their way upstream (those wait for their ack). */
+  /** Durable entries received before `cutoff`, in order of arrival. */
   expired(cutoff: number): HeldEntry[] {
     const out: HeldEntry[] = [];
     const { entries, head } = this.arrivals;
     for (let i = head; i < entries.length; i++) {
       const entry = entries[i]!;
       if (entry.receivedAt >= cutoff) break;
-      if (!entry.done && !entry.inflight && entry.durable) out.push(entry);
+      if (!entry.done && entry.durable) out.push(entry);
     }
     return out;
   }
@@ -154,8 +154,8 @@ export class HeldIndex {
     for (let i = queue.head; i < queue.entries.length && out.length < maxCount; i++) {
       const entry = queue.entries[i]!;
       if (entry.done || entry.inflight || !entry.durable) continue;
-      if (out.length > 0 && bytes + entry.place.size > maxBytes) break;
-      bytes += entry.place.size;
+      if (out.length > 0 && bytes + entry.size > maxBytes) break;
+      bytes += entry.size;
       out.push(entry);
     }
     return out;

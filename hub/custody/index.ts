@@ -43,6 +43,8 @@ export interface CustodyCounters {
   refusedAtIntake: number;
   /** Batches not taken because custody was full: not acknowledged, so their device keeps and resends them. */
   deferredFull: number;
+  /** Payloads not even read while custody stayed full (until 10% of maxBytes is free again): not acknowledged either. */
+  skippedFull: number;
   /** Appends or fdatasyncs that failed: those batches were not acknowledged. */
   writeFailures: number;
   /** Segments whose torn tail (a write cut by a crash) was cut off on opening. */
@@ -59,7 +61,7 @@ export interface ResultCustodyOptions {
   dir: string;
   /** Disk the custody log may take, dead records in partly emptied segments included. */
   maxBytes: number;
-  /** A batch held longer than this (and not on its way upstream) is dropped, counted `droppedAge`. */
+  /** A batch held longer than this is dropped, counted `droppedAge`. */
   maxAgeMs: number;
   logger: Logger;
   now?: () => number;

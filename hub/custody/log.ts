@@ -71,7 +71,10 @@ export class CustodyLog {
   private diskBytes = 0;
   /** Files written since their last fdatasync (the active one, and ones rotated away from). */
   private readonly unsynced = new Set<number>();
+  /** Files no longer appended to, closed once no fdatasync needs them (closing earlier could let a new file reuse the fd number mid-sync). */
   private readonly retiring = new Set<number>();
+  /** The files the running fdatasync covers. */
+  private syncingFds = new Set<number>();
   private dirUnsynced = false;
   private writeGen = 0;
   private syncedGen = 0;
@@ -105,11 +108,18 @@ export class CustodyLog {
       const path = join(this.dir, name);
       const no = Number(SEGMENT_PATTERN.exec(name)![1]);
       this.nextNo = Math.max(this.nextNo, no + 1);
-      if (!statSync(path).isFile()) {
-        this.logger.warn('custody segment is not a regular file; not read', { path });
+      let bytes: Buffer;
+      try {
+        if (!statSync(path).isFile()) {
+          this.logger.warn('custody segment is not a regular file; not read', { path });
+          continue;
+        }
+        bytes = readFileSync(path);
+      } catch (error) {
+        // Left in place (and never reused: numbering goes on above it) for an operator to look at.
+        this.logger.error('custody segment unreadable; skipped', { path, error: reasonOf(error) });
         continue;
       }
-      const bytes = readFileSync(path);
       const scan = scanSegment(bytes);
       let validBytes = scan.validBytes;
       const segment: LogSegment = { no, path, bytes: 0, live: 0 };
@@ -224,6 +234,7 @@ export class CustodyLog {
     const gen = this.writeGen;
     const fds = [...this.unsynced];
     this.unsynced.clear();
+    this.syncingFds = new Set(fds);
     const dirToo = this.dirUnsynced;
     this.dirUnsynced = false;
     try {
@@ -236,8 +247,11 @@ export class CustodyLog {
       // The failed file's pages may be dropped: write on in a new segment.
       this.retire();
     }
-    for (const fd of fds) {
-      if (this.retiring.delete(fd)) closeSync(fd);
+    this.syncingFds = new Set();
+    for (const fd of [...this.retiring]) {
+      if (this.unsynced.has(fd)) continue;
+      this.retiring.delete(fd);
+      closeSync(fd);
     }
   }
 
@@ -259,7 +273,7 @@ export class CustodyLog {
     this.appendFd = undefined;
     this.active = undefined;
     if (fd !== undefined) {
-      if (this.unsynced.has(fd)) this.retiring.add(fd);
+      if (this.unsynced.has(fd) || this.syncingFds.has(fd)) this.retiring.add(fd);
       else closeSync(fd);
     }
     if (old && old.live === 0 && this.segments.has(old.no)) this.remove(old);

@@ -95,6 +95,12 @@ export class CustodyState {
     this.saveSoon();
   }
 
+  /** A loss counted too early: the batch turned out stored upstream after all. */
+  unlose(reason: string): void {
+    if ((this.lostBy[reason] ?? 0) > 0) this.lostBy[reason]! -= 1;
+    this.saveSoon();
+  }
+
   lost(): Record<string, number> {
     return { ...this.lostBy };
   }

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { openResultCustody } from '../../../hub/custody/index.js';
 import { batch, capturingLogger, openCustody, published, range, resultsPayload, spooledPayload, tempDir, type Published } from './helpers.js';
@@ -132,6 +132,9 @@ test('full: what does not fit is neither stored nor acknowledged (the device kee
   assert.equal(custody.counters().deferredFull, 23 - last);
   assert.ok(lines.some((line) => /custody full/.test(line.msg)));
   assert.equal(await custody.receive('gw-01', 'results', Buffer.from(JSON.stringify(big(last + 1)))), undefined, 'nothing to acknowledge');
+  // While full, payloads are not even read (agents resend whole windows); a duplicate waits too.
+  assert.equal(await custody.receive('gw-01', 'results', Buffer.from(JSON.stringify(big(0)))), undefined);
+  assert.equal(custody.counters().skippedFull, 2);
   assert.deepEqual(custody.lost(), {}, 'nothing lost at the hub: the device still has them');
   // Batches leave custody upstream; their segments go, and the rest fits.
   custody.upstreamAck('gw-01', { v: 1, deviceId: 'gw-01', stored: [[0, last]] });
@@ -213,4 +216,20 @@ test('options are checked when custody opens', async (t) => {
   const logger = capturingLogger().logger;
   await assert.rejects(openResultCustody({ dir, maxBytes: 1000, maxAgeMs: 1000, logger }), /maxBytes/);
   await assert.rejects(openResultCustody({ dir, maxBytes: 2 * 1024 * 1024, maxAgeMs: 0, logger }), /maxAgeMs/);
+});
+
+test('a write the disk refuses is not acknowledged (the device keeps the batch); custody writes on in a new segment', async (t) => {
+  const dir = tempDir(t);
+  const { logger, lines } = capturingLogger();
+  const custody = await openCustody(t, dir, { logger });
+  // The next segment custody creates is a disk that is always full.
+  symlinkSync('/dev/full', join(dir, '00000001.seg'));
+  assert.equal(await custody.receive('gw-01', 'results', resultsPayload('gw-01', 1)), undefined);
+  assert.equal(custody.counters().writeFailures, 1);
+  assert.equal(custody.backlog().batches, 0);
+  assert.ok(lines.some((line) => line.level === 'error' && /write failed/.test(line.msg)));
+  assert.deepEqual((await custody.receive('gw-01', 'results', resultsPayload('gw-01', 1)))?.stored, [[1, 1]]);
+  assert.equal(custody.backlog().batches, 1);
+  assert.deepEqual(custody.lost(), {});
+  await custody.close();
 });
