@@ -60,6 +60,7 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`GET ${P}/hubs/:id`]: { role: 'viewer' },
   [`POST ${P}/hubs`]: { role: 'operator', action: 'hub.create' },
   [`DELETE ${P}/hubs/:id`]: { role: 'operator', action: 'hub.delete' },
+  [`POST ${P}/hubs/:id/credentials/rotate`]: { role: 'operator', action: 'hub.rotate-credentials' },
 
   [`GET ${P}/modules`]: { role: 'viewer' },
   [`GET ${P}/modules/:name/:version`]: { role: 'viewer' },

@@ -59,6 +59,14 @@ test('the retained site document follows devices added behind a hub, rotated, ne
   const childSite = await waitFor(() => (northA.latest()?.devices.length ? northA.latest() : undefined), 3000, 'gw-2 in the child site');
   assert.deepEqual(childSite.devices.map((d) => [d.deviceId, d.via]), [['gw-2', undefined]]);
 
+  // The child hub's rotation: its parent's site carries the new hash and, during the grace, the old one.
+  const hubRotated = await h.call('POST', '/api/v1/hubs/north-a/credentials/rotate', { graceSeconds: 600 });
+  assert.equal(hubRotated.status, 200, JSON.stringify(hubRotated.body));
+  const hubCredentials = h.api.store.hubCredentials('north-a')!;
+  await waitFor(() => (north.latest()?.hubs[0]?.previous === hubCredentials.previousHash ? true : undefined), 3000, 'the hub rotation in the parent site');
+  assert.equal(north.latest()!.hubs[0]!.current, hubCredentials.currentHash);
+  assert.equal(north.latest()!.hubs[0]!.previousUntil, Date.parse(hubRotated.body.previousValidUntil));
+
   const listed = await h.call('GET', '/api/v1/devices?hub=north');
   assert.deepEqual(listed.body.devices.map((d: { id: string; hub: string }) => [d.id, d.hub]), [['gw-1', 'north']]);
 

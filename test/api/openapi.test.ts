@@ -38,6 +38,7 @@ const ROUTES = [
   'get /api/v1/hubs',
   'get /api/v1/hubs/{id}',
   'delete /api/v1/hubs/{id}',
+  'post /api/v1/hubs/{id}/credentials/rotate',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

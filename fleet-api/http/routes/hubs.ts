@@ -11,6 +11,7 @@ import { apiErrors } from '../../errors.js';
 import { hubView } from '../../hubs/views.js';
 import type { RouteContext } from '../context.js';
 import { Tags, Timestamp, errors } from '../schemas.js';
+import { DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS } from './credentials.js';
 
 const HubId = Type.String({ pattern: DEVICE_ID_PATTERN, description: 'like a device id: lowercase letters, digits, . _ -; at most 63 characters' });
 const MqttUrl = Type.String({ pattern: '^(mqtts?|wss?)://', maxLength: 300 });
@@ -57,7 +58,43 @@ const Provisioned = Type.Object({
   }),
 });
 
+const RotateBody = Type.Object(
+  { graceSeconds: Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, default: DEFAULT_GRACE_SECONDS, description: 'how long the old secret stays valid unless the hub connects with the new one first; 0 = revoke it now' }) },
+  { additionalProperties: false },
+);
+type RotateBody = Static<typeof RotateBody>;
+
 export async function hubRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
+  app.post<{ Params: HubParams; Body: RotateBody }>(
+    '/hubs/:id/credentials/rotate',
+    {
+      schema: {
+        tags: ['hubs'],
+        summary: "Issue a new MQTT secret for a hub; the old one works until the hub uses the new one or the grace period ends",
+        params: HubParams,
+        body: RotateBody,
+        response: {
+          200: Type.Object({ hubId: Type.String(), upstream: Type.Object({ username: Type.String(), password: Type.String({ description: 'shown once' }) }), rotatedAt: Timestamp, previousValidUntil: Type.Union([Timestamp, Type.Null()]) }),
+          ...errors(403, 404),
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const graceSeconds = request.body?.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+      if (!ctx.store.getHub(id)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'hub', id, field: 'params/id' });
+      const password = generateSecret('wfh');
+      const now = new Date();
+      const outcome = ctx.store.rotateHubCredential(id, await hashSecret(password), graceSeconds, now);
+      if (!outcome) throw apiErrors.WF_API_NOT_FOUND({ kind: 'hub', id, field: 'params/id' });
+      // The replica and its ancestors' site documents (a parent hub admits it from there).
+      await ctx.hubs.changed(id);
+      request.audit = { target: id, detail: { graceSeconds, previousValidUntil: outcome.previousExpiresAt } };
+      ctx.logger.info('hub credentials rotated', { hubId: id, graceSeconds });
+      return { hubId: id, upstream: { username: hubUsername(id), password }, rotatedAt: now.toISOString(), previousValidUntil: outcome.previousExpiresAt };
+    },
+  );
+
   app.post<{ Body: CreateHubBody }>(
     '/hubs',
     {
