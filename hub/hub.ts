@@ -100,8 +100,9 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
       logger.warn('device dropped from the site', { code: error.code, deviceId, reason: error.message });
       await local.disconnect(deviceId).catch((cause: unknown) => logger.warn('device not disconnected', { deviceId, reason: reasonOf(cause) }));
     }
-    // A child hub dropped from the document is refused from now on; the broker has no revocation
-    // message for hubs, so its live connection ends at its next reconnect (see the report note).
+    // A child hub dropped from the document is refused from now on, and its live session is
+    // refused every topic within the broker's membership cache time (1 s), which closes it on its
+    // next publish (broker/hub-membership.ts).
     for (const hubId of removedHubs) logger.warn('hub dropped from the site', { hubId });
   };
   const siteTopic = hubTopics.hub(config.hubId, 'site');
