@@ -45,8 +45,10 @@ export async function startLocalBroker(config: HubConfig, verifier: CredentialVe
   });
   let client: MqttClient;
   try {
-    // Over loopback TCP when the site listens on TCP; TLS-only sites get a loopback TCP-less path
-    // through the same TLS port, trusting the site's own CA.
+    // The hub's own connection to the broker it just started in this process. On a TLS-only site
+    // the certificate is not checked (it names the site's address, not the loopback one): the
+    // client proves itself with a per-process secret, and something able to answer on the port
+    // this process bound already controls the machine.
     client = await mqtt.connectAsync(broker.url, {
       protocolVersion: 4,
       clientId: `wf-hub-local-${randomBytes(4).toString('hex')}`,
