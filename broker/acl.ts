@@ -13,15 +13,28 @@
  *   anonymous   nothing                                   wf/v1/devices/{+|id}/{reported,status,results}
  *               (only with allowAnonymous, for development: a read-only watcher such as mosquitto_sub;
  *               never desired state, modules or control)
+ *   hub H       its subtree's device reports and hub      its subtree's device desired/ack, modules,
+ *               statuses (hub-acl.ts)                      its subtree's site documents (hub-acl.ts)
+ *   service     also wf/v1/hubs/{id}/site                 also wf/v1/hubs/{+|id}/status
  * Nobody subscribes to wf/v1/control/...: control messages are for the broker alone.
  */
 import { DEVICE_PUBLISHED_CHANNELS, DEVICE_READ_CHANNELS, parseTopic, topics, type ParsedTopic } from '../protocol/topics.js';
 import { isDeviceId } from '../protocol/ids.js';
 import { PAYLOAD_CAPS, type PayloadKind } from '../protocol/limits.js';
+import { hubTopics, parseHubTopic } from '../protocol/hubs.js';
 import type { Principal } from './credentials.js';
+import { decideHubPublish, decideHubSubscribe } from './hub-acl.js';
+import type { HubSubtree } from './hub-membership.js';
+
+/**
+ * Hub documents have no entry in PAYLOAD_CAPS (the protocol decodes them with their own schemas):
+ * a site lists up to MAX_SITE_DEVICES credential hashes, so it may be as large as a module.
+ */
+export const HUB_PAYLOAD_CAPS = { hubSite: PAYLOAD_CAPS.module, hubStatus: 4 * 1024 } as const;
+export type PublishKind = PayloadKind | keyof typeof HUB_PAYLOAD_CAPS;
 
 export type PublishDecision =
-  | { readonly allowed: true; readonly kind: PayloadKind; readonly cap: number }
+  | { readonly allowed: true; readonly kind: PublishKind; readonly cap: number }
   | { readonly allowed: false; readonly reason: string };
 
 export type SubscribeDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
@@ -50,7 +63,13 @@ function allowPublish(parsed: ParsedTopic): PublishDecision {
   return { allowed: true, kind, cap: PAYLOAD_CAPS[kind] };
 }
 
-export function decidePublish(principal: Principal | undefined, topic: string): PublishDecision {
+const hubPublish = (kind: keyof typeof HUB_PAYLOAD_CAPS): PublishDecision => ({ allowed: true, kind, cap: HUB_PAYLOAD_CAPS[kind] });
+
+/**
+ * `subtree` is the hub principal's membership (hub-membership.ts), looked up by the caller; it is
+ * ignored for every other principal, and a hub without one is denied everything.
+ */
+export function decidePublish(principal: Principal | undefined, topic: string, subtree?: HubSubtree): PublishDecision {
   if (!principal) return deny('anonymous clients may not publish');
   // `$SYS/...` belongs to the broker; Aedes' default hook refuses it too, ours replaces that hook.
   if (topic.startsWith('$')) return deny('topics starting with $ are reserved to the broker');
@@ -58,6 +77,17 @@ export function decidePublish(principal: Principal | undefined, topic: string): 
   if (topic === topics.controlRevoke) {
     if (principal.kind !== 'service') return deny('only the service publishes control messages [WF-P-T-6]');
     return { allowed: true, kind: 'revoke', cap: PAYLOAD_CAPS.revoke };
+  }
+  if (principal.kind === 'hub') {
+    const decision = decideHubPublish(principal.hubId, topic, subtree);
+    if (!decision.allowed) return decision;
+    return decision.target === 'hub' ? hubPublish('hubStatus') : { allowed: true, kind: decision.channel, cap: PAYLOAD_CAPS[decision.channel] };
+  }
+  const hub = parseHubTopic(topic);
+  if (hub) {
+    // Site documents come from the API only; hub statuses from hubs only.
+    if (principal.kind === 'service' && hub.channel === 'site') return hubPublish('hubSite');
+    return deny(principal.kind === 'service' ? 'hub status is published by hubs' : 'only the service and hubs publish on hub topics');
   }
   const parsed = parseConcrete(topic);
   if (!parsed) return deny('not a protocol topic');
@@ -82,7 +112,7 @@ function isDeviceReportFilter(filter: string, parsed: ParsedTopic | undefined): 
   return parsed?.kind === 'device' && isPublishedChannel(parsed.channel);
 }
 
-export function decideSubscribe(principal: Principal | undefined, filter: string): SubscribeDecision {
+export function decideSubscribe(principal: Principal | undefined, filter: string, subtree?: HubSubtree): SubscribeDecision {
   const parsed = parseConcrete(filter);
   if (!principal) {
     // Only reachable with allowAnonymous: authenticate refuses anonymous clients otherwise.
@@ -92,6 +122,10 @@ export function decideSubscribe(principal: Principal | undefined, filter: string
   if (filter === topics.allModules) return { allowed: true };
   if (parsed?.kind === 'module') return { allowed: true };
 
+  if (principal.kind === 'hub') {
+    const decision = decideHubSubscribe(principal.hubId, filter, subtree);
+    return decision.allowed ? { allowed: true } : decision;
+  }
   if (principal.kind === 'device') {
     // Exact match only: no filter a device may use can reach another device's topics.
     if (DEVICE_READ_CHANNELS.some((channel) => filter === topics.device(principal.deviceId, channel))) return { allowed: true };
@@ -99,5 +133,6 @@ export function decideSubscribe(principal: Principal | undefined, filter: string
   }
 
   if (isDeviceReportFilter(filter, parsed)) return { allowed: true };
-  return deny('the service subscribes only to device reported/status/results and modules');
+  if (filter === hubTopics.allHubs('status') || parseHubTopic(filter)?.channel === 'status') return { allowed: true };
+  return deny('the service subscribes only to device reported/status/results, hub statuses and modules');
 }

@@ -18,6 +18,8 @@ import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import type { CredentialVerifier, Principal } from './credentials.js';
 import { decidePublish } from './acl.js';
+import { hubClientId, hubUsername } from '../protocol/hubs.js';
+import { selfOnly } from './hub-membership.js';
 import { brokerErrors } from './errors.js';
 import { setPrincipal } from './principal.js';
 import type { RevocationRegistry } from './revocation.js';
@@ -75,7 +77,8 @@ type ReturnCode = (typeof RETURN_CODE)[keyof typeof RETURN_CODE];
 const willTopicOf = (client: Client): string | undefined =>
   (client as Client & { _will?: { topic?: string } | null })._will?.topic ?? undefined;
 
-const identityOf = (principal: Principal): string => (principal.kind === 'device' ? principal.deviceId : principal.name);
+const identityOf = (principal: Principal): string =>
+  principal.kind === 'device' ? principal.deviceId : principal.kind === 'hub' ? hubUsername(principal.hubId) : principal.name;
 
 /** Returns a refusal reason, or undefined when the principal may hold this session. */
 function sessionProblem(client: Client, principal: Principal, certificateNames: string[] | undefined): { code: ReturnCode; reason: string; counter?: StatName } | undefined {
@@ -90,11 +93,16 @@ function sessionProblem(client: Client, principal: Principal, certificateNames: 
   if (principal.kind === 'device' && client.id !== principal.deviceId) {
     return { code: RETURN_CODE.identifierRejected, reason: 'clientId does not match the device id' };
   }
+  // Likewise a hub holds only its own persistent session upstream (protocol/hubs.ts).
+  if (principal.kind === 'hub' && client.id !== hubClientId(principal.hubId)) {
+    return { code: RETURN_CODE.identifierRejected, reason: `clientId must be '${hubClientId(principal.hubId)}' for this hub` };
+  }
   // Refuse a will the client could not publish itself now, rather than silently dropping it
   // when the connection dies [WF-P-T-4].
   const willTopic = willTopicOf(client);
   if (willTopic !== undefined) {
-    const decision = decidePublish(principal, willTopic);
+    // A hub's will is its own offline status, which needs no membership lookup.
+    const decision = decidePublish(principal, willTopic, principal.kind === 'hub' ? selfOnly(principal.hubId) : undefined);
     if (!decision.allowed) return { code: RETURN_CODE.notAuthorized, reason: `will topic refused: ${decision.reason}` };
   }
   return undefined;

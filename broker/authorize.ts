@@ -23,6 +23,9 @@
 import type { AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from '../common/logger.js';
 import { topics } from '../protocol/topics.js';
+import { reasonOf } from '../common/errors.js';
+import type { Principal } from './credentials.js';
+import type { HubMembership, HubSubtree } from './hub-membership.js';
 import { decidePublish, decideSubscribe } from './acl.js';
 import { brokerErrors } from './errors.js';
 import type { BrokerOptions } from './options.js';
@@ -40,6 +43,24 @@ export interface AuthorizeDeps {
     'maxTopicDepth' | 'publishRatePerSec' | 'publishBurst' | 'servicePublishRatePerSec' | 'servicePublishBurst'
   >;
   readonly revocations: RevocationRegistry;
+  /** Hub principals' subtrees (hub-membership.ts); without it every hub topic is denied. */
+  readonly membership?: HubMembership;
+}
+
+/**
+ * Runs `decide` with the principal's hub subtree when it is a hub (an asynchronous, cached lookup),
+ * at once otherwise. A failed lookup decides with no subtree, which denies.
+ */
+function withSubtree(principal: Principal | undefined, membership: HubMembership | undefined, logger: Logger, decide: (subtree?: HubSubtree) => void): void {
+  if (principal?.kind !== 'hub') return decide();
+  if (!membership) return decide(undefined);
+  Promise.resolve(membership.subtreeOf(principal.hubId)).then(
+    (subtree) => decide(subtree),
+    (error: unknown) => {
+      logger.warn('hub membership lookup failed', { code: 'WF_BROKER_VERIFIER_FAILED', hubId: principal.hubId, reason: reasonOf(error) });
+      decide(undefined);
+    },
+  );
 }
 
 /**
@@ -62,13 +83,14 @@ type PublishedHook = (packet: AedesPublishPacket, client: Client, callback: (err
 const payloadBytes = (payload: PublishPacket['payload']): number =>
   typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
 
-export function createAuthorizePublish({ logger, stats, options }: AuthorizeDeps): AuthorizePublishHook {
+export function createAuthorizePublish({ logger, stats, options, membership }: AuthorizeDeps): AuthorizePublishHook {
   const buckets = new WeakMap<Client, TokenBucket>();
   const bucketOf = (client: Client): TokenBucket => {
     let bucket = buckets.get(client);
     if (!bucket) {
-      const service = principalOf(client)?.kind === 'service';
-      bucket = service
+      // A hub relays for a whole site, so it gets the service's rate, not one device's.
+      const kind = principalOf(client)?.kind;
+      bucket = kind === 'service' || kind === 'hub'
         ? new TokenBucket(options.servicePublishRatePerSec, options.servicePublishBurst)
         : new TokenBucket(options.publishRatePerSec, options.publishBurst);
       buckets.set(client, bucket);
@@ -86,7 +108,18 @@ export function createAuthorizePublish({ logger, stats, options }: AuthorizeDeps
       logger.warn('publish refused', { code: error.code, clientId, topic: packet.topic, reason: error.message });
       return callback(error);
     }
-    const decision = decidePublish(principal, packet.topic);
+    withSubtree(principal, membership, logger, (subtree) => decideAfterLookup(client, packet, callback, principal, clientId, subtree));
+  };
+
+  function decideAfterLookup(
+    client: Client | null,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+    principal: Principal | undefined,
+    clientId: string | null,
+    subtree: HubSubtree | undefined,
+  ): void {
+    const decision = decidePublish(principal, packet.topic, subtree);
     if (!decision.allowed) {
       stats.increment('aclPublishRefusals');
       const error = brokerErrors.WF_BROKER_ACL_PUBLISH_REFUSED({
@@ -113,7 +146,7 @@ export function createAuthorizePublish({ logger, stats, options }: AuthorizeDeps
     // A will fires after close() and is the device's last word (its offline status); never rate it.
     const isWill = (client as (Client & { closed?: boolean }) | null)?.closed === true;
     if (client && !isWill && !bucketOf(client).take()) {
-      const service = principal?.kind === 'service';
+      const service = principal?.kind === 'service' || principal?.kind === 'hub';
       const error = brokerErrors.WF_BROKER_PUBLISH_RATE_LIMITED({
         clientId,
         rate: service ? options.servicePublishRatePerSec : options.publishRatePerSec,
@@ -130,13 +163,13 @@ export function createAuthorizePublish({ logger, stats, options }: AuthorizeDeps
       return callback(error);
     }
     callback(null);
-  };
+  }
 }
 
 export const isRateDropped = (packet: PublishPacket): boolean =>
   (packet as PublishPacket & { [RATE_DROPPED]?: true })[RATE_DROPPED] === true;
 
-export function createAuthorizeSubscribe({ logger, stats, options }: AuthorizeDeps): AuthorizeSubscribeHook {
+export function createAuthorizeSubscribe({ logger, stats, options, membership }: AuthorizeDeps): AuthorizeSubscribeHook {
   return function authorizeSubscribe(client, subscription, callback) {
     const levels = topicLevels(subscription.topic);
     if (levels > options.maxTopicDepth) {
@@ -147,19 +180,21 @@ export function createAuthorizeSubscribe({ logger, stats, options }: AuthorizeDe
       return callback(null, null);
     }
     const principal = principalOf(client);
-    const decision = decideSubscribe(principal, subscription.topic);
-    if (!decision.allowed) {
-      stats.increment('aclSubscribeRefusals');
-      logger.warn('subscription refused', {
-        code: 'WF_BROKER_ACL_SUBSCRIBE_REFUSED',
-        clientId: client.id,
-        topic: subscription.topic,
-        reason: decision.reason,
-      });
-      // null, not an error: SUBACK 0x80 for this filter, connection kept (see header).
-      return callback(null, null);
-    }
-    callback(null, subscription);
+    withSubtree(principal, membership, logger, (subtree) => {
+      const decision = decideSubscribe(principal, subscription.topic, subtree);
+      if (!decision.allowed) {
+        stats.increment('aclSubscribeRefusals');
+        logger.warn('subscription refused', {
+          code: 'WF_BROKER_ACL_SUBSCRIBE_REFUSED',
+          clientId: client.id,
+          topic: subscription.topic,
+          reason: decision.reason,
+        });
+        // null, not an error: SUBACK 0x80 for this filter, connection kept (see header).
+        return callback(null, null);
+      }
+      callback(null, subscription);
+    });
   };
 }
 

@@ -23,6 +23,8 @@ import createMqEmitterRedis from 'mqemitter-redis';
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import { decidePublish } from './acl.js';
+import { hubClientId } from '../protocol/hubs.js';
+import { selfOnly } from './hub-membership.js';
 
 // No type declarations ship with it; all we call is its factory.
 const require = createRequire(import.meta.url);
@@ -148,7 +150,10 @@ export class ClusterPresence {
    */
   judgeOrphanWill(packet: PublishPacket): void {
     const { clientId, brokerId } = packet as PublishPacket & { clientId: string; brokerId: string };
-    const decision = decidePublish({ kind: 'device', deviceId: clientId }, packet.topic);
+    // A hub's will (its offline HubStatus) comes from clientId wf-hub-{id}; it names only itself.
+    const hubId = clientId.startsWith('wf-hub-') ? clientId.slice('wf-hub-'.length) : undefined;
+    const asHub = hubId !== undefined && hubClientId(hubId) === clientId ? decidePublish({ kind: 'hub', hubId }, packet.topic, selfOnly(hubId)) : undefined;
+    const decision = asHub?.allowed ? asHub : decidePublish({ kind: 'device', deviceId: clientId }, packet.topic);
     const last = this.#lastNode.get(clientId);
     const stale = !decision.allowed || (last !== undefined && last !== brokerId);
     if (stale) (packet as PublishPacket & { [STALE_WILL]?: true })[STALE_WILL] = true;

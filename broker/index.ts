@@ -9,6 +9,7 @@ import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { reasonOf } from '../common/errors.js';
 import { settledWithin } from '../common/stop-sequence.js';
 import { createAuthenticate, createPreConnect } from './authenticate.js';
+import { cachedHubMembership } from './hub-membership.js';
 import { createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
 import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, withDeadline } from './cluster.js';
 import { brokerErrors } from './errors.js';
@@ -67,7 +68,8 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   const stats = createStatCounters();
   const unregisterConnections = brokerConnections.source(() => [[{}, aedes.connectedClients]]);
   const revocations = new RevocationRegistry({ logger, stats });
-  const hookDeps = { logger, stats, options, revocations };
+  const membership = verifier.membership && cachedHubMembership(verifier.membership);
+  const hookDeps = { logger, stats, options, revocations, ...(membership ? { membership } : {}) };
   const connectionLimiter = new ConnectionRateLimiter({
     perAddressPerSec: options.connectRatePerAddress,
     perAddressBurst: options.connectBurstPerAddress,

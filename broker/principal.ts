@@ -22,5 +22,6 @@ export function principalOf(client: Client | null | undefined): Principal | unde
 /** A short label for logs and error messages; never includes a secret. */
 export function describePrincipal(principal: Principal | undefined): string {
   if (!principal) return 'anonymous';
+  if (principal.kind === 'hub') return `hub '${principal.hubId}'`;
   return principal.kind === 'device' ? `device '${principal.deviceId}'` : `service '${principal.name}'`;
 }

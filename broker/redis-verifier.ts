@@ -13,7 +13,9 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
-import { deviceCredentialKey, readCredential, retirePrevious, serviceCredentialKey } from '../common/redis-credentials.js';
+import { deviceCredentialKey, hubCredentialKey, readCredential, readHubSubtree, retirePrevious, serviceCredentialKey } from '../common/redis-credentials.js';
+import { hubIdOfUsername } from '../protocol/hubs.js';
+import { subtreeFromIds } from './hub-membership.js';
 import { verifySecret } from '../common/secrets.js';
 import { isDeviceId } from '../protocol/ids.js';
 import type { CredentialVerifier, Principal } from './credentials.js';
@@ -40,24 +42,35 @@ export function createRedisCredentialVerifier(url: string, logger: Logger): Redi
     return (await verifySecret(password, credential.current)) ? { kind: 'service', name: username } : undefined;
   };
 
+  /** A device's or hub's rotating credential: current first, its success retires the previous. */
+  const verifyRotating = async (key: string, password: Buffer, principal: Principal): Promise<Principal | undefined> => {
+    const credential = await readCredential(redis, key);
+    if (!credential) return undefined;
+    if (await verifySecret(password, credential.current)) {
+      if (credential.previous !== undefined) {
+        retirePrevious(redis, key, credential.current).catch((error: unknown) =>
+          logger.warn('previous credential not retired; it expires on its own', { key, reason: reasonOf(error) }),
+        );
+      }
+      return principal;
+    }
+    if (credential.previous !== undefined && (await verifySecret(password, credential.previous))) return principal;
+    return undefined;
+  };
+
   return {
+    membership: {
+      async subtreeOf(hubId) {
+        const subtree = await readHubSubtree(redis, hubId);
+        return subtree && subtreeFromIds(hubId, subtree.devices, subtree.hubs);
+      },
+    },
     async verify(username, password) {
+      const hubId = hubIdOfUsername(username);
+      if (hubId !== undefined) return verifyRotating(hubCredentialKey(hubId), password, { kind: 'hub', hubId });
       // The pattern check keeps odd usernames away from Redis; anything else may be the service.
       if (!isDeviceId(username)) return verifyService(username, password);
-      const key = deviceCredentialKey(username);
-      const credential = await readCredential(redis, key);
-      if (!credential) return undefined;
-      const principal: Principal = { kind: 'device', deviceId: username };
-      if (await verifySecret(password, credential.current)) {
-        if (credential.previous !== undefined) {
-          retirePrevious(redis, key, credential.current).catch((error: unknown) =>
-            logger.warn('previous credential not retired; it expires on its own', { deviceId: username, reason: reasonOf(error) }),
-          );
-        }
-        return principal;
-      }
-      if (credential.previous !== undefined && (await verifySecret(password, credential.previous))) return principal;
-      return undefined;
+      return verifyRotating(deviceCredentialKey(username), password, { kind: 'device', deviceId: username });
     },
     async close() {
       redis.disconnect();

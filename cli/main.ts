@@ -8,7 +8,9 @@ import { serverCommand } from './commands/server.js';
 import { brokerCommand } from './commands/broker.js';
 import { apiCommand } from './commands/api.js';
 import { agentCommand } from './commands/agent.js';
+import { hubRunHandler } from './commands/hub-run.js';
 import { deviceCommand } from './commands/device.js';
+import { hubCommand } from './commands/hub.js';
 import { moduleCommand } from './commands/module.js';
 import { deployCommand } from './commands/deploy.js';
 import { deploymentCommand } from './commands/deployment.js';
@@ -39,6 +41,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(apiCommand)
     .command(agentCommand)
     .command(deviceCommand)
+    .command(hubCommand({ handler: hubRunHandler }))
     .command(moduleCommand)
     .command(deployCommand)
     .command(deploymentCommand)

@@ -7,6 +7,9 @@
  *                                     previous = the hash before a rotation with grace (optional)
  *                                     previousUntil = when it stops working, ms since the epoch
  *   wf:cred:service:{username}  hash  current = the service account's secret hash
+ *   wf:cred:hub:{hubId}         hash  a site hub's credential, fields as a device's
+ *   wf:cred:hubsub:{hubId}:devices  set  every device of the hub's subtree (its ACL membership)
+ *   wf:cred:hubsub:{hubId}:hubs     set  every descendant hub of it
  *
  * Only hashes travel: a Redis dump discloses no secret (each has 256 random bits, so a hash cannot
  * be reversed by guessing). A deleted device has no key, so every node refuses it at once.
@@ -16,6 +19,47 @@ import type { Redis } from 'ioredis';
 export const CREDENTIAL_KEY_PREFIX = 'wf:cred:';
 export const deviceCredentialKey = (deviceId: string): string => `${CREDENTIAL_KEY_PREFIX}device:${deviceId}`;
 export const serviceCredentialKey = (username: string): string => `${CREDENTIAL_KEY_PREFIX}service:${username}`;
+export const hubCredentialKey = (hubId: string): string => `${CREDENTIAL_KEY_PREFIX}hub:${hubId}`;
+const hubSubtreeKey = (hubId: string, part: 'devices' | 'hubs'): string => `${CREDENTIAL_KEY_PREFIX}hubsub:${hubId}:${part}`;
+
+export interface ReplicatedSubtree {
+  readonly devices: readonly string[];
+  readonly hubs: readonly string[];
+}
+
+/** Replaces a hub's membership sets in one transaction. */
+export async function writeHubSubtree(redis: Redis, hubId: string, subtree: ReplicatedSubtree): Promise<void> {
+  const multi = redis.multi().del(hubSubtreeKey(hubId, 'devices'), hubSubtreeKey(hubId, 'hubs'));
+  if (subtree.devices.length > 0) multi.sadd(hubSubtreeKey(hubId, 'devices'), ...subtree.devices);
+  if (subtree.hubs.length > 0) multi.sadd(hubSubtreeKey(hubId, 'hubs'), ...subtree.hubs);
+  await multi.exec();
+}
+
+/** undefined when the hub has no credential (unknown or deleted). */
+export async function readHubSubtree(redis: Redis, hubId: string): Promise<ReplicatedSubtree | undefined> {
+  const result = await redis.multi().exists(hubCredentialKey(hubId)).smembers(hubSubtreeKey(hubId, 'devices')).smembers(hubSubtreeKey(hubId, 'hubs')).exec();
+  if (!result) return undefined;
+  for (const [error] of result) if (error) throw error;
+  const [[, exists], [, devices], [, hubs]] = result as [[null, number], [null, string[]], [null, string[]]];
+  return exists === 1 ? { devices, hubs } : undefined;
+}
+
+export async function deleteHub(redis: Redis, hubId: string): Promise<void> {
+  await redis.del(hubCredentialKey(hubId), hubSubtreeKey(hubId, 'devices'), hubSubtreeKey(hubId, 'hubs'));
+}
+
+/** Every replicated hub id. */
+export async function replicatedHubIds(redis: Redis): Promise<string[]> {
+  const prefix = hubCredentialKey('');
+  const ids: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) ids.push(key.slice(prefix.length));
+  } while (cursor !== '0');
+  return ids;
+}
 
 export interface ReplicatedCredential {
   readonly current: string;

@@ -14,7 +14,11 @@ import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import {
   deleteCredential,
+  deleteHub,
   deviceCredentialKey,
+  hubCredentialKey,
+  replicatedHubIds,
+  writeHubSubtree,
   readCredential,
   replicatedDeviceIds,
   serviceCredentialKey,
@@ -36,11 +40,16 @@ export interface CredentialReplica {
   /** Writes one device's record as the store has it now (after add or rotation). */
   put(deviceId: string): Promise<void>;
   remove(deviceId: string): Promise<void>;
+  /**
+   * Rewrites every hub's credential and membership sets and removes deleted hubs' (a hub's ACL at
+   * every node reads them). Called after any change to hubs or to which device is behind which.
+   */
+  putHubs(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface ReplicaDeps {
-  readonly store: Pick<Store, 'deviceIds' | 'deviceCredentials'>;
+  readonly store: Pick<Store, 'deviceIds' | 'deviceCredentials'> & Partial<Pick<Store, 'listHubs' | 'hubCredentials' | 'hubSubtree'>>;
   readonly service: { readonly username: string; readonly password: string };
   readonly logger: Logger;
 }
@@ -75,6 +84,27 @@ export function createCredentialReplica(url: string, { store, service, logger }:
     await writeCredential(redis, key, wanted);
   };
 
+  const putHubs = async () => {
+    const { listHubs, hubCredentials, hubSubtree } = store;
+    if (!listHubs || !hubCredentials || !hubSubtree) return;
+    const hubs = listHubs.call(store);
+    for (const hub of hubs) {
+      const state = hubCredentials.call(store, hub.id);
+      const subtree = hubSubtree.call(store, hub.id);
+      if (!state || !subtree) continue;
+      await writeCredential(
+        redis,
+        hubCredentialKey(hub.id),
+        state.previousHash !== null && state.previousExpiresAt !== null
+          ? { current: state.currentHash, previous: state.previousHash, previousUntil: Date.parse(state.previousExpiresAt) }
+          : { current: state.currentHash },
+      );
+      await writeHubSubtree(redis, hub.id, { devices: subtree.devices.map((d) => d.id), hubs: subtree.hubs.map((h) => h.id) });
+    }
+    const known = new Set(hubs.map((hub) => hub.id));
+    for (const id of await replicatedHubIds(redis)) if (!known.has(id)) await deleteHub(redis, id);
+  };
+
   const syncAll = async () => {
     // The service's password is fixed per data directory; a fresh salt per sync is harmless.
     await writeCredential(redis, serviceCredentialKey(service.username), { current: hashSecretSync(service.password) });
@@ -83,6 +113,7 @@ export function createCredentialReplica(url: string, { store, service, logger }:
     const known = new Set(ids);
     const stale = (await replicatedDeviceIds(redis)).filter((id) => !known.has(id));
     for (const id of stale) await deleteCredential(redis, deviceCredentialKey(id));
+    await putHubs();
     logger.info('credential replica synced', { devices: ids.length, removed: stale.length });
     return { devices: ids.length, removed: stale.length };
   };
@@ -114,6 +145,7 @@ export function createCredentialReplica(url: string, { store, service, logger }:
     start: () => scheduleSync(0),
     put: (deviceId) => writeThrough(deviceId, () => put(deviceId)),
     remove: (deviceId) => writeThrough(deviceId, () => deleteCredential(redis, deviceCredentialKey(deviceId))),
+    putHubs: () => writeThrough('(hubs)', putHubs),
     async close() {
       closed = true;
       clearTimeout(timer);

@@ -18,6 +18,7 @@ import { nowIso } from './store/core.js';
 import { reasonOf } from '../common/errors.js';
 import type { CredentialSource } from './credentials-verifier.js';
 import { credentialStateOf, SELECT_DEVICE_CREDENTIALS, type CredentialRow, type DeviceCredentialState } from './store/credentials.js';
+import { SELECT_HUB_CREDENTIALS, SELECT_HUB_SUBTREE_DEVICES, SELECT_HUB_SUBTREE_HUBS, type HubSubtreeRecord } from './store/hubs.js';
 
 export interface CredentialReader extends CredentialSource {
   close(): void;
@@ -26,8 +27,21 @@ export interface CredentialReader extends CredentialSource {
 export function openCredentialReader(dbPath: string, logger: Logger): CredentialReader {
   let db: Database.Database | undefined;
   let select: Database.Statement | undefined;
-  /** deviceId → the current hash it has proven; its previous secret is refused from then on. */
+  let hubStatements: { credentials: Database.Statement; devices: Database.Statement; hubs: Database.Statement } | undefined;
+  /** deviceId (or `hub:` + hubId) → the current hash it has proven; its previous secret is refused from then on. */
   const retired = new Map<string, string>();
+
+  /** Hub queries, prepared once the hubs table exists (an API of this version created it). */
+  const hubQueries = () => {
+    if (!hubStatements && db) {
+      try {
+        hubStatements = { credentials: db.prepare(SELECT_HUB_CREDENTIALS), devices: db.prepare(SELECT_HUB_SUBTREE_DEVICES), hubs: db.prepare(SELECT_HUB_SUBTREE_HUBS) };
+      } catch (error) {
+        logger.warn('hub tables not readable yet', { path: dbPath, reason: reasonOf(error) });
+      }
+    }
+    return hubStatements;
+  };
 
   const row = (id: string): CredentialRow | undefined => {
     if (!select) {
@@ -60,10 +74,33 @@ export function openCredentialReader(dbPath: string, logger: Logger): Credential
       retired.set(id, found.credential_hash);
       return true;
     },
+    hubCredentials(id: string, now: string = nowIso()): DeviceCredentialState | undefined {
+      if (!select) row(id);
+      const found = hubQueries()?.credentials.get(id) as CredentialRow | undefined;
+      if (!found) return undefined;
+      const state = credentialStateOf(found, now);
+      return retired.get(`hub:${id}`) === state.currentHash ? { ...state, previousHash: null, previousExpiresAt: null } : state;
+    },
+    retirePreviousHubCredential(id: string): boolean {
+      const found = hubQueries()?.credentials.get(id) as CredentialRow | undefined;
+      if (!found || found.previous_credential_hash === null) return false;
+      retired.set(`hub:${id}`, found.credential_hash);
+      return true;
+    },
+    hubSubtree(id: string): HubSubtreeRecord | undefined {
+      if (!select) row(id);
+      const queries = hubQueries();
+      if (!queries || !queries.credentials.get(id)) return undefined;
+      return {
+        devices: queries.devices.all(id) as HubSubtreeRecord['devices'],
+        hubs: queries.hubs.all(id, id) as HubSubtreeRecord['hubs'],
+      };
+    },
     close() {
       db?.close();
       db = undefined;
       select = undefined;
+      hubStatements = undefined;
     },
   };
 }

@@ -18,6 +18,8 @@ import { createFleetJobs, type JobScheduler } from './jobs/index.js';
 import { createMqttLink, type MqttLink } from './mqtt-link.js';
 import { createCredentialReplica, type CredentialReplica } from './credential-replica.js';
 import { retainedSource } from './retained-source.js';
+import { HubStatusInbox } from './hubs/status-inbox.js';
+import { createHubChanges } from './hubs/changes.js';
 import { openStore, tokenIdOf, type Store } from './store/index.js';
 import { createFleetSigning, type FleetSigning } from './signing/fleet-signing.js';
 
@@ -41,6 +43,8 @@ export interface FleetApi {
   readonly events: FleetEvents;
   readonly options: FleetApiOptions;
   readonly signing: FleetSigning;
+  /** Hub statuses received, stored, dropped (hubs/status-inbox.ts). */
+  readonly hubStatuses: HubStatusInbox;
   listen(): Promise<{ url: string }>;
   close(): Promise<void>;
   /** A new admin token, returned in clear once. */
@@ -83,7 +87,23 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   const events = createFleetEvents(store, options.events);
   // Each part gets what it needs when it is made: the link publishes, the engine and ingestion
   // publish through it, and the link delivers device messages to ingestion once it connects.
-  const link = createMqttLink({ ...options.mqtt }, retainedSource(store), logger.child({ component: 'fleet-api-mqtt' }), signing);
+  // Hub statuses arrive on the link; a hub going on- or offline changes which devices a rollout waits for.
+  let onHubStatus = (): void => undefined;
+  const hubStatuses = new HubStatusInbox(
+    {
+      store(status) {
+        const before = store.getHub(status.hubId)?.status?.state;
+        if (!store.setHubStatus(status.hubId, status, new Date().toISOString())) return false;
+        if (before !== status.state) {
+          logger.info(status.state === 'online' ? 'hub online' : 'hub offline', { hubId: status.hubId, backlog: status.backlog.batches });
+          onHubStatus();
+        }
+        return true;
+      },
+    },
+    logger.child({ component: 'fleet-api-hubs' }),
+  );
+  const link = createMqttLink({ ...options.mqtt }, retainedSource(store), logger.child({ component: 'fleet-api-mqtt' }), signing, hubStatuses);
   const rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }), { changed: () => events.rollouts.observe() });
   const ingestion = createIngestion(store, options.ingest, logger, {
     acknowledge: (deviceId, stored, refused) => link.publishAck(deviceId, stored, refused),
@@ -97,10 +117,12 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
         logger: logger.child({ component: 'fleet-api-credentials' }),
       })
     : undefined;
+  onHubStatus = () => rollouts.nudge();
+  const hubs = createHubChanges({ store, link, ...(credentials ? { credentials } : {}), logger: logger.child({ component: 'fleet-api-hubs' }) });
   const jobs = createFleetJobs(store, options, logger, { link, signing, rollouts, events });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ store, link, ingestion, jobs, rollouts, events, options, signing, logger, version: packageVersion(), ...(credentials ? { credentials } : {}) });
+    app = await buildApp({ store, link, hubs, ingestion, jobs, rollouts, events, options, signing, logger, version: packageVersion(), ...(credentials ? { credentials } : {}) });
   } catch (error) {
     await credentials?.close();
     await jobs.stop();
@@ -123,6 +145,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
     events,
     options,
     signing,
+    hubStatuses,
     async listen() {
       const address = await app.listen({ host: options.http.host, port: options.http.port });
       // Broker nodes admit devices from the replica, so it is filled before we go on; if Redis is

@@ -10,7 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import { failoverServers } from '../common/failover-servers.js';
-import { encodePayload, PROTOCOL_VERSION, topics, type BatchRefusal } from '../protocol/index.js';
+import { encodePayload, hubTopics, PROTOCOL_VERSION, topics, type BatchRefusal } from '../protocol/index.js';
 import { DeviceInbox, type IngestHandlers } from './device-inbox.js';
 import { TopicQueue } from './mqtt-publish.js';
 import { RetainedPublisher, type DesiredSigner, type RetainedSource } from './retained-publisher.js';
@@ -57,6 +57,8 @@ export interface MqttLink {
   connect(handlers: IngestHandlers): Promise<boolean>;
   publishModule(sha256: string): Promise<boolean>;
   publishDesired(deviceId: string): Promise<boolean>;
+  /** Publishes a hub's site document with its next revision, or clears it when the hub is gone [WF-P-T-9]. */
+  publishHubSite(hubId: string): Promise<boolean>;
   /** An empty retained payload removes the retained desired state from the broker. */
   clearDesired(deviceId: string): Promise<boolean>;
   /**
@@ -81,9 +83,14 @@ export interface MqttLink {
   close(): Promise<void>;
 }
 
-const SUBSCRIPTIONS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results'), topics.allDevices('spooled')];
+const SUBSCRIPTIONS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results'), topics.allDevices('spooled'), hubTopics.allHubs('status')];
 
-export function createMqttLink(options: LinkOptions, source: RetainedSource, logger: Logger, signer: DesiredSigner): MqttLink {
+/** Where hub statuses go (hubs/status-inbox.ts); true when it handled the topic. */
+export interface HubMessageHandler {
+  onMessage(topic: string, payload: Buffer): boolean;
+}
+
+export function createMqttLink(options: LinkOptions, source: RetainedSource, logger: Logger, signer: DesiredSigner, hubInbox?: HubMessageHandler): MqttLink {
   const clientId = options.clientId ?? `wf-fleet-api-${randomBytes(6).toString('hex')}`;
   const counters: LinkCounters = { received: 0, accepted: 0, malformed: 0, topicMismatch: 0, published: 0, publishFailed: 0, deferred: 0, connects: 0, resyncs: 0, acksPublished: 0 };
   let client: MqttClient | undefined;
@@ -125,7 +132,10 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
       ...(options.keyFile ? { key: readFileSync(options.keyFile) } : {}),
     });
     client = mqttClient;
-    mqttClient.on('message', (topic, payload, packet) => inbox.onMessage(topic, payload, packet.retain));
+    mqttClient.on('message', (topic, payload, packet) => {
+      if (hubInbox?.onMessage(topic, payload)) return;
+      inbox.onMessage(topic, payload, packet.retain);
+    });
     mqttClient.on('error', (error) => logger.warn('mqtt error', { reason: reasonOf(error) }));
     mqttClient.on('offline', () => logger.warn('mqtt link offline'));
     let first: ((ok: boolean) => void) | undefined;
@@ -173,6 +183,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
     connect,
     publishModule: (sha256) => retained.publishModule(sha256),
     publishDesired: (deviceId) => retained.publishDesired(deviceId),
+    publishHubSite: (hubId) => retained.publishHubSite(hubId),
     clearDesired: (deviceId) => retained.clearDesired(deviceId),
     revokeDevice: (deviceId) => revocations.revoke(deviceId),
     publishAck,

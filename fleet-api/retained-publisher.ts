@@ -4,7 +4,8 @@
  * so a re-sync racing a new deployment can never leave an older desired state retained; signed as
  * it is sent, so the expiry counts from the moment the message reaches the broker.
  */
-import { encodePayload, topics, type DesiredState, type ModuleEnvelope, type SignedDesiredState } from '../protocol/index.js';
+import { encodePayload, hubTopics, topics, type DesiredState, type HubSite, type ModuleEnvelope, type SignedDesiredState } from '../protocol/index.js';
+import { HUB_PAYLOAD_CAPS } from '../broker/acl.js';
 import { sendInOrder, type PublishDeps } from './mqtt-publish.js';
 
 /** What the link re-derives retained messages from: SQLite, through the store. */
@@ -13,6 +14,10 @@ export interface RetainedSource {
   moduleEnvelope(sha256: string): ModuleEnvelope | undefined;
   deviceIds(): string[];
   desiredState(deviceId: string): DesiredState | null;
+  /** Every hub whose site document is kept retained (fleet-api/hubs/). */
+  hubIds?(): string[];
+  /** A hub's site document with its next revision, built now; undefined when the hub is gone. */
+  hubSite?(hubId: string): HubSite | undefined;
 }
 
 /** Signs each desired state as it is published (docs/security.md); the fleet key never leaves it. */
@@ -61,6 +66,23 @@ export class RetainedPublisher {
     return this.send(topics.device(deviceId, 'desired'), () => Buffer.alloc(0));
   }
 
+  /**
+   * Publishes a hub's site document [WF-P-T-9], its revision taken when it is sent so documents
+   * leave in revision order; a hub that no longer exists gets its retained document cleared.
+   */
+  publishHubSite(hubId: string): Promise<boolean> {
+    return this.send(hubTopics.hub(hubId, 'site'), () => {
+      const site = this.deps.source.hubSite?.(hubId);
+      if (!site) return Buffer.alloc(0);
+      const bytes = Buffer.from(JSON.stringify(site), 'utf8');
+      if (bytes.byteLength > HUB_PAYLOAD_CAPS.hubSite) {
+        this.deps.logger.error('hub site document over its cap; not published', { hubId, bytes, cap: HUB_PAYLOAD_CAPS.hubSite });
+        return undefined;
+      }
+      return bytes;
+    });
+  }
+
   /** Publishes every device's desired state again; returns how many went out. */
   publishAllDesired(): Promise<number> {
     return this.publishEach(this.deps.source.deviceIds());
@@ -81,7 +103,10 @@ export class RetainedPublisher {
       // Modules first, so an agent that sees a new desired state finds its modules retained.
       for (const sha of this.deps.source.moduleShas()) await this.publishModule(sha);
       const devices = await this.publishAllDesired();
-      this.deps.logger.info('retained state re-derived from SQLite', { devices, ms: Date.now() - started });
+      // Sites last: a hub that reads a new site finds its devices' desired states already there.
+      const hubs = this.deps.source.hubIds?.() ?? [];
+      for (const hubId of hubs) await this.publishHubSite(hubId);
+      this.deps.logger.info('retained state re-derived from SQLite', { devices, hubs: hubs.length, ms: Date.now() - started });
     })().finally(() => {
       this.resyncing = undefined;
     });

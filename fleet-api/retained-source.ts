@@ -2,6 +2,7 @@
 import { PROTOCOL_VERSION, type ModuleEnvelope } from '../protocol/index.js';
 import type { RetainedSource } from './retained-publisher.js';
 import type { Store } from './store/index.js';
+import { buildHubSite } from './hubs/site.js';
 
 export function retainedSource(store: Store): RetainedSource {
   return {
@@ -15,5 +16,11 @@ export function retainedSource(store: Store): RetainedSource {
     },
     deviceIds: () => (store.open ? store.deviceIds() : []),
     desiredState: (deviceId) => (store.open ? (store.getDevice(deviceId)?.desired ?? null) : null),
+    hubIds: () => (store.open ? store.listHubs().map((hub) => hub.id) : []),
+    hubSite(hubId) {
+      if (!store.open) return undefined;
+      const revision = store.nextSiteRevision(hubId);
+      return revision === undefined ? undefined : buildHubSite(store, hubId, revision);
+    },
   };
 }

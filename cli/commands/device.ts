@@ -22,7 +22,9 @@ interface DeviceView {
 
 interface ProvisionResponse {
   device: DeviceView;
-  mqtt: { url: string; username: string; password: string };
+  mqtt: { url: string; urls?: string[]; username: string; password: string };
+  /** The site hub it is behind: its agent connects to the hub's URLs first. */
+  hub?: { id: string; urls: string[] };
   /** Root public key and trusted-keys list the agent verifies signatures with. */
   trust: AgentTrust;
 }
@@ -34,12 +36,23 @@ export interface AgentTlsFiles {
   keyFile?: string;
 }
 
-export function writeAgentConfig(path: string, provisioned: ProvisionResponse, stateDir?: string, tls: AgentTlsFiles = {}): string {
+/**
+ * The brokers an agent connects to, in failover order: behind a hub its URLs, then (with
+ * `fallbackCentral`) the central broker's as a last resort; otherwise the central broker's.
+ */
+export function agentBrokerUrls(provisioned: Pick<ProvisionResponse, 'mqtt' | 'hub'>, fallbackCentral: boolean): string[] {
+  const central = provisioned.mqtt.urls ?? [provisioned.mqtt.url];
+  if (!provisioned.hub || provisioned.hub.urls.length === 0) return central;
+  return fallbackCentral ? [...provisioned.hub.urls, ...central.filter((url) => !provisioned.hub!.urls.includes(url))] : [...provisioned.hub.urls];
+}
+
+export function writeAgentConfig(path: string, provisioned: ProvisionResponse, stateDir?: string, tls: AgentTlsFiles = {}, fallbackCentral = false): string {
   const file = resolve(path);
   const tlsFiles = Object.fromEntries(Object.entries(tls).filter(([, value]) => value !== undefined).map(([key, value]) => [key, resolve(value!)]));
+  const urls = agentBrokerUrls(provisioned, fallbackCentral);
   const config = {
     deviceId: provisioned.device.id,
-    broker: { ...provisioned.mqtt, ...tlsFiles },
+    broker: { url: urls[0]!, ...(urls.length > 1 ? { urls } : {}), username: provisioned.mqtt.username, password: provisioned.mqtt.password, ...tlsFiles },
     profile: provisioned.device.profile,
     stateDir: resolve(stateDir ?? resolve(dirname(file), `${provisioned.device.id}.state`)),
     trust: provisioned.trust,
@@ -61,6 +74,8 @@ type AddArgs = GlobalArgs & {
   'ca-file'?: string;
   'cert-file'?: string;
   'key-file'?: string;
+  hub?: string;
+  'fallback-central'?: boolean;
 };
 
 const add: CommandModule<GlobalArgs, AddArgs> = {
@@ -76,6 +91,9 @@ const add: CommandModule<GlobalArgs, AddArgs> = {
       .option('ca-file', { type: 'string', describe: 'CA the agent trusts for an mqtts:// broker (e.g. data/tls/ca.crt)' })
       .option('cert-file', { type: 'string', describe: "the device's client certificate, for a broker requiring mutual TLS" })
       .option('key-file', { type: 'string', describe: 'its private key' })
+      .option('hub', { type: 'string', describe: "the site hub it connects through (default: the hub whose selector its tags match, if any)" })
+      .option('fallback-central', { type: 'boolean', default: false, describe: "behind a hub: list the central broker after the hub's URLs in the agent config, as a last resort" })
+      .example('$0 device add gw-07 --profile sim-x86-64 --hub north --fallback-central --agent-config gw-07.json', 'a device behind hub north, central as last resort')
       .example('$0 device add gw-01 --profile sim-x86-64 --tag site=north --agent-config gw-01.json', 'provision gw-01')
       .example(
         '$0 device add gw-02 --profile rpi4-arm64 --agent-config gw-02.json --ca-file data/tls/ca.crt --cert-file data/tls/clients/gw-02.crt --key-file data/tls/clients/gw-02.key',
@@ -86,13 +104,17 @@ const add: CommandModule<GlobalArgs, AddArgs> = {
       id: args.id,
       profile: args.profile,
       tags: parseKeyValues('tag', args.tag),
+      ...(args.hub !== undefined ? { hub: args.hub } : {}),
     });
     const tls = { caFile: args['ca-file'], certFile: args['cert-file'], keyFile: args['key-file'] };
-    const configFile = args['agent-config'] ? writeAgentConfig(args['agent-config'], provisioned, args['state-dir'], tls) : undefined;
-    emit(args.json, { ...provisioned, ...(configFile ? { agentConfig: configFile } : {}) }, () =>
+    const fallback = args['fallback-central'] === true;
+    const configFile = args['agent-config'] ? writeAgentConfig(args['agent-config'], provisioned, args['state-dir'], tls, fallback) : undefined;
+    const brokers = agentBrokerUrls(provisioned, fallback);
+    emit(args.json, { ...provisioned, brokerUrls: brokers, ...(configFile ? { agentConfig: configFile } : {}) }, () =>
       [
         `provisioned ${provisioned.device.id} (profile ${provisioned.device.profile})`,
-        `  broker    ${provisioned.mqtt.url}`,
+        provisioned.hub ? `  hub       ${provisioned.hub.id}${provisioned.hub.urls.length === 0 ? ' (it has no URLs: the agent config points at the central broker)' : ''}` : '',
+        `  broker    ${brokers.join(', ')}`,
         `  username  ${provisioned.mqtt.username}`,
         `  password  ${provisioned.mqtt.password}   (shown once)`,
         configFile ? `  agent config written to ${configFile}; run: wasmfleet agent --config ${configFile}` : '',
@@ -110,6 +132,7 @@ interface ListArgs extends GlobalArgs {
   inSync?: boolean;
   faulted?: boolean;
   prefix?: string;
+  hub?: string;
   sort: string;
   limit?: number;
 }
@@ -125,20 +148,22 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       .option('in-sync', { type: 'boolean', describe: 'only devices that reported their desired revision (--in-sync) or not yet (--no-in-sync)' })
       .option('faulted', { type: 'boolean', describe: 'only devices with a failed or faulting module (--faulted) or none (--no-faulted)' })
       .option('prefix', { type: 'string', describe: 'only ids starting with this' })
+      .option('hub', { type: 'string', describe: 'only devices behind this hub itself' })
       .option('sort', { type: 'string', default: 'id', choices: ['id', '-id', 'createdAt', '-createdAt', 'lastSeen', '-lastSeen'], describe: 'order (- = descending)' })
       .option('limit', { type: 'number', describe: 'stop after this many devices (default: all)' })
       .example('$0 device list --tag site=north --online', 'online devices at site north')
-      .example('$0 device list --faulted --sort -lastSeen --limit 20', 'the 20 faulted devices seen last') as Argv<ListArgs>,
+      .example('$0 device list --faulted --sort -lastSeen --limit 20', 'the 20 faulted devices seen last')
+      .example('$0 device list --hub north', "devices behind hub north, with whether they are reachable now") as Argv<ListArgs>,
   handler: async (args) => {
     if (args.limit !== undefined && !(Number.isInteger(args.limit) && args.limit > 0)) throw new Error('--limit must be a positive integer');
     const devices = await fetchAllPages<DeviceView>(
       clientFor(args),
       '/api/v1/devices',
       'devices',
-      { tag: asList(args.tag), profile: args.profile, online: args.online, inSync: args.inSync, faulted: args.faulted, idPrefix: args.prefix, sort: args.sort },
+      { tag: asList(args.tag), profile: args.profile, online: args.online, inSync: args.inSync, faulted: args.faulted, idPrefix: args.prefix, hub: args.hub, sort: args.sort },
       args.limit !== undefined ? { max: args.limit } : {},
     );
-    emit(args.json, { devices }, () => table(devices, ['id', 'profile', 'tags', 'online', 'lastSeen']));
+    emit(args.json, { devices }, () => table(devices, args.hub !== undefined ? ['id', 'profile', 'tags', 'online', 'reachable', 'lastSeen'] : ['id', 'profile', 'tags', 'online', 'lastSeen']));
   },
 };
 

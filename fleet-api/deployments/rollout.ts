@@ -12,6 +12,7 @@ import { FAILURE_STATES } from '../store/deployments.js';
 import { deploymentEntry } from './create.js';
 import { dispatchDevice, rollBackDevice } from './dispatch.js';
 import { nextWindowOpening, openWindow, thresholdReached, waveName } from './strategy.js';
+import { unreachableHubs } from '../hubs/views.js';
 
 export interface StepOutcome {
   /** Devices whose desired state changed, per deployment. */
@@ -31,6 +32,28 @@ export interface StepContext {
   now: number;
   profileOf: (name: string) => FirmwareProfile;
   outcome: StepOutcome;
+  /** The offline hub a device is behind (its own or one above it), or null when it is reachable. */
+  unreachableHub?: (deviceId: string) => string | null;
+}
+
+/**
+ * A device behind an offline hub cannot be reached, which is not a failure (docs/federation.md):
+ * its pending row keeps state `pending` with `publishedAt` null — sent, its apply timeout not
+ * started — and gets `publishedAt` again, starting the timeout, when its hub is back. An applied
+ * row's soak is judged once its hub is back. So a site outage neither trips the failure
+ * threshold nor times its devices out, and the wave resumes where it was.
+ */
+function unreachableLookup(store: Store): (deviceId: string) => string | null {
+  const offline = unreachableHubs(store);
+  if (offline.size === 0) return () => null;
+  return (deviceId) => {
+    const hub = store.deviceHub(deviceId);
+    return hub && offline.has(hub) ? hub : null;
+  };
+}
+
+function setClock(ctx: StepContext, deploymentId: string, row: DeploymentDeviceRecord, publishedAt: number | null, reason: string | null): void {
+  ctx.store.setDeploymentDeviceDispatched({ deploymentId, deviceId: row.id, state: 'pending', reason, revision: row.revision, previous: row.previous, publishedAt, appliedAt: null });
 }
 
 
@@ -59,8 +82,20 @@ function joinLate(ctx: StepContext): void {
 function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDeviceRecord): boolean {
   const strategy = deployment.strategy;
   const { store, now } = ctx;
+  const offlineHub = ctx.unreachableHub?.(row.id) ?? null;
   if (row.state === 'pending') {
-    if (row.publishedAt !== null && now - row.publishedAt > strategy.applyTimeoutSeconds * 1000) {
+    if (offlineHub !== null) {
+      if (row.publishedAt === null) return false;
+      setClock(ctx, deployment.id, row, null, `unreachable: behind offline hub '${offlineHub}'; the apply timeout starts when it is back`);
+      return true;
+    }
+    if (row.publishedAt === null) {
+      // Its hub is back: the hub fetches the retained desired state; re-published freshly signed.
+      setClock(ctx, deployment.id, row, now, null);
+      addPublish(ctx, deployment.id, row.id);
+      return true;
+    }
+    if (now - row.publishedAt > strategy.applyTimeoutSeconds * 1000) {
       const device = store.getDevice(row.id);
       const offline = device && !device.online ? ' (device offline)' : '';
       store.setDeploymentDeviceState(deployment.id, row.id, 'timed-out', `timed out waiting for apply after ${strategy.applyTimeoutSeconds} s${offline}`);
@@ -69,6 +104,7 @@ function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDe
     return false;
   }
   if (row.state !== 'applied' || row.appliedAt === null) return false;
+  if (offlineHub !== null) return false;
   const device = store.getDevice(row.id);
   if (!device) return false;
   const reported = device.reported?.modules.find((m) => m.name === deployment.module && m.sha256 === deployment.sha256);
@@ -76,7 +112,8 @@ function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDe
     store.setDeploymentDeviceState(deployment.id, row.id, 'unhealthy', reason);
     return true;
   };
-  if (!device.online) return unhealthy(`device went offline during the ${strategy.soakSeconds} s soak`);
+  // Behind a hub, presence arrives relayed and late after the hub returns; the hub's own status says whether it is reachable.
+  if (!device.online && store.deviceHub(row.id) == null) return unhealthy(`device went offline during the ${strategy.soakSeconds} s soak`);
   if (reported && reported.state === 'failed') return unhealthy(`module failed: ${reported.reason ?? reported.lastFault ?? 'no reason given'}`);
   if (reported && reported.faults > 0) return unhealthy(`module faulted ${reported.faults}x: ${reported.lastFault ?? reported.reason ?? 'no reason given'}`);
   if (now - row.appliedAt < strategy.soakSeconds * 1000) return false;
@@ -94,7 +131,7 @@ function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDe
 export function rollBackDeployment(ctx: StepContext, deployment: DeploymentRecord, status: 'aborted' | 'rolled-back', why: string): void {
   for (const row of ctx.store.deploymentDevices(deployment.id)) {
     if (row.state === 'waiting') ctx.store.setDeploymentDeviceState(deployment.id, row.id, 'cancelled', `not reached: ${why}`);
-    else if (row.publishedAt !== null && !['superseded', 'rolled-back', 'cancelled'].includes(row.state)) {
+    else if ((row.publishedAt !== null || row.state === 'pending') && !['superseded', 'rolled-back', 'cancelled'].includes(row.state)) {
       if (rollBackDevice(ctx.store, deployment.id, row, why, ctx.now)) addPublish(ctx, deployment.id, row.id);
     }
   }
@@ -139,7 +176,8 @@ function advance(ctx: StepContext, deployment: DeploymentRecord): void {
 
   const counted = rows.filter((r) => !r.late);
   const failures = counted.filter((r) => FAILURE_STATES.includes(r.state)).length;
-  const reached = counted.filter((r) => r.publishedAt !== null && r.state !== 'superseded').length;
+  // A pending row without publishedAt was sent to a device behind an offline hub: reached, not failed.
+  const reached = counted.filter((r) => (r.publishedAt !== null || r.state === 'pending') && r.state !== 'superseded').length;
   if (thresholdReached(strategy.failureThreshold, failures, reached)) {
     const examples = counted.filter((r) => FAILURE_STATES.includes(r.state)).slice(0, 3).map((r) => `${r.id}: ${r.reason}`);
     rollBackDeployment(ctx, deployment, 'aborted', `failure threshold ${strategy.failureThreshold} reached: ${failures} of ${reached} devices reached failed (${examples.join('; ')})`);
@@ -170,7 +208,9 @@ function advance(ctx: StepContext, deployment: DeploymentRecord): void {
       return;
     }
     if (!inWave.every((r) => TERMINAL.has(r.state))) {
-      store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) sent; waiting for its devices to apply and pass the ${strategy.soakSeconds} s soak`);
+      const unreachable = inWave.filter((r) => r.state === 'pending' && r.publishedAt === null).length;
+      const behind = unreachable > 0 ? ` (${unreachable} behind offline hubs wait for them to return)` : '';
+      store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) sent; waiting for its devices to apply and pass the ${strategy.soakSeconds} s soak${behind}`);
       return;
     }
     if (wave + 1 >= deployment.waves) {
@@ -197,7 +237,7 @@ export function stepRollouts(store: Store, now: number = Date.now(), profiles: (
     if (!profile) cache.set(name, (profile = profiles(name)));
     return profile;
   };
-  const ctx: StepContext = { store, now, profileOf, outcome: newOutcome() };
+  const ctx: StepContext = { store, now, profileOf, outcome: newOutcome(), unreachableHub: unreachableLookup(store) };
   store.transaction(() => {
     joinLate(ctx);
     for (const deployment of store.progressingDeployments()) advance(ctx, deployment);

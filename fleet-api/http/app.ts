@@ -17,6 +17,7 @@ import { installBoundedClose } from './bounded-close.js';
 import { ErrorResponse } from './schemas.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
+import { hubRoutes } from './routes/hubs.js';
 import { deviceBatchRoutes } from './routes/device-batch.js';
 import { keyRoutes } from './routes/keys.js';
 import { moduleRoutes } from './routes/modules.js';
@@ -85,6 +86,7 @@ export async function buildApp(ctx: RouteContext): Promise<FastifyInstance> {
       await systemRoutes(scope, ctx);
       await deviceRoutes(scope, ctx);
       await deviceBatchRoutes(scope, ctx);
+      await hubRoutes(scope, ctx);
       await resultRoutes(scope, ctx);
       await aggregateRoutes(scope, ctx);
       await eventRoutes(scope, ctx);

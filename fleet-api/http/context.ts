@@ -9,12 +9,15 @@ import type { MqttLink } from '../mqtt-link.js';
 import type { FleetSigning } from '../signing/fleet-signing.js';
 import type { Store } from '../store/index.js';
 import type { CredentialReplica } from '../credential-replica.js';
+import type { HubChanges } from '../hubs/changes.js';
 
 export interface RouteContext {
   store: Store;
   /** Cluster mode: credential changes are written through to Redis for the broker nodes. */
   credentials?: CredentialReplica;
   link: MqttLink;
+  /** Re-publishes hub site documents after a change (hubs/changes.ts). */
+  hubs: HubChanges;
   ingestion: Ingestion;
   jobs: JobScheduler;
   rollouts: RolloutEngine;

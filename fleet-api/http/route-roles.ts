@@ -56,6 +56,12 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`GET ${P}/devices/:id/deployments`]: { role: 'viewer' },
   [`POST ${P}/devices/:id/credentials/rotate`]: { role: 'operator', action: 'device.rotate-credentials' },
 
+  [`GET ${P}/hubs`]: { role: 'viewer' },
+  [`GET ${P}/hubs/:id`]: { role: 'viewer' },
+  [`POST ${P}/hubs`]: { role: 'operator', action: 'hub.create' },
+  [`DELETE ${P}/hubs/:id`]: { role: 'operator', action: 'hub.delete' },
+  [`POST ${P}/hubs/:id/credentials/rotate`]: { role: 'operator', action: 'hub.rotate-credentials' },
+
   [`GET ${P}/modules`]: { role: 'viewer' },
   [`GET ${P}/modules/:name/:version`]: { role: 'viewer' },
   [`POST ${P}/modules`]: { role: 'operator', action: 'module.upload', body: 'large' },

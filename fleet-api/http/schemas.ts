@@ -60,6 +60,7 @@ export const CreateDeviceBody = Type.Object(
     id: DeviceId,
     profile: Type.String({ minLength: 1, maxLength: 64, description: 'a firmware profile name, e.g. sim-x86-64' }),
     tags: Type.Optional(Tags),
+    hub: Type.Optional(Type.String({ pattern: DEVICE_ID_PATTERN, description: "the hub it connects through; default: the hub whose selector its tags match best, if any" })),
   },
   { additionalProperties: false },
 );
@@ -79,6 +80,10 @@ export const DeviceSummary = Type.Object({
   reportedRevision: Type.Integer(),
   /** True when the device reports the revision it was last asked for. */
   inSync: Type.Boolean(),
+  /** The site hub it connects through; null: the central broker. */
+  hub: Type.Optional(Nullable(Type.String())),
+  /** direct: connects to the central broker; hub: through an online hub; offline-hub: its hub (or one above) is offline, so it cannot be reached now. */
+  reachable: Type.Optional(Type.Union([Type.Literal('direct'), Type.Literal('hub'), Type.Literal('offline-hub')])),
 });
 
 export const DeviceDetail = Type.Intersect([
@@ -100,6 +105,8 @@ export const ProvisionResponse = Type.Object({
     username: Type.String(),
     password: Type.String({ description: 'shown once; only its hash is stored' }),
   }),
+  /** The hub the device is behind, with the URLs its agent should connect to first. */
+  hub: Type.Optional(Type.Object({ id: Type.String(), urls: Type.Array(Type.String()) })),
 });
 
 export const BatchProvisionBody = Type.Object(
@@ -130,6 +137,7 @@ export const DeviceListQuery = Type.Object(
     inSync: Type.Optional(Type.Boolean({ description: 'reportedRevision >= desiredRevision' })),
     faulted: Type.Optional(Type.Boolean({ description: 'the last report has a module failed or with faults' })),
     idPrefix: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'ids starting with this' })),
+    hub: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'only devices behind this hub itself' })),
     sort: Type.Union(DEVICE_SORTS.map((sort) => Type.Literal(sort)), { default: 'id' }),
     limit: PageLimit,
     cursor: PageCursor,

@@ -1,7 +1,12 @@
 /** Store records → REST representations. */
 import type { DeviceRecord, DeviceSummaryRecord } from '../store/index.js';
 
-export function deviceSummary(device: DeviceSummaryRecord) {
+/**
+ * `offlineHubs` (hubs/views.ts unreachableHubs) adds where the device is reachable; a record that
+ * carries no hubId shows neither field.
+ */
+export function deviceSummary(device: DeviceSummaryRecord, offlineHubs?: ReadonlySet<string>) {
+  const hub = device.hubId;
   return {
     id: device.id,
     profile: device.profile,
@@ -12,12 +17,14 @@ export function deviceSummary(device: DeviceSummaryRecord) {
     desiredRevision: device.desiredRevision,
     reportedRevision: device.reportedRevision,
     inSync: device.reportedRevision >= device.desiredRevision,
+    ...(hub !== undefined ? { hub } : {}),
+    ...(hub !== undefined && offlineHubs ? { reachable: hub === null ? ('direct' as const) : offlineHubs.has(hub) ? ('offline-hub' as const) : ('hub' as const) } : {}),
   };
 }
 
-export function deviceDetail(device: DeviceRecord) {
+export function deviceDetail(device: DeviceRecord & { hubId?: string | null }, offlineHubs?: ReadonlySet<string>) {
   return {
-    ...deviceSummary(device),
+    ...deviceSummary(device, offlineHubs),
     desired: {
       revision: device.desiredRevision,
       issuedAt: device.desired?.issuedAt ?? null,

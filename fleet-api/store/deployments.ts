@@ -279,7 +279,8 @@ export function deploymentOps(db: Db) {
       reason: string | null;
       revision: number;
       previous: DesiredModule | null;
-      publishedAt: number;
+      /** null on a pending row: sent, but behind an offline hub; its apply timeout has not started (rollout.ts). */
+      publishedAt: number | null;
       appliedAt: number | null;
     }): void {
       setDispatched.run(

@@ -18,6 +18,8 @@ export interface DevicePageQuery {
   readonly inSync?: boolean;
   readonly faulted?: boolean;
   readonly idPrefix?: string;
+  /** Only devices behind this hub itself (not its child hubs). */
+  readonly hub?: string;
   readonly sort: DeviceSort;
   /** The last device of the previous page: its sort key (absent for id sorts) and id. */
   readonly after?: { readonly key: string | null; readonly id: string };
@@ -34,6 +36,8 @@ export interface DeviceSummaryRecord {
   lastSeen: string | null;
   reportedRevision: number;
   desiredRevision: number;
+  /** The hub it is behind (null: none); absent where not read. */
+  hubId?: string | null;
 }
 
 interface SummaryRow {
@@ -45,9 +49,10 @@ interface SummaryRow {
   last_seen: string | null;
   reported_revision: number;
   desired_revision: number;
+  hub_id: string | null;
 }
 
-const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision';
+const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision, d.hub_id';
 
 /** The SQL sort key of each sort; lastSeen's null sorts as '' (before every timestamp), matched by its index. */
 const SORT_KEY: Record<'createdAt' | 'lastSeen', string> = {
@@ -93,6 +98,10 @@ export function devicePageOps(db: Db) {
         where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id AND t.key = ? AND t.value = ?)');
         args.push(key, value);
       }
+      if (query.hub !== undefined) {
+        where.push('d.hub_id = ?');
+        args.push(query.hub);
+      }
       if (query.profile !== undefined) {
         where.push('d.profile = ?');
         args.push(query.profile);
@@ -136,6 +145,7 @@ export function devicePageOps(db: Db) {
         lastSeen: row.last_seen,
         reportedRevision: row.reported_revision,
         desiredRevision: row.desired_revision,
+        hubId: row.hub_id,
       }));
     },
   };

@@ -16,6 +16,7 @@ import { fleetSummaryOps, type FleetSummaryOps } from './fleet-summary.js';
 import { aggregateOps, type AggregateOps } from './aggregates.js';
 import { rolloutChangeOps, type RolloutChangeOps } from './rollout-changes.js';
 import { gaugeOps, type GaugeOps } from './gauges.js';
+import { hubOps, type HubOps } from './hubs.js';
 
 export type Store = DeviceOps &
   DevicePageOps &
@@ -29,7 +30,8 @@ export type Store = DeviceOps &
   FleetSummaryOps &
   AggregateOps &
   RolloutChangeOps &
-  GaugeOps & {
+  GaugeOps &
+  HubOps & {
     readonly db: Db;
     /** Runs `fn` in one transaction (nested calls become savepoints). */
     transaction<T>(fn: () => T): T;
@@ -53,6 +55,7 @@ export function openStore(path: string): Store {
     ...aggregateOps(db),
     ...rolloutChangeOps(db),
     ...gaugeOps(db),
+    ...hubOps(db),
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
@@ -83,3 +86,4 @@ export type {
 export type { AggregateFn, AggregateQuery, AggregateSeries, AggregateSource, DeviceSelection, GroupBy } from './aggregates.js';
 export type { DeploymentHead, DeploymentDeviceChange } from './rollout-changes.js';
 export type { ResultRow, ResultQuery, ResultKind, IngestOutcome } from './results.js';
+export type { HubRecord, HubSubtreeRecord } from './hubs.js';

@@ -260,4 +260,28 @@ export const MIGRATIONS: readonly string[] = [
     GROUP BY module, metric, device_id, b;
   CREATE INDEX deployment_devices_by_updated ON deployment_devices(updated_at);
   `,
+  // Site hubs (issue 14, docs/federation.md): a hub's credential rotates like a device's; its
+  // selector (tags) picks the devices put behind it; `site_revision` only grows, so a HubSite
+  // document re-published after a restart is never older than one the hub holds; `status` is the
+  // hub's last HubStatus. A device is behind at most one hub; deleting the hub puts it back on
+  // the central broker.
+  `
+  CREATE TABLE hubs (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT REFERENCES hubs(id),
+    urls TEXT NOT NULL DEFAULT '[]',
+    selector TEXT NOT NULL DEFAULT '{}',
+    credential_hash TEXT NOT NULL,
+    previous_credential_hash TEXT,
+    previous_credential_expires_at TEXT,
+    credential_rotated_at TEXT,
+    created_at TEXT NOT NULL,
+    site_revision INTEGER NOT NULL DEFAULT 0,
+    status TEXT,
+    status_at TEXT
+  ) STRICT;
+  CREATE INDEX hubs_by_parent ON hubs(parent_id);
+  ALTER TABLE devices ADD COLUMN hub_id TEXT REFERENCES hubs(id) ON DELETE SET NULL;
+  CREATE INDEX devices_by_hub ON devices(hub_id, id);
+  `,
 ];

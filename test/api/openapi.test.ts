@@ -34,6 +34,11 @@ const ROUTES = [
   'get /api/v1/fleet/summary',
   'get /api/v1/results/aggregate',
   'get /api/v1/events',
+  'post /api/v1/hubs',
+  'get /api/v1/hubs',
+  'get /api/v1/hubs/{id}',
+  'delete /api/v1/hubs/{id}',
+  'post /api/v1/hubs/{id}/credentials/rotate',
 ];
 
 test('GET /openapi.json serves an OpenAPI 3 document listing every route', async (t) => {

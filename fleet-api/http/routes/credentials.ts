@@ -59,6 +59,8 @@ export async function credentialRoutes(app: FastifyInstance, ctx: RouteContext):
       // Deleted while hashing.
       if (!outcome) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
       await ctx.credentials?.put(id);
+      // Its hub checks the new hash (and the previous one during the grace) from its site document.
+      await ctx.hubs.changed(ctx.store.deviceHub(id));
       // Without grace, sessions opened with the old secret must not outlive it [WF-P-T-6].
       if (graceSeconds === 0) await ctx.link.revokeDevice(id);
       request.audit = { target: id, detail: { graceSeconds, previousValidUntil: outcome.previousExpiresAt } };

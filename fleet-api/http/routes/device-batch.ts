@@ -41,6 +41,9 @@ export async function deviceBatchRoutes(app: FastifyInstance, ctx: RouteContext)
           throw apiErrors.WF_API_VALIDATION({ field: `body/devices/${index}/id`, reason: `'${device.id}' is also item ${earlier} of this batch` });
         }
         seen.set(device.id, index);
+        if (device.hub !== undefined && !ctx.store.getHub(device.hub)) {
+          throw apiErrors.WF_API_VALIDATION({ field: `body/devices/${index}/hub`, reason: `hub '${device.hub}' does not exist` });
+        }
       }
       const existing = ctx.store.existingDeviceIds([...seen.keys()]);
       if (existing.length > 0) {
@@ -52,9 +55,19 @@ export async function deviceBatchRoutes(app: FastifyInstance, ctx: RouteContext)
       }
       const passwords = devices.map(() => generateSecret('wfd'));
       // The HMAC hash is microseconds (common/secrets.ts), so 10,000 hash in the request itself.
-      const records = ctx.store.insertDevices(
-        devices.map(({ id, profile, tags = {} }, i) => ({ id, profile, tags, credentialHash: hashSecretSync(passwords[i]!) })),
-      );
+      const records = ctx.store.transaction(() => {
+        const inserted = ctx.store.insertDevices(
+          devices.map(({ id, profile, tags = {} }, i) => ({ id, profile, tags, credentialHash: hashSecretSync(passwords[i]!) })),
+        );
+        // Each device behind its explicit hub, else the one its tags select (docs/federation.md).
+        for (const { id, tags = {}, hub } of devices) {
+          const hubId = hub ?? ctx.store.hubForTags(tags);
+          if (hubId !== null) ctx.store.setDeviceHub(id, hubId);
+        }
+        return inserted;
+      });
+      const behind = new Set(devices.map(({ id }) => ctx.store.deviceHub(id)));
+      await ctx.hubs.changed(...behind);
       ctx.logger.info('devices provisioned', { count: devices.length, first: devices[0]!.id });
       ctx.rollouts.nudge();
       return reply.status(201).send({

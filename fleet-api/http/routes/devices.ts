@@ -15,6 +15,7 @@ import {
   errors,
 } from '../schemas.js';
 import { deviceDetail, deviceSummary } from '../views.js';
+import { unreachableHubs } from '../../hubs/views.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { sortKeyOf, type DevicePageQuery } from '../../store/index.js';
 import { Type } from '@sinclair/typebox';
@@ -33,27 +34,44 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
       },
     },
     async (request, reply) => {
-      const { id, profile, tags = {} } = request.body;
+      const { id, profile, tags = {}, hub: hubGiven } = request.body;
       const known = listProfileNames();
       if (!known.includes(profile)) {
         throw apiErrors.WF_API_VALIDATION({ field: 'body/profile', reason: `unknown firmware profile '${profile}'; known: ${known.join(', ')}` });
       }
       if (ctx.store.getDevice(id)) throw apiErrors.WF_API_CONFLICT({ reason: `device '${id}' already exists`, field: 'body/id' });
+      const hub = hubGiven !== undefined ? ctx.store.getHub(hubGiven) : undefined;
+      if (hubGiven !== undefined && !hub) throw apiErrors.WF_API_VALIDATION({ field: 'body/hub', reason: `hub '${hubGiven}' does not exist` });
       const password = generateSecret('wfd');
       const credentialHash = await hashSecret(password);
       let device;
       try {
-        device = ctx.store.insertDevice({ id, profile, tags, credentialHash });
+        device = ctx.store.transaction(() => {
+          const inserted = ctx.store.insertDevice({ id, profile, tags, credentialHash });
+          // Explicit hub first; else the hub whose selector the tags match (docs/federation.md).
+          const hubId = hub?.id ?? ctx.store.hubForTags(tags);
+          if (hubId !== null) ctx.store.setDeviceHub(id, hubId);
+          return inserted;
+        });
       } catch (error) {
         // Two concurrent provisions of one id: the loser lands here after hashing.
         if (isConstraint(error, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw apiErrors.WF_API_CONFLICT({ reason: `device '${id}' already exists`, field: 'body/id' });
         throw error;
       }
       await ctx.credentials?.put(id);
-      ctx.logger.info('device provisioned', { deviceId: id, profile });
+      const behind = ctx.store.deviceHub(id) ?? null;
+      // Its hub (and the ones above) must admit it before its agent first connects there.
+      await ctx.hubs.changed(behind);
+      ctx.logger.info('device provisioned', { deviceId: id, profile, ...(behind ? { hubId: behind } : {}) });
       // A running or finished rollout whose selector matches picks the new device up.
       ctx.rollouts.nudge();
-      return reply.status(201).send({ device: deviceSummary(device), mqtt: { url: ctx.options.publicMqttUrl, ...(ctx.options.publicMqttUrls.length > 1 ? { urls: [...ctx.options.publicMqttUrls] } : {}), username: id, password }, trust: ctx.signing.agentTrust() });
+      const hubRecord = behind ? ctx.store.getHub(behind) : undefined;
+      return reply.status(201).send({
+        device: deviceSummary({ ...device, hubId: behind }),
+        mqtt: { url: ctx.options.publicMqttUrl, ...(ctx.options.publicMqttUrls.length > 1 ? { urls: [...ctx.options.publicMqttUrls] } : {}), username: id, password },
+        ...(hubRecord ? { hub: { id: hubRecord.id, urls: hubRecord.urls } } : {}),
+        trust: ctx.signing.agentTrust(),
+      });
     },
   );
 
@@ -68,7 +86,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
       },
     },
     async (request) => {
-      const { tag = [], profile, online, inSync, faulted, idPrefix, sort, limit, cursor } = request.query;
+      const { tag = [], profile, online, inSync, faulted, idPrefix, hub, sort, limit, cursor } = request.query;
       const tags: Record<string, string> = {};
       for (const pair of tag) {
         const at = pair.indexOf('=');
@@ -84,12 +102,13 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
         }
         after = { key, id };
       }
-      const rows = ctx.store.pageDevices({ tags, profile, online, inSync, faulted, idPrefix, sort, after, limit: limit + 1 });
+      const rows = ctx.store.pageDevices({ tags, profile, online, inSync, faulted, idPrefix, hub, sort, after, limit: limit + 1 });
       const more = rows.length > limit;
       const page = more ? rows.slice(0, limit) : rows;
       const last = page[page.length - 1];
       const position = last && (byId ? [last.id] : [sortKeyOf(last, sort), last.id]);
-      return { devices: page.map(deviceSummary), nextCursor: more && position ? encodeCursor(sort, position) : null };
+      const offline = unreachableHubs(ctx.store);
+      return { devices: page.map((device) => deviceSummary(device, offline)), nextCursor: more && position ? encodeCursor(sort, position) : null };
     },
   );
 
@@ -106,7 +125,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     async (request) => {
       const device = ctx.store.getDevice(request.params.id);
       if (!device) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id: request.params.id, field: 'params/id' });
-      return deviceDetail(device);
+      return deviceDetail({ ...device, hubId: ctx.store.deviceHub(device.id) ?? null }, unreachableHubs(ctx.store));
     },
   );
 
@@ -142,9 +161,12 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     },
     async (request, reply) => {
       const { id } = request.params;
+      const behind = ctx.store.deviceHub(id);
       if (!ctx.store.deleteDevice(id)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
       // Before the revocation: a node must refuse the reconnect that follows it.
       await ctx.credentials?.remove(id);
+      // Its hub refuses and disconnects it once the site document no longer lists it.
+      await ctx.hubs.changed(behind);
       await ctx.link.clearDesired(id);
       // The store no longer verifies its credential; this ends sessions already open [WF-P-T-6].
       await ctx.link.revokeDevice(id);

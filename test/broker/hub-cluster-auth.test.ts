@@ -1,0 +1,77 @@
+/**
+ * The hub principal across broker nodes, with no call into the API: the platform (node A with the
+ * API, on Redis) provisions hubs and devices through REST; node B, a separate broker that knows
+ * only the Redis URL, admits the hub from the credential replica and decides its ACL from the
+ * membership sets the replica keeps.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker, type RunningBroker } from '../../broker/index.js';
+import { createRedisCredentialVerifier } from '../../broker/redis-verifier.js';
+import { silentLogger } from '../../common/logger.js';
+import { startPlatform, type RunningPlatform } from '../../platform/start-platform.js';
+import { hubClientId, hubTopics, hubUsername } from '../../protocol/hubs.js';
+import { topics } from '../../protocol/topics.js';
+import { redisSkipReason, startRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+import { connect, settle, subscribeGranted, waitForClose } from './helpers.js';
+
+const skip = redisSkipReason();
+
+async function startFleet(t: TestContext): Promise<{ platform: RunningPlatform; nodeB: RunningBroker; call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> }> {
+  const redis = await startRedis(undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'wf-hub-cluster-'));
+  const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0, redis: redis.url }, silentLogger);
+  const verifier = createRedisCredentialVerifier(redis.url, silentLogger);
+  const nodeB = await startBroker({ port: 0, redis: redis.url, verifier, logger: silentLogger });
+  t.after(async () => {
+    await nodeB.close();
+    await verifier.close();
+    await platform.close();
+    await redis.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(platform.apiUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${platform.newAdminToken!}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+  return { platform, nodeB, call };
+}
+
+test('another node admits a hub from the Redis replica and limits it to its own site, following membership changes', { skip }, async (t) => {
+  const fleet = await startFleet(t);
+  const created = await fleet.call('POST', '/api/v1/hubs', { id: 'north', selector: { site: 'north' }, urls: ['mqtt://hub-north.local:1883'] });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const password = created.body.upstream.password as string;
+  for (const [id, site] of [['gw-1', 'north'], ['gw-9', 'south']]) {
+    assert.equal((await fleet.call('POST', '/api/v1/devices', { id, profile: 'sim-x86-64', tags: { site } })).status, 201);
+  }
+
+  const hub = await connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: false, username: hubUsername('north'), password });
+  assert.deepEqual(
+    await subscribeGranted(hub, [topics.device('gw-1', 'desired'), hubTopics.hub('north', 'site'), topics.device('gw-9', 'desired'), topics.allDevices('desired')]),
+    [1, 1, 0x80, 0x80],
+  );
+
+  // A device added behind the hub later is admitted on node B within the membership cache time.
+  assert.equal((await fleet.call('POST', '/api/v1/devices', { id: 'gw-2', profile: 'sim-x86-64', hub: 'north' })).status, 201);
+  await waitFor('gw-2 in the hub membership on node B', async () => ((await subscribeGranted(hub, [topics.device('gw-2', 'ack')]))[0] === 1 ? true : undefined), 5_000, 200);
+
+  // Writing another site's device closes the hub's connection on node B too.
+  hub.publish(topics.device('gw-9', 'results'), '{}', { qos: 1 });
+  await waitForClose(hub);
+  await assert.rejects(connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: false, username: hubUsername('north'), password: password + 'x' }), { code: 4 });
+
+  // Removed: node B refuses it from the replica.
+  assert.equal((await fleet.call('DELETE', '/api/v1/hubs/north')).status, 204);
+  await settle(300);
+  await assert.rejects(connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: false, username: hubUsername('north'), password }), { code: 4 });
+});

@@ -1,0 +1,146 @@
+/**
+ * Issue 14's main test, with real processes: `wasmfleet server` (API + broker + SQLite), a
+ * `wasmfleet hub` whose uplink runs through a TCP proxy the test controls, and four real
+ * `wasmfleet agent` processes behind the hub. The uplink is cut; results accumulate at the hub
+ * (its custody on disk grows while SQLite does not); an agent is restarted and resumes from the
+ * hub; the hub itself is killed with SIGKILL and restarted; a deployment is made. The uplink is
+ * restored: every result each agent produced is in SQLite exactly once with no gap, and the
+ * deployment made during the cut is applied at the site.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { runCliJson, startCli, type RunningCli } from '../helpers/cli.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
+import { assertExactAccounting, Fleet, freePort, logLines, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
+
+const HUB = 'north';
+const DEVICES = ['site-1', 'site-2', 'site-3', 'site-4'];
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const stat = statSync(join(dir, name), { throwIfNoEntry: false });
+    if (stat?.isFile()) total += stat.size;
+  }
+  return total;
+}
+
+test('a site through a cut uplink: results held at the hub (also across its kill -9), an agent restarted from the hub, a deployment made during the cut applied after it, every result stored once with no gap', async (t) => {
+  const fleet = await Fleet.start(t);
+  const hubDir = mkdtempSync(join(tmpdir(), 'wf-hub-e2e-'));
+  let hub: RunningCli | undefined;
+  const hubRuns: RunningCli[] = [];
+  t.after(async () => {
+    await hub?.stop();
+    // WF_TEST_LOG_DIR=/some/dir keeps the hub's and agents' logs for looking into a failure.
+    const keep = process.env.WF_TEST_LOG_DIR;
+    if (keep) {
+      hubRuns.forEach((run, i) => writeFileSync(join(keep, `hub-${i}.log`), run.output()));
+      for (const [id, list] of fleet.agents) list.forEach((run, i) => writeFileSync(join(keep, `${id}-${i}.log`), run.process.output()));
+    }
+    rmSync(hubDir, { recursive: true, force: true });
+  });
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${fleet.apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${fleet.env.WASMFLEET_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
+    return (await response.json()) as T;
+  };
+
+  for (const id of DEVICES) await fleet.addDevice(id);
+  const hubPort = await freePort();
+  const hubUrl = `mqtt://127.0.0.1:${hubPort}`;
+  const provisioned = await api<{ upstream: { password: string } }>('POST', '/hubs', { id: HUB, urls: [hubUrl], devices: DEVICES });
+  // The agents connect to the hub, not to the centre.
+  for (const id of DEVICES) {
+    const path = join(fleet.dir, `${id}.json`);
+    const config = JSON.parse(readFileSync(path, 'utf8')) as { broker: Record<string, unknown> };
+    writeFileSync(path, JSON.stringify({ ...config, broker: { ...config.broker, url: hubUrl, urls: undefined } }));
+  }
+  const proxy = await startTcpProxy(t, { port: fleet.mqttPort });
+  const hubConfig = join(hubDir, 'north.hub.json');
+  writeFileSync(
+    hubConfig,
+    JSON.stringify({ hubId: HUB, secret: provisioned.upstream.password, upstream: { urls: [proxy.url], reconnectPeriodMs: 200 }, listen: { host: '127.0.0.1', port: hubPort }, dataDir: 'data', statusIntervalMs: 1000 }),
+  );
+  const startHubProcess = async (): Promise<RunningCli> => {
+    const run = startCli(['hub', '--config', hubConfig, '--json']);
+    hubRuns.push(run);
+    await waitFor('the hub to start', () => (run.output().includes('"siteRevision"') ? true : undefined), 60_000);
+    return run;
+  };
+  hub = await startHubProcess();
+  await waitFor('the hub online at the API', async () => ((await api<{ online: boolean }>('GET', `/hubs/${HUB}`)).online ? true : undefined), 20_000, 200);
+
+  // Streaming through the hub: ema deployed (the site's devices get it from the hub), results stored centrally.
+  const runs = new Map<string, AgentRun[]>(DEVICES.map((id) => [id, []]));
+  const start = (id: string) => runs.get(id)!.push(fleet.startAgent(id));
+  await fleet.publishEma();
+  for (const id of DEVICES) start(id);
+  await fleet.deployEma(DEVICES);
+  await waitFor('results stored through the hub', () => (DEVICES.every((id) => fleet.storedSeqs(id).length >= 4) ? true : undefined), 30_000);
+
+  // Cut the uplink. The site keeps running: SQLite stops growing, the hub's custody grows.
+  proxy.cut();
+  await waitFor('the hub seen offline', async () => ((await api<{ online: boolean }>('GET', `/hubs/${HUB}`)).online ? undefined : true), 20_000, 200);
+  const storedAtCut = DEVICES.map((id) => fleet.storedSeqs(id).length);
+  const custodyAtCut = dirBytes(join(hubDir, 'data', 'custody'));
+  await waitFor('results accumulating at the hub', () => (dirBytes(join(hubDir, 'data', 'custody')) > custodyAtCut + 4000 ? true : undefined), 20_000, 200);
+
+  // A deployment made during the cut (every=2 instead of every=1).
+  const deployment = await runCliJson<{ id: string }>(['deploy', 'ema@1.0.0', ...DEVICES.flatMap((id) => ['--device', id]), '--config', 'every=2', '--input', 'temperature', '--immediate'], fleet.env);
+
+  // Restart one agent during the cut: it reconnects to the hub and carries on.
+  const restarted = runs.get('site-2')!;
+  assert.equal(await restarted[0]!.process.stop(), 0);
+  assert.equal((stoppedLog(restarted[0]!)!.spool as { pending: number }).pending, 0, 'everything it sent was acked by the hub');
+  start('site-2');
+  await untilLogged(restarted[1]!, 'connected', 'the restarted agent connected to the hub');
+
+  // kill -9 the hub during the cut and start it again: what it acked is on its disk.
+  hub.child.kill('SIGKILL');
+  await hub.exited;
+  hub = await startHubProcess();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  assert.deepEqual(DEVICES.map((id) => fleet.storedSeqs(id).length), storedAtCut, 'nothing reached SQLite during the cut');
+
+  // Restore: the backlog flows up, the deployment reaches the site.
+  proxy.restore();
+  await waitFor('the hub back online', async () => ((await api<{ online: boolean }>('GET', `/hubs/${HUB}`)).online ? true : undefined), 30_000, 200);
+  const appliedDeployment = (id: string): string | undefined => {
+    const db = new Database(join(fleet.dataDir, 'fleet.db'), { readonly: true, fileMustExist: true });
+    try {
+      const json = db.prepare('SELECT reported FROM devices WHERE id = ?').pluck().get(id) as string | null;
+      const reported = json ? (JSON.parse(json) as { modules: { deploymentId: string; state: string }[] }) : undefined;
+      return reported?.modules.find((m) => m.state === 'running')?.deploymentId;
+    } finally {
+      db.close();
+    }
+  };
+  await waitFor('the deployment made during the cut applied at the site', () => (DEVICES.every((id) => appliedDeployment(id) === deployment.id) ? true : undefined), 60_000, 250);
+
+  // Stop every agent, then wait until SQLite has each one's results up to its last seq.
+  const finals = new Map<string, { nextSeq: number; dropped: [number, number][] }>();
+  for (const id of DEVICES) {
+    const last = runs.get(id)!.at(-1)!;
+    assert.equal(await last.process.stop(), 0);
+    const stopped = stoppedLog(last)!;
+    const dropped = runs.get(id)!.flatMap((run) => (stoppedLog(run)!.spool as { droppedRanges: [number, number][] }).droppedRanges);
+    finals.set(id, { nextSeq: stopped.nextSeq as number, dropped });
+  }
+  await waitFor('every result in SQLite', () => (DEVICES.every((id) => fleet.storedSeqs(id).at(-1) === finals.get(id)!.nextSeq - 1) ? true : undefined), 60_000, 250);
+  for (const id of DEVICES) {
+    const firstSeqs = await Promise.all(runs.get(id)!.map((run) => run.firstSeq()));
+    const counts = assertExactAccounting(fleet.storedSeqs(id), finals.get(id)!.dropped, firstSeqs, finals.get(id)!.nextSeq);
+    assert.equal(counts.dropped, 0, `${id}: nothing dropped`);
+  }
+  assert.ok(logLines(hub.output()).some((line) => line.msg === 'uplink up'));
+});
