@@ -25,7 +25,7 @@ import type { Logger } from '../common/logger.js';
 import { topics } from '../protocol/topics.js';
 import { reasonOf } from '../common/errors.js';
 import type { Principal } from './credentials.js';
-import type { HubMembership, HubSubtree } from './hub-membership.js';
+import type { CachedHubMembership, HubMembership, HubSubtree } from './hub-membership.js';
 import { decidePublish, decideSubscribe } from './acl.js';
 import { brokerErrors } from './errors.js';
 import type { BrokerOptions } from './options.js';
@@ -44,7 +44,7 @@ export interface AuthorizeDeps {
   >;
   readonly revocations: RevocationRegistry;
   /** Hub principals' subtrees (hub-membership.ts); without it every hub topic is denied. */
-  readonly membership?: HubMembership;
+  readonly membership?: HubMembership & Partial<Pick<CachedHubMembership, 'peek'>>;
 }
 
 /**
@@ -195,6 +195,30 @@ export function createAuthorizeSubscribe({ logger, stats, options, membership }:
       }
       callback(null, subscription);
     });
+  };
+}
+
+type AuthorizeForwardHook = (client: Client, packet: AedesPublishPacket) => AedesPublishPacket | null;
+
+/**
+ * A subscription is decided once, when made; a hub's subtree changes after that (a device moved to
+ * another hub, the hub removed). So every message forwarded to a hub is checked again against its
+ * subtree as last read (cached, refreshed in the background), and dropped when the hub may no
+ * longer read it. Devices and the service are not affected: their rights never change while
+ * connected (a revoked device is disconnected instead).
+ */
+export function createAuthorizeForward({ logger, stats, membership }: AuthorizeDeps): AuthorizeForwardHook {
+  return function authorizeForward(client, packet) {
+    const principal = principalOf(client);
+    if (principal?.kind !== 'hub') return packet;
+    const subtree = membership?.peek ? membership.peek(principal.hubId) : undefined;
+    // Never read yet: the subscription itself was just decided on a fresh read.
+    if (subtree === 'pending') return packet;
+    const decision = decideSubscribe(principal, packet.topic, subtree);
+    if (decision.allowed) return packet;
+    stats.increment('aclForwardDrops');
+    logger.debug('message not forwarded to hub', { clientId: client.id, topic: packet.topic, reason: decision.reason });
+    return null;
   };
 }
 

@@ -34,27 +34,58 @@ export const selfOnly = (hubId: string): HubSubtree => subtreeFromIds(hubId, [],
 
 export const DEFAULT_MEMBERSHIP_TTL_MS = 1_000;
 
+export interface CachedHubMembership extends HubMembership {
+  /**
+   * The last subtree read for this hub, without waiting (a read is started when it is older than
+   * the ttl): undefined for a hub the source no longer knows, 'pending' before the first read.
+   * What forwarding decides on (authorize.ts), where Aedes needs an answer at once.
+   */
+  peek(hubId: string): HubSubtree | undefined | 'pending';
+  invalidate(hubId?: string): void;
+}
+
 /**
  * Caches each hub's subtree for `ttlMs`; concurrent lookups of one hub share one read. A failed
  * read is not cached (the next publish asks again).
  */
-export function cachedHubMembership(source: HubMembership, ttlMs = DEFAULT_MEMBERSHIP_TTL_MS, now: () => number = Date.now): HubMembership & { invalidate(hubId?: string): void } {
-  const entries = new Map<string, { at: number; value: Promise<HubSubtree | undefined> }>();
-  return {
-    subtreeOf(hubId) {
-      const cached = entries.get(hubId);
-      if (cached && now() - cached.at < ttlMs) return cached.value;
-      const value = Promise.resolve(source.subtreeOf(hubId));
-      const entry = { at: now(), value };
-      entries.set(hubId, entry);
-      value.catch(() => {
+export function cachedHubMembership(source: HubMembership, ttlMs = DEFAULT_MEMBERSHIP_TTL_MS, now: () => number = Date.now): CachedHubMembership {
+  interface Entry {
+    at: number;
+    value: Promise<HubSubtree | undefined>;
+  }
+  const entries = new Map<string, Entry>();
+  /** The last settled read per hub, kept across refreshes for peek(). */
+  const settled = new Map<string, HubSubtree | undefined>();
+  const lookup = (hubId: string): Promise<HubSubtree | undefined> => {
+    const cached = entries.get(hubId);
+    if (cached && now() - cached.at < ttlMs) return cached.value;
+    const value = Promise.resolve(source.subtreeOf(hubId));
+    const entry: Entry = { at: now(), value };
+    entries.set(hubId, entry);
+    value.then(
+      (subtree) => {
+        if (entries.get(hubId) === entry) settled.set(hubId, subtree);
+      },
+      () => {
         if (entries.get(hubId) === entry) entries.delete(hubId);
-      });
-      return value;
+      },
+    );
+    return value;
+  };
+  return {
+    subtreeOf: lookup,
+    peek(hubId) {
+      lookup(hubId).catch(() => undefined);
+      return settled.has(hubId) ? settled.get(hubId) : 'pending';
     },
     invalidate(hubId) {
-      if (hubId === undefined) entries.clear();
-      else entries.delete(hubId);
+      if (hubId === undefined) {
+        entries.clear();
+        settled.clear();
+      } else {
+        entries.delete(hubId);
+        settled.delete(hubId);
+      }
     },
   };
 }

@@ -10,7 +10,7 @@ import { reasonOf } from '../common/errors.js';
 import { settledWithin } from '../common/stop-sequence.js';
 import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { cachedHubMembership } from './hub-membership.js';
-import { createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
+import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
 import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, withDeadline } from './cluster.js';
 import { brokerErrors } from './errors.js';
 import { guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
@@ -115,6 +115,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
         }
       : authorizePublish,
     authorizeSubscribe: createAuthorizeSubscribe(hookDeps),
+    ...(membership ? { authorizeForward: createAuthorizeForward(hookDeps) } : {}),
     published: createPublished(hookDeps),
   });
 

@@ -27,6 +27,7 @@ const FEEDS: Record<StatName, () => void> = {
   anonymousConnects: () => connects.inc({ auth: 'anonymous' }),
   aclPublishRefusals: () => dropped.inc({ kind: 'publish', reason: 'acl' }),
   aclSubscribeRefusals: () => dropped.inc({ kind: 'subscribe', reason: 'acl' }),
+  aclForwardDrops: () => dropped.inc({ kind: 'forward', reason: 'acl' }),
   payloadCapRefusals: () => dropped.inc({ kind: 'publish', reason: 'payload_cap' }),
   topicDepthRefusals: () => dropped.inc({ kind: 'packet', reason: 'topic_depth' }),
   oversizePackets: () => dropped.inc({ kind: 'packet', reason: 'oversize' }),

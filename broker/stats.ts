@@ -11,6 +11,8 @@ export interface BrokerStats {
   readonly authRefusals: number;
   readonly aclPublishRefusals: number;
   readonly aclSubscribeRefusals: number;
+  /** Messages not forwarded to a hub on a subscription it may no longer read (its subtree changed). */
+  readonly aclForwardDrops: number;
   /** Publishes refused because the payload exceeded PAYLOAD_CAPS for its topic [WF-P-CAP-1]. */
   readonly payloadCapRefusals: number;
   /** Connections dropped because a packet exceeded maxPacketBytes (or its length was malformed). */
@@ -49,6 +51,7 @@ export function createStatCounters(): StatCounters {
     authRefusals: 0,
     aclPublishRefusals: 0,
     aclSubscribeRefusals: 0,
+    aclForwardDrops: 0,
     payloadCapRefusals: 0,
     oversizePackets: 0,
     messagesPublished: 0,

@@ -126,3 +126,18 @@ test('hub statuses are stored and shown; malformed ones are counted and ignored'
   assert.equal((await h.call('GET', '/api/v1/devices?hub=north')).body.devices[0].reachable, 'offline-hub');
   assert.equal((await h.call('GET', '/api/v1/hubs/nowhere')).status, 404);
 });
+
+test('a reconnect re-derives every hub site from SQLite, with a higher revision', async (t) => {
+  const h = await startApi(t, { live: true });
+  const created = await h.call('POST', '/api/v1/hubs', { id: 'north', selector: { site: 'north' } });
+  await h.call('POST', '/api/v1/devices', { id: 'gw-1', profile: 'sim-x86-64', tags: { site: 'north' } });
+  const north = await watchSite(t, h, 'north', created.body.upstream.password);
+  const before = await waitFor(() => (north.latest()?.devices.length ? north.latest() : undefined), 3000, 'the site with gw-1');
+  // The broker lost its retained site (a new broker tier, a wiped persistence): the link's re-sync restores it.
+  h.broker!.aedes.publish({ cmd: 'publish', topic: hubTopics.hub('north', 'site'), payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, () => undefined);
+  await waitFor(() => (north.cleared() ? true : undefined), 3000, 'the retained site cleared');
+  await h.api.link.resync();
+  const after = await waitFor(() => north.latest(), 3000, 'the site re-derived');
+  assert.ok(after.revision > before.revision);
+  assert.deepEqual(after.devices, before.devices);
+});

@@ -56,10 +56,13 @@ test('another node admits a hub from the Redis replica and limits it to its own 
   }
 
   const hub = await connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: false, username: hubUsername('north'), password });
-  assert.deepEqual(
-    await subscribeGranted(hub, [topics.device('gw-1', 'desired'), hubTopics.hub('north', 'site'), topics.device('gw-9', 'desired'), topics.allDevices('desired')]),
-    [1, 1, 0x80, 0x80],
-  );
+  // One filter per SUBSCRIBE: on a Redis-persisted broker, a CleanSession-0 SUBSCRIBE with two
+  // granted filters is never answered (Aedes cluster persistence; seen for devices too, not hub-specific).
+  const granted: number[] = [];
+  for (const filter of [topics.device('gw-1', 'desired'), hubTopics.hub('north', 'site'), topics.device('gw-9', 'desired'), topics.allDevices('desired')]) {
+    granted.push(...(await subscribeGranted(hub, [filter])));
+  }
+  assert.deepEqual(granted, [1, 1, 0x80, 0x80]);
 
   // A device added behind the hub later is admitted on node B within the membership cache time.
   assert.equal((await fleet.call('POST', '/api/v1/devices', { id: 'gw-2', profile: 'sim-x86-64', hub: 'north' })).status, 201);

@@ -108,11 +108,22 @@ test("a hub may not write another hub's status, any site document or desired sta
   }
 });
 
-test('a device moved to another hub is refused at the old one within the membership cache time', async (t) => {
+test('a device moved to another hub is refused at the old one within the membership cache time, even on subscriptions it already held', async (t) => {
   const site = await startSite(t);
   const hub = await connectHub(t, site, 'north');
+  const service = await connectService(t, site);
+  const seen = collect(hub);
   assert.deepEqual(await subscribeGranted(hub, [topics.device('gw-1', 'desired')]), [1]);
+  await service.publishAsync(topics.device('gw-1', 'desired'), '{"n":1}', { qos: 1 });
+  await settle();
+  assert.equal(seen.length, 1, 'delivered while gw-1 is behind north');
+
   site.store.setDeviceHub('gw-1', 'south');
   await settle(1_200);
   assert.deepEqual(await subscribeGranted(hub, [topics.device('gw-1', 'ack')]), [0x80]);
+  // The subscription made before the move no longer delivers (forwarding checks the subtree again).
+  await service.publishAsync(topics.device('gw-1', 'desired'), '{"n":2}', { qos: 1 });
+  await settle(300);
+  assert.equal(seen.length, 1, 'nothing for gw-1 after it moved away');
+  assert.ok(site.broker.stats().aclForwardDrops >= 1);
 });

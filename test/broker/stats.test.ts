@@ -11,6 +11,7 @@ test('stats count connected clients, refusals and routed publishes', async (t) =
     authRefusals: 0,
     aclPublishRefusals: 0,
     aclSubscribeRefusals: 0,
+    aclForwardDrops: 0,
     payloadCapRefusals: 0,
     oversizePackets: 0,
     messagesPublished: 0,
