@@ -19,16 +19,19 @@ import { figure, type BenchFigure } from './figure.js';
 const DEVICES = Number(process.env.WF_BENCH_STORM_DEVICES ?? 10_000);
 /** Sockets opened per tick: the storm is as fast as the bench process can open them. */
 const OPEN_BATCH = 100;
+/** A directory: the node (not bare Aedes) then runs under --cpu-prof and leaves its profile there. */
+const PROFILE_DIR = process.env.WF_BENCH_STORM_PROFILE;
 
 interface BrokerChild {
   readonly url: string;
   cpuMicros(): Promise<number>;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 async function startBrokerChild(mode: 'bare' | 'node', redisUrl?: string): Promise<BrokerChild> {
   const script = fileURLToPath(new URL('./storm-broker.js', import.meta.url));
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [script, mode, ...(redisUrl ? [redisUrl] : [])], { stdio: 'pipe' });
+  const profile = mode === 'node' && PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...profile, script, mode, ...(redisUrl ? [redisUrl] : [])], { stdio: 'pipe' });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const url = (await lines.next()).value as string;
   return {
@@ -37,16 +40,30 @@ async function startBrokerChild(mode: 'bare' | 'node', redisUrl?: string): Promi
       child.stdin.write('cpu\n');
       return Number((await lines.next()).value);
     },
-    stop: () => child.kill('SIGKILL'),
+    async stop() {
+      // A profiled child must exit on its own to write its profile (it exits when stdin ends).
+      if (profile.length === 0) {
+        child.kill('SIGKILL');
+        return;
+      }
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin.end();
+      await exited;
+    },
   };
 }
 
 /** Opens every connection, sends its CONNECT, resolves with ms from the first CONNECT to the last CONNACK 0. */
-async function storm(url: string, accounts: readonly { id: string; password: string }[]): Promise<{ ms: number; refused: number }> {
+/** How the connections that were not admitted ended: CONNACK code n, socket error code, or no answer by the deadline. */
+type Outcomes = Map<string, number>;
+
+async function storm(url: string, accounts: readonly { id: string; password: string }[]): Promise<{ ms: number; refused: number; outcomes: Outcomes }> {
   const { port } = new URL(url);
   const sockets: Socket[] = [];
   let accepted = 0;
   let refused = 0;
+  const outcomes: Outcomes = new Map();
+  const count = (outcome: string) => outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   const started = performance.now();
   const done = new Promise<void>((resolve) => {
     const settle = () => {
@@ -63,13 +80,17 @@ async function storm(url: string, accounts: readonly { id: string; password: str
           counted = true;
           // CONNACK: 0x20 0x02 flags returnCode
           if (chunk[0] === 0x20 && chunk[3] === 0) accepted += 1;
-          else refused += 1;
+          else {
+            refused += 1;
+            count(chunk[0] === 0x20 ? `CONNACK ${chunk[3]}` : 'other packet');
+          }
           settle();
         });
-        socket.on('error', () => {
+        socket.on('error', (error: NodeJS.ErrnoException) => {
           if (counted) return;
           counted = true;
           refused += 1;
+          count(error.code ?? 'socket error');
           settle();
         });
       }
@@ -81,7 +102,9 @@ async function storm(url: string, accounts: readonly { id: string; password: str
   await Promise.race([done, deadline]);
   const ms = performance.now() - started;
   for (const socket of sockets) socket.destroy();
-  return { ms, refused: refused + (accounts.length - accepted - refused) };
+  const unanswered = accounts.length - accepted - refused;
+  if (unanswered > 0) outcomes.set('no answer', unanswered);
+  return { ms, refused: refused + unanswered, outcomes };
 }
 
 export async function benchReconnectStorm(): Promise<BenchFigure[]> {
@@ -97,16 +120,17 @@ export async function benchReconnectStorm(): Promise<BenchFigure[]> {
   const bareCpu0 = await bare.cpuMicros();
   const bareRun = await storm(bare.url, accounts);
   const bareCpu = (await bare.cpuMicros()) - bareCpu0;
-  bare.stop();
+  await bare.stop();
 
   const node = await startBrokerChild('node', redis.url);
   const nodeCpu0 = await node.cpuMicros();
   const nodeRun = await storm(node.url, accounts);
   const nodeCpu = (await node.cpuMicros()) - nodeCpu0;
-  node.stop();
+  await node.stop();
   await redis.dispose();
   // Not admitted within the deadline, refused, or reset (listen backlog): counted in the notes.
-  const outcome = `not admitted: node ${nodeRun.refused}, bare ${bareRun.refused} of ${DEVICES}`;
+  const detail = (outcomes: Outcomes) => (outcomes.size === 0 ? '' : ` (${[...outcomes].map(([k, n]) => `${k}: ${n}`).join(', ')})`);
+  const outcome = `not admitted: node ${nodeRun.refused}${detail(nodeRun.outcomes)}, bare ${bareRun.refused}${detail(bareRun.outcomes)} of ${DEVICES}`;
 
   const perThousand = (micros: number) => micros / 1e6 / (DEVICES / 1000);
   return [
