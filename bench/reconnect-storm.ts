@@ -19,19 +19,16 @@ import { figure, type BenchFigure } from './figure.js';
 const DEVICES = Number(process.env.WF_BENCH_STORM_DEVICES ?? 10_000);
 /** Sockets opened per tick: the storm is as fast as the bench process can open them. */
 const OPEN_BATCH = 100;
-/** A directory: the node (not bare Aedes) then runs under --cpu-prof and leaves its profile there. */
-const PROFILE_DIR = process.env.WF_BENCH_STORM_PROFILE;
 
 interface BrokerChild {
   readonly url: string;
   cpuMicros(): Promise<number>;
-  stop(): Promise<void>;
+  stop(): void;
 }
 
 async function startBrokerChild(mode: 'bare' | 'node', redisUrl?: string): Promise<BrokerChild> {
   const script = fileURLToPath(new URL('./storm-broker.js', import.meta.url));
-  const profile = mode === 'node' && PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...profile, script, mode, ...(redisUrl ? [redisUrl] : [])], { stdio: 'pipe' });
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [script, mode, ...(redisUrl ? [redisUrl] : [])], { stdio: 'pipe' });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const url = (await lines.next()).value as string;
   return {
@@ -40,16 +37,7 @@ async function startBrokerChild(mode: 'bare' | 'node', redisUrl?: string): Promi
       child.stdin.write('cpu\n');
       return Number((await lines.next()).value);
     },
-    async stop() {
-      // A profiled child must exit on its own to write its profile (it exits when stdin ends).
-      if (profile.length === 0) {
-        child.kill('SIGKILL');
-        return;
-      }
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.stdin.end();
-      await exited;
-    },
+    stop: () => child.kill('SIGKILL'),
   };
 }
 
@@ -120,13 +108,13 @@ export async function benchReconnectStorm(): Promise<BenchFigure[]> {
   const bareCpu0 = await bare.cpuMicros();
   const bareRun = await storm(bare.url, accounts);
   const bareCpu = (await bare.cpuMicros()) - bareCpu0;
-  await bare.stop();
+  bare.stop();
 
   const node = await startBrokerChild('node', redis.url);
   const nodeCpu0 = await node.cpuMicros();
   const nodeRun = await storm(node.url, accounts);
   const nodeCpu = (await node.cpuMicros()) - nodeCpu0;
-  await node.stop();
+  node.stop();
   await redis.dispose();
   // Not admitted within the deadline, refused, or reset (listen backlog): counted in the notes.
   const detail = (outcomes: Outcomes) => (outcomes.size === 0 ? '' : ` (${[...outcomes].map(([k, n]) => `${k}: ${n}`).join(', ')})`);
