@@ -8,6 +8,7 @@
  * 2. The API away for 30 s: node B keeps admitting known devices with no API (an agent killed and
  *    started again while the API is down is admitted from the credential replica), results wait
  *    in the agents' spools and are stored once the API is back.
+ * 3. Redis restarting empty under traffic (skipped for now: see KNOWN_API_LINK_BUG).
  * Then the exact accounting of fault-helpers.ts over every run of every agent: each result seq is
  * stored once or counted as dropped with a reason, 0 gaps and 0 duplicates.
  *
@@ -21,7 +22,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromRoot } from '../../common/paths.js';
 import { runCliJson, startCli, type RunningCli } from '../helpers/cli.js';
-import { redisSkipReason, startRedis } from '../helpers/redis.js';
+import { redisSkipReason, startRedis, type TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { assertExactAccounting, freePort, logLines, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
 
@@ -48,7 +49,7 @@ async function startNode(cluster: Cluster, index: 0 | 1, redisUrl: string): Prom
 
 async function startApi(cluster: Cluster, redisUrl: string): Promise<void> {
   const nodeArgs = cluster.nodeUrls.flatMap((url) => ['--mqtt-url', url, '--public-mqtt-url', url]);
-  const api = startCli(['api', '--data', cluster.dataDir, '--http-port', new URL(cluster.apiUrl).port, '--redis', redisUrl, ...nodeArgs, '--json'], { WASMFLEET_LOG_LEVEL: 'warn' });
+  const api = startCli(['api', '--data', cluster.dataDir, '--http-port', new URL(cluster.apiUrl).port, '--redis', redisUrl, ...nodeArgs, '--json'], { WASMFLEET_LOG_LEVEL: process.env.DEBUG_CLUSTER ? 'debug' : 'warn' });
   cluster.api = api;
   await waitFor('the api to start', () => (api.output().includes('"adminTokenFile"') ? true : undefined), 30_000);
   const token = readFileSync(join(cluster.dataDir, 'admin.token'), 'utf8').trim();
@@ -107,8 +108,8 @@ function storedGaps(stored: number[], firstSeqs: number[]): number {
   return gaps;
 }
 
-async function everyDeviceRunningEma(cluster: Cluster): Promise<true | undefined> {
-  for (const id of DEVICES) {
+async function everyDeviceRunningEma(cluster: Cluster, devices: readonly string[] = DEVICES): Promise<true | undefined> {
+  for (const id of devices) {
     const response = await fetch(`${cluster.apiUrl}/api/v1/devices/${id}`, { headers: { authorization: `Bearer ${cluster.env.WASMFLEET_TOKEN}` } });
     const device = (await response.json()) as { inSync?: boolean; reported?: { modules: { name: string; state: string }[] } };
     if (!device.inSync || device.reported?.modules.map((m) => `${m.name}:${m.state}`).join() !== 'ema:running') return undefined;
@@ -116,7 +117,7 @@ async function everyDeviceRunningEma(cluster: Cluster): Promise<true | undefined
   return true;
 }
 
-async function setUp(t: TestContext): Promise<{ cluster: Cluster; redisUrl: string }> {
+async function setUp(t: TestContext): Promise<{ cluster: Cluster; redisUrl: string; redis: TestRedis }> {
   const redis = await startRedis(t);
   const dir = mkdtempSync(join(tmpdir(), 'wf-cluster-proc-'));
   const cluster: Cluster = {
@@ -143,7 +144,29 @@ async function setUp(t: TestContext): Promise<{ cluster: Cluster; redisUrl: stri
   await startNode(cluster, 0, redis.url);
   await startNode(cluster, 1, redis.url);
   await startApi(cluster, redis.url);
-  return { cluster, redisUrl: redis.url };
+  return { cluster, redisUrl: redis.url, redis };
+}
+
+/**
+ * Waits for what restarts left unacked (resent at the agent's ack timeout, 15 s), stops every
+ * agent and checks the exact accounting over all its runs: 0 gaps, 0 duplicates, nothing pending.
+ */
+async function assertEveryResultOnce(t: TestContext, cluster: Cluster, devices: readonly string[]): Promise<void> {
+  // Not every wait can end (a dropped seq is never stored); the accounting names what is missing.
+  for (const id of devices) {
+    await waitFor(`${id}: backlog stored`, () => (storedGaps(storedSeqs(cluster, id), firstSeqsOf(cluster.runs.get(id)!)) === 0 ? true : undefined), 60_000, 250).catch(() => undefined);
+  }
+  for (const id of devices) {
+    const runs = cluster.runs.get(id)!;
+    const last = runs.at(-1)!;
+    assert.equal(await last.process.stop(), 0, `${id} stops cleanly`);
+    const stopped = stoppedLog(last)!;
+    const spool = stopped.spool as { pending: number; droppedFull: number; droppedAge: number; lost: number; droppedRanges: [number, number][] };
+    assert.equal(spool.pending, 0, `${id}: nothing left unacked in the spool at the stop`);
+    const counts = assertExactAccounting(storedSeqs(cluster, id), spool.droppedRanges, firstSeqsOf(runs), stopped.nextSeq as number);
+    assert.equal(counts.dropped, spool.droppedFull + spool.droppedAge + spool.lost, `${id}: every loss has a reason`);
+    t.diagnostic(`${id}: ${runs.length} run(s), ${counts.stored} stored, ${counts.dropped} dropped`);
+  }
 }
 
 test('two broker nodes + Redis + the API as processes: kill -9 of a node mid-rollout, then the API away for 30 s; every result stored once', { skip: redisSkipReason() }, async (t) => {
@@ -190,21 +213,45 @@ test('two broker nodes + Redis + the API as processes: kill -9 of a node mid-rol
   );
   await startApi(cluster, redisUrl);
   await waitFor('the results of the 30 s stored after the API returns', () => (DEVICES.every((id) => (storedSeqs(cluster, id).at(-1) ?? -1) > beforeApiStop.get(id)!) ? true : undefined), 90_000, 250);
-  // Anything the restarts left unacked is resent at the agent's ack timeout (15 s); wait for the
-  // backlog, then the accounting below is the check and names what is missing.
-  for (const id of DEVICES) {
-    await waitFor(`${id}: backlog stored`, () => (storedGaps(storedSeqs(cluster, id), firstSeqsOf(cluster.runs.get(id)!)) === 0 ? true : undefined), 60_000, 250).catch(() => undefined);
-  }
+  await assertEveryResultOnce(t, cluster, DEVICES);
+});
 
-  for (const id of DEVICES) {
-    const runs = cluster.runs.get(id)!;
-    const last = runs.at(-1)!;
-    assert.equal(await last.process.stop(), 0, `${id} stops cleanly`);
-    const stopped = stoppedLog(last)!;
-    const spool = stopped.spool as { pending: number; droppedFull: number; droppedAge: number; lost: number; droppedRanges: [number, number][] };
-    assert.equal(spool.pending, 0, `${id}: nothing left unacked in the spool at the stop`);
-    const counts = assertExactAccounting(storedSeqs(cluster, id), spool.droppedRanges, firstSeqsOf(runs), stopped.nextSeq as number);
-    assert.equal(counts.dropped, spool.droppedFull + spool.droppedAge + spool.lost, `${id}: every loss has a reason`);
-    t.diagnostic(`${id}: ${runs.length} run(s), ${counts.stored} stored, ${counts.dropped} dropped`);
+/**
+ * Known bug, found by this test (issue 13): on a fresh cluster the API's post-connect setup on its
+ * first node never completes (its log: "mqtt link connected", then "mqtt link not connected yet"
+ * 5 s later), so it receives no results or reported state until its link reconnects elsewhere;
+ * the test above passes because node A's death moves the link to node B. It reproduces with the
+ * broker/ of e45dafb too. DEBUG_CLUSTER=1 prints the API's log when the deploy fails.
+ */
+const KNOWN_API_LINK_BUG = 'known bug: the API link on a cluster node stalls after its first CONNECT (WF_CLUSTER_REDIS_RESTART=1 runs it)';
+
+test('Redis restarts empty under traffic: nodes, agents and the API recover without a restart of their own, and no result is lost', { skip: redisSkipReason() || (process.env.WF_CLUSTER_REDIS_RESTART === '1' ? false : KNOWN_API_LINK_BUG) }, async (t) => {
+  const { cluster, redis } = await setUp(t);
+  const devices = DEVICES.slice(0, 3);
+  for (const [index, id] of devices.entries()) await addDevice(cluster, id, index % 2 === 1);
+  await runCliJson(['module', 'publish', fromRoot('modules-as', 'examples', 'ema')], cluster.env);
+  for (const id of devices) startAgent(cluster, id);
+  await waitFor('every agent connected', () => (devices.every((id) => nodePortsOf(cluster.runs.get(id)![0]!).length > 0) ? true : undefined), 60_000, 250);
+  try {
+    await runCliJson(['deploy', 'ema@1.0.0', ...devices.flatMap((id) => ['--device', id]), '--config', 'every=1', '--input', 'temperature', '--immediate', '--wait', '--timeout', process.env.DEBUG_CLUSTER ? '20' : '90'], cluster.env);
+  } catch (error) {
+    if (process.env.DEBUG_CLUSTER) t.diagnostic(`api: ${cluster.api?.output().split('\n').filter((l) => !l.includes('job finished')).join('\n').slice(-8000)}`);
+    throw error;
   }
+  await waitFor('results flowing', () => (devices.every((id) => storedSeqs(cluster, id).length >= 5) ? true : undefined), 60_000, 250);
+
+  // No append-only file: Redis comes back empty, the credential replica included.
+  await redis.restart(3_000);
+  const beforeRestart = new Map(devices.map((id) => [id, storedSeqs(cluster, id).at(-1) ?? -1]));
+  await waitFor('results after the restart', () => (devices.every((id) => (storedSeqs(cluster, id).at(-1) ?? -1) > beforeRestart.get(id)! + 5) ? true : undefined), 90_000, 250);
+  assert.ok([...cluster.nodes, cluster.api].every((run) => run !== undefined && run.child.exitCode === null && run.child.signalCode === null), 'no node and not the API restarted');
+
+  // A device that reconnects now is admitted from the replica the API wrote again.
+  const id = devices[0]!;
+  const killed = cluster.runs.get(id)!.at(-1)!;
+  killed.process.child.kill('SIGKILL');
+  await killed.process.exited;
+  await untilLogged(startAgent(cluster, id), 'connected to broker node', `${id} admitted after the Redis restart`, 60_000, 250);
+
+  await assertEveryResultOnce(t, cluster, devices);
 });
