@@ -42,11 +42,16 @@ async function startBrokerChild(mode: 'bare' | 'node', redisUrl?: string): Promi
 }
 
 /** Opens every connection, sends its CONNECT, resolves with ms from the first CONNECT to the last CONNACK 0. */
-async function storm(url: string, accounts: readonly { id: string; password: string }[]): Promise<{ ms: number; refused: number }> {
+/** How the connections that were not admitted ended: CONNACK code n, socket error code, or no answer by the deadline. */
+type Outcomes = Map<string, number>;
+
+async function storm(url: string, accounts: readonly { id: string; password: string }[]): Promise<{ ms: number; refused: number; outcomes: Outcomes }> {
   const { port } = new URL(url);
   const sockets: Socket[] = [];
   let accepted = 0;
   let refused = 0;
+  const outcomes: Outcomes = new Map();
+  const count = (outcome: string) => outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   const started = performance.now();
   const done = new Promise<void>((resolve) => {
     const settle = () => {
@@ -63,13 +68,17 @@ async function storm(url: string, accounts: readonly { id: string; password: str
           counted = true;
           // CONNACK: 0x20 0x02 flags returnCode
           if (chunk[0] === 0x20 && chunk[3] === 0) accepted += 1;
-          else refused += 1;
+          else {
+            refused += 1;
+            count(chunk[0] === 0x20 ? `CONNACK ${chunk[3]}` : 'other packet');
+          }
           settle();
         });
-        socket.on('error', () => {
+        socket.on('error', (error: NodeJS.ErrnoException) => {
           if (counted) return;
           counted = true;
           refused += 1;
+          count(error.code ?? 'socket error');
           settle();
         });
       }
@@ -81,7 +90,9 @@ async function storm(url: string, accounts: readonly { id: string; password: str
   await Promise.race([done, deadline]);
   const ms = performance.now() - started;
   for (const socket of sockets) socket.destroy();
-  return { ms, refused: refused + (accounts.length - accepted - refused) };
+  const unanswered = accounts.length - accepted - refused;
+  if (unanswered > 0) outcomes.set('no answer', unanswered);
+  return { ms, refused: refused + unanswered, outcomes };
 }
 
 export async function benchReconnectStorm(): Promise<BenchFigure[]> {
@@ -106,7 +117,8 @@ export async function benchReconnectStorm(): Promise<BenchFigure[]> {
   node.stop();
   await redis.dispose();
   // Not admitted within the deadline, refused, or reset (listen backlog): counted in the notes.
-  const outcome = `not admitted: node ${nodeRun.refused}, bare ${bareRun.refused} of ${DEVICES}`;
+  const detail = (outcomes: Outcomes) => (outcomes.size === 0 ? '' : ` (${[...outcomes].map(([k, n]) => `${k}: ${n}`).join(', ')})`);
+  const outcome = `not admitted: node ${nodeRun.refused}${detail(nodeRun.outcomes)}, bare ${bareRun.refused}${detail(bareRun.outcomes)} of ${DEVICES}`;
 
   const perThousand = (micros: number) => micros / 1e6 / (DEVICES / 1000);
   return [

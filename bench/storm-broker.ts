@@ -4,7 +4,10 @@
  * admitting devices from the credential replica. Prints its URL, then answers each stdin line
  * with its CPU time in microseconds so far.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { startBroker } from '../broker/index.js';
@@ -24,10 +27,29 @@ if (mode === 'bare') {
   const broker = await startBroker({ port: 0, redis: redisUrl!, verifier, logger: silentLogger, connectRatePerAddress: 0, connectRateGlobal: 0 });
   url = broker.url;
 }
+// WF_BENCH_STORM_PROFILE=DIR: a CPU profile of exactly the measured span (first to second CPU
+// reading), so start-up and the clients' teardown do not blur the shares.
+const profileDir = mode === 'node' ? process.env.WF_BENCH_STORM_PROFILE : undefined;
+const profiler = profileDir ? new Session() : undefined;
+profiler?.connect();
+const post = (method: string): Promise<unknown> =>
+  new Promise((resolve, reject) => profiler!.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+let readings = 0;
+
 process.stdout.write(`${url}\n`);
 process.stdin.setEncoding('utf8');
-process.stdin.on('data', () => {
+process.stdin.on('data', async () => {
+  readings += 1;
   const { user, system } = process.cpuUsage();
+  if (profiler && readings === 1) {
+    await post('Profiler.enable');
+    await post('Profiler.start');
+  }
+  if (profiler && readings === 2) {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    mkdirSync(profileDir!, { recursive: true });
+    writeFileSync(join(profileDir!, `storm-${process.pid}.cpuprofile`), JSON.stringify(profile));
+  }
   process.stdout.write(`${user + system}\n`);
 });
 process.stdin.on('end', () => process.exit(0));

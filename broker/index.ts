@@ -45,11 +45,19 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
+/**
+ * Connections the kernel may hold completed but not yet accepted (capped by net.core.somaxconn).
+ * Node's default of 511 overflows in a reconnect storm of thousands of devices: the overflow's
+ * handshakes are dropped, and those devices wait out SYN retries (seconds to minutes) or are
+ * reset, although the broker would have taken them a moment later.
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(brokerErrors.WF_BROKER_LISTEN_FAILED({ host, port, reason: reasonOf(error) }));
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);

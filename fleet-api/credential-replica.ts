@@ -1,8 +1,8 @@
 /**
  * Keeps the credential replica in Redis (common/redis-credentials.ts) equal to SQLite, so broker
  * nodes authenticate devices without asking us (docs/security.md §Device authentication in a
- * cluster). SQLite stays the source of truth: `syncAll` at start rewrites every record and deletes
- * the ones of devices that no longer exist; each credential change (add, rotate, delete) is
+ * cluster). SQLite stays the source of truth: `syncAll` at start, and again whenever the Redis
+ * connection comes back, rewrites every record and deletes the ones of devices that no longer exist; each credential change (add, rotate, delete) is
  * written through before the REST call answers, so a deleted device is refused by every node
  * before its revocation is even published.
  *
@@ -131,6 +131,13 @@ export function createCredentialReplica(url: string, { store, service, logger }:
     }, delayMs);
     timer.unref();
   };
+  // A Redis that restarted may be back empty (no append-only file) or older than SQLite: every
+  // reconnect after the first resyncs, so nodes keep admitting devices without an API restart.
+  let connectedBefore = false;
+  redis.on('ready', () => {
+    if (connectedBefore) scheduleSync(0);
+    connectedBefore = true;
+  });
   const writeThrough = async (deviceId: string, work: () => Promise<void>) => {
     try {
       await work();

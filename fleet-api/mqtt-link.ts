@@ -103,7 +103,9 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
   const onConnect = async (mqttClient: MqttClient) => {
     counters.connects += 1;
     try {
-      await mqttClient.subscribeAsync(SUBSCRIPTIONS, { qos: 1 });
+      // One topic per SUBSCRIBE: on a cluster node (aedes-persistence-redis 11) a SUBSCRIBE of
+      // several topics with QoS 1 never gets its SUBACK (test/e2e/cluster-processes.test.ts).
+      for (const topic of SUBSCRIPTIONS) await mqttClient.subscribeAsync(topic, { qos: 1 });
       await revocations.retryPending();
       await retained.resync();
     } catch (error) {
