@@ -49,17 +49,7 @@ export async function deleteHub(redis: Redis, hubId: string): Promise<void> {
 }
 
 /** Every replicated hub id. */
-export async function replicatedHubIds(redis: Redis): Promise<string[]> {
-  const prefix = hubCredentialKey('');
-  const ids: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) ids.push(key.slice(prefix.length));
-  } while (cursor !== '0');
-  return ids;
-}
+export const replicatedHubIds = (redis: Redis): Promise<string[]> => idsUnder(redis, hubCredentialKey(''));
 
 export interface ReplicatedCredential {
   readonly current: string;
@@ -103,9 +93,11 @@ export async function deleteCredential(redis: Redis, key: string): Promise<void>
   await redis.del(key);
 }
 
-/** Every replicated device id (SCAN, never KEYS: it does not block Redis). */
-export async function replicatedDeviceIds(redis: Redis): Promise<string[]> {
-  const prefix = deviceCredentialKey('');
+/** Every replicated device id. */
+export const replicatedDeviceIds = (redis: Redis): Promise<string[]> => idsUnder(redis, deviceCredentialKey(''));
+
+/** The ids of every key under `prefix` (SCAN, never KEYS: it does not block Redis). */
+async function idsUnder(redis: Redis, prefix: string): Promise<string[]> {
   const ids: string[] = [];
   let cursor = '0';
   do {

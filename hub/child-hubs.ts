@@ -6,16 +6,12 @@
  * more: they are in this hub's site document, so the device relays already carry them.
  */
 import type { Logger } from '../common/logger.js';
+import type { LocalPort, UpstreamPort } from './ports.js';
 import { hubTopics, parseHubTopic } from '../protocol/hubs.js';
 
 export interface ChildHubsDeps {
-  readonly upstream: {
-    readonly connected: boolean;
-    publish(topic: string, payload: Buffer, retain: boolean): Promise<void>;
-    want(topics: Iterable<string>): void;
-    unwant(topics: Iterable<string>): void;
-  };
-  readonly local: { publish(topic: string, payload: Buffer, retain: boolean): Promise<void> };
+  readonly upstream: UpstreamPort;
+  readonly local: LocalPort;
   readonly logger: Logger;
 }
 

@@ -9,6 +9,7 @@
  * test-only tamper hook is the one exception, and no config file can switch it on).
  */
 import type { Logger } from '../common/logger.js';
+import type { LocalPort, UpstreamPort } from './ports.js';
 import { reasonOf } from '../common/errors.js';
 import { isSha256Hex } from '../protocol/ids.js';
 import { PAYLOAD_CAPS } from '../protocol/limits.js';
@@ -17,8 +18,8 @@ import type { RelayStore } from './relay-store.js';
 
 export interface DownRelayDeps {
   readonly store: RelayStore;
-  readonly upstream: { want(topics: Iterable<string>): void; unwant(topics: Iterable<string>): void };
-  readonly local: { publish(topic: string, payload: Buffer, retain: boolean): Promise<void> };
+  readonly upstream: Pick<UpstreamPort, 'want' | 'unwant'>;
+  readonly local: LocalPort;
   readonly logger: Logger;
   /** Test-only (tamper.ts): what the site broker is given instead of what arrived. */
   readonly tamper?: (topic: string, payload: Buffer) => Buffer;

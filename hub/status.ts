@@ -6,6 +6,7 @@
  */
 import { isoTime } from '../common/iso-time.js';
 import type { Logger } from '../common/logger.js';
+import type { UpstreamPort } from './ports.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { hubTopics, type HubStatus } from '../protocol/hubs.js';
 
@@ -20,7 +21,7 @@ export interface StatusDeps {
   readonly hubId: string;
   readonly intervalMs: number;
   readonly sources: StatusSources;
-  readonly upstream: { readonly connected: boolean; publish(topic: string, payload: Buffer, retain: boolean): Promise<void>; setWill(payload: Buffer): void };
+  readonly upstream: Pick<UpstreamPort, 'connected' | 'publish'> & { setWill(payload: Buffer): void };
   readonly logger: Logger;
 }
 

@@ -12,6 +12,7 @@
  * custody did, or forward an upstream ack downstream.
  */
 import type { Logger } from '../common/logger.js';
+import type { LocalPort, UpstreamPort } from './ports.js';
 import { reasonOf } from '../common/errors.js';
 import { decodePayload, encodePayload, type ResultsAck } from '../protocol/index.js';
 import { parseTopic, topics } from '../protocol/topics.js';
@@ -29,13 +30,8 @@ export interface Custody {
 
 export interface UpRelayDeps {
   readonly custody: Custody;
-  readonly upstream: {
-    readonly connected: boolean;
-    publish(topic: string, payload: Buffer, retain: boolean): Promise<void>;
-    want(topics: Iterable<string>): void;
-    unwant(topics: Iterable<string>): void;
-  };
-  readonly local: { publish(topic: string, payload: Buffer, retain: boolean): Promise<void> };
+  readonly upstream: UpstreamPort;
+  readonly local: LocalPort;
   readonly logger: Logger;
 }
 
