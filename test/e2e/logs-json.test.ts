@@ -15,9 +15,12 @@ import { freePort } from './fault-helpers.js';
 
 test('the server prints only JSON, routes node-cron warnings through its logger, and idle job ticks are not info lines', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-logs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const server = startCli(['server', '--data', join(dir, 'data'), '--mqtt-port', String(await freePort()), '--http-port', String(await freePort()), '--json'], { WASMFLEET_LOG_LEVEL: 'info' });
-  t.after(() => server.stop());
+  // Hooks run in the order they were added: the server stops writing under `dir` before it goes.
+  t.after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   let stdout = '';
   let stderr = '';
   server.child.stdout!.on('data', (chunk) => (stdout += chunk));

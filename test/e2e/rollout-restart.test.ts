@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli, type RunningCli } from '../helpers/cli.js';
-import { apiClient, deploymentOf, poll, provisionDevice, publishProbes, startAgentProcess, untilFinished, type FleetDevice } from './rollout-fleet.js';
+import { apiClient, deploymentOf, poll, provisionDevice, publishProbes, startAgentProcess, untilFinished, type AgentProcess, type FleetDevice } from './rollout-fleet.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -23,7 +23,13 @@ async function freePort(): Promise<number> {
 
 test('kill -9 the server mid-rollout and restart it: the rollout resumes where it was', { timeout: 480_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-e2e-restart-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const agentProcesses: AgentProcess[] = [];
+  // Hooks run in the order they were added: stop everything that writes under `dir` before removing it.
+  t.after(async () => {
+    await server?.stop();
+    await Promise.all(agentProcesses.map((agents) => agents.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${httpPort}`;
   let server: RunningCli | undefined;
@@ -31,7 +37,6 @@ test('kill -9 the server mid-rollout and restart it: the rollout resumes where i
     server = startCli(['server', '--data', join(dir, 'data'), '--mqtt-port', String(mqttPort), '--http-port', String(httpPort)], { WASMFLEET_LOG_LEVEL: 'warn' });
     await poll('server health', async () => (await fetch(`${apiUrl}/api/v1/health`)).ok, 60_000);
   };
-  t.after(() => server?.stop());
   await startServer();
   // The token file is written just after the API starts listening.
   const tokenPath = join(dir, 'data', 'admin.token');
@@ -40,8 +45,8 @@ test('kill -9 the server mid-rollout and restart it: the rollout resumes where i
   await publishProbes(api, join(dir, 'data'));
   const devices: FleetDevice[] = [];
   for (let i = 0; i < 50; i += 1) devices.push(await provisionDevice(api, dir, `rs-${String(i).padStart(2, '0')}`, { fleet: 'restart' }));
-  await startAgentProcess(t, dir, 'restart-a', devices.slice(0, 25));
-  await startAgentProcess(t, dir, 'restart-b', devices.slice(25));
+  agentProcesses.push(await startAgentProcess(t, dir, 'restart-a', devices.slice(0, 25)));
+  agentProcesses.push(await startAgentProcess(t, dir, 'restart-b', devices.slice(25)));
   await poll('50 devices online', async () => (await api.call('GET', '/api/v1/devices?online=true')).body.devices.length === 50, 120_000);
 
   const res = await api.call('POST', '/api/v1/deployments', {
