@@ -3,7 +3,8 @@
  * agent on the default metered sandbox, the CLI as a child process): the first build and each
  * save put a new dev version on the device and its results come back; a build error is shown at
  * its line and deploys nothing; a module that traps reports its file:line through the API; and
- * SIGINT puts the release the device ran before back, with its deployment id.
+ * SIGINT puts the release the device ran before back, with its deployment id, and deletes the
+ * dev versions the loop published (gone from the inventory and their deployments with them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,7 +49,7 @@ function source(factor: number, trap = false): string {
 }
 const TRAP_LINE = 8;
 
-test('module dev: saves deploy new dev versions with results, a build error deploys nothing, a trap names its line, SIGINT restores the release', async (t) => {
+test('module dev: saves deploy new dev versions with results, a build error deploys nothing, a trap names its line, SIGINT restores the release and deletes the dev versions', async (t) => {
   const { platform, dir, env } = await startTestPlatform(t, 'module-dev');
   mkdirSync(fromRoot('.tmp'), { recursive: true });
   const moduleDir = mkdtempSync(join(fromRoot('.tmp'), 'devloop-'));
@@ -127,6 +128,12 @@ test('module dev: saves deploy new dev versions with results, a build error depl
   dev.child.kill('SIGINT');
   assert.equal(await dev.exited, 0, dev.output());
   assert.ok(events().some((e) => e.type === 'restored' && e.to === 'devloop@1.0.0'));
+  const cleaned = events().find((e) => e.type === 'cleaned');
+  assert.deepEqual(cleaned, { type: 'cleaned', removed: ['1.0.0-dev.1', '1.0.0-dev.2', '1.0.0-dev.3'], kept: [] }, dev.output());
+  const after = await get<{ modules: { name: string; version: string }[] }>('/api/v1/modules');
+  assert.deepEqual(after.modules.filter((m) => m.name === 'devloop').map((m) => m.version), ['1.0.0'], 'only the release is left');
+  const deployments = await get<{ deployments: { id: string; version: string }[] }>('/api/v1/deployments');
+  assert.deepEqual(deployments.deployments.filter((d) => d.version !== '1.0.0'), [], 'the dev deployments went with their versions');
   const entry = (await device()).desired.modules.find((m) => m.name === 'devloop');
   assert.deepEqual([entry?.version, entry?.deploymentId, entry?.input], ['1.0.0', release.id, 'temperature']);
   await waitFor('the release running again on the device', async () => ((await device()).reported?.modules.find((m) => m.name === 'devloop' && m.version === '1.0.0')?.state === 'running' ? true : undefined), 30_000, 100);
