@@ -16,7 +16,7 @@ import { fromRoot } from '../../common/paths.js';
 import { silentLogger } from '../../common/logger.js';
 import type { DesiredModule, ReportedModule } from '../../protocol/index.js';
 import type { DevEvent } from '../../cli/dev-loop.js';
-import { runCliJson, startCli } from '../helpers/cli.js';
+import { runCli, runCliJson, startCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTestPlatform } from '../helpers/platform.js';
 
@@ -137,4 +137,15 @@ test('module dev: saves deploy new dev versions with results, a build error depl
   const entry = (await device()).desired.modules.find((m) => m.name === 'devloop');
   assert.deepEqual([entry?.version, entry?.deploymentId, entry?.input], ['1.0.0', release.id, 'temperature']);
   await waitFor('the release running again on the device', async () => ((await device()).reported?.modules.find((m) => m.name === 'devloop' && m.version === '1.0.0')?.state === 'running' ? true : undefined), 30_000, 100);
+
+  // `module delete`: the release the device desires is refused with the reason; an unused version goes.
+  const refusedDelete = await runCli(['module', 'delete', 'devloop@1.0.0', '--json'], env);
+  assert.notEqual(refusedDelete.code, 0);
+  assert.match(refusedDelete.stderr + refusedDelete.stdout, /WF_API_MODULE_IN_USE|still desired: device gw-d desires it/);
+  writeFileSync(join(moduleDir, 'manifest.json'), JSON.stringify({ ...MANIFEST, version: '1.0.1' }, null, 2));
+  await runCliJson(['module', 'publish', moduleDir], env);
+  const deleted = await runCliJson<{ name: string; version: string; deploymentsRemoved: number }>(['module', 'delete', 'devloop@1.0.1'], env);
+  assert.deepEqual([deleted.name, deleted.version, deleted.deploymentsRemoved], ['devloop', '1.0.1', 0]);
+  const left = await get<{ modules: { name: string; version: string }[] }>('/api/v1/modules');
+  assert.deepEqual(left.modules.filter((m) => m.name === 'devloop').map((m) => m.version), ['1.0.0']);
 });
