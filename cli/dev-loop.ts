@@ -7,12 +7,15 @@
  * How "as it was" holds: before each new dev deployment the previous one is rolled back, so the
  * one live dev deployment always replaced the entry the device had before the loop (its
  * "previous entry", docs/rollouts.md). Rolling it back at the end puts that entry back, with its
- * deployment id, config and input, or removes the module if there was none.
+ * deployment id, config and input, or removes the module if there was none. Then every dev version
+ * this loop published is deleted (`DELETE /api/v1/modules/:name/:version`): only this loop's, so a
+ * loop on another device keeps its own; the server refuses any still desired (WF_API_MODULE_IN_USE),
+ * and those are reported as kept with the reason.
  * Owns: the loop's steps and its state. Must not: parse flags or print (the command does).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isWasmfleetError } from '../common/errors.js';
+import { isWasmfleetError, reasonOf } from '../common/errors.js';
 import { buildModule, readManifest } from '../modules-as/sdk/kit/build-module.js';
 import type { BuildProblem } from '../modules-as/sdk/kit/debug-build.js';
 import { completeManifest, sha256Hex, signModule, type DesiredModule, type FaultLocation, type Manifest, type ModuleConfig, type SigningKey } from '../protocol/index.js';
@@ -29,6 +32,7 @@ export type DevEvent =
   | { type: 'fault'; version: string; message: string; at?: FaultLocation; faults: number }
   | { type: 'watching'; dir: string; device: string }
   | { type: 'restored'; to: string | null }
+  | { type: 'cleaned'; removed: string[]; kept: { version: string; reason: string }[] }
   | { type: 'error'; message: string };
 
 export interface DevLoopOptions {
@@ -54,6 +58,9 @@ export const isDevVersion = (version: string): boolean => DEV_VERSION.test(versi
  */
 const DEV_STRATEGY = { canary: 0, soakSeconds: 0, ratePerMinute: 0, requireResults: false, failureThreshold: 2 } as const;
 
+/** The clean-up at the end gives up on what is left after this long, so stopping stays bounded. */
+export const CLEANUP_BUDGET_MS = 10_000;
+
 interface DeviceView {
   desired: { modules: DesiredModule[] };
 }
@@ -64,6 +71,8 @@ export class DevLoop {
   private base = '0.0.0';
   private next = 1;
   private live: { version: string; deploymentId: string } | undefined;
+  /** Every version this loop uploaded, in order: what the clean-up deletes. */
+  private readonly published: string[] = [];
   private lastFaults = new Map<string, number>();
   private lastState = new Map<string, string>();
 
@@ -121,6 +130,7 @@ export class DevLoop {
     const built = performance.now();
     const signature = signModule({ manifest, sha256: sha256Hex(bytes), size: bytes.byteLength }, this.options.publisher);
     await api.post('/api/v1/modules', { manifest, wasm: Buffer.from(bytes).toString('base64'), signatures: [signature] });
+    this.published.push(version);
     await this.rollBackLive();
     const config = this.options.config ?? this.before?.config;
     const input = this.options.input ?? this.before?.input;
@@ -137,10 +147,51 @@ export class DevLoop {
     return true;
   }
 
-  /** Puts the device back as it was before the loop. */
-  async restore(): Promise<void> {
-    const rolledBack = await this.rollBackLive();
-    if (rolledBack) this.options.onEvent({ type: 'restored', to: this.before ? `${this.before.name}@${this.before.version}` : null });
+  /**
+   * Puts the device back as it was before the loop, then deletes the dev versions this loop
+   * published. The rollback has changed the desired state in SQLite by the time its POST returns,
+   * so the server no longer counts the live dev version as desired.
+   */
+  async restore(cleanupBudgetMs = CLEANUP_BUDGET_MS): Promise<void> {
+    try {
+      const rolledBack = await this.rollBackLive();
+      if (rolledBack) this.options.onEvent({ type: 'restored', to: this.before ? `${this.before.name}@${this.before.version}` : null });
+    } finally {
+      // Even after a failed rollback: the server refuses the version still desired, the rest can go.
+      await this.cleanUp(cleanupBudgetMs);
+    }
+  }
+
+  /** Deletes this loop's dev versions one by one, within the budget; reports what went and what stayed. */
+  private async cleanUp(budgetMs: number): Promise<void> {
+    if (this.published.length === 0) return;
+    const removed: string[] = [];
+    const kept: { version: string; reason: string }[] = [];
+    const deadline = Date.now() + budgetMs;
+    for (const version of this.published.splice(0)) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        kept.push({ version, reason: `not tried: the ${budgetMs} ms clean-up budget ran out` });
+        continue;
+      }
+      const outcome = await withTimeout(this.deleteVersion(version), left);
+      if (outcome === undefined) kept.push({ version, reason: `no answer within the ${budgetMs} ms clean-up budget` });
+      else if (outcome === true) removed.push(version);
+      else kept.push({ version, reason: outcome });
+    }
+    this.options.onEvent({ type: 'cleaned', removed, kept });
+  }
+
+  /** true when the version is gone (deleted now, or already); otherwise why it stayed. */
+  private async deleteVersion(version: string): Promise<true | string> {
+    const path = `/api/v1/modules/${encodeURIComponent(this.manifest.name)}/${encodeURIComponent(version)}`;
+    try {
+      await this.options.api.request('DELETE', path);
+      return true;
+    } catch (error) {
+      if (isWasmfleetError(error, 'WF_CLI_API_ERROR') && error.details['apiCode'] === 'WF_API_NOT_FOUND') return true;
+      return reasonOf(error);
+    }
   }
 
   private async rollBackLive(): Promise<boolean> {
@@ -169,5 +220,18 @@ export class DevLoop {
       this.options.onEvent({ type: 'fault', version: live.version, message: mine.lastFault, faults: mine.faults, ...(mine.faultAt ? { at: mine.faultAt } : {}) });
     }
     this.lastFaults.set(live.version, mine.faults);
+  }
+}
+
+/** The promise's value, or undefined if it has not settled within `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((done) => {
+    timer = setTimeout(() => done(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

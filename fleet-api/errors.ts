@@ -32,6 +32,7 @@ export const apiErrors = defineErrors({
   WF_API_UNAVAILABLE: { message: 'server at capacity: {reason}', status: 503 },
   WF_API_INTERNAL: { message: 'internal error: {reason}', status: 500 },
   WF_API_HUB_HAS_CHILDREN: { message: "hub '{hubId}' still has child hubs; remove them first", status: 409 },
+  WF_API_MODULE_IN_USE: { message: 'module {name}@{version} is still desired: {reason}', status: 409 },
   WF_API_REDIS_UNAVAILABLE: { message: 'credential replica in Redis not updated: {reason}', status: 503 },
 });
 

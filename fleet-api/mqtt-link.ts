@@ -55,6 +55,7 @@ export interface MqttLink {
    * once connected and re-synced, false if the first attempt timed out.
    */
   connect(handlers: IngestHandlers): Promise<boolean>;
+  /** Publishes a module's retained envelope, or clears it when the module is gone (deleted). */
   publishModule(sha256: string): Promise<boolean>;
   publishDesired(deviceId: string): Promise<boolean>;
   /** Publishes a hub's site document with its next revision, or clears it when the hub is gone [WF-P-T-9]. */

@@ -40,10 +40,11 @@ export class RetainedPublisher {
 
   constructor(private readonly deps: RetainedPublisherDeps) {}
 
+  /** A module no longer in SQLite (deleted) gets its retained envelope cleared with an empty payload. */
   publishModule(sha256: string): Promise<boolean> {
     return this.send(topics.module(sha256), () => {
       const envelope = this.deps.source.moduleEnvelope(sha256);
-      return envelope && encodePayload('module', envelope);
+      return envelope ? encodePayload('module', envelope) : Buffer.alloc(0);
     });
   }
 

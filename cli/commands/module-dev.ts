@@ -25,7 +25,7 @@ const DEBOUNCE_MS = 100;
 function describe(event: DevEvent, module: string): string {
   switch (event.type) {
     case 'watching':
-      return `watching ${event.dir} (Ctrl-C puts ${event.device} back as it was)`;
+      return `watching ${event.dir} (Ctrl-C puts ${event.device} back as it was and deletes this loop's dev versions)`;
     case 'building':
       return `building ${module}@${event.version}`;
     case 'build-failed':
@@ -40,6 +40,11 @@ function describe(event: DevEvent, module: string): string {
       return `FAULT #${event.faults} ${event.message}`;
     case 'restored':
       return event.to ? `restored: the device runs ${event.to} again` : `restored: ${module} removed from the device, as before`;
+    case 'cleaned':
+      return [
+        event.removed.length > 0 ? `removed ${event.removed.length} dev version(s): ${event.removed.map((v) => `${module}@${v}`).join(', ')}` : 'removed no dev version',
+        ...event.kept.map((k) => `  kept ${module}@${k.version}: ${k.reason}`),
+      ].join('\n');
     case 'error':
       return `error: ${event.message}`;
   }
@@ -47,7 +52,7 @@ function describe(event: DevEvent, module: string): string {
 
 export const devCommand: CommandModule<GlobalArgs, DevArgs> = {
   command: 'dev <dir>',
-  describe: 'Rebuild (debug, with source map), publish x.y.z-dev.N and deploy to one device on every save; stream its results and faults until Ctrl-C, which restores the device',
+  describe: 'Rebuild (debug, with source map), publish x.y.z-dev.N and deploy to one device on every save; stream its results and faults until Ctrl-C, which restores the device and deletes the dev versions it published',
   builder: (argv: Argv<GlobalArgs>) =>
     argv
       .positional('dir', { type: 'string', demandOption: true, describe: 'module folder' })

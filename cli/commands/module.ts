@@ -1,10 +1,11 @@
-/** `wasmfleet module build|publish|list|show`. */
+/** `wasmfleet module build|publish|list|show|delete`. */
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { buildModule } from '../../modules-as/sdk/kit/build-module.js';
 import { ensureBuilt } from '../../modules-as/tools/build-examples.js';
 import { completeManifest, sha256Hex, signModule, type Manifest, type SigningKey } from '../../protocol/index.js';
 import { clientFor, type ApiClient } from '../api-client.js';
+import { cliErrors } from '../errors.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit, progress, table } from '../output.js';
 import { DEFAULT_PUBLISHER_KEY, loadSigningKey } from './keys.js';
@@ -96,9 +97,25 @@ const show: CommandModule<GlobalArgs, GlobalArgs & { ref: string }> = {
   },
 };
 
+const remove: CommandModule<GlobalArgs, GlobalArgs & { ref: string }> = {
+  command: 'delete <ref>',
+  describe: 'Delete a module version nothing wants any more (no active deployment, desired state or rollback target), with its finished deployments',
+  builder: (argv) =>
+    argv
+      .positional('ref', { type: 'string', demandOption: true, describe: 'NAME@VERSION' })
+      .example('$0 module delete ema@1.1.0-dev.3', 'remove a dev version left by a killed `module dev`') as Argv<GlobalArgs & { ref: string }>,
+  handler: async (args) => {
+    const at = args.ref.lastIndexOf('@');
+    if (at <= 0 || at === args.ref.length - 1) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: 'ref', reason: `'${args.ref}' is not NAME@VERSION` });
+    const [name, version] = [args.ref.slice(0, at), args.ref.slice(at + 1)];
+    const result = await clientFor(args).request<ModuleSummary & { deploymentsRemoved: number }>('DELETE', `/api/v1/modules/${encodeURIComponent(name)}/${encodeURIComponent(version)}`);
+    emit(args.json, result, () => `deleted ${result.name}@${result.version} sha256=${result.sha256} (${result.deploymentsRemoved} finished deployment(s) removed with it)`);
+  },
+};
+
 export const moduleCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'module <command>',
-  describe: 'Write, build, test, run, publish and list Wasm analytics modules',
+  describe: 'Write, build, test, run, publish, list and delete Wasm analytics modules',
   builder: (argv) =>
     argv
       .command(newCommand)
@@ -109,6 +126,7 @@ export const moduleCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(devCommand)
       .command(list)
       .command(show)
+      .command(remove)
       .demandCommand(1)
       .example('$0 module publish modules-as/examples/zscore', 'build and publish the z-score detector') as Argv<GlobalArgs>,
   handler: () => undefined,

@@ -65,6 +65,7 @@ export const ROUTE_ROLES: Readonly<Record<string, RoutePolicy>> = Object.freeze(
   [`GET ${P}/modules`]: { role: 'viewer' },
   [`GET ${P}/modules/:name/:version`]: { role: 'viewer' },
   [`POST ${P}/modules`]: { role: 'operator', action: 'module.upload', body: 'large' },
+  [`DELETE ${P}/modules/:name/:version`]: { role: 'operator', action: 'module.delete' },
 
   [`GET ${P}/deployments`]: { role: 'viewer' },
   [`GET ${P}/deployments/:id`]: { role: 'viewer' },

@@ -203,6 +203,8 @@ export const ModuleSummary = Type.Object({
 
 export const ModuleDetail = Type.Intersect([ModuleSummary, Type.Object({ manifest: ManifestSchema, signatures: Type.Array(SignatureSchema, { description: 'who vouches for the module (docs/security.md)' }) })]);
 
+export const DeletedModule = Type.Intersect([ModuleSummary, Type.Object({ deploymentsRemoved: Type.Integer({ description: 'finished deployments of this version removed with it' }) })]);
+
 export const ModuleParams = Type.Object({ name: ModuleName, version: Version }, { additionalProperties: false });
 export type ModuleParams = Static<typeof ModuleParams>;
 

@@ -73,7 +73,7 @@ export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
 export type { FleetSummary, FleetCounts } from './fleet-summary.js';
 export { DEVICE_SORTS, sortKeyOf, type DeviceSort, type DevicePageQuery, type DeviceSummaryRecord } from './device-pages.js';
-export type { ModuleRecord, ModuleSummary } from './modules.js';
+export type { ModuleClaim, ModuleRecord, ModuleSummary } from './modules.js';
 export type {
   DeploymentRecord,
   DeploymentDeviceRecord,

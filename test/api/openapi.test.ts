@@ -24,6 +24,7 @@ const ROUTES = [
   'get /api/v1/keys',
   'post /api/v1/keys',
   'delete /api/v1/keys/{keyId}',
+  'delete /api/v1/modules/{name}/{version}',
   'post /api/v1/keys/fleet/rotate',
   'put /api/v1/keys/trusted',
   'post /api/v1/deployments/{id}/{action}',

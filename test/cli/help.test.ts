@@ -36,6 +36,7 @@ const COMMANDS = [
   ['module', 'publish'],
   ['module', 'list'],
   ['module', 'show'],
+  ['module', 'delete'],
   ['deploy'],
   ['deployment'],
   ['deployment', 'show'],

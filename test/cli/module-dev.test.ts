@@ -3,7 +3,8 @@
  * agent on the default metered sandbox, the CLI as a child process): the first build and each
  * save put a new dev version on the device and its results come back; a build error is shown at
  * its line and deploys nothing; a module that traps reports its file:line through the API; and
- * SIGINT puts the release the device ran before back, with its deployment id.
+ * SIGINT puts the release the device ran before back, with its deployment id, and deletes the
+ * dev versions the loop published (gone from the inventory and their deployments with them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { fromRoot } from '../../common/paths.js';
 import { silentLogger } from '../../common/logger.js';
 import type { DesiredModule, ReportedModule } from '../../protocol/index.js';
 import type { DevEvent } from '../../cli/dev-loop.js';
-import { runCliJson, startCli } from '../helpers/cli.js';
+import { runCli, runCliJson, startCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTestPlatform } from '../helpers/platform.js';
 
@@ -48,7 +49,7 @@ function source(factor: number, trap = false): string {
 }
 const TRAP_LINE = 8;
 
-test('module dev: saves deploy new dev versions with results, a build error deploys nothing, a trap names its line, SIGINT restores the release', async (t) => {
+test('module dev: saves deploy new dev versions with results, a build error deploys nothing, a trap names its line, SIGINT restores the release and deletes the dev versions', async (t) => {
   const { platform, dir, env } = await startTestPlatform(t, 'module-dev');
   mkdirSync(fromRoot('.tmp'), { recursive: true });
   const moduleDir = mkdtempSync(join(fromRoot('.tmp'), 'devloop-'));
@@ -127,7 +128,24 @@ test('module dev: saves deploy new dev versions with results, a build error depl
   dev.child.kill('SIGINT');
   assert.equal(await dev.exited, 0, dev.output());
   assert.ok(events().some((e) => e.type === 'restored' && e.to === 'devloop@1.0.0'));
+  const cleaned = events().find((e) => e.type === 'cleaned');
+  assert.deepEqual(cleaned, { type: 'cleaned', removed: ['1.0.0-dev.1', '1.0.0-dev.2', '1.0.0-dev.3'], kept: [] }, dev.output());
+  const after = await get<{ modules: { name: string; version: string }[] }>('/api/v1/modules');
+  assert.deepEqual(after.modules.filter((m) => m.name === 'devloop').map((m) => m.version), ['1.0.0'], 'only the release is left');
+  const deployments = await get<{ deployments: { id: string; version: string }[] }>('/api/v1/deployments');
+  assert.deepEqual(deployments.deployments.filter((d) => d.version !== '1.0.0'), [], 'the dev deployments went with their versions');
   const entry = (await device()).desired.modules.find((m) => m.name === 'devloop');
   assert.deepEqual([entry?.version, entry?.deploymentId, entry?.input], ['1.0.0', release.id, 'temperature']);
   await waitFor('the release running again on the device', async () => ((await device()).reported?.modules.find((m) => m.name === 'devloop' && m.version === '1.0.0')?.state === 'running' ? true : undefined), 30_000, 100);
+
+  // `module delete`: the release the device desires is refused with the reason; an unused version goes.
+  const refusedDelete = await runCli(['module', 'delete', 'devloop@1.0.0', '--json'], env);
+  assert.notEqual(refusedDelete.code, 0);
+  assert.match(refusedDelete.stderr + refusedDelete.stdout, /WF_API_MODULE_IN_USE|still desired: device gw-d desires it/);
+  writeFileSync(join(moduleDir, 'manifest.json'), JSON.stringify({ ...MANIFEST, version: '1.0.1' }, null, 2));
+  await runCliJson(['module', 'publish', moduleDir], env);
+  const deleted = await runCliJson<{ name: string; version: string; deploymentsRemoved: number }>(['module', 'delete', 'devloop@1.0.1'], env);
+  assert.deepEqual([deleted.name, deleted.version, deleted.deploymentsRemoved], ['devloop', '1.0.1', 0]);
+  const left = await get<{ modules: { name: string; version: string }[] }>('/api/v1/modules');
+  assert.deepEqual(left.modules.filter((m) => m.name === 'devloop').map((m) => m.version), ['1.0.0']);
 });
