@@ -13,7 +13,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
-import { MAX_ACK_RANGES, MAX_ACK_REFUSALS, type BatchRefusal, type DeviceStatus, type ReportedState, type ResultBatch } from '../protocol/index.js';
+import { MAX_ACK_RANGES, MAX_ACK_REFUSALS, seqRanges, type BatchRefusal, type DeviceStatus, type ReportedState, type ResultBatch } from '../protocol/index.js';
 import { recordReportedState } from './deployments/progress.js';
 import { FairQueue, type FairShare } from './fair-queue.js';
 import type { IngestHandlers } from './device-inbox.js';
@@ -258,15 +258,4 @@ export function createIngestion(
 function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && TRANSIENT.test(code);
-}
-
-function seqRanges(seqs: number[]): [number, number][] {
-  const sorted = seqs.slice().sort((a, b) => a - b);
-  const ranges: [number, number][] = [];
-  for (const seq of sorted) {
-    const last = ranges[ranges.length - 1];
-    if (last && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
-    else ranges.push([seq, seq]);
-  }
-  return ranges;
 }

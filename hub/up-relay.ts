@@ -13,20 +13,13 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { LocalPort, UpstreamPort } from './ports.js';
+import type { ResultCustody } from './custody/index.js';
 import { reasonOf } from '../common/errors.js';
-import { decodePayload, encodePayload, type ResultsAck } from '../protocol/index.js';
+import { decodePayload, encodePayload } from '../protocol/index.js';
 import { parseTopic, topics } from '../protocol/topics.js';
 
-/** The custody interface of HUB-CONTRACT.md, as far as the relay uses it (hub/custody/index.ts). */
-export interface Custody {
-  receive(deviceId: string, channel: 'results' | 'spooled', payload: Buffer): Promise<ResultsAck | undefined>;
-  startForwarding(send: (topic: string, payload: Buffer) => Promise<void>): void;
-  stopForwarding(): void;
-  upstreamAck(deviceId: string, ack: ResultsAck): void;
-  backlog(): { batches: number; bytes: number; oldestAt: string | null };
-  lost(): Record<string, number>;
-  close(): Promise<void>;
-}
+/** What the relay uses of the hub's result custody (hub/custody/index.ts). */
+export type Custody = Omit<ResultCustody, 'counters'>;
 
 export interface UpRelayDeps {
   readonly custody: Custody;

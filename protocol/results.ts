@@ -105,3 +105,15 @@ function valueAt(item: unknown, field: string): unknown {
   }
   return at;
 }
+
+/** Seqs as the sorted, merged `[first, last]` ranges a ResultsAck carries [WF-P-T-8]. */
+export function seqRanges(seqs: readonly number[]): [number, number][] {
+  const sorted = seqs.slice().sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const seq of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
+    else ranges.push([seq, seq]);
+  }
+  return ranges;
+}

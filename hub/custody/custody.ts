@@ -14,7 +14,7 @@ import { reasonOf } from '../../common/errors.js';
 import { isoTime } from '../../common/iso-time.js';
 import { removeStaleTemps } from '../../device-agent/state/atomic-file.js';
 import type { Logger } from '../../common/logger.js';
-import { MAX_ACK_RANGES, PAYLOAD_CAPS, PROTOCOL_VERSION, type BatchRefusal, type ResultsAck } from '../../protocol/index.js';
+import { MAX_ACK_RANGES, PAYLOAD_CAPS, PROTOCOL_VERSION, seqRanges, type BatchRefusal, type ResultsAck } from '../../protocol/index.js';
 import { FORWARD_DEFAULTS, Forwarder, type ForwardCounters, type Send } from './forwarder.js';
 import { HeldIndex, type HeldEntry } from './held.js';
 import type { CustodyCounters, ResultCustody, ResultCustodyOptions } from './index.js';
@@ -342,15 +342,4 @@ export class ResultCustodyStore implements ResultCustody {
     this.loggedAt.set(key, now);
     return true;
   }
-}
-
-function seqRanges(seqs: number[]): [number, number][] {
-  const sorted = seqs.slice().sort((a, b) => a - b);
-  const ranges: [number, number][] = [];
-  for (const seq of sorted) {
-    const last = ranges[ranges.length - 1];
-    if (last && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
-    else ranges.push([seq, seq]);
-  }
-  return ranges;
 }
