@@ -6,6 +6,7 @@
  */
 import type { Db } from './core.js';
 import { statementCache } from './statements.js';
+import { addDeviceFilter } from './device-filter.js';
 
 export type DeviceSort = 'id' | '-id' | 'createdAt' | '-createdAt' | 'lastSeen' | '-lastSeen';
 export const DEVICE_SORTS: readonly DeviceSort[] = ['id', '-id', 'createdAt', '-createdAt', 'lastSeen', '-lastSeen'];
@@ -94,21 +95,10 @@ export function devicePageOps(db: Db) {
         where.push('t0.key = ? AND t0.value = ?');
         args.push(key, value);
       }
-      for (const [key, value] of tagPairs) {
-        where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id AND t.key = ? AND t.value = ?)');
-        args.push(key, value);
-      }
+      addDeviceFilter('d', { tagPairs, profile: query.profile, online: query.online }, where, args);
       if (query.hub !== undefined) {
         where.push('d.hub_id = ?');
         args.push(query.hub);
-      }
-      if (query.profile !== undefined) {
-        where.push('d.profile = ?');
-        args.push(query.profile);
-      }
-      if (query.online !== undefined) {
-        where.push('d.online = ?');
-        args.push(query.online ? 1 : 0);
       }
       if (query.inSync !== undefined) where.push(query.inSync ? 'd.reported_revision >= d.desired_revision' : 'd.reported_revision < d.desired_revision');
       if (query.faulted !== undefined) {

@@ -2,6 +2,7 @@
 import type { DesiredState, ReportedState } from '../../protocol/index.js';
 import { nowIso, type Db } from './core.js';
 import { statementCache } from './statements.js';
+import { addDeviceFilter } from './device-filter.js';
 
 export interface DeviceRecord {
   id: string;
@@ -127,18 +128,7 @@ export function deviceOps(db: Db) {
     listDevices(filter: DeviceFilter = {}): DeviceRecord[] {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.profile !== undefined) {
-        where.push('profile = ?');
-        args.push(filter.profile);
-      }
-      if (filter.online !== undefined) {
-        where.push('online = ?');
-        args.push(filter.online ? 1 : 0);
-      }
-      for (const [key, value] of Object.entries(filter.tags ?? {})) {
-        where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = devices.id AND t.key = ? AND t.value = ?)');
-        args.push(key, value);
-      }
+      addDeviceFilter('devices', { tagPairs: Object.entries(filter.tags ?? {}), profile: filter.profile, online: filter.online }, where, args);
       if (filter.ids !== undefined) {
         if (filter.ids.length === 0) return [];
         where.push('id IN (SELECT value FROM json_each(?))');
