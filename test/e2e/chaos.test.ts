@@ -17,7 +17,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, Fleet, logLines, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
+import { assertExactAccounting, Fleet, firstSeqsOf, storedGaps, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
 
 const ROUNDS = Math.max(1, Number(process.env.WF_CHAOS_ROUNDS ?? 4) || 4);
 const DEVICES = ['gw-c1', 'gw-c2', 'gw-c3'];
@@ -100,22 +100,3 @@ test(`chaos: ${ROUNDS} rounds of kill -9 on the server or an agent mid-rollout a
     t.diagnostic(`${id}: ${deviceRuns.length} runs, ${counts.stored} stored, ${counts.dropped} dropped, ${spool.pending} left in the spool`);
   }
 });
-
-/** Each run's first seq; a run killed before it logged one never got far enough to take one. */
-function firstSeqsOf(deviceRuns: AgentRun[]): number[] {
-  return deviceRuns
-    .map((run) => logLines(run.process.output()).find((line) => line.msg === 'results sequence resumes')?.nextSeq as number | undefined)
-    .filter((seq): seq is number => seq !== undefined);
-}
-
-/** Seqs missing from `stored` between each run's first seq and the newest stored seq of that run. */
-function storedGaps(stored: number[], firstSeqs: number[]): number {
-  const starts = [...firstSeqs].sort((a, b) => a - b);
-  let gaps = 0;
-  starts.forEach((from, run) => {
-    const to = starts[run + 1] ?? Infinity;
-    const inRun = stored.filter((seq) => seq >= from && seq < to);
-    if (inRun.length > 0) gaps += inRun[inRun.length - 1]! - from + 1 - inRun.length;
-  });
-  return gaps;
-}

@@ -29,7 +29,7 @@ import { fromRoot } from '../../common/paths.js';
 import { runCliJson, startCli, type RunningCli } from '../helpers/cli.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { assertExactAccounting, freePort, logLines, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
+import { assertExactAccounting, firstSeqsOf, freePort, logLines, storedGaps, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
 
 const DEVICES = ['gw-k1', 'gw-k2', 'gw-k3', 'gw-k4', 'gw-k5', 'gw-k6'];
 const API_DOWN_MS = 30_000;
@@ -94,23 +94,6 @@ function storedSeqs(cluster: Cluster, deviceId: string): number[] {
   } finally {
     db.close();
   }
-}
-
-const firstSeqsOf = (runs: AgentRun[]): number[] =>
-  runs
-    .map((run) => logLines(run.process.output()).find((line) => line.msg === 'results sequence resumes')?.nextSeq as number | undefined)
-    .filter((seq): seq is number => seq !== undefined);
-
-/** Stored seqs missing between each run's first seq and that run's newest stored seq. */
-function storedGaps(stored: number[], firstSeqs: number[]): number {
-  const starts = [...firstSeqs].sort((a, b) => a - b);
-  let gaps = 0;
-  starts.forEach((from, run) => {
-    const to = starts[run + 1] ?? Infinity;
-    const inRun = stored.filter((seq) => seq >= from && seq < to);
-    if (inRun.length > 0) gaps += inRun[inRun.length - 1]! - from + 1 - inRun.length;
-  });
-  return gaps;
 }
 
 async function everyDeviceRunningEma(cluster: Cluster, devices: readonly string[] = DEVICES): Promise<true | undefined> {

@@ -252,3 +252,22 @@ export function assertExactAccounting(stored: number[], dropped: [number, number
 export function stoppedLog(run: AgentRun): LogLine | undefined {
   return logLines(run.process.output()).find((line) => line.msg === 'stopped');
 }
+
+/** Each run's first seq; a run killed before it logged one never got far enough to take one. */
+export function firstSeqsOf(deviceRuns: AgentRun[]): number[] {
+  return deviceRuns
+    .map((run) => logLines(run.process.output()).find((line) => line.msg === 'results sequence resumes')?.nextSeq as number | undefined)
+    .filter((seq): seq is number => seq !== undefined);
+}
+
+/** Seqs missing from `stored` between each run's first seq and the newest stored seq of that run. */
+export function storedGaps(stored: number[], firstSeqs: number[]): number {
+  const starts = [...firstSeqs].sort((a, b) => a - b);
+  let gaps = 0;
+  starts.forEach((from, run) => {
+    const to = starts[run + 1] ?? Infinity;
+    const inRun = stored.filter((seq) => seq >= from && seq < to);
+    if (inRun.length > 0) gaps += inRun[inRun.length - 1]! - from + 1 - inRun.length;
+  });
+  return gaps;
+}
