@@ -14,6 +14,8 @@ import type { SourceLocation } from '../../../wasm-host/source-locator.js';
 import { loadProfile } from '../../../firmware-profiles/index.js';
 import { effectiveConfig, grantLimits, type Manifest, type ModuleConfig } from '../../../protocol/index.js';
 import type { BuiltModule } from './build-module.js';
+// The reference signal's mulberry32: the same sequence for a seed on every platform.
+import { random as seededRandom } from '../../reference/signal.js';
 
 export type FuzzFindingKind = 'trap' | 'abort' | 'timeout' | 'memory' | 'invalid' | 'crash' | 'non-finite' | 'undeclared';
 
@@ -66,17 +68,6 @@ const HOSTILE_MAGNITUDE = 1e150;
 /** Batches run with one config before the module is restarted with another. */
 const BATCHES_PER_CONFIG = 16;
 
-/** mulberry32: small, fast and good enough to spread inputs; the point is reproducibility. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Values no sensor sends but a module must survive: a batch with one of them is a hostile batch. */
 const HOSTILE_VALUES = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1.7976931348623157e308, -1.7976931348623157e308, 1e300, -1e300];
