@@ -50,6 +50,8 @@ export interface LinkCounters {
 export interface MqttLink {
   readonly clientId: string;
   readonly connected: boolean;
+  /** When the link last connected (ms since the epoch), or null before its first connect. */
+  readonly connectedSince: number | null;
   /**
    * Connects and delivers every decoded device message to `handlers` (ingestion); resolves true
    * once connected and re-synced, false if the first attempt timed out.
@@ -95,6 +97,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
   const clientId = options.clientId ?? `wf-fleet-api-${randomBytes(6).toString('hex')}`;
   const counters: LinkCounters = { received: 0, accepted: 0, malformed: 0, topicMismatch: 0, published: 0, publishFailed: 0, deferred: 0, connects: 0, resyncs: 0, acksPublished: 0 };
   let client: MqttClient | undefined;
+  let connectedSince: number | null = null;
   let closing = false;
   const queue = new TopicQueue();
   const shared = { client: () => client, queue, counters, publishTimeoutMs: options.publishTimeoutMs, logger };
@@ -144,6 +147,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
     let first: ((ok: boolean) => void) | undefined;
     const firstDone = new Promise<boolean>((resolve) => (first = resolve));
     mqttClient.on('connect', () => {
+      connectedSince = Date.now();
       logger.info('mqtt link connected', { url: options.url, clientId });
       void onConnect(mqttClient).then(() => {
         first?.(true);
@@ -182,6 +186,9 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
     clientId,
     get connected() {
       return client?.connected ?? false;
+    },
+    get connectedSince() {
+      return connectedSince;
     },
     connect,
     publishModule: (sha256) => retained.publishModule(sha256),

@@ -33,7 +33,13 @@ export interface RolloutEngine {
 const NUDGE_DELAY_MS = 20;
 
 /** `changed` runs after every step and control has written SQLite (the event bus's rollout observer). */
-export function createRolloutEngine(store: Store, link: Pick<MqttLink, 'publishDesired'>, logger: Logger, hooks: { changed?(): void } = {}): RolloutEngine {
+export function createRolloutEngine(
+  store: Store,
+  link: Pick<MqttLink, 'publishDesired'> & Partial<Pick<MqttLink, 'connectedSince'>>,
+  logger: Logger,
+  hooks: { changed?(): void } = {},
+): RolloutEngine {
+  const startedAt = Date.now();
   let chain: Promise<unknown> = Promise.resolve();
   let nudgeTimer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -61,7 +67,7 @@ export function createRolloutEngine(store: Store, link: Pick<MqttLink, 'publishD
   const step = () =>
     serial(async () => {
       if (stopped || !store.open) return { dispatched: 0, published: 0, joined: 0, aborted: [], completed: [], acked: new Map<string, number>() };
-      const outcome = stepRollouts(store);
+      const outcome = stepRollouts(store, Date.now(), loadProfile, Math.max(startedAt, link.connectedSince ?? 0));
       const acked = await publish(outcome);
       const published = [...outcome.publish.values()].reduce((n, ids) => n + ids.length, 0);
       return { dispatched: outcome.dispatched, published, joined: outcome.joined, aborted: outcome.aborted, completed: outcome.completed, acked };

@@ -34,6 +34,11 @@ export interface StepContext {
   outcome: StepOutcome;
   /** The offline hub a device is behind (its own or one above it), or null when it is reachable. */
   unreachableHub?: (deviceId: string) => string | null;
+  /**
+   * Since when this API has watched presence live (its start, or its link's last connect): a
+   * device last heard before then is offline because we were away, not known to have dropped.
+   */
+  presenceSince?: number;
 }
 
 /**
@@ -113,7 +118,10 @@ function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDe
     return true;
   };
   // Behind a hub, presence arrives relayed and late after the hub returns; the hub's own status says whether it is reachable.
-  if (!device.online && store.deviceHub(row.id) == null) return unhealthy(`device went offline during the ${strategy.soakSeconds} s soak`);
+  if (!device.online && store.deviceHub(row.id) == null) {
+    if (awaitingReconnect(ctx, device.lastSeen, strategy.applyTimeoutSeconds)) return false;
+    return unhealthy(`device went offline during the ${strategy.soakSeconds} s soak`);
+  }
   if (reported && reported.state === 'failed') return unhealthy(`module failed: ${reported.reason ?? reported.lastFault ?? 'no reason given'}`);
   if (reported && reported.faults > 0) return unhealthy(`module faulted ${reported.faults}x: ${reported.lastFault ?? reported.reason ?? 'no reason given'}`);
   if (now - row.appliedAt < strategy.soakSeconds * 1000) return false;
@@ -125,6 +133,17 @@ function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDe
   }
   store.setDeploymentDeviceState(deployment.id, row.id, 'healthy', null);
   return true;
+}
+
+/**
+ * After a restart of the API (or of its broker link) the devices reconnect over their own backoff,
+ * and offline detection marks the slow ones offline meanwhile; such a device gets the apply
+ * timeout, counted from the restart, to come back before its soak counts it offline.
+ */
+function awaitingReconnect(ctx: StepContext, lastSeen: string | null, applyTimeoutSeconds: number): boolean {
+  if (ctx.presenceSince === undefined) return false;
+  const heard = lastSeen === null ? 0 : Date.parse(lastSeen);
+  return heard < ctx.presenceSince && ctx.now - ctx.presenceSince < applyTimeoutSeconds * 1000;
 }
 
 /** Aborts: every device this deployment reached goes back to its previous entry; the rest are cancelled. */
@@ -230,14 +249,19 @@ export function newOutcome(): StepOutcome {
 }
 
 /** One synchronous step over every rollout, in one transaction. */
-export function stepRollouts(store: Store, now: number = Date.now(), profiles: (name: string) => FirmwareProfile = loadProfile): StepOutcome {
+export function stepRollouts(
+  store: Store,
+  now: number = Date.now(),
+  profiles: (name: string) => FirmwareProfile = loadProfile,
+  presenceSince?: number,
+): StepOutcome {
   const cache = new Map<string, FirmwareProfile>();
   const profileOf = (name: string) => {
     let profile = cache.get(name);
     if (!profile) cache.set(name, (profile = profiles(name)));
     return profile;
   };
-  const ctx: StepContext = { store, now, profileOf, outcome: newOutcome(), unreachableHub: unreachableLookup(store) };
+  const ctx: StepContext = { store, now, profileOf, outcome: newOutcome(), unreachableHub: unreachableLookup(store), presenceSince };
   store.transaction(() => {
     joinLate(ctx);
     for (const deployment of store.progressingDeployments()) advance(ctx, deployment);

@@ -98,6 +98,26 @@ test('a device offline at the end of its soak is unhealthy; the threshold aborts
   }
 });
 
+test('after an API restart, a device not heard from since gets the apply timeout to reconnect before its soak counts it offline', async (t) => {
+  const h = await startApi(t);
+  for (const id of ['r0', 'r1']) await provision(h, id, { site: 'r' });
+  online(h, ['r0', 'r1']);
+  const v1 = await upload(h, 'ema', '1.0.0');
+  const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { site: 'r' } }, strategy: { canary: 0, soakSeconds: 5, applyTimeoutSeconds: 60, failureThreshold: 2, requireResults: false } });
+  for (const id of ['r0', 'r1']) report(h, id, { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
+  // Both were last heard before the restart; offline detection then marked them offline.
+  const restart = Date.now() + 2000;
+  h.api.store.markOffline(['r0', 'r1']);
+  stepRollouts(h.api.store, restart + 30_000, undefined, restart);
+  assert.deepEqual(rows(h, res.body.id).map((r) => r.state), ['applied', 'applied'], 'still within the apply timeout of the restart');
+  h.api.store.setPresence('r0', true, new Date(restart + 31_000).toISOString());
+  stepRollouts(h.api.store, restart + 61_000, undefined, restart);
+  assert.deepEqual(rows(h, res.body.id).map((r) => [r.id, r.state, r.reason]), [
+    ['r0', 'healthy', null],
+    ['r1', 'unhealthy', 'device went offline during the 5 s soak'],
+  ]);
+});
+
 test('devices provisioned or re-tagged later join the newest live deployment they match', async (t) => {
   const h = await startApi(t);
   await provision(h, 'n1', { site: 'north' });
