@@ -5,11 +5,15 @@
  *
  * argv[2]: a JSON file { profile, startIntervalMs, devices: [{ deviceId, broker, stateDir, trust }] }.
  * stdout: {"ready":N} once every agent has started, then one {"sample":{…ProcessSample, agents,
- * acked, pending, dropped}} per {"cmd":"sample"} line on stdin. stdin closing or SIGTERM stops every
- * agent (each stop is bounded) and exits.
+ * acked, pending, dropped}} per {"cmd":"sample"} line on stdin; {"cmd":"snapshot","path":P} writes
+ * a V8 heap snapshot of this process to P and answers {"snapshot":P} (WF_SOAK_SNAPSHOT_DIR, for
+ * finding what grows: scripts/heap-diff.mjs compares two). With `--expose-gc` (WF_SOAK_GC=1) a
+ * sample first runs a full GC, so heap figures are what is live rather than where the sawtooth
+ * happened to be. stdin closing or SIGTERM stops every agent (each stop is bounded) and exits.
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { writeHeapSnapshot } from 'node:v8';
 import { createLogger } from '../../common/logger.js';
 import { startAgent, type RunningAgent } from '../../device-agent/agent.js';
 import type { AgentConfig } from '../../device-agent/config.js';
@@ -37,7 +41,13 @@ const stop = async (): Promise<void> => {
 const commands = createInterface({ input: process.stdin });
 commands.once('close', () => void stop());
 commands.on('line', (line) => {
-  if ((JSON.parse(line) as { cmd?: string }).cmd !== 'sample') return;
+  const command = JSON.parse(line) as { cmd?: string; path?: string };
+  if (command.cmd === 'snapshot' && command.path) {
+    say({ snapshot: writeHeapSnapshot(command.path) });
+    return;
+  }
+  if (command.cmd !== 'sample') return;
+  (globalThis as { gc?: () => void }).gc?.();
   const stats = agents.map((agent) => agent.stats());
   const total = (pick: (s: (typeof stats)[number]) => number): number => stats.reduce((sum, s) => sum + pick(s), 0);
   say({ sample: { ...sample(), agents: agents.length, acked: total((s) => s.resultsAcked), pending: total((s) => s.resultsPending), dropped: total((s) => s.resultsDropped) } });

@@ -19,8 +19,9 @@ export class SoakChild {
     readonly name: string,
     script: string,
     args: readonly string[],
+    nodeArgs: readonly string[] = [],
   ) {
-    this.child = spawn(process.execPath, [fromRoot('dist', 'bench', 'soak', script), ...args], {
+    this.child = spawn(process.execPath, [...nodeArgs, fromRoot('dist', 'bench', 'soak', script), ...args], {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, WASMFLEET_LOG_LEVEL: 'warn' },
     });
@@ -62,6 +63,12 @@ export class SoakChild {
   async sample<T>(timeoutMs: number): Promise<T> {
     this.child.stdin!.write('{"cmd":"sample"}\n');
     return this.next<T>('sample', timeoutMs);
+  }
+
+  /** Asks an agents process for a V8 heap snapshot at `path`; resolves with the path written. */
+  async snapshot(path: string, timeoutMs: number): Promise<string> {
+    this.child.stdin!.write(JSON.stringify({ cmd: 'snapshot', path }) + '\n');
+    return this.next<string>('snapshot', timeoutMs);
   }
 }
 

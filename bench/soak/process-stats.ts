@@ -1,5 +1,7 @@
 /**
- * What each soak process reports about itself once a minute: resident memory, JS heap, and its
+ * What each soak process reports about itself once a minute: resident memory, the parts of it
+ * Node can name (JS heap used and reserved, memory outside the heap held by JS objects, and of
+ * that the ArrayBuffers: Buffers and Wasm linear memory), and its
  * event-loop delay over the minute (perf_hooks' histogram, read and reset at each sample), so a
  * figure covers exactly the interval it is printed for. Measured inside the process because the
  * event-loop delay cannot be seen from outside.
@@ -9,6 +11,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 export interface ProcessSample {
   readonly rssMiB: number;
   readonly heapUsedMiB: number;
+  /** V8 heap reserved (used plus free pages not yet returned). */
+  readonly heapTotalMiB: number;
+  /** Memory of C++ objects bound to JS objects: Buffers, Wasm memories, zlib, etc. */
+  readonly externalMiB: number;
+  /** Of `external`, ArrayBuffers and SharedArrayBuffers: Buffers and Wasm linear memory. */
+  readonly arrayBuffersMiB: number;
   readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
@@ -27,6 +35,9 @@ export function processSampler(): () => ProcessSample {
     const sample: ProcessSample = {
       rssMiB: memory.rss / MIB,
       heapUsedMiB: memory.heapUsed / MIB,
+      heapTotalMiB: memory.heapTotal / MIB,
+      externalMiB: memory.external / MIB,
+      arrayBuffersMiB: memory.arrayBuffers / MIB,
       loopDelayMs: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
     };
     histogram.reset();

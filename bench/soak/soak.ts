@@ -5,11 +5,18 @@
  * own process, for WF_SOAK_MINUTES (default 30). Every minute each process reports its RSS, heap
  * and event-loop delay over that minute (bench/soak/process-stats.ts); the per-minute table goes
  * to RESULTS.md as a section of its own, and the figures are the trend verdicts: the
- * least-squares slope of RSS per minute relative to its mean, and whether it is within noise.
- * The goal is flat. Minute 0 (start-up, provisioning, the rollout) is shown but not in the trend.
+ * least-squares slope of RSS per minute relative to its mean, and whether it is within noise;
+ * the agents' JS heap, external memory and ArrayBuffers get the same, so the bench itself says
+ * which part of a growing RSS grows. The goal is flat. Minute 0 (start-up, provisioning, the
+ * rollout) is shown but not in the trend.
+ *
+ * For finding what grows: WF_SOAK_GC=1 runs a full GC in each agents process before its sample
+ * (heap figures are then what is live; the GC pause shows in the next minute's loop delay), and
+ * WF_SOAK_SNAPSHOT_DIR=dir writes V8 heap snapshots of the first agents process at the minutes in
+ * WF_SOAK_SNAPSHOT_MINUTES (default the first and the last), for scripts/heap-diff.mjs.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createApiClient } from '../../cli/api-client.js';
@@ -30,6 +37,11 @@ export interface SoakOptions {
   readonly minutes: number;
   /** One minute; shorter only to try the bench itself. */
   readonly sampleMs: number;
+  /** A full GC in each agents process before its sample. */
+  readonly gcBeforeSample: boolean;
+  /** Where heap snapshots of the first agents process go; none when undefined. */
+  readonly snapshotDir: string | undefined;
+  readonly snapshotMinutes: readonly number[];
 }
 
 export function soakOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SoakOptions {
@@ -38,11 +50,17 @@ export function soakOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SoakOp
     if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, not '${env[name]}'`);
     return value;
   };
+  const minutes = positive('WF_SOAK_MINUTES', 30);
+  const snapshotMinutes = (env.WF_SOAK_SNAPSHOT_MINUTES ?? `1,${minutes}`).split(',').map(Number);
+  if (snapshotMinutes.some((m) => !Number.isInteger(m) || m < 0 || m > minutes)) throw new Error(`WF_SOAK_SNAPSHOT_MINUTES must be minutes from 0 to ${minutes}, comma-separated, not '${env.WF_SOAK_SNAPSHOT_MINUTES}'`);
   return {
     agents: positive('WF_SOAK_AGENTS', 200),
     agentsPerProcess: positive('WF_SOAK_AGENTS_PER_PROCESS', 20),
-    minutes: positive('WF_SOAK_MINUTES', 30),
+    minutes,
     sampleMs: positive('WF_SOAK_SAMPLE_SECONDS', 60) * 1000,
+    gcBeforeSample: env.WF_SOAK_GC === '1',
+    snapshotDir: env.WF_SOAK_SNAPSHOT_DIR || undefined,
+    snapshotMinutes,
   };
 }
 
@@ -103,7 +121,7 @@ export async function runSoak(options: SoakOptions): Promise<{ figures: BenchFig
       const spec = join(dir, `agents-${p}.json`);
       // About 6 connects a second in all: under the broker's default per-address rate (10/s), which stays on.
       writeFileSync(spec, JSON.stringify({ profile, startIntervalMs: Math.round((processes * 1000) / 6), devices: devices.slice(p * options.agentsPerProcess, (p + 1) * options.agentsPerProcess) }));
-      children.push(new SoakChild(`agents-${p}`, 'agents-child.js', [spec]));
+      children.push(new SoakChild(`agents-${p}`, 'agents-child.js', [spec], options.gcBeforeSample ? ['--expose-gc'] : []));
     }
     const agentProcesses = children.slice(1);
     await Promise.all(agentProcesses.map((child) => child.next('ready', 60_000 + (options.agentsPerProcess * processes * 1000) / 6)));
@@ -119,9 +137,12 @@ export async function runSoak(options: SoakOptions): Promise<{ figures: BenchFig
 
     const takeSample = async (minute: number): Promise<void> => {
       const [serverSample, ...agentSamples] = await Promise.all([server.sample<ServerSample>(SAMPLE_TIMEOUT_MS), ...agentProcesses.map((child) => child.sample<AgentsSample>(SAMPLE_TIMEOUT_MS))]);
-      rows.push({ minute, server: serverSample!, agents: agentSamples });
+      rows.push({ minute, load1: loadavg()[0]!, server: serverSample!, agents: agentSamples });
       const last = rows.at(-1)!;
-      progress(`minute ${minute}: server ${last.server.rssMiB.toFixed(1)} MiB, agents ${agentSamples.reduce((s, a) => s + a.rssMiB, 0).toFixed(1)} MiB, ${last.server.batchesStored} batches stored`);
+      progress(`minute ${minute}: server ${last.server.rssMiB.toFixed(1)} MiB, agents ${agentSamples.reduce((s, a) => s + a.rssMiB, 0).toFixed(1)} MiB (first process heap ${agentSamples[0]!.heapUsedMiB.toFixed(1)}, external ${agentSamples[0]!.externalMiB.toFixed(1)}), ${last.server.batchesStored} batches stored`);
+      if (options.snapshotDir && options.snapshotMinutes.includes(minute)) {
+        progress(`heap snapshot of agents-0: ${await agentProcesses[0]!.snapshot(join(options.snapshotDir, `agents-0-minute-${String(minute).padStart(2, '0')}.heapsnapshot`), 300_000)}`);
+      }
     };
     await takeSample(0);
     const start = Date.now();
@@ -142,13 +163,26 @@ function summarise(options: SoakOptions, processes: number, rows: readonly Minut
   const measured = rows.filter((row) => row.minute > 0);
   const minutes = measured.map((row) => row.minute);
   const serverRss = trendOf(minutes, measured.map((row) => row.server.rssMiB));
-  const perProcess = trendOf(minutes, measured.map((row) => row.agents.reduce((sum, a) => sum + a.rssMiB, 0) / row.agents.length));
+  const meanPerProcess = (pick: (a: MinuteRow['agents'][number]) => number): number[] => measured.map((row) => row.agents.reduce((sum, a) => sum + pick(a), 0) / row.agents.length);
+  const perProcess = trendOf(minutes, meanPerProcess((a) => a.rssMiB));
+  const heap = trendOf(minutes, meanPerProcess((a) => a.heapUsedMiB));
+  const external = trendOf(minutes, meanPerProcess((a) => a.externalMiB));
+  const arrayBuffers = trendOf(minutes, meanPerProcess((a) => a.arrayBuffersMiB));
+  // What Node cannot name: code (compiled Wasm and JS), native allocations, fragmentation.
+  const outside = trendOf(minutes, meanPerProcess((a) => a.rssMiB - a.heapTotalMiB - a.externalMiB));
   const first = measured[0]!;
   const last = measured.at(-1)!;
   const worstP99 = (row: MinuteRow): number => Math.max(...row.agents.map((a) => a.loopDelayMs.p99));
   const shape = `${options.agents} agents in ${processes} processes, ${options.minutes} min`;
   const perAgentMiB = (perProcess.mean * processes) / options.agents;
-  const verdicts = { server: verdictOf(serverRss, 'MiB'), agents: verdictOf(perProcess, 'MiB') };
+  const verdicts = {
+    server: verdictOf(serverRss, 'MiB'),
+    agents: verdictOf(perProcess, 'MiB'),
+    agentsHeap: verdictOf(heap, 'MiB'),
+    agentsExternal: verdictOf(external, 'MiB'),
+    agentsArrayBuffers: verdictOf(arrayBuffers, 'MiB'),
+    agentsOutside: verdictOf(outside, 'MiB'),
+  };
   const figures = [
     figure({
       bench: 'soak/server-rss',
@@ -167,6 +201,15 @@ function summarise(options: SoakOptions, processes: number, rows: readonly Minut
       subjectValue: perProcess.slope,
       baselineValue: perProcess.mean,
       note: `about ${perAgentMiB.toFixed(1)} MiB per agent; goal flat. ${verdicts.agents}`,
+    }),
+    figure({
+      bench: 'soak/agents-heap',
+      subject: `agent process JS heap used slope (mean of ${processes} processes${options.gcBeforeSample ? ', after a full GC' : ''})`,
+      baseline: 'agent process heap used, mean over the minutes',
+      unit: 'MiB/min vs MiB',
+      subjectValue: heap.slope,
+      baselineValue: heap.mean,
+      note: `goal flat. ${verdicts.agentsHeap}. External ${external.slope >= 0 ? '+' : ''}${external.slope.toFixed(3)} MiB/min (ArrayBuffers ${arrayBuffers.slope >= 0 ? '+' : ''}${arrayBuffers.slope.toFixed(3)}), RSS outside heap and external ${outside.slope >= 0 ? '+' : ''}${outside.slope.toFixed(3)} MiB/min`,
     }),
     figure({
       bench: 'soak/server-loop-delay',
