@@ -58,6 +58,12 @@ export interface RefusedEntry extends BatchRefusal {
 }
 
 const DEFAULT_FSYNC_INTERVAL_MS = 100;
+/**
+ * Settled entries kept before the index is compacted: small, so a spool that keeps up holds a
+ * few dozen entries, not an hour of results (4096 did: the soak's agent memory growth). Only once
+ * half the index is settled, so a compaction moves fewer entries than it frees (amortised O(1)).
+ */
+export const COMPACT_AFTER_SETTLED = 64;
 /** Memory held for records the disk refused. */
 const MAX_MEMORY_BYTES = 8 * 1024 * 1024;
 
@@ -101,6 +107,11 @@ export class Spool {
     let count = 0;
     for (let i = this.head; i < this.entries.length; i++) if (!this.entries[i]!.done) count += 1;
     return count;
+  }
+
+  /** Entries the index holds, settled ones not yet compacted away included: what its memory grows with. */
+  get indexedEntries(): number {
+    return this.entries.length;
   }
 
   /** Entries not yet published since the last rewind. */
@@ -367,7 +378,7 @@ export class Spool {
     while (this.head < this.entries.length && this.entries[this.head]!.done) this.head += 1;
     if (this.cursor < this.head) this.cursor = this.head;
     // Compact now and then so the array does not grow with everything ever spooled.
-    if (this.head > 4096 && this.head * 2 > this.entries.length) {
+    if (this.head >= COMPACT_AFTER_SETTLED && this.head * 2 >= this.entries.length) {
       this.entries.splice(0, this.head);
       this.cursor -= this.head;
       this.head = 0;
