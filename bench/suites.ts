@@ -169,12 +169,12 @@ export const SUITES: readonly BenchSuite[] = [
   },
   {
     name: 'soak',
-    title: 'soak (200 agents for 30 minutes: RSS and event-loop delay every minute)',
+    title: 'soak (200 agents for 30 minutes: RSS, heap and event-loop delay every minute)',
     run: benchSoak,
     optIn: true,
     section: () => lastSoakSection,
     notes: [
-      'Soak: WF_SOAK_AGENTS real agents (default 200; WF_SOAK_AGENTS_PER_PROCESS to a process, default 20, each agent its own state directory, ema deployed, one result a second each) against the one-process server in its own process for WF_SOAK_MINUTES (default 30). Every minute each process reports its RSS, heap and event-loop delay (perf_hooks.monitorEventLoopDelay, reset each minute); the RSS rows are the least-squares slope per minute against the mean, flat when within two standard errors of zero. The per-minute table is the section below the notes.',
+      'Soak: WF_SOAK_AGENTS real agents (default 200; WF_SOAK_AGENTS_PER_PROCESS to a process, default 20, each agent its own state directory, ema deployed, one result a second each) against the one-process server in its own process for WF_SOAK_MINUTES (default 30). Every minute each process reports its RSS, JS heap used and reserved, external memory and ArrayBuffers (process.memoryUsage()) and event-loop delay (perf_hooks.monitorEventLoopDelay, reset each minute); the RSS and heap rows are the least-squares slope per minute against the mean, flat when within two standard errors of zero (soak/agents-heap\'s note adds the external, ArrayBuffers and outside-both slopes). The per-minute table is the section below the notes, with the machine\'s 1-minute load average at each sample: the machine is shared, and a loaded one makes the slopes noisier. bench/soak/README.md says what the soak found (the spool index, fixed) and how to chase a growth with heap snapshots.',
     ],
   },
 ];
