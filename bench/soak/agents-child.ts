@@ -7,9 +7,9 @@
  * stdout: {"ready":N} once every agent has started, then one {"sample":{…ProcessSample, agents,
  * acked, pending, dropped}} per {"cmd":"sample"} line on stdin; {"cmd":"snapshot","path":P} writes
  * a V8 heap snapshot of this process to P and answers {"snapshot":P} (WF_SOAK_SNAPSHOT_DIR, for
- * finding what grows: scripts/heap-diff.mjs compares two). With `--expose-gc` (WF_SOAK_GC=1) a
- * sample first runs a full GC, so heap figures are what is live rather than where the sawtooth
- * happened to be. stdin closing or SIGTERM stops every agent (each stop is bounded) and exits.
+ * finding what grows: scripts/heap-diff.mjs compares two). With `--expose-gc` a sample first runs
+ * a full GC (process-stats.ts). stdin closing or SIGTERM stops every agent (each stop is bounded)
+ * and exits.
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -47,7 +47,6 @@ commands.on('line', (line) => {
     return;
   }
   if (command.cmd !== 'sample') return;
-  (globalThis as { gc?: () => void }).gc?.();
   const stats = agents.map((agent) => agent.stats());
   const total = (pick: (s: (typeof stats)[number]) => number): number => stats.reduce((sum, s) => sum + pick(s), 0);
   say({ sample: { ...sample(), agents: agents.length, acked: total((s) => s.resultsAcked), pending: total((s) => s.resultsPending), dropped: total((s) => s.resultsDropped) } });

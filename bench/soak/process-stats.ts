@@ -29,18 +29,26 @@ export function processSampler(): () => ProcessSample {
   // off, so an idle loop reads 0. A stall shorter than 10 ms is no soak finding.
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
+  // Only with --expose-gc (the soak's default): memory is then read after a full GC, i.e. what is
+  // live, not where V8's collection cycle happens to be; that cycle can outlast a whole soak.
+  const gc = (globalThis as { gc?: () => void }).gc;
   return () => {
-    const memory = process.memoryUsage();
     const ms = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 10) / 10);
+    const loopDelayMs = { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) };
+    gc?.();
+    const memory = process.memoryUsage();
     const sample: ProcessSample = {
       rssMiB: memory.rss / MIB,
       heapUsedMiB: memory.heapUsed / MIB,
       heapTotalMiB: memory.heapTotal / MIB,
       externalMiB: memory.external / MIB,
       arrayBuffersMiB: memory.arrayBuffers / MIB,
-      loopDelayMs: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
+      loopDelayMs,
     };
-    histogram.reset();
+    if (!gc) histogram.reset();
+    // The GC's own pause is recorded when the histogram's timer next fires; this later timer
+    // then clears it, so the next minute's delays are the process's, not the sampler's.
+    else setTimeout(() => histogram.reset(), 2 * RESOLUTION_MS).unref();
     return sample;
   };
 }

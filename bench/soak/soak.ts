@@ -10,10 +10,12 @@
  * which part of a growing RSS grows. The goal is flat. Minute 0 (start-up, provisioning, the
  * rollout) is shown but not in the trend.
  *
- * For finding what grows: WF_SOAK_GC=1 runs a full GC in each agents process before its sample
- * (heap figures are then what is live; the GC pause shows in the next minute's loop delay), and
- * WF_SOAK_SNAPSHOT_DIR=dir writes V8 heap snapshots of the first agents process at the minutes in
- * WF_SOAK_SNAPSHOT_MINUTES (default the first and the last), for scripts/heap-diff.mjs.
+ * Each process runs a full GC before its sample (WF_SOAK_GC=0 turns that off), so the memory
+ * figures are what is live: without it an agents process's RSS rose ~0.4 MiB/min with garbage
+ * that V8 had not yet collected 20 minutes in, which a forced GC gave back at once. For finding
+ * what grows, WF_SOAK_SNAPSHOT_DIR=dir writes V8 heap snapshots of the first agents process at
+ * the minutes in WF_SOAK_SNAPSHOT_MINUTES (default the first and the last), for
+ * scripts/heap-diff.mjs.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -37,7 +39,7 @@ export interface SoakOptions {
   readonly minutes: number;
   /** One minute; shorter only to try the bench itself. */
   readonly sampleMs: number;
-  /** A full GC in each agents process before its sample. */
+  /** A full GC in each process before its sample. */
   readonly gcBeforeSample: boolean;
   /** Where heap snapshots of the first agents process go; none when undefined. */
   readonly snapshotDir: string | undefined;
@@ -58,7 +60,7 @@ export function soakOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SoakOp
     agentsPerProcess: positive('WF_SOAK_AGENTS_PER_PROCESS', 20),
     minutes,
     sampleMs: positive('WF_SOAK_SAMPLE_SECONDS', 60) * 1000,
-    gcBeforeSample: env.WF_SOAK_GC === '1',
+    gcBeforeSample: env.WF_SOAK_GC !== '0',
     snapshotDir: env.WF_SOAK_SNAPSHOT_DIR || undefined,
     snapshotMinutes,
   };
@@ -96,7 +98,8 @@ export async function runSoak(options: SoakOptions): Promise<{ figures: BenchFig
   const rows: MinuteRow[] = [];
   const processes = Math.ceil(options.agents / options.agentsPerProcess);
   try {
-    const server = new SoakChild('server', 'server-child.js', [join(dir, 'data')]);
+    const nodeArgs = options.gcBeforeSample ? ['--expose-gc'] : [];
+    const server = new SoakChild('server', 'server-child.js', [join(dir, 'data')], nodeArgs);
     children.push(server);
     const ready = await server.next<{ apiUrl: string; token: string }>('ready', 60_000);
     const api = createApiClient(ready.apiUrl, ready.token);
@@ -121,7 +124,7 @@ export async function runSoak(options: SoakOptions): Promise<{ figures: BenchFig
       const spec = join(dir, `agents-${p}.json`);
       // About 6 connects a second in all: under the broker's default per-address rate (10/s), which stays on.
       writeFileSync(spec, JSON.stringify({ profile, startIntervalMs: Math.round((processes * 1000) / 6), devices: devices.slice(p * options.agentsPerProcess, (p + 1) * options.agentsPerProcess) }));
-      children.push(new SoakChild(`agents-${p}`, 'agents-child.js', [spec], options.gcBeforeSample ? ['--expose-gc'] : []));
+      children.push(new SoakChild(`agents-${p}`, 'agents-child.js', [spec], nodeArgs));
     }
     const agentProcesses = children.slice(1);
     await Promise.all(agentProcesses.map((child) => child.next('ready', 60_000 + (options.agentsPerProcess * processes * 1000) / 6)));
