@@ -1,8 +1,7 @@
 /**
  * What each soak process reports about itself once a minute: resident memory, the parts of it
- * Node can name (JS heap used and reserved, memory outside the heap held by JS objects, and of
- * that the ArrayBuffers: Buffers and Wasm linear memory), and its
- * event-loop delay over the minute (perf_hooks' histogram, read and reset at each sample), so a
+ * Node can name (JS heap used and reserved, memory outside the heap held by JS objects, Wasm
+ * linear memories included, and of that the ArrayBuffers: Buffers), and its event-loop delay over the minute (perf_hooks' histogram, read and reset at each sample), so a
  * figure covers exactly the interval it is printed for. Measured inside the process because the
  * event-loop delay cannot be seen from outside.
  */
@@ -13,9 +12,9 @@ export interface ProcessSample {
   readonly heapUsedMiB: number;
   /** V8 heap reserved (used plus free pages not yet returned). */
   readonly heapTotalMiB: number;
-  /** Memory of C++ objects bound to JS objects: Buffers, Wasm memories, zlib, etc. */
+  /** Memory of C++ objects bound to JS objects: Buffers, Wasm linear memories (Node 20 counts them here, not in arrayBuffers), etc. */
   readonly externalMiB: number;
-  /** Of `external`, ArrayBuffers and SharedArrayBuffers: Buffers and Wasm linear memory. */
+  /** Of `external`, ArrayBuffers and SharedArrayBuffers: Buffers and typed arrays. */
   readonly arrayBuffersMiB: number;
   readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
