@@ -38,7 +38,7 @@ interface Options {
 const TARGET_MS = 10_000;
 
 /** sim-x86-64 with one slow source: the agents' sensor load stays small next to the rollout. */
-function lightProfile(dir: string): string {
+export function lightProfile(dir: string): string {
   const profile = JSON.parse(readFileSync(fromRoot('firmware-profiles', 'sim-x86-64.json'), 'utf8')) as { name: string; sources: Array<Record<string, unknown>>; batch: Record<string, number> };
   profile.sources = [{ ...profile.sources[0]!, rateHz: 2 }];
   profile.batch = { ...profile.batch, intervalMs: 1000 };
@@ -47,7 +47,8 @@ function lightProfile(dir: string): string {
   return path;
 }
 
-function startFleet(specPath: string): Promise<ChildProcess> {
+/** Starts one bench/rollout-agents.js process on its spec file; resolves once all its agents started. */
+export function startFleet(specPath: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },
@@ -64,7 +65,7 @@ function startFleet(specPath: string): Promise<ChildProcess> {
   });
 }
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
+export async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`benchmark timed out waiting for ${what}`);

@@ -22,6 +22,7 @@ import { benchSseFanout } from './sse-fanout.js';
 import { benchCustodyReceive } from './custody-receive.js';
 import { benchDevLoop } from './dev-loop.js';
 import { benchSoak, lastSoakSection } from './soak/soak.js';
+import { benchHubFanout } from './hub/fanout.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -165,6 +166,15 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchCustodyReceive,
     notes: [
       'Custody receive: a hub\'s custody (hub/custody) takes result payloads of 50 devices, validates each batch by the API\'s rules, appends them to its log and fdatasyncs before the ack is ready (one fdatasync shared by the receives of one event-loop turn); timed until every batch is acknowledged. Baseline in the same run: the agents\' own spool (one per device) appending the same batches and syncing after as many appends as custody has receives in flight. `results`: 20,000 lone batches, 50 in flight; `spooled`: 50,000 batches in SpooledResults of 500, 4 in flight. Median of 3 rounds.',
+    ],
+  },
+  {
+    name: 'hub-fanout',
+    title: 'hub fan-out: one rollout to 10 sites × 50 devices via hubs vs directly (real processes)',
+    run: () => benchHubFanout(),
+    optIn: true,
+    notes: [
+      "Hub fan-out: one unthrottled ema rollout to 500 real agents (5 processes of 100, rollout-scale's light profile), (a) behind 10 hub processes of 50 (bench/hub/hub-child.ts: what `wasmfleet hub --config` runs), against (b) the same 500 connected to central directly; each arm on a fresh `wasmfleet server`. Every connection to the centre goes through a TCP proxy in the bench process that counts the bytes the central broker writes on it and parses them as MQTT to count module and desired-state PUBLISH packets (the API's own broker link is not proxied, not counted); the window runs from the POST to every device healthy. WF_BENCH_HUB_SITES and WF_BENCH_HUB_DEVICES_PER_SITE change the shape.",
     ],
   },
   {
