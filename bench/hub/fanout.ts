@@ -43,7 +43,7 @@ interface ArmResult {
 
 const AGENTS_PER_PROCESS = 100;
 
-async function runArm(viaHubs: boolean, sites: number, perSite: number): Promise<ArmResult> {
+export async function runArm(viaHubs: boolean, sites: number, perSite: number): Promise<ArmResult> {
   const cleanups = new Cleanups();
   const dir = mkdtempSync(join(tmpdir(), `wf-bench-hub-fanout-${viaHubs ? 'hubs' : 'direct'}-`));
   cleanups.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }));
@@ -82,6 +82,7 @@ async function runArm(viaHubs: boolean, sites: number, perSite: number): Promise
     const connections = proxy.open;
     const before = meter.snapshot();
     const start = performance.now();
+    if (process.env.WF_BENCH_HUB_LOG) process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg: 'bench: deployment posted' }) + '\n');
     const created = await central.api.post<{ id: string }>('/api/v1/deployments', {
       module: 'ema',
       version: '1.0.0',

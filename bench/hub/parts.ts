@@ -116,7 +116,7 @@ export class HubProcess {
         logLevel: 'warn',
       }),
     );
-    const child = spawn(process.execPath, [fromRoot('dist', 'bench', 'hub', 'hub-child.js'), config], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, WASMFLEET_LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, [fromRoot('dist', 'bench', 'hub', 'hub-child.js'), config], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, WASMFLEET_LOG_LEVEL: process.env.WF_BENCH_HUB_LOG ?? 'warn' } });
     const hub = new HubProcess(hubId, url, child);
     cleanups.after(() => hub.stop());
     await new Promise<void>((resolve, reject) => {
