@@ -139,7 +139,8 @@ export async function benchHubBacklog(options: BacklogOptions = {}): Promise<Ben
       uplink.cut();
       await until('the uplink seen down at the hub', async () => !(await hub.state()).uplink, 30_000, 100);
       const fillStart = performance.now();
-      siteAgents = await startAgents(cleanups, dir, 'site-agents', { profile, reconnectPeriodMs: RECONNECT_MS, devices: siteDevices });
+      // Paced under the site broker's per-address connection limit (10/s): the agents all come from 127.0.0.1.
+      siteAgents = await startAgents(cleanups, dir, 'site-agents', { profile, startRate: 8, reconnectPeriodMs: RECONNECT_MS, devices: siteDevices });
       const expected = deviceCount * perDevice;
       await until('every spooled batch in the hub\'s custody', async () => (await hub.state()).backlog.batches >= expected, 900_000, 250);
       const fillS = (performance.now() - fillStart) / 1000;
