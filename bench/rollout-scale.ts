@@ -47,12 +47,14 @@ export function lightProfile(dir: string): string {
   return path;
 }
 
-/** Starts one bench/rollout-agents.js process on its spec file; resolves once all its agents started. */
-export function startFleet(specPath: string): Promise<ChildProcess> {
+/** Starts one bench/rollout-agents.js process on its spec file; resolves once all its agents started; `onSpawn` gets the child at once. */
+export function startFleet(specPath: string, onSpawn?: (child: ChildProcess) => void): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },
   });
+  // The caller can stop it even when it never gets ready.
+  onSpawn?.(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('agent process not ready within 120 s')), 120_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -143,7 +145,7 @@ export async function benchRolloutScale(options: Options = {}): Promise<BenchFig
       writeFileSync(path, JSON.stringify({ profile, startRate: 6, devices: devices.slice(p * per, (p + 1) * per) }));
       return path;
     });
-    children.push(...(await Promise.all(specs.map(startFleet))));
+    children.push(...(await Promise.all(specs.map((spec) => startFleet(spec)))));
     await until('every device online', async () => (await fetchAllPages(api, '/api/v1/devices', 'devices', { online: true })).length === deviceCount, 600_000, 1000);
 
     const start = performance.now();

@@ -163,15 +163,15 @@ export interface AgentFleetSpec {
 export async function startAgents(cleanups: Cleanups, dir: string, name: string, spec: AgentFleetSpec): Promise<ChildProcess> {
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify(spec));
-  const child = await startFleet(path);
-  const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-  cleanups.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
+  return startFleet(path, (child) => {
+    const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+    cleanups.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    });
   });
-  return child;
 }
 
 export interface StoredCounts {
