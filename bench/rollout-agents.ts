@@ -20,6 +20,8 @@ interface FleetSpec {
   isolation?: Isolation;
   /** Devices started per second; 0: all at once. */
   startRate?: number;
+  /** Every agent's reconnect period (and backoff cap: no growth); default spread over 1-5 s. */
+  reconnectPeriodMs?: number;
   devices: Array<Pick<AgentConfig, 'deviceId' | 'broker' | 'stateDir' | 'trust'>>;
 }
 
@@ -34,7 +36,12 @@ const start = async (device: FleetSpec['devices'][number]): Promise<void> => {
   const agent = await startAgent(
     // Reconnect periods spread over 1-5 s, so a fleet whose broker restarts does not come back
     // in one burst past the broker's per-address connection rate.
-    { ...device, profile: spec.profile, reconnectPeriodMs: 1000 + ((known.size * 397) % 4000), ...(spec.isolation ? { isolation: spec.isolation } : {}) },
+    {
+      ...device,
+      profile: spec.profile,
+      ...(spec.reconnectPeriodMs ? { reconnectPeriodMs: spec.reconnectPeriodMs, reconnectMaxMs: spec.reconnectPeriodMs } : { reconnectPeriodMs: 1000 + ((known.size * 397) % 4000) }),
+      ...(spec.isolation ? { isolation: spec.isolation } : {}),
+    },
     { logger: logger.child({ deviceId: device.deviceId }) },
   );
   running.set(device.deviceId, agent);

@@ -38,7 +38,7 @@ interface Options {
 const TARGET_MS = 10_000;
 
 /** sim-x86-64 with one slow source: the agents' sensor load stays small next to the rollout. */
-function lightProfile(dir: string): string {
+export function lightProfile(dir: string): string {
   const profile = JSON.parse(readFileSync(fromRoot('firmware-profiles', 'sim-x86-64.json'), 'utf8')) as { name: string; sources: Array<Record<string, unknown>>; batch: Record<string, number> };
   profile.sources = [{ ...profile.sources[0]!, rateHz: 2 }];
   profile.batch = { ...profile.batch, intervalMs: 1000 };
@@ -47,11 +47,14 @@ function lightProfile(dir: string): string {
   return path;
 }
 
-function startFleet(specPath: string): Promise<ChildProcess> {
+/** Starts one bench/rollout-agents.js process on its spec file; resolves once all its agents started; `onSpawn` gets the child at once. */
+export function startFleet(specPath: string, onSpawn?: (child: ChildProcess) => void): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },
   });
+  // The caller can stop it even when it never gets ready.
+  onSpawn?.(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('agent process not ready within 120 s')), 120_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -64,7 +67,7 @@ function startFleet(specPath: string): Promise<ChildProcess> {
   });
 }
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
+export async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`benchmark timed out waiting for ${what}`);
@@ -142,7 +145,7 @@ export async function benchRolloutScale(options: Options = {}): Promise<BenchFig
       writeFileSync(path, JSON.stringify({ profile, startRate: 6, devices: devices.slice(p * per, (p + 1) * per) }));
       return path;
     });
-    children.push(...(await Promise.all(specs.map(startFleet))));
+    children.push(...(await Promise.all(specs.map((spec) => startFleet(spec)))));
     await until('every device online', async () => (await fetchAllPages(api, '/api/v1/devices', 'devices', { online: true })).length === deviceCount, 600_000, 1000);
 
     const start = performance.now();

@@ -22,6 +22,8 @@ import { benchSseFanout } from './sse-fanout.js';
 import { benchCustodyReceive } from './custody-receive.js';
 import { benchDevLoop } from './dev-loop.js';
 import { benchSoak, lastSoakSection } from './soak/soak.js';
+import { benchHubFanout } from './hub/fanout.js';
+import { benchHubBacklog } from './hub/backlog.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -165,6 +167,24 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchCustodyReceive,
     notes: [
       'Custody receive: a hub\'s custody (hub/custody) takes result payloads of 50 devices, validates each batch by the API\'s rules, appends them to its log and fdatasyncs before the ack is ready (one fdatasync shared by the receives of one event-loop turn); timed until every batch is acknowledged. Baseline in the same run: the agents\' own spool (one per device) appending the same batches and syncing after as many appends as custody has receives in flight. `results`: 20,000 lone batches, 50 in flight; `spooled`: 50,000 batches in SpooledResults of 500, 4 in flight. Median of 3 rounds.',
+    ],
+  },
+  {
+    name: 'hub-fanout',
+    title: 'hub fan-out: one rollout to 10 sites × 50 devices via hubs vs directly (real processes)',
+    run: () => benchHubFanout(),
+    optIn: true,
+    notes: [
+      "Hub fan-out: one unthrottled ema rollout to 500 real agents (5 processes of 100, rollout-scale's light profile), (a) behind 10 hub processes of 50 (bench/hub/hub-child.ts: what `wasmfleet hub --config` runs), against (b) the same 500 connected to central directly; each arm on a fresh `wasmfleet server`. Every connection to the centre goes through a TCP proxy in the bench process that counts the bytes the central broker writes on it and parses them as MQTT to count module and desired-state PUBLISH packets (the API's own broker link is not proxied, not counted); the window runs from the POST to every device healthy. WF_BENCH_HUB_SITES and WF_BENCH_HUB_DEVICES_PER_SITE change the shape.",
+    ],
+  },
+  {
+    name: 'hub-backlog',
+    title: "hub backlog flush: 120,000 batches from a hub's custody into SQLite vs the agents' own spool flush",
+    run: () => benchHubBacklog(),
+    optIn: true,
+    notes: [
+      "Hub backlog: a `wasmfleet server`, one hub process (bench/hub/hub-child.ts) whose uplink runs through a TCP proxy the bench cuts, and 50 real agents behind it in one process. Default mode: each agent starts with 2,400 batches of 25 points in its spool and flushes them into the hub's custody with the uplink cut (50 × 4 batches/s × 10 min = 120,000); the uplink is restored and the time runs until SQLite holds all of them. Baseline, same run and server: 50 more agents with the same spools, connected to central directly through a proxy cut while they start, timed from its restore. WF_BENCH_HUB_BACKLOG_CUT_MINUTES=10 is the full mode: ema on every batch (4/s per agent) and a real 10-minute cut, timed until the hub's custody is empty. WF_BENCH_HUB_BACKLOG_DEVICES and WF_BENCH_HUB_BACKLOG_BATCHES shrink the default mode.",
     ],
   },
   {

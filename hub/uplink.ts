@@ -54,6 +54,13 @@ const GOODBYE_MS = 300;
  * each filter goes in its own packet, many at a time. A site of 10,000 devices wants 20,000 topics.
  */
 const SUBSCRIBE_CHUNK = 64;
+/**
+ * A subscription upstream refused is asked for again while the link stays up, backing off from
+ * the first to the last: upstream may not know yet that a device is ours (the central broker caches
+ * each hub's subtree for a second; a cluster node reads it from the Redis replica), and the site
+ * document naming it can arrive before that.
+ */
+const REFUSED_RETRY_MS = { first: 1_000, max: 30_000 } as const;
 
 export function openUplink(options: UplinkOptions): Uplink {
   const { config, logger } = options;
@@ -93,6 +100,18 @@ export function openUplink(options: UplinkOptions): Uplink {
   let syncing: Promise<void> | undefined;
   let resync = false;
   let closed = false;
+  let refusedRetry: NodeJS.Timeout | undefined;
+  let refusedRetryMs: number = REFUSED_RETRY_MS.first;
+
+  const retryRefused = (): void => {
+    if (refusedRetry || closed) return;
+    refusedRetry = setTimeout(() => {
+      refusedRetry = undefined;
+      sync();
+    }, refusedRetryMs);
+    refusedRetry.unref();
+    refusedRetryMs = Math.min(REFUSED_RETRY_MS.max, refusedRetryMs * 2);
+  };
 
   const sync = (): void => {
     if (syncing) {
@@ -100,6 +119,7 @@ export function openUplink(options: UplinkOptions): Uplink {
       return;
     }
     syncing = (async () => {
+      let refused = false;
       do {
         resync = false;
         if (!client.connected) return;
@@ -114,13 +134,20 @@ export function openUplink(options: UplinkOptions): Uplink {
           const chunk = add.slice(i, i + SUBSCRIBE_CHUNK);
           const grants = (await Promise.all(chunk.map((topic) => client.subscribeAsync(topic, { qos: 1 })))).flat();
           for (const grant of grants) {
-            if (grant.qos === 128) logger.warn('upstream refused a subscription', { code: 'WF_HUB_UPLINK_DOWN', topic: grant.topic });
-            else granted.add(grant.topic);
+            if (grant.qos === 128) {
+              refused = true;
+              logger.warn('upstream refused a subscription; asked again later', { code: 'WF_HUB_UPLINK_DOWN', topic: grant.topic });
+            } else granted.add(grant.topic);
           }
         }
       } while (resync);
+      if (refused) retryRefused();
+      else refusedRetryMs = REFUSED_RETRY_MS.first;
     })()
-      .catch((error: unknown) => logger.warn('upstream subscriptions not synced; retried at the next connect', { reason: reasonOf(error) }))
+      .catch((error: unknown) => {
+        logger.warn('upstream subscriptions not synced; asked again later', { reason: reasonOf(error) });
+        retryRefused();
+      })
       .finally(() => {
         syncing = undefined;
         if (resync) sync();
@@ -185,6 +212,7 @@ export function openUplink(options: UplinkOptions): Uplink {
     async close(goodbye) {
       if (closed) return;
       closed = true;
+      clearTimeout(refusedRetry);
       if (goodbye && client.connected) {
         await Promise.race([
           new Promise<void>((resolve) => client.publish(goodbye.topic, goodbye.payload, { qos: 1, retain: true }, () => resolve())),

@@ -1,0 +1,52 @@
+/**
+ * A subscription upstream refused for a while is asked for again without a reconnect. The central
+ * broker caches each hub's subtree for a second, so a hub that gets a new site document (devices
+ * just put behind it) subscribes to their topics before the broker knows they are its own; the
+ * hub-fanout bench hit this: the refused desired topics were only asked for again at the next
+ * connect, and those devices never got their deployment.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import mqtt from 'mqtt';
+import { hubClientId, hubTopics } from '../../protocol/hubs.js';
+import { topics } from '../../protocol/index.js';
+import { waitFor } from '../helpers/wait.js';
+import { onCleanup, siteDocument, startTestHub, startUpstream, tempDir } from './helpers.js';
+
+test("a device's desired topic refused upstream at first is subscribed again while the uplink stays up, and its desired state reaches the site", async (t) => {
+  const upstream = await startUpstream(t);
+  const desired = topics.device('gw-a', 'desired');
+  // Upstream refuses the hub's first two subscriptions to the device's desired topic, as the
+  // central broker does while its cached subtree of the hub predates the device.
+  let refusals = 0;
+  upstream.aedes.authorizeSubscribe = (client, sub, done) => {
+    if (client?.id === hubClientId('north') && sub.topic === desired && refusals < 2) {
+      refusals += 1;
+      // As our broker refuses: SUBACK 0x80 for that filter, the connection kept.
+      return done(null, null);
+    }
+    done(null, sub);
+  };
+  const api = await mqtt.connectAsync(upstream.url, { protocolVersion: 4, clientId: 'central', clean: true, reconnectPeriod: 0 });
+  onCleanup(t, () => api.endAsync(true));
+  const hub = await startTestHub(t, { upstreamUrl: upstream.url, dataDir: tempDir(t) });
+  await waitFor('the uplink up', () => (hub.uplinkConnected ? true : undefined));
+  const connects = () => upstream.subscriptions.get(hubClientId('north'))?.filter((topic) => topic === hubTopics.hub('north', 'site')).length ?? 0;
+  const connectsBefore = connects();
+
+  await api.publishAsync(desired, Buffer.from('{"desired":"bytes the hub relays as they are"}'), { qos: 1, retain: true });
+  await api.publishAsync(hubTopics.hub('north', 'site'), JSON.stringify(siteDocument('north', 1, [{ deviceId: 'gw-a', secret: 'dev_a' }])), { qos: 1, retain: true });
+
+  // The hub's own client on its site broker sees what it serves there.
+  const local = await mqtt.connectAsync(hub.broker.url, { protocolVersion: 4, clientId: 'gw-a', username: 'gw-a', password: 'dev_a', clean: true, reconnectPeriod: 0 }).catch(async () => {
+    await waitFor('site revision 1', () => (hub.siteRevision() === 1 ? true : undefined));
+    return mqtt.connectAsync(hub.broker.url, { protocolVersion: 4, clientId: 'gw-a', username: 'gw-a', password: 'dev_a', clean: true, reconnectPeriod: 0 });
+  });
+  onCleanup(t, () => local.endAsync(true));
+  const served = new Promise<Buffer>((resolve) => local.on('message', (topic, payload) => topic === desired && resolve(payload)));
+  await local.subscribeAsync(desired, { qos: 1 });
+  const payload = await Promise.race([served, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('desired state not served within 15 s')), 15_000))]);
+  assert.equal(payload.toString(), '{"desired":"bytes the hub relays as they are"}');
+  assert.equal(refusals, 2, 'refused twice, then granted');
+  assert.equal(connects(), connectsBefore, 'without a reconnect (a new session would subscribe the site topic again)');
+});
