@@ -89,6 +89,9 @@ export async function hubRoutes(app: FastifyInstance, ctx: RouteContext): Promis
       if (!outcome) throw apiErrors.WF_API_NOT_FOUND({ kind: 'hub', id, field: 'params/id' });
       // The replica and its ancestors' site documents (a parent hub admits it from there).
       await ctx.hubs.changed(id);
+      // Without grace, a session opened with the old secret must not outlive it [WF-P-T-6]: every
+      // broker node closes it (the hub reconnects with the new secret, or is refused).
+      if (graceSeconds === 0) await ctx.link.revokeHub(id);
       request.audit = { target: id, detail: { graceSeconds, previousValidUntil: outcome.previousExpiresAt } };
       ctx.logger.info('hub credentials rotated', { hubId: id, graceSeconds });
       return { hubId: id, upstream: { username: hubUsername(id), password }, rotatedAt: now.toISOString(), previousValidUntil: outcome.previousExpiresAt };
@@ -186,6 +189,8 @@ export async function hubRoutes(app: FastifyInstance, ctx: RouteContext): Promis
       if (!outcome.deleted) throw apiErrors.WF_API_HUB_HAS_CHILDREN({ hubId: id, field: 'params/id' });
       // Its own retained site is cleared (it no longer exists), its ancestors' no longer list it.
       await ctx.hubs.changed(id, parent);
+      // Its credential is gone from the store; this ends its session already open [WF-P-T-6].
+      await ctx.link.revokeHub(id);
       request.audit = { target: id, detail: { devicesReleased: outcome.devices.length } };
       ctx.logger.info('hub removed', { hubId: id, devicesReleased: outcome.devices.length });
       ctx.rollouts.nudge();
