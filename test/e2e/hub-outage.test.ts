@@ -25,8 +25,12 @@ const HUB = 'north';
 const DEVICES = ['site-1', 'site-2', 'site-3', 'site-4', 'site-5'];
 /** The uplink cut the issue asks for. */
 const CUT_MS = 60_000;
-/** Loose: the restarted agent's first result held at the hub, from its spawn (the figure is logged). */
-const RESUME_BOUND_MS = 10_000;
+/**
+ * Loose: the restarted agent's first result held at the hub, from its spawn. Most of it is Node
+ * booting the CLI, which takes seconds on a loaded CI machine; the figures are reported as test
+ * diagnostics (from the spawn, and from the agent's first log line).
+ */
+const RESUME_BOUND_MS = 30_000;
 
 function dirBytes(dir: string): number {
   let total = 0;
@@ -75,15 +79,19 @@ test('a site through a cut uplink: results held at the hub (also across its kill
     return (await response.json()) as T;
   };
 
-  for (const id of DEVICES) await fleet.addDevice(id);
+  // The hub first, with a selector: the devices imported next, tagged site=north, go behind it.
   const hubPort = await freePort();
   const hubUrl = `mqtt://127.0.0.1:${hubPort}`;
-  const provisioned = await api<{ upstream: { password: string } }>('POST', '/hubs', { id: HUB, urls: [hubUrl], devices: DEVICES });
-  // The agents connect to the hub, not to the centre.
+  const provisioned = await api<{ upstream: { password: string } }>('POST', '/hubs', { id: HUB, urls: [hubUrl], selector: { site: HUB } });
+  const csv = join(fleet.dir, 'site.csv');
+  writeFileSync(csv, ['id,profile,tags', ...DEVICES.map((id) => `${id},sim-x86-64,site=${HUB}`)].join('\n'));
+  await runCliJson(['device', 'import', csv, '--agent-config-dir', fleet.dir], fleet.env);
+  assert.equal((await api<{ devices: { total: number } }>('GET', `/hubs/${HUB}`)).devices.total, DEVICES.length, 'the selector put every device behind the hub');
+  // The agents connect to the hub, not to the centre, and reconnect fast (tests cannot wait a minute per retry).
   for (const id of DEVICES) {
     const path = join(fleet.dir, `${id}.json`);
     const config = JSON.parse(readFileSync(path, 'utf8')) as { broker: Record<string, unknown> };
-    writeFileSync(path, JSON.stringify({ ...config, broker: { ...config.broker, url: hubUrl, urls: undefined } }));
+    writeFileSync(path, JSON.stringify({ ...config, reconnectPeriodMs: 200, reconnectMaxMs: 2000, broker: { ...config.broker, url: hubUrl, urls: undefined } }));
   }
   const proxy = await startTcpProxy(t, { port: fleet.mqttPort });
   const hubConfig = join(hubDir, 'north.hub.json');
@@ -98,13 +106,15 @@ test('a site through a cut uplink: results held at the hub (also across its kill
     return run;
   };
   hub = await startHubProcess();
-  await waitFor('the hub online at the API', async () => ((await api<{ online: boolean }>('GET', `/hubs/${HUB}`)).online ? true : undefined), 20_000, 200);
 
   // Streaming through the hub: ema deployed (the site's devices get it from the hub), results stored centrally.
   const runs = new Map<string, AgentRun[]>(DEVICES.map((id) => [id, []]));
   const start = (id: string) => runs.get(id)!.push(fleet.startAgent(id));
-  await fleet.publishEma();
   for (const id of DEVICES) start(id);
+  await Promise.all([
+    fleet.publishEma(),
+    waitFor('the hub online at the API', async () => ((await api<{ online: boolean }>('GET', `/hubs/${HUB}`)).online ? true : undefined), 20_000, 200),
+  ]);
   await fleet.deployEma(DEVICES);
   await waitFor('results stored through the hub', () => (DEVICES.every((id) => fleet.storedSeqs(id).length >= 4) ? true : undefined), 30_000);
 
@@ -132,11 +142,12 @@ test('a site through a cut uplink: results held at the hub (also across its kill
   const resumedAt = await waitFor(
     "the restarted agent's first result held at the hub",
     () => custodyRecords(custodyDir).find((record) => record.deviceId === 'site-2' && record.seq >= resumedSeq)?.receivedAt,
-    20_000,
+    RESUME_BOUND_MS,
     100,
   );
   const resumeMs = resumedAt - spawnedAt;
-  t.diagnostic(`restarted agent: spawn → first result held at the hub in ${resumeMs} ms`);
+  const bootedAt = Date.parse(logLines(restarted[1]!.process.output())[0]!.time as string);
+  t.diagnostic(`restarted agent: first result held at the hub ${resumeMs} ms after its spawn, ${resumedAt - bootedAt} ms after its first log line`);
   assert.ok(resumeMs < RESUME_BOUND_MS, `the restarted agent resumed from the hub (${resumeMs} ms)`);
 
   // kill -9 the hub during the cut and start it again: what it held is still on its disk, and
