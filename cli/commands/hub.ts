@@ -155,7 +155,7 @@ const show: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
 
 const remove: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
   command: 'remove <id>',
-  describe: 'Remove a hub: its secret stops working and its devices go back to the central broker',
+  describe: 'Remove a hub: its secret stops working, its session is closed, and its devices move to its parent hub (or back to the central broker)',
   builder: (argv) => argv.positional('id', { type: 'string', demandOption: true }).example('$0 hub remove north', 'decommission hub north') as Argv<GlobalArgs & { id: string }>,
   handler: async (args) => {
     await clientFor(args).delete(`/api/v1/hubs/${encodeURIComponent(args.id)}`);
