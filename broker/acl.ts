@@ -9,7 +9,7 @@
  *                                   spooled}              wf/v1/modules/+, wf/v1/modules/{sha256}
  *   service     wf/v1/modules/{sha256},                   wf/v1/devices/{+|id}/{reported,status,results,spooled},
  *               wf/v1/devices/{id}/{desired,ack},         wf/v1/modules/+, wf/v1/modules/{sha256}
- *               wf/v1/control/revoke [WF-P-T-6]
+ *               wf/v1/control/revoke, wf/v1/control/revoke-hub [WF-P-T-6]
  *   anonymous   nothing                                   wf/v1/devices/{+|id}/{reported,status,results}
  *               (only with allowAnonymous, for development: a read-only watcher such as mosquitto_sub;
  *               never desired state, modules or control)
@@ -21,7 +21,7 @@
 import { DEVICE_PUBLISHED_CHANNELS, DEVICE_READ_CHANNELS, parseTopic, topics, type ParsedTopic } from '../protocol/topics.js';
 import { isDeviceId } from '../protocol/ids.js';
 import { PAYLOAD_CAPS, type PayloadKind } from '../protocol/limits.js';
-import { hubTopics, parseHubTopic } from '../protocol/hubs.js';
+import { HUB_REVOKE_TOPIC, hubTopics, parseHubTopic } from '../protocol/hubs.js';
 import type { Principal } from './credentials.js';
 import { decideHubPublish, decideHubSubscribe } from './hub-acl.js';
 import type { HubSubtree } from './hub-membership.js';
@@ -30,7 +30,7 @@ import type { HubSubtree } from './hub-membership.js';
  * Hub documents have no entry in PAYLOAD_CAPS (the protocol decodes them with their own schemas):
  * a site lists up to MAX_SITE_DEVICES credential hashes, so it may be as large as a module.
  */
-export const HUB_PAYLOAD_CAPS = { hubSite: PAYLOAD_CAPS.module, hubStatus: 4 * 1024 } as const;
+export const HUB_PAYLOAD_CAPS = { hubSite: PAYLOAD_CAPS.module, hubStatus: 4 * 1024, hubRevoke: PAYLOAD_CAPS.revoke } as const;
 export type PublishKind = PayloadKind | keyof typeof HUB_PAYLOAD_CAPS;
 
 export type PublishDecision =
@@ -77,6 +77,10 @@ export function decidePublish(principal: Principal | undefined, topic: string, s
   if (topic === topics.controlRevoke) {
     if (principal.kind !== 'service') return deny('only the service publishes control messages [WF-P-T-6]');
     return { allowed: true, kind: 'revoke', cap: PAYLOAD_CAPS.revoke };
+  }
+  if (topic === HUB_REVOKE_TOPIC) {
+    if (principal.kind !== 'service') return deny('only the service publishes control messages [WF-P-T-6]');
+    return hubPublish('hubRevoke');
   }
   if (principal.kind === 'hub') {
     const decision = decideHubPublish(principal.hubId, topic, subtree);

@@ -171,10 +171,14 @@ export function createAuthenticate(deps: AuthenticateDeps): AuthenticateHook {
         if (principal.kind === 'device' && revocations.revokedSince(principal.deviceId, verifyStarted)) {
           return refuse(client, RETURN_CODE.badCredentials, 'device revoked', done, username);
         }
+        if (principal.kind === 'hub' && revocations.revokedSince(hubUsername(principal.hubId), verifyStarted)) {
+          return refuse(client, RETURN_CODE.badCredentials, 'hub revoked', done, username);
+        }
         const problem = sessionProblem(client, principal, certificateIdentities(client));
         if (problem) return refuse(client, problem.code, problem.reason, done, username, problem.counter);
         setPrincipal(client, principal);
         if (principal.kind === 'device') revocations.track(principal.deviceId, client);
+        if (principal.kind === 'hub') revocations.track(hubUsername(principal.hubId), client);
         logger.debug('client authenticated', { clientId: client.id, principal: principal.kind });
         connectAccepted(principal.kind);
         done(null, true);

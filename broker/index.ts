@@ -21,6 +21,7 @@ import { createStatCounters, type BrokerStats } from './stats.js';
 import { brokerConnections } from './metrics.js';
 import { certificateIdentitiesOf, tlsServerOptions } from './tls.js';
 import { topics } from '../protocol/topics.js';
+import { HUB_REVOKE_TOPIC } from '../protocol/hubs.js';
 
 export type { BrokerStats } from './stats.js';
 export type { BrokerOptions, BrokerOptionsInput, BrokerStartOptions } from './options.js';
@@ -141,6 +142,10 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   // ACL lets only the service publish on the control topic.
   emitterOf(aedes).on(topics.controlRevoke, (packet, next) => {
     revocations.onRevokeMessage(packet.payload, packet.clientId ?? null);
+    next();
+  });
+  emitterOf(aedes).on(HUB_REVOKE_TOPIC, (packet, next) => {
+    revocations.onRevokeHubMessage(packet.payload, packet.clientId ?? null);
     next();
   });
   presence?.attach(aedes);

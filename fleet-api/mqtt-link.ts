@@ -69,6 +69,8 @@ export interface MqttLink {
    * the link is down it is sent again on the next connect, so a live session cannot outlast it.
    */
   revokeDevice(deviceId: string): Promise<boolean>;
+  /** The same for a hub principal (`wf:hub:{id}`): its credential rotated without grace, or the hub removed. */
+  revokeHub(hubId: string): Promise<boolean>;
   /**
    * Tells a device which result seqs are stored [WF-P-T-8] and which it refused [WF-P-NACK-1].
    * Fire and forget: a lost ack only makes the agent resend, and the resend is acked again.
@@ -196,6 +198,7 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
     publishHubSite: (hubId) => retained.publishHubSite(hubId),
     clearDesired: (deviceId) => retained.clearDesired(deviceId),
     revokeDevice: (deviceId) => revocations.revoke(deviceId),
+    revokeHub: (hubId) => revocations.revokeHub(hubId),
     publishAck,
     resync: () => retained.resync(),
     resignExpiring: (deadlineMs) => retained.resignExpiring(deadlineMs),

@@ -90,7 +90,7 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
   const up = new UpRelay({ custody, upstream: uplink, local, logger: logger.child({ component: 'up-relay' }) });
   const children = new ChildHubs({ upstream: uplink, local, logger: logger.child({ component: 'child-hubs' }) });
 
-  const applySite = async (removedDevices: readonly string[], removedHubs: readonly string[] = []) => {
+  const applySite = async (removedDevices: readonly string[], removedHubs: readonly string[] = [], revokedDevices: readonly string[] = [], revokedHubs: readonly string[] = []) => {
     const devices = (site.current?.devices ?? []).map((device) => device.deviceId);
     up.setDevices(devices);
     children.setHubs((site.current?.hubs ?? []).map((hub) => hub.hubId));
@@ -101,9 +101,18 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
       await local.disconnect(deviceId).catch((cause: unknown) => logger.warn('device not disconnected', { deviceId, reason: reasonOf(cause) }));
     }
     // A child hub dropped from the document is refused from now on, and its live session is
-    // refused every topic within the broker's membership cache time (1 s), which closes it on its
-    // next publish (broker/hub-membership.ts).
+    // closed below (and refused every topic within the broker's membership cache time anyway).
     for (const hubId of removedHubs) logger.warn('hub dropped from the site', { hubId });
+    // Rotated without grace (or removed): a session opened with the old secret ends now; the
+    // reconnect is checked against the new document [WF-P-T-6].
+    for (const deviceId of revokedDevices) {
+      logger.warn('device credential revoked at the site', { deviceId, revision: site.revision });
+      await local.disconnect(deviceId).catch((cause: unknown) => logger.warn('device not disconnected', { deviceId, reason: reasonOf(cause) }));
+    }
+    for (const hubId of [...removedHubs, ...revokedHubs]) {
+      if (revokedHubs.includes(hubId)) logger.warn('hub credential revoked at the site', { childHub: hubId, revision: site.revision });
+      await local.disconnectHub(hubId).catch((cause: unknown) => logger.warn('hub not disconnected', { childHub: hubId, reason: reasonOf(cause) }));
+    }
   };
   const siteTopic = hubTopics.hub(config.hubId, 'site');
   const onSite = async (payload: Buffer) => {
@@ -113,7 +122,7 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
       return;
     }
     logger.info('site document in force', { revision: offer.site.revision, devices: offer.site.devices.length, hubs: offer.site.hubs.length });
-    await applySite(offer.removedDevices, offer.removedHubs);
+    await applySite(offer.removedDevices, offer.removedHubs, offer.revokedDevices, offer.revokedHubs);
     void status.check(false);
   };
   let siteChain = Promise.resolve();

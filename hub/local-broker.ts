@@ -12,7 +12,7 @@ import type { CredentialVerifier } from '../broker/credentials.js';
 import type { Logger } from '../common/logger.js';
 import { isoTime } from '../common/iso-time.js';
 import { endLink } from '../device-agent/link-end.js';
-import { encodePayload, PROTOCOL_VERSION, SERVICE_USERNAME, topics } from '../protocol/index.js';
+import { encodePayload, HUB_REVOKE_TOPIC, PROTOCOL_VERSION, SERVICE_USERNAME, topics, type RevokeHub } from '../protocol/index.js';
 import type { HubConfig } from './config.js';
 import type { LocalServiceAccount } from './site-credentials.js';
 
@@ -24,6 +24,8 @@ export interface LocalBroker {
   onMessage(handler: (topic: string, payload: Buffer) => void): void;
   /** Closes every connection of the device at once; the verifier already refuses it. */
   disconnect(deviceId: string): Promise<void>;
+  /** The same for a child hub's connection (`wf:hub:{id}`). */
+  disconnectHub(hubId: string): Promise<void>;
   /** Clients connected to the site broker, the hub's own client left out. */
   devicesConnected(): number;
   close(): Promise<void>;
@@ -79,6 +81,10 @@ export async function startLocalBroker(config: HubConfig, verifier: CredentialVe
     async disconnect(deviceId) {
       const revoke = { v: PROTOCOL_VERSION, deviceId, at: isoTime() } as const;
       await client.publishAsync(topics.controlRevoke, encodePayload('revoke', revoke), { qos: 1 });
+    },
+    async disconnectHub(hubId) {
+      const revoke: RevokeHub = { v: PROTOCOL_VERSION, hubId, at: isoTime() };
+      await client.publishAsync(HUB_REVOKE_TOPIC, JSON.stringify(revoke), { qos: 1 });
     },
     devicesConnected: () => Math.max(0, broker.stats().connectedClients - (client.connected ? 1 : 0)),
     async close() {

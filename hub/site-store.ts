@@ -19,7 +19,15 @@ const MAX_SITE_BYTES = 8 * 1024 * 1024;
 const SITE_FILE = 'site.json';
 
 export type SiteOffer =
-  | { readonly ok: true; readonly site: HubSite; readonly removedDevices: readonly string[]; readonly removedHubs: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly site: HubSite;
+      readonly removedDevices: readonly string[];
+      readonly removedHubs: readonly string[];
+      /** Still listed, but the secret they were admitted with no longer works (rotated without grace): their sessions must end. */
+      readonly revokedDevices: readonly string[];
+      readonly revokedHubs: readonly string[];
+    }
   | { readonly ok: false; readonly error: WasmfleetError };
 
 export class SiteStore {
@@ -81,8 +89,26 @@ export class SiteStore {
       site,
       removedDevices: (before?.devices ?? []).map((device) => device.deviceId).filter((id) => !devices.has(id)),
       removedHubs: (before?.hubs ?? []).map((hub) => hub.hubId).filter((id) => !hubs.has(id)),
+      revokedDevices: revokedBetween(before?.devices ?? [], site.devices, (device) => device.deviceId),
+      revokedHubs: revokedBetween(before?.hubs ?? [], site.hubs, (hub) => hub.hubId),
     };
   }
+}
+
+interface Credentialed {
+  readonly current: string;
+  readonly previous?: string;
+}
+
+/** Listed in both, and the old current hash is neither the new current nor the new previous one. */
+function revokedBetween<T extends Credentialed>(before: readonly T[], after: readonly T[], idOf: (entry: T) => string): string[] {
+  const now = new Map(after.map((entry) => [idOf(entry), entry]));
+  return before
+    .filter((old) => {
+      const next = now.get(idOf(old));
+      return next !== undefined && next.current !== old.current && next.previous !== old.current;
+    })
+    .map(idOf);
 }
 
 function checkSite(hubId: string, payload: Buffer): { ok: true; site: HubSite } | { ok: false; error: WasmfleetError } {

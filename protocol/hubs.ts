@@ -123,3 +123,13 @@ export const HubStatusSchema = Type.Object(
   { additionalProperties: false },
 );
 export type HubStatus = Static<typeof HubStatusSchema>;
+
+/**
+ * Published (not retained) by the fleet API when a hub's credential is revoked: rotated without
+ * grace, or the hub removed [WF-P-T-6]. Every broker node (through the cluster's emitter), and a
+ * parent hub's broker, closes every connection authenticated as `wf:hub:{hubId}`; the reconnect is
+ * then checked against the new credential. Only the service may publish it; nobody subscribes.
+ */
+export const HUB_REVOKE_TOPIC = `${TOPIC_ROOT}/control/revoke-hub`;
+export const RevokeHubSchema = Type.Object({ v: V, hubId: Id, at: Timestamp }, { additionalProperties: false });
+export type RevokeHub = Static<typeof RevokeHubSchema>;

@@ -1,10 +1,10 @@
 /**
- * `wasmfleet hub add|list|show|remove`: site hubs seen from the centre (docs/federation.md).
+ * `wasmfleet hub add|list|show|rotate|remove`: site hubs seen from the centre (docs/federation.md).
  * `hub add --config-out FILE` writes the hub's own config (hub/config.ts field names), holding its
  * secret, so the file is written 0600. Running a hub (`wasmfleet hub --config FILE`) is
  * cli/commands/hub-run.ts; `hubCommand(runner)` composes both under one `hub` command.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { clientFor } from '../api-client.js';
@@ -155,7 +155,7 @@ const show: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
 
 const remove: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
   command: 'remove <id>',
-  describe: 'Remove a hub: its secret stops working and its devices go back to the central broker',
+  describe: 'Remove a hub: its secret stops working, its session is closed, and its devices move to its parent hub (or back to the central broker)',
   builder: (argv) => argv.positional('id', { type: 'string', demandOption: true }).example('$0 hub remove north', 'decommission hub north') as Argv<GlobalArgs & { id: string }>,
   handler: async (args) => {
     await clientFor(args).delete(`/api/v1/hubs/${encodeURIComponent(args.id)}`);
@@ -163,7 +163,74 @@ const remove: CommandModule<GlobalArgs, GlobalArgs & { id: string }> = {
   },
 };
 
-export const hubManagementCommands = [add, list, show, remove] as const;
+interface HubRotated {
+  hubId: string;
+  upstream: { username: string; password: string };
+  rotatedAt: string;
+  previousValidUntil: string | null;
+}
+
+type RotateArgs = GlobalArgs & { id: string; 'grace-seconds'?: number; 'config-out'?: string };
+
+/** The hub config `hub add --config-out` wrote, read and checked to be this hub's before anything changes. */
+function readHubConfig(path: string, hubId: string): Record<string, unknown> {
+  if (!existsSync(path)) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--config-out', reason: `${path} does not exist; name the config \`hub add --config-out\` wrote` });
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw cliErrors.WF_CLI_FILE({ path, reason: (error as Error).message });
+  }
+  if (config === null || typeof config !== 'object' || config.hubId !== hubId) {
+    throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--config-out', reason: `${path} is the config of hub '${String(config?.hubId)}', not '${hubId}'` });
+  }
+  return config;
+}
+
+/** The config with the new secret in place of the old one, every other field kept; written beside it and renamed over it, mode 0600. */
+function writeHubConfig(path: string, config: Record<string, unknown>, secret: string): void {
+  const next = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(next, JSON.stringify({ ...config, secret }, null, 2) + '\n', { mode: 0o600 });
+    renameSync(next, path);
+  } catch (error) {
+    throw cliErrors.WF_CLI_FILE({ path, reason: (error as Error).message });
+  }
+}
+
+const rotate: CommandModule<GlobalArgs, RotateArgs> = {
+  command: 'rotate <id>',
+  describe: "Issue a new secret for a hub (shown once); the old one works until the hub uses the new one or the grace ends (0: cut now)",
+  builder: (argv) =>
+    argv
+      .positional('id', { type: 'string', demandOption: true })
+      .option('grace-seconds', { type: 'number', describe: 'how long the old secret keeps working (default: the API\'s, as for devices); 0 revokes it and closes the hub\'s open session at once' })
+      .option('config-out', { type: 'string', describe: "the hub's config file (from `hub add --config-out`): its secret is replaced, every other field kept (mode 0600)" })
+      .example('$0 hub rotate north --config-out north.hub.json', 'a new secret in north.hub.json; restart the hub with it within the grace')
+      .example('$0 hub rotate north --grace-seconds 0 --config-out north.hub.json --json', 'the old secret stops now and its session is cut (a leaked secret)') as Argv<RotateArgs>,
+  handler: async (args) => {
+    const grace = args['grace-seconds'];
+    if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--grace-seconds', reason: 'must be an integer of 0 or more' });
+    const configFile = args['config-out'] !== undefined ? resolve(args['config-out']) : undefined;
+    // Checked before the secret changes: a rotation whose secret cannot be written is worse than none.
+    const config = configFile ? readHubConfig(configFile, args.id) : undefined;
+    const rotated = await clientFor(args).post<HubRotated>(`/api/v1/hubs/${encodeURIComponent(args.id)}/credentials/rotate`, grace !== undefined ? { graceSeconds: grace } : {});
+    if (configFile && config) writeHubConfig(configFile, config, rotated.upstream.password);
+    emit(args.json, { ...rotated, ...(configFile ? { hubConfig: configFile } : {}) }, () =>
+      [
+        `rotated the secret of hub ${rotated.hubId}`,
+        `  username  ${rotated.upstream.username}`,
+        `  secret    ${rotated.upstream.password}   (shown once)`,
+        rotated.previousValidUntil ? `  old secret works until ${rotated.previousValidUntil}, or until the hub connects with the new one` : '  old secret revoked; the hub\'s open session was closed',
+        configFile ? `  hub config ${configFile} updated; restart the hub with it: wasmfleet hub --config ${configFile}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+  },
+};
+
+export const hubManagementCommands = [add, list, show, rotate, remove] as const;
 
 /** What `wasmfleet hub --config FILE` runs (cli/commands/hub-run.ts), when composed in. */
 export interface HubRunner {
@@ -177,7 +244,7 @@ export interface HubRunner {
 export function hubCommand(runner?: HubRunner): CommandModule<GlobalArgs, GlobalArgs & { config?: string }> {
   return {
     command: runner ? 'hub' : 'hub <command>',
-    describe: runner ? 'Run a site hub (--config FILE), or provision, list, show and remove hubs' : 'Provision, list, show and remove site hubs',
+    describe: runner ? 'Run a site hub (--config FILE), or provision, list, show, rotate and remove hubs' : 'Provision, list, show, rotate and remove site hubs',
     builder: (argv) => {
       let built = argv as Argv<GlobalArgs>;
       for (const command of hubManagementCommands) built = built.command(command as CommandModule<GlobalArgs, never>);
@@ -187,7 +254,7 @@ export function hubCommand(runner?: HubRunner): CommandModule<GlobalArgs, Global
     },
     handler: async (args) => {
       if (!runner) return;
-      if (args.config === undefined) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--config', reason: 'name the hub config file to run, or a subcommand: add, list, show, remove' });
+      if (args.config === undefined) throw cliErrors.WF_CLI_BAD_ARGUMENT({ option: '--config', reason: 'name the hub config file to run, or a subcommand: add, list, show, rotate, remove' });
       await runner.handler({ ...args, config: args.config });
     },
   };

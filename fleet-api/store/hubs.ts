@@ -133,14 +133,21 @@ export function hubOps(db: Db) {
     listHubs(): HubRecord[] {
       return (all.all() as HubRow[]).map(toRecord);
     },
-    /** 'children' when child hubs remain (remove them first); devices behind it go back to the central broker. */
-    deleteHub(id: string): { deleted: true; devices: string[] } | { deleted: false; reason: 'missing' | 'children' } {
+    /**
+     * 'children' when child hubs remain (remove them first). The devices behind it move to its
+     * parent hub, the next hub up on their path (`to`), or back to the central broker (null)
+     * when it has none.
+     */
+    deleteHub(id: string): { deleted: true; devices: string[]; to: string | null } | { deleted: false; reason: 'missing' | 'children' } {
       return db.transaction(() => {
-        if (!get.get(id)) return { deleted: false as const, reason: 'missing' as const };
+        const row = get.get(id) as HubRow | undefined;
+        if (!row) return { deleted: false as const, reason: 'missing' as const };
         if ((children.get(id) as number) > 0) return { deleted: false as const, reason: 'children' as const };
         const devices = direct.all(id) as string[];
+        // Without a parent, the foreign key's ON DELETE SET NULL puts them back on the centre.
+        if (row.parent_id !== null) for (const deviceId of devices) setHub.run(row.parent_id, deviceId);
         remove.run(id);
-        return { deleted: true as const, devices };
+        return { deleted: true as const, devices, to: row.parent_id };
       })();
     },
     /** The hub a device is behind, null for none, undefined when the device does not exist. */

@@ -81,8 +81,9 @@ test('the retained site document follows devices added behind a hub, rotated, ne
   assert.equal(refused.body.error.field, 'params/id');
   assert.equal((await h.call('DELETE', '/api/v1/hubs/north-a')).status, 204);
   await waitFor(() => (northA.cleared() ? true : undefined), 3000, 'the child site cleared');
-  await waitFor(() => (north.latest()?.hubs.length === 0 && north.latest()?.devices.length === 0 ? true : undefined), 3000, 'the parent site without the child');
-  assert.equal(h.api.store.deviceHub('gw-2'), null, 'its device went back to the central broker');
+  await waitFor(() => (north.latest()?.hubs.length === 0 ? true : undefined), 3000, 'the parent site without the child');
+  assert.deepEqual(north.latest()!.devices.map((d) => [d.deviceId, d.via]), [['gw-2', undefined]], 'its device moved to the parent, admitted there directly');
+  assert.equal(h.api.store.deviceHub('gw-2'), 'north');
 });
 
 test('hub statuses are stored and shown; malformed ones are counted and ignored', async (t) => {

@@ -78,3 +78,17 @@ test('another node admits a hub from the Redis replica and limits it to its own 
   await settle(300);
   await assert.rejects(connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: false, username: hubUsername('north'), password }), { code: 4 });
 });
+
+test("a hub's rotation without grace closes its session on another node too (RevokeHub through the cluster's emitter)", { skip }, async (t) => {
+  const fleet = await startFleet(t);
+  const created = await fleet.call('POST', '/api/v1/hubs', { id: 'north', urls: ['mqtt://hub-north.local:1883'] });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const password = created.body.upstream.password as string;
+  const hub = await connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: true, username: hubUsername('north'), password });
+  const rotated = await fleet.call('POST', '/api/v1/hubs/north/credentials/rotate', { graceSeconds: 0 });
+  assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+  await waitForClose(hub);
+  await assert.rejects(connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: true, username: hubUsername('north'), password }), { code: 4 });
+  const again = await connect(t, fleet.nodeB.url, { clientId: hubClientId('north'), clean: true, username: hubUsername('north'), password: rotated.body.upstream.password });
+  assert.ok(again.connected);
+});

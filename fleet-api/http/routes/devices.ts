@@ -134,7 +134,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     {
       schema: {
         tags: ['devices'],
-        summary: "Replace a device's tags; rollouts whose selector it now matches pick it up",
+        summary: "Replace a device's tags; rollouts whose selector it now matches pick it up, and a hub whose selector it now matches takes it",
         params: DeviceParams,
         body: UpdateDeviceBody,
         response: { 200: DeviceSummary, ...errors(403, 404) },
@@ -142,10 +142,20 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     },
     async (request) => {
       const { id } = request.params;
+      const before = ctx.store.deviceHub(id);
       if (!ctx.store.setTags(id, request.body.tags)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
-      ctx.logger.info('device re-tagged', { deviceId: id });
+      // Tags that match a hub's selector put the device behind that hub, as at `device add` (the
+      // best match: most pairs, then deepest); tags matching none leave it where it is (it may
+      // have been put behind its hub by name). Both sites change: the one it left drops it.
+      const target = ctx.store.hubForTags(request.body.tags);
+      const moved = target !== null && target !== before;
+      if (moved) {
+        ctx.store.setDeviceHub(id, target);
+        await ctx.hubs.changed(before, target);
+      }
+      ctx.logger.info('device re-tagged', { deviceId: id, ...(moved ? { hubId: target, fromHub: before ?? null } : {}) });
       ctx.rollouts.nudge();
-      return deviceSummary(ctx.store.getDevice(id)!);
+      return deviceSummary({ ...ctx.store.getDevice(id)!, hubId: ctx.store.deviceHub(id) ?? null });
     },
   );
 

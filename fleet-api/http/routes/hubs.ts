@@ -89,6 +89,9 @@ export async function hubRoutes(app: FastifyInstance, ctx: RouteContext): Promis
       if (!outcome) throw apiErrors.WF_API_NOT_FOUND({ kind: 'hub', id, field: 'params/id' });
       // The replica and its ancestors' site documents (a parent hub admits it from there).
       await ctx.hubs.changed(id);
+      // Without grace, a session opened with the old secret must not outlive it [WF-P-T-6]: every
+      // broker node closes it (the hub reconnects with the new secret, or is refused).
+      if (graceSeconds === 0) await ctx.link.revokeHub(id);
       request.audit = { target: id, detail: { graceSeconds, previousValidUntil: outcome.previousExpiresAt } };
       ctx.logger.info('hub credentials rotated', { hubId: id, graceSeconds });
       return { hubId: id, upstream: { username: hubUsername(id), password }, rotatedAt: now.toISOString(), previousValidUntil: outcome.previousExpiresAt };
@@ -173,21 +176,23 @@ export async function hubRoutes(app: FastifyInstance, ctx: RouteContext): Promis
     {
       schema: {
         tags: ['hubs'],
-        summary: 'Remove a hub: its credential stops working and the devices behind it go back to the central broker',
+        summary: 'Remove a hub: its credential stops working and the devices behind it move to its parent hub, or back to the central broker',
         params: HubParams,
         response: { 204: Type.Null(), ...errors(403, 404, 409) },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
-      const parent = ctx.store.getHub(id)?.parentId ?? null;
       const outcome = ctx.store.deleteHub(id);
       if (!outcome.deleted && outcome.reason === 'missing') throw apiErrors.WF_API_NOT_FOUND({ kind: 'hub', id, field: 'params/id' });
       if (!outcome.deleted) throw apiErrors.WF_API_HUB_HAS_CHILDREN({ hubId: id, field: 'params/id' });
-      // Its own retained site is cleared (it no longer exists), its ancestors' no longer list it.
-      await ctx.hubs.changed(id, parent);
-      request.audit = { target: id, detail: { devicesReleased: outcome.devices.length } };
-      ctx.logger.info('hub removed', { hubId: id, devicesReleased: outcome.devices.length });
+      // Its own retained site is cleared (it no longer exists); its ancestors' no longer list it,
+      // and its parent's lists its devices as its own (they moved there).
+      await ctx.hubs.changed(id, outcome.to);
+      // Its credential is gone from the store; this ends its session already open [WF-P-T-6].
+      await ctx.link.revokeHub(id);
+      request.audit = { target: id, detail: { devicesReleased: outcome.devices.length, movedTo: outcome.to } };
+      ctx.logger.info('hub removed', { hubId: id, devicesReleased: outcome.devices.length, movedTo: outcome.to });
       ctx.rollouts.nudge();
       return reply.status(204).send();
     },
