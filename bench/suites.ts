@@ -141,7 +141,7 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchReconnectStorm,
     optIn: true,
     notes: [
-      'Reconnect storm: 10,000 raw TCP clients send a pre-encoded CONNECT as fast as the bench process opens them (WF_BENCH_STORM_DEVICES to change N); the node runs in its own process with connection rate limits off, authenticating each from the Redis credential replica (one HGETALL + one HMAC-SHA-256); bare Aedes has no authentication and no Redis. The notes say how connections not admitted ended; WF_BENCH_STORM_PROFILE=DIR leaves a CPU profile of the node over the measured span.',
+      'Reconnect storm: 10,000 raw TCP clients send a pre-encoded CONNECT, paced as agents that lost their node at the same instant reconnect: each first attempt after a full-jitter delay in [0, 2 s), a reset or CONNACK 3 retried after the next delay of the same backoff (device-agent/reconnect-backoff.ts, default bounds); WF_BENCH_STORM_PACING=burst opens them as fast as the bench process can instead, with no retry (WF_BENCH_STORM_DEVICES to change N). The node runs in its own process with connection rate limits off, authenticating each from the Redis credential replica (one HGETALL + one HMAC-SHA-256); bare Aedes has no authentication and no Redis. The notes say how connections not admitted ended; WF_BENCH_STORM_PROFILE=DIR leaves a CPU profile of the node over the measured span.',
     ],
   },
   {

@@ -69,7 +69,9 @@ test('the recipe of docs/scale-out.md works as written: two nodes, the API, an a
       .replace(/\/tmp\/wf-redis/g, join(dir, 'wf-redis'))
       .replace(/\b(6379|1883|1884|8080)\b/g, (port) => String(ports[port]));
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, WASMFLEET_LOG_LEVEL: 'info' };
-  delete env.WASMFLEET_API;
+  // The page relies on the CLI's default API address (port 8080), here the free port in its place;
+  // the token is found in ./data/admin.token as the page says.
+  env.WASMFLEET_API = `http://127.0.0.1:${ports['8080']}`;
   delete env.WASMFLEET_TOKEN;
   const blocks = terminalBlocks(readFileSync(fromRoot('docs', 'scale-out.md'), 'utf8'));
 
