@@ -19,7 +19,10 @@ let url: string;
 if (mode === 'bare') {
   const aedes = await Aedes.createBroker();
   const server = createServer(aedes.handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // The node's listen backlog (broker/index.ts), not Node's 511: with 511 bare Aedes' accept queue
+  // overflows in the storm and its resets, retried after the agents' backoff, would time the
+  // kernel's queue instead of Aedes.
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 65_535 }, resolve));
   url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
 } else {
   const verifier = createRedisCredentialVerifier(redisUrl!, silentLogger);

@@ -17,6 +17,8 @@ import { benchBrokerEfficiency } from './broker/efficiency.js';
 import { benchConsoleFleet } from './console-fleet.js';
 import { benchInventory } from './inventory.js';
 import { benchReconnectStorm } from './reconnect-storm.js';
+import { benchClusterCost } from './broker/cluster-cost.js';
+import { benchClusterFailover } from './cluster-failover.js';
 import { benchAggregateQuery } from './aggregate-query.js';
 import { benchSseFanout } from './sse-fanout.js';
 import { benchCustodyReceive } from './custody-receive.js';
@@ -141,7 +143,25 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchReconnectStorm,
     optIn: true,
     notes: [
-      'Reconnect storm: 10,000 raw TCP clients send a pre-encoded CONNECT as fast as the bench process opens them (WF_BENCH_STORM_DEVICES to change N); the node runs in its own process with connection rate limits off, authenticating each from the Redis credential replica (one HGETALL + one HMAC-SHA-256); bare Aedes has no authentication and no Redis. The notes say how connections not admitted ended; WF_BENCH_STORM_PROFILE=DIR leaves a CPU profile of the node over the measured span.',
+      'Reconnect storm: 10,000 raw TCP clients send a pre-encoded CONNECT, paced as agents that lost their node at the same instant reconnect: each first attempt after a full-jitter delay in [0, 2 s), a reset or CONNACK 3 retried after the next delay of the same backoff (device-agent/reconnect-backoff.ts, default bounds); WF_BENCH_STORM_PACING=burst opens them as fast as the bench process can instead, with no retry (WF_BENCH_STORM_DEVICES to change N). The node runs in its own process with connection rate limits off, authenticating each from the Redis credential replica (one HGETALL + one HMAC-SHA-256); bare Aedes has no authentication and no Redis. The notes say how connections not admitted ended; WF_BENCH_STORM_PROFILE=DIR leaves a CPU profile of the node over the measured span.',
+    ],
+  },
+  {
+    name: 'cluster-cost',
+    title: 'the price of Redis (one cluster node on Redis vs the same broker embedded)',
+    run: benchClusterCost,
+    optIn: true,
+    notes: [
+      "Cluster cost: the broker-efficiency load (10 QoS 1 publishers, one subscriber on +/results) against our broker as one `--redis` node on a real redis-server and against the same broker embedded, each in its own process, rounds alternating, median of 5 after one warm-up round each. A publish through a node goes to Redis (mqemitter-redis PUBLISH) and comes back through its subscription before delivery, so the rows say what one node pays for being part of a tier; the with-redis row adds redis-server's own CPU (INFO cpu).",
+    ],
+  },
+  {
+    name: 'cluster-failover',
+    title: 'failover (a device on node A when A is killed)',
+    run: benchClusterFailover,
+    optIn: true,
+    notes: [
+      "Failover: real processes (redis-server, two `wasmfleet broker --redis` nodes, `wasmfleet api`, one `wasmfleet agent` with the config `device add --agent-config` writes, both nodes listed, default reconnect backoff: full jitter in [0, 2 s)), ema deployed and results flowing. Each round kills the node the agent is on with SIGKILL and times, from the kill, the agent's log line `connected to broker node` for the other node and the first result stored in SQLite with a higher seq than before the kill; the baseline is the wait the agent's backoff drew in that round (kill → its reconnect attempt that succeeded, from its `reconnecting` log line), so the ratio says what failing over adds to the backoff the agent was configured to wait. The killed node is started again before the next round; median of the rounds.",
     ],
   },
   {

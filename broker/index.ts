@@ -47,12 +47,14 @@ export interface RunningBroker {
 }
 
 /**
- * Connections the kernel may hold completed but not yet accepted (capped by net.core.somaxconn).
- * Node's default of 511 overflows in a reconnect storm of thousands of devices: the overflow's
- * handshakes are dropped, and those devices wait out SYN retries (seconds to minutes) or are
- * reset, although the broker would have taken them a moment later.
+ * Connections the kernel may hold completed but not yet accepted. Linux silently caps it at
+ * net.core.somaxconn (4096 on recent kernels), so asking for the most lets an operator raise the
+ * real queue with that sysctl alone (docs/operations.md §Reconnect storms). Node's default of 511
+ * overflows in a reconnect storm of thousands of devices: an overflowing handshake is dropped and
+ * retried by the client's kernel, and one whose retries outlast the server's SYN-ACK retries is
+ * reset (ECONNRESET), although the broker would have taken it a moment later.
  */
-const LISTEN_BACKLOG = 4096;
+const LISTEN_BACKLOG = 65_535;
 
 function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {

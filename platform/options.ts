@@ -42,6 +42,11 @@ const brokerFields = {
    * admits devices from the credential replica the API keeps there.
    */
   redis: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$', maxLength: 2048 })),
+  /**
+   * Cluster mode: the node's $SYS heartbeat; a node silent for 3 of them is dead and a surviving
+   * node publishes its devices' wills (broker/options.ts heartbeatIntervalMs; its default when absent).
+   */
+  heartbeatMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
 };
 
 /** What an API process listens on and tells devices. */

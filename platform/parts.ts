@@ -13,7 +13,7 @@ import type { BrokerProcessOptions } from './options.js';
 /** The account the API's link connects with; its secret lives in the data directory. */
 export const serviceAccountOf = (dataDir: DataDir): ServiceAccount => ({ username: SERVICE_USERNAME, password: serviceSecret(dataDir) });
 
-type BrokerListen = Pick<BrokerProcessOptions, 'host' | 'mqttPort' | 'mqttTcp' | 'mqttTls' | 'allowAnonymous' | 'redis'>;
+type BrokerListen = Pick<BrokerProcessOptions, 'host' | 'mqttPort' | 'mqttTcp' | 'mqttTls' | 'allowAnonymous' | 'redis' | 'heartbeatMs'>;
 
 export function startBrokerPart(options: BrokerListen, verifier: CredentialVerifier, logger: Logger): Promise<RunningBroker> {
   const tls = options.mqttTls;
@@ -23,6 +23,7 @@ export function startBrokerPart(options: BrokerListen, verifier: CredentialVerif
     tcp: options.mqttTcp,
     allowAnonymous: options.allowAnonymous,
     ...(options.redis ? { redis: options.redis } : {}),
+    ...(options.heartbeatMs !== undefined ? { heartbeatIntervalMs: options.heartbeatMs } : {}),
     ...(tls ? { tls: { port: tls.port, certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile, requireClientCert: tls.requireClientCert } } : {}),
     verifier,
     logger: logger.child({ component: 'broker' }),

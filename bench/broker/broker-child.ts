@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BrokerProcessReady } from './broker-process.js';
 
-export type BrokerKind = 'ours' | 'bare';
+/** `cluster`: `ours` as one node on Redis (startBrokerChild's `redis` option). */
+export type BrokerKind = 'ours' | 'bare' | 'cluster';
 
 export interface BrokerChild extends BrokerProcessReady {
   readonly kind: BrokerKind;
@@ -38,9 +39,9 @@ export function rssBytesOf(pid: number): number {
 
 export async function startBrokerChild(
   kind: BrokerKind,
-  { devices = 10, host = '127.0.0.1', nodeArgs = [] as string[] } = {},
+  { devices = 10, host = '127.0.0.1', nodeArgs = [] as string[], redis = undefined as string | undefined } = {},
 ): Promise<BrokerChild> {
-  const child = spawn(process.execPath, [...nodeArgs, SCRIPT, kind, String(devices), host], {
+  const child = spawn(process.execPath, [...nodeArgs, SCRIPT, kind, String(devices), host, ...(redis ? [redis] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });

@@ -1,6 +1,7 @@
 /**
- * A broker in a process of its own, for the broker benchmarks: `node broker-process.js ours|bare`.
- * `ours` is startBroker with authentication, ACL, the packet size guard, publish rate limits and
+ * A broker in a process of its own, for the broker benchmarks: `node broker-process.js
+ * ours|bare|cluster`. `cluster` is `ours` as one cluster node on the Redis URL given as the fourth
+ * argument (docs/scale-out.md: emitter, subscriptions and retained messages in Redis). `ours` is startBroker with authentication, ACL, the packet size guard, publish rate limits and
  * revocation on (the rate set above the load, so the buckets run but never refuse); `bare` is
  * Aedes 1.x with its defaults on a plain TCP server. It prints one JSON line
  * `{ port, credentials }` on stdout once listening, and stops on SIGTERM.
@@ -21,6 +22,7 @@ export interface BrokerProcessReady {
 const kind = process.argv[2];
 const deviceCount = Number(process.argv[3] ?? '10');
 const host = process.argv[4] ?? '127.0.0.1';
+const redis = process.argv[5];
 
 function verifierFor(usernames: readonly string[]): { verifier: CredentialVerifier; credentials: Record<string, string> } {
   const accounts = new Map<string, { hash: string; principal: Principal }>();
@@ -41,7 +43,7 @@ function verifierFor(usernames: readonly string[]): { verifier: CredentialVerifi
   return { verifier, credentials };
 }
 
-async function startOurs(): Promise<{ ready: BrokerProcessReady; close: () => Promise<void> }> {
+async function startOurs(redisUrl?: string): Promise<{ ready: BrokerProcessReady; close: () => Promise<void> }> {
   const devices = Array.from({ length: deviceCount }, (_, i) => `bench-${i}`);
   const { verifier, credentials } = verifierFor([SERVICE_USERNAME, ...devices]);
   const broker = await startBroker({
@@ -54,6 +56,7 @@ async function startOurs(): Promise<{ ready: BrokerProcessReady; close: () => Pr
     servicePublishBurst: 1_000_000,
     connectRatePerAddress: 0,
     connectRateGlobal: 0,
+    ...(redisUrl ? { redis: redisUrl } : {}),
   });
   return { ready: { port: broker.port, credentials }, close: () => broker.close() };
 }
@@ -73,11 +76,11 @@ async function startBare(): Promise<{ ready: BrokerProcessReady; close: () => Pr
   };
 }
 
-if (kind !== 'ours' && kind !== 'bare') {
-  process.stderr.write('usage: broker-process.js ours|bare [deviceCount] [host]\n');
+if (kind !== 'ours' && kind !== 'bare' && !(kind === 'cluster' && redis)) {
+  process.stderr.write('usage: broker-process.js ours|bare [deviceCount] [host]  |  broker-process.js cluster deviceCount host redis://HOST:PORT\n');
   process.exit(2);
 }
-const running = kind === 'ours' ? await startOurs() : await startBare();
+const running = kind === 'bare' ? await startBare() : await startOurs(kind === 'cluster' ? redis : undefined);
 process.stdout.write(`${JSON.stringify(running.ready)}\n`);
 process.once('SIGTERM', () => {
   const timer = setTimeout(() => process.exit(1), 5000);

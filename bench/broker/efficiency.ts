@@ -17,10 +17,10 @@ import { startBrokerChild, type BrokerChild, type BrokerKind } from './broker-ch
 const PUBLISHERS = 10;
 const MESSAGES_PER_PUBLISHER = Number(process.env.WF_BENCH_BROKER_MESSAGES ?? 5000);
 const WINDOW = 32;
-const ROUNDS = 5;
+export const ROUNDS = 5;
 const PAYLOAD = Buffer.alloc(64, 0x61);
 
-interface RoundResult {
+export interface RoundResult {
   readonly messages: number;
   readonly cpuSeconds: number;
   readonly wallSeconds: number;
@@ -60,7 +60,7 @@ function publishAll(client: MqttClient, topic: string, count: number): Promise<v
   });
 }
 
-async function round(child: BrokerChild): Promise<RoundResult> {
+export async function round(child: BrokerChild): Promise<RoundResult> {
   const url = `mqtt://127.0.0.1:${child.port}`;
   const subscriber = await connect(url, 'bench-service', child, SERVICE_USERNAME);
   await subscriber.subscribeAsync(topics.allDevices('results'), { qos: 1 });
@@ -85,8 +85,8 @@ async function round(child: BrokerChild): Promise<RoundResult> {
   return { messages: total, cpuSeconds, wallSeconds };
 }
 
-export async function measureBrokers(): Promise<Record<BrokerKind, RoundResult[]>> {
-  const results: Record<BrokerKind, RoundResult[]> = { ours: [], bare: [] };
+export async function measureBrokers(): Promise<Record<'ours' | 'bare', RoundResult[]>> {
+  const results: Record<'ours' | 'bare', RoundResult[]> = { ours: [], bare: [] };
   const children = { bare: await startBrokerChild('bare'), ours: await startBrokerChild('ours') };
   try {
     // One warm-up round each (JIT, connection set-up), not counted.
@@ -100,11 +100,15 @@ export async function measureBrokers(): Promise<Record<BrokerKind, RoundResult[]
   return results;
 }
 
+/** The load of one round, for the notes of every suite that runs it. */
+export const loadLabel = (): string =>
+  `${PUBLISHERS} publishers × ${MESSAGES_PER_PUBLISHER.toLocaleString('en-US')} QoS 1 64-byte results (window ${WINDOW}), 1 subscriber on +/results`;
+
 export async function benchBrokerEfficiency(): Promise<BenchFigure[]> {
   const results = await measureBrokers();
-  const perCpu = (kind: BrokerKind) => median(results[kind].map((r) => r.messages / r.cpuSeconds));
-  const perWall = (kind: BrokerKind) => median(results[kind].map((r) => r.messages / r.wallSeconds));
-  const load = `${PUBLISHERS} publishers × ${MESSAGES_PER_PUBLISHER.toLocaleString('en-US')} QoS 1 64-byte results (window ${WINDOW}), 1 subscriber on +/results; median of ${ROUNDS} alternating rounds`;
+  const perCpu = (kind: 'ours' | 'bare') => median(results[kind].map((r) => r.messages / r.cpuSeconds));
+  const perWall = (kind: 'ours' | 'bare') => median(results[kind].map((r) => r.messages / r.wallSeconds));
+  const load = `${loadLabel()}; median of ${ROUNDS} alternating rounds`;
   return [
     figure({
       bench: 'broker-efficiency/per-cpu-second',

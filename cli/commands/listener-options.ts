@@ -24,6 +24,7 @@ export interface BrokerListenArgs {
   'require-client-cert': boolean;
   'allow-anonymous-dev': boolean;
   redis?: string;
+  'heartbeat-ms'?: number;
 }
 
 export interface ApiListenArgs {
@@ -48,7 +49,8 @@ export function withBrokerOptions<T>(argv: Argv<T>): Argv<T> {
     .option('tls-port', { type: 'number', default: NETWORK_DEFAULTS.mqttTlsPort, describe: 'MQTT over TLS port (0 picks a free one)' })
     .option('require-client-cert', { type: 'boolean', default: false, describe: 'mutual TLS: devices must present a certificate naming them' })
     .option('allow-anonymous-dev', { type: 'boolean', default: false, describe: 'DEVELOPMENT ONLY: MQTT clients without a username may read device reports' })
-    .option('redis', { type: 'string', describe: 'cluster mode: one node of a fleet shared through Redis (redis://HOST:PORT), admitting devices from the credentials the API replicates there (docs/scale-out.md)' });
+    .option('redis', { type: 'string', describe: 'cluster mode: one node of a fleet shared through Redis (redis://HOST:PORT), admitting devices from the credentials the API replicates there (docs/scale-out.md)' })
+    .option('heartbeat-ms', { type: 'number', describe: 'cluster mode: heartbeat interval (default 60000); a node silent for 3 heartbeats is dead and another node publishes its devices\' wills (their offline status)' });
 }
 
 export function withApiOptions<T>(argv: Argv<T>): Argv<T> {
@@ -89,6 +91,7 @@ export function brokerListenOptions(args: DataArgs & BrokerListenArgs) {
     mqttTcp: args.tcp,
     allowAnonymous: args['allow-anonymous-dev'],
     ...(args.redis ? { redis: args.redis } : {}),
+    ...(args['heartbeat-ms'] !== undefined ? { heartbeatMs: args['heartbeat-ms'] } : {}),
     ...(tls ? { mqttTls: tls } : {}),
   };
 }
