@@ -63,6 +63,7 @@ export function deviceOps(db: Db) {
   const remove = db.prepare('DELETE FROM devices WHERE id = ?');
   const hash = db.prepare('SELECT credential_hash FROM devices WHERE id = ?').pluck();
   const allIds = db.prepare('SELECT id FROM devices ORDER BY id').pluck();
+  const idsWithDesired = db.prepare('SELECT id FROM devices WHERE desired IS NOT NULL ORDER BY id').pluck();
   const existing = db.prepare('SELECT id FROM devices WHERE id IN (SELECT value FROM json_each(?))').pluck();
   const seen = db.prepare(
     // last_seen only moves forward, so a stale retained status cannot rewind it.
@@ -139,6 +140,10 @@ export function deviceOps(db: Db) {
     },
     deviceIds(): string[] {
       return allIds.all() as string[];
+    },
+    /** Devices that have a desired state, by id. */
+    deviceIdsWithDesired(): string[] {
+      return idsWithDesired.all() as string[];
     },
     /** Replaces every tag of a device; false when it does not exist. */
     setTags(id: string, tags: Record<string, string>): boolean {
