@@ -26,7 +26,7 @@ import { topics } from '../protocol/topics.js';
 import { reasonOf } from '../common/errors.js';
 import type { Principal } from './credentials.js';
 import type { CachedHubMembership, HubMembership, HubSubtree } from './hub-membership.js';
-import { decidePublish, decideSubscribe } from './acl.js';
+import { decidePublish, decideSubscribe, type PublishDecision } from './acl.js';
 import { brokerErrors } from './errors.js';
 import type { BrokerOptions } from './options.js';
 import { describePrincipal, principalOf } from './principal.js';
@@ -72,6 +72,9 @@ export const RATE_DROPPED = Symbol('wasmfleet.broker.rateDropped');
 /** Same count as Aedes' topicLevelCount: levels are `/`-separated, `a/b` has 2. */
 export const topicLevels = (topic: string): number => topic.split('/').length;
 
+/** How many allowed topics a client's decisions are remembered for (a device has four). */
+const ALLOWED_TOPICS_PER_CLIENT = 16;
+
 type AuthorizePublishHook = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => void;
 type AuthorizeSubscribeHook = (
   client: Client,
@@ -98,7 +101,15 @@ export function createAuthorizePublish({ logger, stats, options, membership }: A
     return bucket;
   };
 
+  // Allowed topics per client: a device publishes to a handful of topics all its connection long,
+  // and for every principal but a hub (whose subtree changes) the decision is a pure function of
+  // principal and topic, fixed for the connection (a revoked device is disconnected). Deciding
+  // again for every message was a measurable share of the broker's CPU per message.
+  const allowed = new WeakMap<Client, Map<string, PublishDecision & { allowed: true }>>();
+
   return function authorizePublish(client, packet, callback) {
+    const known = client ? allowed.get(client)?.get(packet.topic) : undefined;
+    if (known) return decideLimits(client, packet, callback, principalOf(client), client?.id ?? null, known);
     const principal = principalOf(client);
     const clientId = client?.id ?? null;
     const levels = topicLevels(packet.topic);
@@ -120,6 +131,12 @@ export function createAuthorizePublish({ logger, stats, options, membership }: A
     subtree: HubSubtree | undefined,
   ): void {
     const decision = decidePublish(principal, packet.topic, subtree);
+    if (decision.allowed && client && principal && principal.kind !== 'hub') {
+      let topics = allowed.get(client);
+      if (!topics) allowed.set(client, (topics = new Map()));
+      // Bounded: the service publishes to every device's topics; it keeps its first few.
+      if (topics.size < ALLOWED_TOPICS_PER_CLIENT) topics.set(packet.topic, decision);
+    }
     if (!decision.allowed) {
       stats.increment('aclPublishRefusals');
       const error = brokerErrors.WF_BROKER_ACL_PUBLISH_REFUSED({
@@ -130,6 +147,18 @@ export function createAuthorizePublish({ logger, stats, options, membership }: A
       logger.warn('publish refused', { code: error.code, clientId, topic: packet.topic, reason: decision.reason });
       return callback(error);
     }
+    decideLimits(client, packet, callback, principal, clientId, decision);
+  }
+
+  /** The checks every publish goes through, even on an allowed topic: payload cap, then rate. */
+  function decideLimits(
+    client: Client | null,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+    principal: Principal | undefined,
+    clientId: string | null,
+    decision: PublishDecision & { allowed: true },
+  ): void {
     // [WF-P-CAP-1] the broker refuses what every receiver would drop anyway, before routing it.
     const bytes = payloadBytes(packet.payload);
     if (bytes > decision.cap) {

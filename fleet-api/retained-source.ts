@@ -15,6 +15,7 @@ export function retainedSource(store: Store): RetainedSource {
       return { v: PROTOCOL_VERSION, manifest: module.manifest, sha256, size: module.size, wasm: wasm.toString('base64'), signatures: module.signatures };
     },
     deviceIds: () => (store.open ? store.deviceIds() : []),
+    deviceIdsWithDesired: () => (store.open ? store.deviceIdsWithDesired() : []),
     desiredState: (deviceId) => (store.open ? (store.getDevice(deviceId)?.desired ?? null) : null),
     hubIds: () => (store.open ? store.listHubs().map((hub) => hub.id) : []),
     hubSite(hubId) {

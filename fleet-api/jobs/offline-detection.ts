@@ -24,11 +24,16 @@ export function offlineDetection(store: Store, now: () => number = Date.now): { 
   };
   const at = now();
   const stale: string[] = [];
-  const online = store.onlineDevices();
-  for (const device of online) {
-    const lastSeen = device.lastSeen === null ? 0 : Date.parse(device.lastSeen);
-    if (at - lastSeen > 2 * heartbeatOf(device.profile) * 1000) stale.push(device.id);
+  let checked = 0;
+  // Per profile, SQLite finds the silent ones: reading every online device into JS here cost
+  // 200 ms of event loop every 15 s with 80,000 online. last_seen is always toISOString(), so the
+  // cutoff compares as text.
+  for (const { profile, online } of store.onlineProfiles()) {
+    checked += online;
+    const cutoff = new Date(at - 2 * heartbeatOf(profile) * 1000).toISOString();
+    for (const id of store.staleOnlineDevices(profile, cutoff)) stale.push(id);
   }
+  stale.sort();
   if (stale.length > 0) store.markOffline(stale);
-  return { checked: online.length, markedOffline: stale };
+  return { checked, markedOffline: stale };
 }

@@ -17,6 +17,11 @@ export function openDatabase(path: string): Db {
     // WAL makes NORMAL durable against application crashes; only a power cut can lose the last commits.
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
+    // A statement that fires triggers (the fleet counts) keeps a statement journal; inside a large
+    // transaction nearly every page it touches is already dirty, so that journal outgrows its
+    // in-memory buffer and, with temp files, costs a pwrite per page: 4x the insert time of 10,000
+    // devices. Temp storage in memory removes that.
+    db.pragma('temp_store = MEMORY');
     migrate(db);
   } catch (error) {
     db.close();

@@ -41,17 +41,8 @@ export interface DeviceSummaryRecord {
   hubId?: string | null;
 }
 
-interface SummaryRow {
-  id: string;
-  profile: string;
-  tags: string;
-  created_at: string;
-  online: number;
-  last_seen: string | null;
-  reported_revision: number;
-  desired_revision: number;
-  hub_id: string | null;
-}
+/** SUMMARY_COLUMNS in order. */
+type SummaryRow = [id: string, profile: string, tags: string, createdAt: string, online: number, lastSeen: string | null, reportedRevision: number, desiredRevision: number, hubId: string | null];
 
 const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision, d.hub_id';
 
@@ -74,6 +65,7 @@ const likePrefix = (prefix: string): string => `${prefix.replace(/[\\%_]/g, (c) 
 
 export function devicePageOps(db: Db) {
   const statements = statementCache(db);
+  const rawStatements = (sql: string) => statements(sql).raw(true);
 
   return {
     pageDevices(query: DevicePageQuery): DeviceSummaryRecord[] {
@@ -106,8 +98,10 @@ export function devicePageOps(db: Db) {
         args.push(query.faulted ? 1 : 0);
       }
       if (query.idPrefix !== undefined) {
-        where.push(`${idColumn} LIKE ? ESCAPE '\\'`);
-        args.push(likePrefix(query.idPrefix));
+        // LIKE decides; the range beside it lets SQLite seek the id index to the prefix instead of
+        // testing every id (SQLite's LIKE is case-insensitive, so it never uses a BINARY index).
+        where.push(`${idColumn} >= ? AND ${idColumn} < ? AND ${idColumn} LIKE ? ESCAPE '\\'`);
+        args.push(query.idPrefix, `${query.idPrefix}\u{10FFFF}`, likePrefix(query.idPrefix));
       }
       let orderBy: string;
       if (field === 'id') {
@@ -126,16 +120,17 @@ export function devicePageOps(db: Db) {
       }
       const sql = `SELECT ${SUMMARY_COLUMNS} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`;
       args.push(query.limit);
-      return (statements(sql).all(...args) as SummaryRow[]).map((row) => ({
-        id: row.id,
-        profile: row.profile,
-        tags: JSON.parse(row.tags) as Record<string, string>,
-        createdAt: row.created_at,
-        online: row.online === 1,
-        lastSeen: row.last_seen,
-        reportedRevision: row.reported_revision,
-        desiredRevision: row.desired_revision,
-        hubId: row.hub_id,
+      // Rows as arrays: better-sqlite3 builds no object per row, a third of a page's cost.
+      return (rawStatements(sql).all(...args) as SummaryRow[]).map((row) => ({
+        id: row[0],
+        profile: row[1],
+        tags: JSON.parse(row[2]) as Record<string, string>,
+        createdAt: row[3],
+        online: row[4] === 1,
+        lastSeen: row[5],
+        reportedRevision: row[6],
+        desiredRevision: row[7],
+        hubId: row[8],
       }));
     },
   };

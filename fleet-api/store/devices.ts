@@ -63,6 +63,7 @@ export function deviceOps(db: Db) {
   const remove = db.prepare('DELETE FROM devices WHERE id = ?');
   const hash = db.prepare('SELECT credential_hash FROM devices WHERE id = ?').pluck();
   const allIds = db.prepare('SELECT id FROM devices ORDER BY id').pluck();
+  const idsWithDesired = db.prepare('SELECT id FROM devices WHERE desired IS NOT NULL ORDER BY id').pluck();
   const existing = db.prepare('SELECT id FROM devices WHERE id IN (SELECT value FROM json_each(?))').pluck();
   const seen = db.prepare(
     // last_seen only moves forward, so a stale retained status cannot rewind it.
@@ -72,6 +73,10 @@ export function deviceOps(db: Db) {
   const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ?, faulted = ? WHERE id = ?');
   const desired = db.prepare('UPDATE devices SET desired = ?, desired_revision = ? WHERE id = ?');
   const onlineWithProfile = db.prepare('SELECT id, profile, last_seen FROM devices WHERE online = 1');
+  const onlineProfiles = db.prepare('SELECT profile, online FROM fleet_counts_profile WHERE online > 0 ORDER BY profile');
+  // Walks the last-seen index up to the cutoff (the `+` keeps SQLite off the profile index, which
+  // would visit every device of the profile): only devices silent since then are read.
+  const staleOnline = db.prepare("SELECT id FROM devices WHERE coalesce(last_seen, '') < ? AND online = 1 AND +profile = ?").pluck();
   const setOffline = db.prepare('UPDATE devices SET online = 0 WHERE id = ? AND online = 1');
   const statements = statementCache(db);
   const updateTags = db.prepare('UPDATE devices SET tags = ? WHERE id = ?');
@@ -140,6 +145,10 @@ export function deviceOps(db: Db) {
     deviceIds(): string[] {
       return allIds.all() as string[];
     },
+    /** Devices that have a desired state, by id. */
+    deviceIdsWithDesired(): string[] {
+      return idsWithDesired.all() as string[];
+    },
     /** Replaces every tag of a device; false when it does not exist. */
     setTags(id: string, tags: Record<string, string>): boolean {
       return replaceTags(id, tags);
@@ -168,6 +177,14 @@ export function deviceOps(db: Db) {
         profile: row.profile,
         lastSeen: row.last_seen,
       }));
+    },
+    /** Profiles with devices online, and how many (the kept fleet counts). */
+    onlineProfiles(): Array<{ profile: string; online: number }> {
+      return onlineProfiles.all() as Array<{ profile: string; online: number }>;
+    },
+    /** Online devices of `profile` last seen before `cutoff` (an ISO timestamp, as last_seen is written) or never. */
+    staleOnlineDevices(profile: string, cutoff: string): string[] {
+      return staleOnline.all(cutoff, profile) as string[];
     },
     markOffline(ids: readonly string[]): number {
       let changed = 0;

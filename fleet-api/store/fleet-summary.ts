@@ -1,7 +1,8 @@
 /**
  * Fleet-wide counts for the console's Fleet page: online, offline, out of sync and faulted, in
- * total, by firmware profile and by tag pair. Computed by SQLite in two grouped scans, so the
- * answer stays small whatever the fleet's size. A device is faulted as `GET /devices?faulted=true`
+ * total, by firmware profile and by tag pair. Read from the count tables SQLite's triggers keep
+ * (migrations.ts, fleet_counts_*), so the answer costs a few small rows whatever the fleet's size,
+ * instead of a scan of the inventory on every poll. A device is faulted as `GET /devices?faulted=true`
  * has it: the `faulted` column setReported keeps (a module failed, quarantined included, or with
  * `faults > 0` in its last report).
  */
@@ -30,14 +31,6 @@ interface GroupRow {
   faulted: number;
 }
 
-const FLAGS = `
-  SELECT d.id, d.profile, d.online, d.tags,
-    (d.reported_revision < d.desired_revision) AS out_of_sync,
-    d.faulted AS faulted
-  FROM devices d`;
-
-const SUMS = 'count(*) AS total, sum(f.online) AS online, sum(f.out_of_sync) AS out_of_sync, sum(f.faulted) AS faulted';
-
 const counts = (row: GroupRow): FleetCounts => ({
   total: row.total,
   online: row.online ?? 0,
@@ -47,15 +40,9 @@ const counts = (row: GroupRow): FleetCounts => ({
 });
 
 export function fleetSummaryOps(db: Db) {
-  const byProfile = db.prepare(`WITH f AS (${FLAGS}) SELECT f.profile, ${SUMS} FROM f GROUP BY f.profile ORDER BY total DESC, f.profile`);
-  // Tags from each row's own JSON, not device_tags: one sequential scan instead of a primary-key
-  // lookup per pair (about 1.5x faster at 100,000 devices).
-  const byTag = db.prepare(
-    `WITH f AS (${FLAGS}), p AS (SELECT f.*, t.key, t.value FROM f, json_each(f.tags) t)
-     SELECT p.key, p.value, count(*) AS total, sum(p.online) AS online, sum(p.out_of_sync) AS out_of_sync, sum(p.faulted) AS faulted
-     FROM p GROUP BY p.key, p.value ORDER BY total DESC, p.key, p.value LIMIT ?`,
-  );
-  const tagPairs = db.prepare('SELECT count(*) FROM (SELECT DISTINCT key, value FROM device_tags)').pluck();
+  const byProfile = db.prepare('SELECT profile, total, online, out_of_sync, faulted FROM fleet_counts_profile WHERE total > 0 ORDER BY total DESC, profile');
+  const byTag = db.prepare('SELECT key, value, total, online, out_of_sync, faulted FROM fleet_counts_tag WHERE total > 0 ORDER BY total DESC, key, value LIMIT ?');
+  const tagPairs = db.prepare('SELECT count(*) FROM fleet_counts_tag WHERE total > 0').pluck();
   return {
     fleetSummary(maxTags = 100): FleetSummary {
       return db.transaction(() => {

@@ -284,4 +284,92 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN hub_id TEXT REFERENCES hubs(id) ON DELETE SET NULL;
   CREATE INDEX devices_by_hub ON devices(hub_id, id);
   `,
+  // Fleet counts kept by triggers (issue 15's Fleet page at 100,000 devices, docs/api.md §Fleet
+  // summary): per profile and per tag pair, how many devices, online, out of sync and faulted. Every
+  // write to a device's profile, tags or flags adjusts them in its own transaction, whoever writes
+  // (store or plain SQL), so GET /fleet/summary reads a few small rows instead of scanning the
+  // inventory. Tags come from devices.tags, the JSON twin of device_tags, so one table's triggers
+  // see every change. Each trigger adds a delta with an upsert per row it touches (an indexed
+  // write; an UPDATE ... WHERE (key, value) IN (SELECT ... json_each) costs a hundred times more).
+  // A pair whose count falls to zero keeps its row (readers skip it): deleting it would cost a
+  // scan per device removed.
+  `
+  CREATE TABLE fleet_counts_profile (
+    profile TEXT PRIMARY KEY,
+    total INTEGER NOT NULL,
+    online INTEGER NOT NULL,
+    out_of_sync INTEGER NOT NULL,
+    faulted INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE fleet_counts_tag (
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    online INTEGER NOT NULL,
+    out_of_sync INTEGER NOT NULL,
+    faulted INTEGER NOT NULL,
+    PRIMARY KEY (key, value)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO fleet_counts_profile
+    SELECT profile, count(*), sum(online), sum(reported_revision < desired_revision), sum(faulted) FROM devices GROUP BY profile;
+  INSERT INTO fleet_counts_tag
+    SELECT t.key, t.value, count(*), sum(d.online), sum(d.reported_revision < d.desired_revision), sum(d.faulted)
+    FROM devices d, json_each(d.tags) t GROUP BY t.key, t.value;
+
+  CREATE TRIGGER fleet_counts_insert AFTER INSERT ON devices BEGIN
+    INSERT INTO fleet_counts_profile VALUES (new.profile, 1, new.online, new.reported_revision < new.desired_revision, new.faulted)
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+    INSERT INTO fleet_counts_tag SELECT t.key, t.value, 1, new.online, new.reported_revision < new.desired_revision, new.faulted
+      FROM json_each(new.tags) t WHERE true
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+  END;
+
+  CREATE TRIGGER fleet_counts_delete AFTER DELETE ON devices BEGIN
+    INSERT INTO fleet_counts_profile VALUES (old.profile, -1, -old.online, -(old.reported_revision < old.desired_revision), -old.faulted)
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+    INSERT INTO fleet_counts_tag SELECT t.key, t.value, -1, -old.online, -(old.reported_revision < old.desired_revision), -old.faulted
+      FROM json_each(old.tags) t WHERE true
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+  END;
+
+  -- The common case (presence, revisions, faults) moves flags only: one delta per row it counts in.
+  CREATE TRIGGER fleet_counts_flags AFTER UPDATE OF online, reported_revision, desired_revision, faulted ON devices
+  WHEN old.profile IS new.profile AND old.tags IS new.tags AND (old.online IS NOT new.online OR old.faulted IS NOT new.faulted
+    OR (old.reported_revision < old.desired_revision) IS NOT (new.reported_revision < new.desired_revision))
+  BEGIN
+    UPDATE fleet_counts_profile SET online = online + new.online - old.online,
+      out_of_sync = out_of_sync + (new.reported_revision < new.desired_revision) - (old.reported_revision < old.desired_revision),
+      faulted = faulted + new.faulted - old.faulted
+      WHERE profile = new.profile;
+    INSERT INTO fleet_counts_tag SELECT t.key, t.value, 0, new.online - old.online,
+        (new.reported_revision < new.desired_revision) - (old.reported_revision < old.desired_revision), new.faulted - old.faulted
+      FROM json_each(new.tags) t WHERE true
+      ON CONFLICT DO UPDATE SET online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+  END;
+
+  -- A new profile or new tags: count the device out of its old rows and into its new ones.
+  CREATE TRIGGER fleet_counts_regroup AFTER UPDATE OF profile, tags, online, reported_revision, desired_revision, faulted ON devices
+  WHEN old.profile IS NOT new.profile OR old.tags IS NOT new.tags
+  BEGIN
+    INSERT INTO fleet_counts_profile VALUES (old.profile, -1, -old.online, -(old.reported_revision < old.desired_revision), -old.faulted)
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+    INSERT INTO fleet_counts_tag SELECT t.key, t.value, -1, -old.online, -(old.reported_revision < old.desired_revision), -old.faulted
+      FROM json_each(old.tags) t WHERE true
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+    INSERT INTO fleet_counts_profile VALUES (new.profile, 1, new.online, new.reported_revision < new.desired_revision, new.faulted)
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+    INSERT INTO fleet_counts_tag SELECT t.key, t.value, 1, new.online, new.reported_revision < new.desired_revision, new.faulted
+      FROM json_each(new.tags) t WHERE true
+      ON CONFLICT DO UPDATE SET total = total + excluded.total, online = online + excluded.online,
+        out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
+  END;
+  `,
 ];
