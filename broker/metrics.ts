@@ -10,6 +10,7 @@ export const brokerConnections = sourcedGauge('wasmfleet_broker_connections', 'M
 const connects = counter('wasmfleet_broker_connects_total', 'CONNECTs accepted', ['auth']);
 const refusals = counter('wasmfleet_broker_connect_refusals_total', 'CONNECTs refused, by reason', ['reason']);
 const messagesIn = counter('wasmfleet_broker_messages_in_total', 'Client publishes that passed the ACL and were routed, by topic kind', ['kind']);
+const messagesOut = counter('wasmfleet_broker_messages_out_total', 'Messages written to subscribers (one per subscriber reached, retained ones included), by topic kind', ['kind']);
 const dropped = counter('wasmfleet_broker_messages_dropped_total', 'Packets refused or dropped by the broker, by packet kind and reason', ['kind', 'reason']);
 const rateLimited = counter('wasmfleet_broker_rate_limited_total', 'Clients held to a rate limit, by what was done', ['action']);
 const revocations = counter('wasmfleet_broker_revocations_total', 'Device revocations acted on');
@@ -46,10 +47,24 @@ export function feedMetric(name: StatName): void {
   FEEDS[name]();
 }
 
+const kindOf = (topic: string): string => {
+  const parsed = parseTopic(topic);
+  return parsed === undefined ? (topic.startsWith('$SYS') ? 'sys' : 'other') : parsed.kind === 'module' ? 'module' : parsed.channel;
+};
+
 /** A client publish routed: counted by the protocol channel of its topic (bounded labels). */
 export function messagePublished(topic: string): void {
-  const parsed = parseTopic(topic);
-  messagesIn.inc({ kind: parsed === undefined ? (topic.startsWith('$SYS') ? 'sys' : 'other') : parsed.kind === 'module' ? 'module' : parsed.channel });
+  messagesIn.inc({ kind: kindOf(topic) });
+}
+
+// One routed message reaches every subscriber as the same object: its topic is parsed once.
+const forwardedKinds = new WeakMap<object, string>();
+
+/** A message about to be written to one subscriber (Aedes' authorizeForward). */
+export function messageForwarded(packet: { topic: string }): void {
+  let kind = forwardedKinds.get(packet);
+  if (kind === undefined) forwardedKinds.set(packet, (kind = kindOf(packet.topic)));
+  messagesOut.inc({ kind });
 }
 
 /** `auth` is the principal's kind (device or service). */
