@@ -18,6 +18,8 @@ export interface DevicePageQuery {
   readonly online?: boolean;
   readonly inSync?: boolean;
   readonly faulted?: boolean;
+  /** A module the agent quarantined in the last report [WF-P-T-3b]. */
+  readonly quarantined?: boolean;
   readonly idPrefix?: string;
   /** Only devices behind this hub itself (not its child hubs). */
   readonly hub?: string;
@@ -39,6 +41,9 @@ export interface DeviceSummaryRecord {
   desiredRevision: number;
   /** The hub it is behind (null: none); absent where not read. */
   hubId?: string | null;
+  /** Flags of the last report; absent where not read. */
+  faulted?: boolean;
+  quarantined?: boolean;
 }
 
 interface SummaryRow {
@@ -51,9 +56,11 @@ interface SummaryRow {
   reported_revision: number;
   desired_revision: number;
   hub_id: string | null;
+  faulted: number;
+  quarantined: number;
 }
 
-const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision, d.hub_id';
+const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision, d.hub_id, d.faulted, d.quarantined';
 
 /** The SQL sort key of each sort; lastSeen's null sorts as '' (before every timestamp), matched by its index. */
 const SORT_KEY: Record<'createdAt' | 'lastSeen', string> = {
@@ -105,6 +112,10 @@ export function devicePageOps(db: Db) {
         where.push('d.faulted = ?');
         args.push(query.faulted ? 1 : 0);
       }
+      if (query.quarantined !== undefined) {
+        where.push('d.quarantined = ?');
+        args.push(query.quarantined ? 1 : 0);
+      }
       if (query.idPrefix !== undefined) {
         where.push(`${idColumn} LIKE ? ESCAPE '\\'`);
         args.push(likePrefix(query.idPrefix));
@@ -136,6 +147,8 @@ export function devicePageOps(db: Db) {
         reportedRevision: row.reported_revision,
         desiredRevision: row.desired_revision,
         hubId: row.hub_id,
+        faulted: row.faulted === 1,
+        quarantined: row.quarantined === 1,
       }));
     },
   };

@@ -284,4 +284,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN hub_id TEXT REFERENCES hubs(id) ON DELETE SET NULL;
   CREATE INDEX devices_by_hub ON devices(hub_id, id);
   `,
+  // Quarantine as its own flag (issue 15, [WF-P-T-3b]): set by setReported beside `faulted`, so the
+  // Fleet page counts and filters devices with a module the agent stopped restarting.
+  `
+  ALTER TABLE devices ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
+  UPDATE devices SET quarantined = EXISTS (
+    SELECT 1 FROM json_each(devices.reported, '$.modules') m WHERE json_extract(m.value, '$.quarantined') = 1
+  ) WHERE reported IS NOT NULL;
+  CREATE INDEX devices_by_quarantined ON devices(quarantined, id);
+  `,
 ];
