@@ -2,6 +2,8 @@
  * Schema migrations, applied in order inside one transaction each. Append only: a shipped
  * migration is never edited, so every database converges on the same schema.
  */
+import { ROLLUP_DAYS_MIGRATION } from './rollup-days.js';
+
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE devices (
@@ -293,4 +295,7 @@ export const MIGRATIONS: readonly string[] = [
   ) WHERE reported IS NOT NULL;
   CREATE INDEX devices_by_quarantined ON devices(quarantined, id);
   `,
+  // Hour rollups' count and sum one row per device and day (issue 15's 30-day aggregate bench):
+  // rollup-days.ts says why and keeps it.
+  ROLLUP_DAYS_MIGRATION,
 ];
