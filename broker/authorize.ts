@@ -32,7 +32,7 @@ import type { BrokerOptions } from './options.js';
 import { describePrincipal, principalOf } from './principal.js';
 import { TokenBucket } from './rate-limit.js';
 import type { RevocationRegistry } from './revocation.js';
-import { messagePublished } from './metrics.js';
+import { messageForwarded, messagePublished } from './metrics.js';
 import type { StatCounters } from './stats.js';
 
 export interface AuthorizeDeps {
@@ -230,24 +230,29 @@ export function createAuthorizeSubscribe({ logger, stats, options, membership }:
 type AuthorizeForwardHook = (client: Client, packet: AedesPublishPacket) => AedesPublishPacket | null;
 
 /**
- * A subscription is decided once, when made; a hub's subtree changes after that (a device moved to
- * another hub, the hub removed). So every message forwarded to a hub is checked again against its
- * subtree as last read (cached, refreshed in the background), and dropped when the hub may no
- * longer read it. Devices and the service are not affected: their rights never change while
- * connected (a revoked device is disconnected instead).
+ * Every message Aedes is about to write to a subscriber passes here: it is counted by kind
+ * (wasmfleet_broker_messages_out_total), after one check for hubs. A subscription is decided once,
+ * when made; a hub's subtree changes after that (a device moved to another hub, the hub removed).
+ * So every message forwarded to a hub is checked again against its subtree as last read (cached,
+ * refreshed in the background), and dropped when the hub may no longer read it. Devices and the
+ * service are not affected: their rights never change while connected (a revoked device is
+ * disconnected instead). Without hub membership no hub may subscribe at all, so none is checked.
  */
 export function createAuthorizeForward({ logger, stats, membership }: AuthorizeDeps): AuthorizeForwardHook {
   return function authorizeForward(client, packet) {
     const principal = principalOf(client);
-    if (principal?.kind !== 'hub') return packet;
-    const subtree = membership?.peek ? membership.peek(principal.hubId) : undefined;
-    // Never read yet: the subscription itself was just decided on a fresh read.
-    if (subtree === 'pending') return packet;
-    const decision = decideSubscribe(principal, packet.topic, subtree);
-    if (decision.allowed) return packet;
-    stats.increment('aclForwardDrops');
-    logger.debug('message not forwarded to hub', { clientId: client.id, topic: packet.topic, reason: decision.reason });
-    return null;
+    if (membership && principal?.kind === 'hub') {
+      const subtree = membership.peek ? membership.peek(principal.hubId) : undefined;
+      // Never read yet ('pending'): the subscription itself was just decided on a fresh read.
+      const decision = subtree === 'pending' ? undefined : decideSubscribe(principal, packet.topic, subtree);
+      if (decision && !decision.allowed) {
+        stats.increment('aclForwardDrops');
+        logger.debug('message not forwarded to hub', { clientId: client.id, topic: packet.topic, reason: decision.reason });
+        return null;
+      }
+    }
+    messageForwarded(packet);
+    return packet;
   };
 }
 

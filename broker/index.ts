@@ -126,7 +126,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
         }
       : authorizePublish,
     authorizeSubscribe: createAuthorizeSubscribe(hookDeps),
-    ...(membership ? { authorizeForward: createAuthorizeForward(hookDeps) } : {}),
+    authorizeForward: createAuthorizeForward(hookDeps),
     published: createPublished(hookDeps),
   });
 

@@ -10,21 +10,34 @@ import type { StatName } from './stats.js';
 export const brokerConnections = sourcedGauge('wasmfleet_broker_connections', 'MQTT clients connected (completed CONNECT, not yet gone)');
 const connects = counter('wasmfleet_broker_connects_total', 'CONNECTs accepted', ['auth']);
 const refusals = counter('wasmfleet_broker_connect_refusals_total', 'CONNECTs refused, by reason', ['reason']);
-/** Routed publishes not yet handed to prom-client, per kind: a number to add to per message, read at scrape. */
-const pendingIn = new Map<string, { count: number }>();
-const messagesIn = new client.Counter({
-  name: 'wasmfleet_broker_messages_in_total',
-  help: 'Client publishes that passed the ACL and were routed, by topic kind',
-  labelNames: ['kind'],
-  registers: [metricsRegistry],
-  collect() {
-    for (const [kind, cell] of pendingIn) {
-      if (cell.count === 0) continue;
-      this.inc({ kind }, cell.count);
-      cell.count = 0;
-    }
-  },
-});
+/**
+ * A counter by topic kind that every routed message pays for: the hot path adds to a plain number
+ * per kind, handed to prom-client when it is scraped (a topic parse plus prom-client's label
+ * hashing per message cost as much as the rest of the ACL).
+ */
+function kindCounter(name: string, help: string): (kind: string) => { count: number } {
+  const pending = new Map<string, { count: number }>();
+  new client.Counter({
+    name,
+    help,
+    labelNames: ['kind'],
+    registers: [metricsRegistry],
+    collect() {
+      for (const [kind, cell] of pending) {
+        if (cell.count === 0) continue;
+        this.inc({ kind }, cell.count);
+        cell.count = 0;
+      }
+    },
+  });
+  return (kind) => {
+    let cell = pending.get(kind);
+    if (!cell) pending.set(kind, (cell = { count: 0 }));
+    return cell;
+  };
+}
+const messagesIn = kindCounter('wasmfleet_broker_messages_in_total', 'Client publishes that passed the ACL and were routed, by topic kind');
+const messagesOut = kindCounter('wasmfleet_broker_messages_out_total', 'Messages written to subscribers (one per subscriber reached, retained ones included), by topic kind');
 const dropped = counter('wasmfleet_broker_messages_dropped_total', 'Packets refused or dropped by the broker, by packet kind and reason', ['kind', 'reason']);
 const rateLimited = counter('wasmfleet_broker_rate_limited_total', 'Clients held to a rate limit, by what was done', ['action']);
 const revocations = counter('wasmfleet_broker_revocations_total', 'Device revocations acted on');
@@ -62,20 +75,26 @@ export function feedMetric(name: StatName): void {
 }
 
 /**
- * A client publish routed: counted by the protocol channel of its topic (bounded labels). Every
- * message pays for this, and a topic parse plus prom-client's label hashing cost as much as the
- * rest of the ACL; so each topic's kind is remembered (bounded: a large fleet starts over now and
- * then) and the count is a plain number handed to prom-client when it is scraped.
+ * A client publish routed: counted by the protocol channel of its topic (bounded labels). Each
+ * topic's kind is remembered (bounded: a large fleet starts over now and then).
  */
 export function messagePublished(topic: string): void {
   let cell = cellOfTopic.get(topic);
   if (!cell) {
-    const kind = kindOfTopic(topic);
-    cell = pendingIn.get(kind);
-    if (!cell) pendingIn.set(kind, (cell = { count: 0 }));
+    cell = messagesIn(kindOfTopic(topic));
     if (cellOfTopic.size >= MAX_REMEMBERED_TOPICS) cellOfTopic.clear();
     cellOfTopic.set(topic, cell);
   }
+  cell.count += 1;
+}
+
+// One routed message reaches every subscriber as the same object: its topic is parsed once.
+const forwardedCells = new WeakMap<object, { count: number }>();
+
+/** A message about to be written to one subscriber (Aedes' authorizeForward). */
+export function messageForwarded(packet: { topic: string }): void {
+  let cell = forwardedCells.get(packet);
+  if (cell === undefined) forwardedCells.set(packet, (cell = messagesOut(kindOfTopic(packet.topic))));
   cell.count += 1;
 }
 

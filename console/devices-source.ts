@@ -8,13 +8,15 @@ import { api, ApiError, query } from './api.js';
 import type { DeviceSummary } from './types.js';
 
 export type SortKey = 'id' | 'lastSeen' | 'createdAt';
-export type StatusFilter = '' | 'online' | 'offline' | 'out-of-sync' | 'faulted';
+export type StatusFilter = '' | 'online' | 'offline' | 'out-of-sync' | 'faulted' | 'quarantined';
 
 export interface DeviceQuery {
   idPrefix: string;
   status: StatusFilter;
   profile: string;
   tag: string;
+  /** A hub id; '' for any. */
+  hub: string;
   sort: SortKey;
   order: 'asc' | 'desc';
   limit: number;
@@ -34,6 +36,7 @@ const statusParams = (status: StatusFilter) => ({
   online: status === 'online' ? true : status === 'offline' ? false : undefined,
   inSync: status === 'out-of-sync' ? false : undefined,
   faulted: status === 'faulted' ? true : undefined,
+  quarantined: status === 'quarantined' ? true : undefined,
 });
 
 export async function fetchDevices(q: DeviceQuery): Promise<DevicePage> {
@@ -48,6 +51,7 @@ export async function fetchDevices(q: DeviceQuery): Promise<DevicePage> {
             idPrefix: q.idPrefix,
             profile: q.profile,
             tag: q.tag ? [q.tag] : undefined,
+            hub: q.hub || undefined,
             ...statusParams(q.status),
           }),
       );
@@ -65,7 +69,14 @@ async function pageLocally(q: DeviceQuery): Promise<DevicePage> {
   const { devices } = await api<{ devices: DeviceSummary[] }>(
     '/devices' + query({ profile: q.profile, tag: q.tag ? [q.tag] : undefined, online: statusParams(q.status).online }),
   );
-  const kept = devices.filter((d) => d.id.startsWith(q.idPrefix) && (q.status !== 'out-of-sync' || !d.inSync) && (q.status !== 'faulted' || d.faulted === true));
+  const kept = devices.filter(
+    (d) =>
+      d.id.startsWith(q.idPrefix) &&
+      (q.status !== 'out-of-sync' || !d.inSync) &&
+      (q.status !== 'faulted' || d.faulted === true) &&
+      (q.status !== 'quarantined' || d.quarantined === true) &&
+      (!q.hub || d.hub === q.hub),
+  );
   const key = (d: DeviceSummary): string => (q.sort === 'lastSeen' ? (d.lastSeen ?? '') : q.sort === 'createdAt' ? d.createdAt : d.id);
   kept.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.id < b.id ? -1 : 1) * (q.order === 'asc' ? 1 : -1));
   const start = q.cursor ? Number(q.cursor) : 0;

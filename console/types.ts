@@ -6,10 +6,17 @@ export interface FleetCounts {
   outOfSync: number;
   faulted: number;
 }
+export interface HubCounts extends FleetCounts {
+  hub: string;
+  quarantined: number;
+}
 export interface FleetSummary extends FleetCounts {
   byProfile: Array<FleetCounts & { profile: string }>;
   byTag: Array<FleetCounts & { key: string; value: string }>;
   tagPairs: number;
+  /** Absent from servers older than the quarantine flag and hubs. */
+  quarantined?: number;
+  byHub?: HubCounts[];
 }
 export interface DeviceSummary {
   id: string;
@@ -23,6 +30,10 @@ export interface DeviceSummary {
   inSync: boolean;
   /** Present when the list route reports it (paginated inventory). */
   faulted?: boolean;
+  /** A module the agent quarantined (stopped restarting); present when the route reports it. */
+  quarantined?: boolean;
+  /** The site hub it connects through; null: the central broker. */
+  hub?: string | null;
   modules?: Array<{ name: string; version: string; state?: string }>;
 }
 export interface Limits {
@@ -51,6 +62,8 @@ export interface ReportedModule {
   lastFault?: string;
   faults: number;
   batches: number;
+  /** The agent stopped restarting it; `reason` says why. */
+  quarantined?: true;
 }
 export interface SpoolReport {
   pending: number;

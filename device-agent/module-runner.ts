@@ -171,6 +171,8 @@ export class ModuleRunner implements BatchConsumer {
       ...(this.lastFaultAt !== undefined ? { faultAt: this.lastFaultAt } : {}),
       faults: this.faults,
       batches: this.batches,
+      // [WF-P-T-3b] Said as data, so the API and the console need not read it from the reason's words.
+      ...(this.isQuarantined() ? { quarantined: true as const } : {}),
       ...(this.nonFinite > 0 || this.refused > 0
         ? {
             lost: {

@@ -154,6 +154,8 @@ export const ReportedModuleSchema = Type.Object(
     faults: Type.Integer({ minimum: 0 }),
     batches: Type.Integer({ minimum: 0 }),
     lost: Type.Optional(ModuleLostSchema),
+    /** [WF-P-T-3b] True while the agent has stopped restarting the failed module; absent otherwise. */
+    quarantined: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 );

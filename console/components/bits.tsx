@@ -19,6 +19,7 @@ const TONES: Record<string, string> = {
   online: 'good',
   done: 'good',
   failed: 'bad',
+  quarantined: 'bad',
   unhealthy: 'bad',
   'timed-out': 'bad',
   aborted: 'bad',

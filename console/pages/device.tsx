@@ -28,11 +28,18 @@ function ModulesTable({ desired, reported }: { desired: DesiredModule[]; reporte
           const want = desired.find((m) => m.name === name);
           const have = reported.find((m) => m.name === name);
           return (
-            <tr key={name}>
+            <tr key={name} data-module={name} data-quarantined={have?.quarantined ? 'true' : undefined}>
               <td>{name}</td>
               <td>{want ? want.version : '—'}</td>
               <td>{have ? have.version : '—'}</td>
-              <td>{have ? <Badge state={have.state} /> : <Badge state="pending" />}</td>
+              <td>
+                {have ? <Badge state={have.state} /> : <Badge state="pending" />}{' '}
+                {have?.quarantined && (
+                  <span data-testid="quarantine-badge" title={have.reason ?? ''}>
+                    <Badge state="quarantined" />
+                  </span>
+                )}
+              </td>
               <td class="small">{limitsText(want?.limits)}</td>
               <td class="num">{have ? count(have.batches) : '—'}</td>
               <td class={`num ${have && have.faults > 0 ? 'bad' : ''}`}>{have ? count(have.faults) : '—'}</td>
@@ -100,7 +107,7 @@ export function DevicePage({ id }: { id: string }) {
     <div>
       <p class="crumbs"><a href={href.fleet()}>Fleet</a> / {id}</p>
       <h1>
-        {id} {d && <Badge state={d.online ? 'online' : 'offline'} />} <LiveDot live={device.live} />
+        {id} {d && <Badge state={d.online ? 'online' : 'offline'} />} {d?.quarantined && <Badge state="quarantined" />} <LiveDot live={device.live} />
       </h1>
       <Problem error={device.error} />
       {!d && !device.error && <Loading />}
@@ -110,6 +117,7 @@ export function DevicePage({ id }: { id: string }) {
             <dl class="facts">
               <dt>profile</dt><dd>{d.profile}</dd>
               <dt>tags</dt><dd><Tags tags={d.tags} /></dd>
+              {d.hub !== undefined && (<><dt>hub</dt><dd data-testid="device-hub">{d.hub ?? 'direct (central broker)'}</dd></>)}
               <dt>last seen</dt><dd title={d.lastSeen ?? ''}>{ago(d.lastSeen)}</dd>
               <dt>revision</dt><dd>reported {d.reportedRevision} / desired {d.desiredRevision} {d.inSync ? <Badge state="applied" /> : <Badge state="pending" />}</dd>
               <dt>agent</dt><dd>{d.reported ? `${d.reported.agent.version} (${d.reported.agent.arch})` : '—'}</dd>

@@ -1,4 +1,4 @@
-/** Fleet: counts (online, offline, out of sync, faulted) by profile and tag; the devices table. */
+/** Fleet: counts (online, offline, out of sync, faulted, quarantined) by profile, tag and hub; the devices table. */
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { Badge, Problem, Section, Stat, Tags } from '../components/bits.js';
@@ -6,7 +6,7 @@ import { fetchDevices, type DeviceQuery, type SortKey, type StatusFilter } from 
 import { ago, count } from '../format.js';
 import { useDebounced, useLiveData } from '../hooks.js';
 import { href } from '../router.js';
-import type { FleetCounts, FleetSummary } from '../types.js';
+import type { FleetCounts, FleetSummary, HubCounts } from '../types.js';
 
 const PAGE_SIZE = 50;
 // Polled, not streamed: in a large fleet presence events never stop, and a fresh count every few
@@ -23,6 +23,36 @@ function CountsRow({ label, counts }: { label: string; counts: FleetCounts }) {
       <td class="num">{count(counts.outOfSync)}</td>
       <td class={`num ${counts.faulted > 0 ? 'bad' : ''}`}>{count(counts.faulted)}</td>
     </tr>
+  );
+}
+
+function HubCountsRow({ counts }: { counts: HubCounts }) {
+  return (
+    <tr data-hub={counts.hub}>
+      <td>{counts.hub}</td>
+      <td class="num">{count(counts.total)}</td>
+      <td class="num">{count(counts.online)}</td>
+      <td class="num">{count(counts.offline)}</td>
+      <td class="num">{count(counts.outOfSync)}</td>
+      <td class={`num ${counts.faulted > 0 ? 'bad' : ''}`}>{count(counts.faulted)}</td>
+      <td class={`num ${counts.quarantined > 0 ? 'bad' : ''}`}>{count(counts.quarantined)}</td>
+    </tr>
+  );
+}
+
+/** Only where hubs exist (docs/federation.md): the devices behind each hub itself. */
+function ByHub({ hubs }: { hubs: HubCounts[] }) {
+  return (
+    <Section title="By hub">
+      <table class="grid" data-testid="counts-by-hub">
+        <thead>
+          <tr><th>hub</th><th>devices</th><th>online</th><th>offline</th><th>out of sync</th><th>faulted</th><th>quarantined</th></tr>
+        </thead>
+        <tbody>
+          {hubs.map((h) => <HubCountsRow key={h.hub} counts={h} />)}
+        </tbody>
+      </table>
+    </Section>
   );
 }
 
@@ -59,18 +89,19 @@ export function FleetPage() {
   const [status, setStatus] = useState<StatusFilter>('');
   const [profile, setProfile] = useState('');
   const [tag, setTag] = useState('');
+  const [hub, setHub] = useState('');
   const [sort, setSort] = useState<{ key: SortKey; order: 'asc' | 'desc' }>({ key: 'id', order: 'asc' });
   // Cursors of the pages before this one, so "previous" works with a forward-only cursor.
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
   const idPrefix = useDebounced(search.trim(), 100);
-  const filterKey = [idPrefix, status, profile, tag, sort.key, sort.order].join('|');
+  const filterKey = [idPrefix, status, profile, tag, hub, sort.key, sort.order].join('|');
   const [lastFilter, setLastFilter] = useState(filterKey);
   if (lastFilter !== filterKey) {
     setLastFilter(filterKey);
     setCursors([undefined]);
   }
   const cursor = cursors[cursors.length - 1];
-  const q: DeviceQuery = { idPrefix, status, profile, tag, sort: sort.key, order: sort.order, limit: PAGE_SIZE, cursor };
+  const q: DeviceQuery = { idPrefix, status, profile, tag, hub, sort: sort.key, order: sort.order, limit: PAGE_SIZE, cursor };
   const devices = useLiveData(() => fetchDevices(q), [filterKey, cursor], { pollMs: REFRESH_MS });
 
   const s = summary.data;
@@ -87,9 +118,11 @@ export function FleetPage() {
           <Stat label="offline" value={s.offline} testId="count-offline" />
           <Stat label="out of sync" value={s.outOfSync} tone={s.outOfSync > 0 ? 'warn' : undefined} testId="count-out-of-sync" />
           <Stat label="faulted" value={s.faulted} tone={s.faulted > 0 ? 'bad' : undefined} testId="count-faulted" />
+          {s.quarantined !== undefined && <Stat label="quarantined" value={s.quarantined} tone={s.quarantined > 0 ? 'bad' : undefined} testId="count-quarantined" />}
         </div>
       )}
       {s && <Breakdown summary={s} />}
+      {s?.byHub && s.byHub.length > 0 && <ByHub hubs={s.byHub} />}
       <Section title="Devices">
         <div class="filters">
           <input type="search" placeholder="device id starts with…" value={search} onInput={(e) => setSearch(e.currentTarget.value)} aria-label="search devices" data-testid="device-search" />
@@ -99,6 +132,7 @@ export function FleetPage() {
             <option value="offline">offline</option>
             <option value="out-of-sync">out of sync</option>
             <option value="faulted">faulted</option>
+            {s?.quarantined !== undefined && <option value="quarantined">quarantined</option>}
           </select>
           <select value={profile} onChange={(e) => setProfile(e.currentTarget.value)} aria-label="profile">
             <option value="">any profile</option>
@@ -108,6 +142,12 @@ export function FleetPage() {
             <option value="">any tag</option>
             {s?.byTag.map((t) => <option key={`${t.key}=${t.value}`} value={`${t.key}=${t.value}`}>{t.key}={t.value}</option>)}
           </select>
+          {s?.byHub && s.byHub.length > 0 && (
+            <select value={hub} onChange={(e) => setHub(e.currentTarget.value)} aria-label="hub" data-testid="hub-filter">
+              <option value="">any hub</option>
+              {s.byHub.map((h) => <option key={h.hub} value={h.hub}>{h.hub}</option>)}
+            </select>
+          )}
         </div>
         <Problem error={devices.error} />
         <table class="grid devices" data-testid="devices-table" data-loading={devices.data ? 'false' : 'true'} data-server-side={String(devices.data?.serverSide ?? '')}>
@@ -116,6 +156,7 @@ export function FleetPage() {
               <th class="sortable" onClick={() => sortBy('id')}>device{arrow('id')}</th>
               <th>profile</th>
               <th>tags</th>
+              <th>hub</th>
               <th>status</th>
               <th>revision (reported / desired)</th>
               <th class="sortable" onClick={() => sortBy('lastSeen')}>last seen{arrow('lastSeen')}</th>
@@ -128,8 +169,9 @@ export function FleetPage() {
                 <td><a href={href.device(d.id)}>{d.id}</a></td>
                 <td>{d.profile}</td>
                 <td><Tags tags={d.tags} /></td>
+                <td class={d.hub ? '' : 'muted'} data-col="hub">{d.hub ?? (d.hub === null ? 'direct' : '')}</td>
                 <td>
-                  <Badge state={d.online ? 'online' : 'offline'} /> {d.faulted ? <Badge state="failed" /> : null}
+                  <Badge state={d.online ? 'online' : 'offline'} /> {d.quarantined ? <Badge state="quarantined" /> : d.faulted ? <Badge state="failed" /> : null}
                 </td>
                 <td>
                   {d.reportedRevision} / {d.desiredRevision} {d.inSync ? null : <Badge state="pending" />}
@@ -139,7 +181,7 @@ export function FleetPage() {
               </tr>
             ))}
             {devices.data && devices.data.devices.length === 0 && (
-              <tr><td colSpan={7} class="muted">No device matches.</td></tr>
+              <tr><td colSpan={8} class="muted">No device matches.</td></tr>
             )}
           </tbody>
         </table>

@@ -4,6 +4,10 @@
  * publishes, always in sequence order and never skipping one. It writes while its socket takes
  * the bytes; once `maxQueuedBytes` wait unsent it pauses until the socket drains, and if the ring
  * overtakes its cursor meanwhile it is ended: a slow client costs at most its socket buffer.
+ * A publish schedules the stream's pump for the next turn of the event loop rather than running it
+ * at once, and a pump sends what it gathered in one write (up to WRITE_CHUNK bytes a write): an
+ * ingest buffer publishes an event per batch in one go, and one socket write per stream for the
+ * lot costs far less than one per event per stream (bench sse-fanout).
  */
 import type { ServerResponse } from 'node:http';
 import type { EventBus, FleetEvent } from './bus.js';
@@ -39,6 +43,7 @@ export interface EventStreams {
 }
 
 const SAMPLE_KEYS_MAX = 100_000;
+const WRITE_CHUNK = 64 * 1024;
 
 export function createEventStreams(bus: EventBus, options: EventStreamOptions, resolveTags: (tags: Record<string, string>) => Set<string>, hooks: StreamHooks = {}): EventStreams {
   // Every open stream's shutdown, by stream.
@@ -99,6 +104,24 @@ export function createEventStreams(bus: EventBus, options: EventStreamOptions, r
       hooks.onEnd?.(reason);
     };
 
+    /** Sends what `pump` gathered; false when the socket is full and the stream now waits for 'drain'. */
+    const send = (chunk: string): boolean => {
+      const accepted = res.write(chunk);
+      wroteSinceTick = true;
+      const queued = res.writableLength;
+      if (queued > peakQueuedBytes) peakQueuedBytes = queued;
+      // write() returned false, so the response emits 'drain' once the socket has taken it all.
+      if (!accepted && queued >= options.maxQueuedBytes) {
+        waiting = true;
+        res.once('drain', () => {
+          waiting = false;
+          pump();
+        });
+        return false;
+      }
+      return true;
+    };
+
     const pump = () => {
       if (ended) return;
       if (waiting) {
@@ -106,6 +129,7 @@ export function createEventStreams(bus: EventBus, options: EventStreamOptions, r
         if (cursor + 1 < bus.oldestSeq) end('behind');
         return;
       }
+      let chunk = '';
       while (cursor < bus.lastSeq) {
         const event = bus.get(cursor + 1);
         if (!event) return end('behind');
@@ -113,21 +137,25 @@ export function createEventStreams(bus: EventBus, options: EventStreamOptions, r
         if (!keeps(filter, tagged, event)) continue;
         const frame = frameOf(event);
         if (frame === undefined) continue;
-        const accepted = res.write(frame);
-        wroteSinceTick = true;
+        chunk += frame;
         hooks.onEvent?.(frame.length);
-        const queued = res.writableLength;
-        if (queued > peakQueuedBytes) peakQueuedBytes = queued;
-        // write() returned false, so the response emits 'drain' once the socket has taken it all.
-        if (!accepted && queued >= options.maxQueuedBytes) {
-          waiting = true;
-          res.once('drain', () => {
-            waiting = false;
-            pump();
-          });
-          return;
+        // Sent before it could take the queue past maxQueuedBytes by more than this one frame.
+        if (chunk.length >= WRITE_CHUNK || res.writableLength + chunk.length >= options.maxQueuedBytes) {
+          if (!send(chunk)) return;
+          chunk = '';
         }
       }
+      if (chunk !== '') send(chunk);
+    };
+
+    let scheduled = false;
+    const schedule = () => {
+      if (scheduled || ended) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        pump();
+      });
     };
 
     const keepAlive = setInterval(() => {
@@ -140,7 +168,7 @@ export function createEventStreams(bus: EventBus, options: EventStreamOptions, r
     }, filter.tags ? options.tagRefreshMs : 2 ** 31 - 1);
     refresh.unref();
 
-    const unsubscribe = bus.subscribe(pump);
+    const unsubscribe = bus.subscribe(schedule);
     live.set(pump, () => end('shutdown'));
     res.on('close', () => end('client'));
     hooks.onOpen?.();

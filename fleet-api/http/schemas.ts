@@ -80,6 +80,10 @@ export const DeviceSummary = Type.Object({
   reportedRevision: Type.Integer(),
   /** True when the device reports the revision it was last asked for. */
   inSync: Type.Boolean(),
+  /** The last report has a module failed or with faults (as ?faulted=true); absent where not read. */
+  faulted: Type.Optional(Type.Boolean()),
+  /** The last report has a module the agent quarantined [WF-P-T-3b] (as ?quarantined=true); absent where not read. */
+  quarantined: Type.Optional(Type.Boolean()),
   /** The site hub it connects through; null: the central broker. */
   hub: Type.Optional(Nullable(Type.String())),
   /** direct: connects to the central broker; hub: through an online hub; offline-hub: its hub (or one above) is offline, so it cannot be reached now. */
@@ -136,6 +140,7 @@ export const DeviceListQuery = Type.Object(
     online: Type.Optional(Type.Boolean()),
     inSync: Type.Optional(Type.Boolean({ description: 'reportedRevision >= desiredRevision' })),
     faulted: Type.Optional(Type.Boolean({ description: 'the last report has a module failed or with faults' })),
+    quarantined: Type.Optional(Type.Boolean({ description: 'the last report has a module the agent quarantined (stopped restarting)' })),
     idPrefix: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'ids starting with this' })),
     hub: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'only devices behind this hub itself' })),
     sort: Type.Union(DEVICE_SORTS.map((sort) => Type.Literal(sort)), { default: 'id' }),

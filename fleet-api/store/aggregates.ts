@@ -1,11 +1,15 @@
 /**
  * Fleet-wide aggregates of one metric (docs/api.md §Fleet-wide analytics): a device selection
  * resolved to (device, group) pairs, then one grouped query over the coarsest rollup tier whose
- * buckets divide the requested bucket, or over the raw points for sub-minute buckets.
+ * buckets divide the requested bucket, or over the raw points for sub-minute buckets. `avg`, `sum`
+ * and `count` over hour buckets read the day rows of rollup-days.ts instead (24 hours a row) and
+ * fold them here: SQLite would sort every hour row of every device to group them, which is most
+ * of the time such a query takes over weeks of a large fleet.
  */
 import type { Db } from './core.js';
 import { ROLLUP_TIERS } from './rollups.js';
 import { statementCache } from './statements.js';
+import { DAY_MS, DAY_SUMS, ROLLUP_DAYS_TABLE } from './rollup-days.js';
 
 export const AGGREGATE_FNS = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const;
 export type AggregateFn = (typeof AGGREGATE_FNS)[number];
@@ -55,8 +59,69 @@ const RAW_EXPR: Record<Exclude<AggregateFn, 'last'>, string> = {
   count: 'count(*)',
 };
 
+/** Above this many (group, bucket) cells the day-row fold would hold too much: the grouped query answers. */
+const MAX_FOLD_CELLS = 1 << 22;
+const HOUR_MS = 3_600_000;
+
+/** Orders series by group, the null group last, as every answer is. */
+const groupOrder = (x: AggregateSeries, y: AggregateSeries): number =>
+  x.group === y.group ? 0 : x.group === null ? 1 : y.group === null ? -1 : x.group < y.group ? -1 : 1;
+
 export function aggregateOps(db: Db) {
   const statements = statementCache(db, 32);
+
+  /**
+   * avg, sum or count over hour-multiple buckets from the day rows, summed per group and day by
+   * SQLite (handing every device's day row to JavaScript costs more than the sums), folded into
+   * buckets here; undefined when too many cells.
+   */
+  const foldDays = (query: AggregateQuery, devices: ReadonlyArray<[string, string | null]>): AggregateSeries[] | undefined => {
+    const b = query.bucketMs;
+    const base = Math.floor(query.from / b) * b;
+    const cells = Math.max(0, Math.ceil((query.to - base) / b));
+    const groups: Array<string | null> = [];
+    const indexOf = new Map<string | null, number>();
+    const pairs = devices.map(([id, group]) => {
+      let gi = indexOf.get(group);
+      if (gi === undefined) indexOf.set(group, (gi = groups.push(group) - 1));
+      return [id, gi] as const;
+    });
+    if (groups.length * cells > MAX_FOLD_CELLS) return undefined;
+    const counts = new Float64Array(groups.length * cells);
+    const sums = new Float64Array(groups.length * cells);
+    const rows = statements(
+      `WITH sel(device_id, gi) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?))
+       SELECT sel.gi, d.day, ${DAY_SUMS} FROM sel CROSS JOIN ${ROLLUP_DAYS_TABLE} d
+       ON d.module = ? AND d.metric = ? AND d.device_id = sel.device_id AND d.day >= ? AND d.day < ? GROUP BY 1, 2`,
+    )
+      .raw()
+      .all(JSON.stringify(pairs), query.module, query.metric, Math.floor(query.from / DAY_MS) * DAY_MS, query.to) as number[][];
+    for (const row of rows) {
+      const offset = row[0]! * cells;
+      const day = row[1]!;
+      for (let h = 0; h < 24; h++) {
+        const n = row[2 + 2 * h]!;
+        if (n === 0) continue;
+        const t = day + h * HOUR_MS;
+        if (t < query.from || t >= query.to) continue;
+        const cell = offset + Math.floor((t - base) / b);
+        counts[cell]! += n;
+        sums[cell]! += row[3 + 2 * h]!;
+      }
+    }
+    const series: AggregateSeries[] = [];
+    groups.forEach((group, gi) => {
+      const points: Array<[number, number]> = [];
+      for (let c = gi * cells; c < (gi + 1) * cells; c++) {
+        const n = counts[c]!;
+        if (n === 0) continue;
+        const t = base + (c - gi * cells) * b;
+        points.push([t, query.fn === 'avg' ? sums[c]! / n : query.fn === 'sum' ? sums[c]! : n]);
+      }
+      if (points.length > 0) series.push({ group, points });
+    });
+    return series.sort(groupOrder);
+  };
 
   const selectDevices = (selection: DeviceSelection, groupBy: GroupBy): Array<[string, string | null]> => {
     const args: unknown[] = [];
@@ -90,6 +155,10 @@ export function aggregateOps(db: Db) {
     aggregateResults(query: AggregateQuery, devices: ReadonlyArray<[string, string | null]>): { source: AggregateSource; series: AggregateSeries[] } {
       const source = sourceFor(query.bucketMs);
       if (devices.length === 0) return { source, series: [] };
+      if (source === 'rollup-hour' && (query.fn === 'avg' || query.fn === 'sum' || query.fn === 'count')) {
+        const series = foldDays(query, devices);
+        if (series) return { source, series };
+      }
       const raw = source === 'raw';
       const table = raw ? 'results' : `result_rollups_${source.slice('rollup-'.length)}`;
       const b = query.bucketMs;
@@ -117,7 +186,7 @@ export function aggregateOps(db: Db) {
         points.push([t, value]);
       }
       const series = [...byGroup].map(([group, points]) => ({ group, points: points.sort((x, y) => x[0] - y[0]) }));
-      series.sort((x, y) => (x.group === y.group ? 0 : x.group === null ? 1 : y.group === null ? -1 : x.group < y.group ? -1 : 1));
+      series.sort(groupOrder);
       return { source, series };
     },
   };

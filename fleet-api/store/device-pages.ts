@@ -18,6 +18,8 @@ export interface DevicePageQuery {
   readonly online?: boolean;
   readonly inSync?: boolean;
   readonly faulted?: boolean;
+  /** A module the agent quarantined in the last report [WF-P-T-3b]. */
+  readonly quarantined?: boolean;
   readonly idPrefix?: string;
   /** Only devices behind this hub itself (not its child hubs). */
   readonly hub?: string;
@@ -39,12 +41,27 @@ export interface DeviceSummaryRecord {
   desiredRevision: number;
   /** The hub it is behind (null: none); absent where not read. */
   hubId?: string | null;
+  /** Flags of the last report; absent where not read. */
+  faulted?: boolean;
+  quarantined?: boolean;
 }
 
 /** SUMMARY_COLUMNS in order. */
-type SummaryRow = [id: string, profile: string, tags: string, createdAt: string, online: number, lastSeen: string | null, reportedRevision: number, desiredRevision: number, hubId: string | null];
+type SummaryRow = [
+  id: string,
+  profile: string,
+  tags: string,
+  createdAt: string,
+  online: number,
+  lastSeen: string | null,
+  reportedRevision: number,
+  desiredRevision: number,
+  hubId: string | null,
+  faulted: number,
+  quarantined: number,
+];
 
-const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision, d.hub_id';
+const SUMMARY_COLUMNS = 'd.id, d.profile, d.tags, d.created_at, d.online, d.last_seen, d.reported_revision, d.desired_revision, d.hub_id, d.faulted, d.quarantined';
 
 /** The SQL sort key of each sort; lastSeen's null sorts as '' (before every timestamp), matched by its index. */
 const SORT_KEY: Record<'createdAt' | 'lastSeen', string> = {
@@ -97,6 +114,10 @@ export function devicePageOps(db: Db) {
         where.push('d.faulted = ?');
         args.push(query.faulted ? 1 : 0);
       }
+      if (query.quarantined !== undefined) {
+        where.push('d.quarantined = ?');
+        args.push(query.quarantined ? 1 : 0);
+      }
       if (query.idPrefix !== undefined) {
         // LIKE decides; the range beside it lets SQLite seek the id index to the prefix instead of
         // testing every id (SQLite's LIKE is case-insensitive, so it never uses a BINARY index).
@@ -131,6 +152,8 @@ export function devicePageOps(db: Db) {
         reportedRevision: row[6],
         desiredRevision: row[7],
         hubId: row[8],
+        faulted: row[9] === 1,
+        quarantined: row[10] === 1,
       }));
     },
   };

@@ -55,6 +55,8 @@ const toRecord = (row: DeviceRow): DeviceRecord => ({
 
 /** A device is faulted while its last report has a module failed or faulting (docs/api.md, `faulted`). */
 export const isFaulted = (state: ReportedState): boolean => state.modules.some((m) => m.state === 'failed' || m.faults > 0);
+/** A device is quarantined while its last report has a module the agent stopped restarting [WF-P-T-3b]. */
+export const isQuarantined = (state: ReportedState): boolean => state.modules.some((m) => m.quarantined === true);
 
 export function deviceOps(db: Db) {
   const insert = db.prepare('INSERT INTO devices (id, profile, tags, credential_hash, created_at) VALUES (?, ?, ?, ?, ?)');
@@ -70,7 +72,7 @@ export function deviceOps(db: Db) {
     'UPDATE devices SET online = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE id = ?',
   );
   const touch = db.prepare("UPDATE devices SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?");
-  const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ?, faulted = ? WHERE id = ?');
+  const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ?, faulted = ?, quarantined = ? WHERE id = ?');
   const desired = db.prepare('UPDATE devices SET desired = ?, desired_revision = ? WHERE id = ?');
   const onlineWithProfile = db.prepare('SELECT id, profile, last_seen FROM devices WHERE online = 1');
   const onlineProfiles = db.prepare('SELECT profile, online FROM fleet_counts_profile WHERE online > 0 ORDER BY profile');
@@ -166,7 +168,7 @@ export function deviceOps(db: Db) {
       touch.run(at, id);
     },
     setReported(id: string, state: ReportedState): boolean {
-      return reported.run(JSON.stringify(state), state.revision, isFaulted(state) ? 1 : 0, id).changes === 1;
+      return reported.run(JSON.stringify(state), state.revision, isFaulted(state) ? 1 : 0, isQuarantined(state) ? 1 : 0, id).changes === 1;
     },
     setDesired(id: string, state: DesiredState): void {
       desired.run(JSON.stringify(state), state.revision, id);

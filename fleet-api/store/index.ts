@@ -13,6 +13,7 @@ import { auditOps, type AuditOps } from './audit.js';
 import { credentialOps, type CredentialOps } from './credentials.js';
 import { trustOps, type TrustOps } from './trust.js';
 import { fleetSummaryOps, type FleetSummaryOps } from './fleet-summary.js';
+import { fleetBreakdownOps, type FleetBreakdownOps } from './fleet-breakdowns.js';
 import { aggregateOps, type AggregateOps } from './aggregates.js';
 import { rolloutChangeOps, type RolloutChangeOps } from './rollout-changes.js';
 import { gaugeOps, type GaugeOps } from './gauges.js';
@@ -28,6 +29,7 @@ export type Store = DeviceOps &
   CredentialOps &
   TrustOps &
   FleetSummaryOps &
+  FleetBreakdownOps &
   AggregateOps &
   RolloutChangeOps &
   GaugeOps &
@@ -52,6 +54,7 @@ export function openStore(path: string): Store {
     ...credentialOps(db),
     ...trustOps(db),
     ...fleetSummaryOps(db),
+    ...fleetBreakdownOps(db),
     ...aggregateOps(db),
     ...rolloutChangeOps(db),
     ...gaugeOps(db),
@@ -72,6 +75,7 @@ export type { AuditEntry, AuditEntryInput, AuditQuery } from './audit.js';
 export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
 export type { FleetSummary, FleetCounts } from './fleet-summary.js';
+export type { FleetBreakdowns, HubCounts } from './fleet-breakdowns.js';
 export { DEVICE_SORTS, sortKeyOf, type DeviceSort, type DevicePageQuery, type DeviceSummaryRecord } from './device-pages.js';
 export type { ModuleClaim, ModuleRecord, ModuleSummary } from './modules.js';
 export type {

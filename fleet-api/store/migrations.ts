@@ -2,6 +2,8 @@
  * Schema migrations, applied in order inside one transaction each. Append only: a shipped
  * migration is never edited, so every database converges on the same schema.
  */
+import { ROLLUP_DAYS_MIGRATION } from './rollup-days.js';
+
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE devices (
@@ -372,4 +374,16 @@ export const MIGRATIONS: readonly string[] = [
         out_of_sync = out_of_sync + excluded.out_of_sync, faulted = faulted + excluded.faulted;
   END;
   `,
+  // Quarantine as its own flag (issue 15, [WF-P-T-3b]): set by setReported beside `faulted`, so the
+  // Fleet page counts and filters devices with a module the agent stopped restarting.
+  `
+  ALTER TABLE devices ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
+  UPDATE devices SET quarantined = EXISTS (
+    SELECT 1 FROM json_each(devices.reported, '$.modules') m WHERE json_extract(m.value, '$.quarantined') = 1
+  ) WHERE reported IS NOT NULL;
+  CREATE INDEX devices_by_quarantined ON devices(quarantined, id);
+  `,
+  // Hour rollups' count and sum one row per device and day (issue 15's 30-day aggregate bench):
+  // rollup-days.ts says why and keeps it.
+  ROLLUP_DAYS_MIGRATION,
 ];

@@ -6,6 +6,7 @@
  */
 import type { ResultBatch } from '../../protocol/index.js';
 import type { Db } from './core.js';
+import { rollupDayOps } from './rollup-days.js';
 
 export const ROLLUP_TIERS = [
   { name: 'minute', table: 'result_rollups_minute', ms: 60_000 },
@@ -36,6 +37,7 @@ export function rollupOps(db: Db) {
     ),
   );
   const trims = ROLLUP_TIERS.map((tier) => db.prepare(`DELETE FROM ${tier.table} WHERE bucket <= ?`));
+  const days = rollupDayOps(db);
 
   return {
     /** Call inside the transaction that stores the batch's points. */
@@ -62,6 +64,7 @@ export function rollupOps(db: Db) {
           }
           for (const [bucket, f] of folds) {
             upserts[i]!.run(batch.module, metric.name, batch.deviceId, bucket, f.count, f.sum, f.min, f.max, f.lastT, batch.seq, f.lastValue);
+            if (tier.name === 'hour') days.addHourToDays(batch.module, metric.name, batch.deviceId, bucket, f.count, f.sum);
           }
         });
       }
@@ -70,7 +73,9 @@ export function rollupOps(db: Db) {
     trimRollupsBefore(beforeMs: number): number {
       let deleted = 0;
       ROLLUP_TIERS.forEach((tier, i) => {
-        deleted += trims[i]!.run(Math.floor(beforeMs / tier.ms) * tier.ms - tier.ms).changes;
+        const lastDropped = Math.floor(beforeMs / tier.ms) * tier.ms - tier.ms;
+        deleted += trims[i]!.run(lastDropped).changes;
+        if (tier.name === 'hour') days.trimDaysThrough(lastDropped);
       });
       return deleted;
     },

@@ -168,18 +168,21 @@ test('faults restart with backoff, then quarantine until a new revision', async 
     assert.equal(ema.faults, i + 1);
     if (i < 2) {
       assert.equal(ema.reason, 'trap: unreachable');
+      assert.equal(ema.quarantined, undefined, '[WF-P-T-3b] restarting is not quarantined');
       await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** i + 15));
       assert.equal(h.reconciler.modules()[0]!.state, 'running', `restarted after fault ${i + 1}`);
     }
   }
   const quarantined = h.reconciler.modules()[0]!;
   assert.match(quarantined.reason!, /quarantined after 3 faults in a row; last: trap: unreachable/);
+  assert.equal(quarantined.quarantined, true, '[WF-P-T-3b] said as data');
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(h.reconciler.modules()[0]!.state, 'failed', 'stays quarantined');
   assert.equal(h.sandboxes.open.size, 0);
 
   await h.reconciler.submit(desiredState(DEVICE, 2, [entry('ema')]));
   assert.equal(h.reconciler.modules()[0]!.state, 'running', 'a new revision gives it a fresh start');
+  assert.equal(h.reconciler.modules()[0]!.quarantined, undefined, 'and clears the flag');
   await h.reconciler.stop();
 });
 

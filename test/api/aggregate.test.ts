@@ -194,4 +194,21 @@ test('rollups are trimmed with the points by results retention, whole buckets on
   const count = (table: string) => h.api.store.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
   // The minute [T0, T0+1m) ended before the cut; [T0+1m, T0+2m) straddles it and stays; hours stay whole.
   assert.deepEqual([count('result_rollups_minute'), count('result_rollups_hour')], [2, 2]);
+
+  // The hour rollups' day rows (rollup-days.ts) hold exactly the hour rows, through every trim:
+  // none, one inside a day (T0 is 22:00), and one that ends a day.
+  const hourRows = () => h.api.store.db.prepare('SELECT bucket, count, sum FROM result_rollups_hour ORDER BY bucket').raw().all();
+  const dayRows = () => {
+    const rows = h.api.store.db.prepare('SELECT * FROM result_rollups_hour_days ORDER BY day').all() as Array<Record<string, number>>;
+    return rows.flatMap((row) => Array.from({ length: 24 }, (_, k) => [row.day! + k * HOUR, row[`n${k}`]!, row[`s${k}`]!]).filter(([, n]) => n !== 0));
+  };
+  assert.deepEqual(dayRows(), hourRows());
+  h.api.store.ingestResultBatches([batch(4, T0 - 3 * HOUR), batch(5, T0 - 2 * HOUR + 5), batch(6, T0 + 3 * HOUR), batch(7, T0 + 25 * HOUR)]);
+  assert.deepEqual(dayRows(), hourRows());
+  h.api.store.deleteResultsBefore(T0 - HOUR);
+  assert.equal(hourRows().length, 4, '19:00 and 20:00 gone');
+  assert.deepEqual(dayRows(), hourRows(), 'cut inside a day');
+  h.api.store.deleteResultsBefore(T0 + 2 * HOUR + 1);
+  assert.deepEqual(dayRows(), hourRows(), 'cut at the end of a day');
+  assert.equal(count('result_rollups_hour_days'), 1, 'the first day gone whole');
 });

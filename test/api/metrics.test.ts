@@ -55,15 +55,21 @@ test('/metrics parses strictly, follows the naming rules, is documented, and its
     input: { source: 's', firstSeq: 0, count: 3, from: 0, to: 3 },
     metrics: [{ name: 'ema', points: [[1000, 1], [1001, 2], [1002, 3]] }], events: [], dropped: 0,
   };
+  const acked = new Promise<void>((resolve) => device.on('message', (topic) => topic === topics.device('gw-m1', 'ack') && resolve()));
+  await device.subscribeAsync(topics.device('gw-m1', 'ack'), { qos: 1 });
   await device.publishAsync(topics.device('gw-m1', 'status'), encodePayload('status', { v: 1, deviceId: 'gw-m1', online: true, at: new Date().toISOString(), reason: 'connected' }), { qos: 1 });
   await device.publishAsync(topics.device('gw-m1', 'results'), encodePayload('results', batch), { qos: 1 });
   await waitFor(() => platform.api.ingestion.counters().acksSent >= 1, 5000, 'the ack');
+  await acked;
 
   const after = await scrape();
   const moved = (family: string, sample: string, labels: Record<string, string> = {}) => sampleValue(after, family, sample, labels) - sampleValue(before, family, sample, labels);
   assert.ok(moved('wasmfleet_broker_connect_refusals_total', 'wasmfleet_broker_connect_refusals_total', { reason: 'auth' }) >= 1, 'refusal counted');
   assert.ok(moved('wasmfleet_broker_connects_total', 'wasmfleet_broker_connects_total', { auth: 'device' }) >= 1, 'connect counted');
   assert.ok(moved('wasmfleet_broker_messages_in_total', 'wasmfleet_broker_messages_in_total', { kind: 'results' }) >= 1, 'results message counted');
+  // Out: the results batch to the API's link (subscribed to every device's results), the ack to the device.
+  assert.ok(moved('wasmfleet_broker_messages_out_total', 'wasmfleet_broker_messages_out_total', { kind: 'results' }) >= 1, 'results forwarded to the API counted');
+  assert.ok(moved('wasmfleet_broker_messages_out_total', 'wasmfleet_broker_messages_out_total', { kind: 'ack' }) >= 1, 'ack delivered to the device counted');
   assert.ok(sampleValue(after, 'wasmfleet_broker_connections', 'wasmfleet_broker_connections') >= 2, 'device and API link connected');
   assert.ok(moved('wasmfleet_ingest_batches_total', 'wasmfleet_ingest_batches_total', { outcome: 'stored' }) >= 1, 'batch stored');
   assert.ok(moved('wasmfleet_ingest_points_total', 'wasmfleet_ingest_points_total') >= 3, 'points stored');

@@ -3,7 +3,10 @@
  * in a temp dir) and six real agents with simulated sensors: sign in with a token; the Fleet page
  * shows the provisioned fleet and filters it; a device's chart grows as its results arrive; a
  * deployment started from the CLI shows its waves progressing, and is paused and resumed from the
- * page; a viewer token is offered no controls and no Admin page. Screenshots of every page go to
+ * page; a viewer token is offered no controls and no Admin page; a device behind a hub whose
+ * module is quarantined (its reported state published over MQTT with its own credentials, as its
+ * agent would) shows in the hub column, filter and counts, and its quarantine badge and reason on
+ * the Fleet and Device pages. Screenshots of every page go to
  * .tmp/console/ (test/helpers/browser.ts).
  */
 import assert from 'node:assert/strict';
@@ -13,6 +16,8 @@ import type { Page } from 'playwright-core';
 import { apiClient, poll, provisionDevice, publishProbes, startAgentProcess, untilFinished, type FleetDevice } from '../e2e/rollout-fleet.js';
 import { artifactsDir, browserUnavailable, ensureConsoleBuilt, launchBrowser } from '../helpers/browser.js';
 import { runCliJson } from '../helpers/cli.js';
+import mqtt from 'mqtt';
+import { encodePayload, topics, type ReportedState } from '../../protocol/index.js';
 import { startTestPlatform } from '../helpers/platform.js';
 
 const DEVICES = 6;
@@ -73,6 +78,50 @@ test('the console: sign in, fleet, live device chart, a CLI rollout paused and r
     await poll('the table filtered to cn-03', async () => (await admin.locator('[data-testid=devices-table] tr[data-device]').count()) === 1, 10_000);
     assert.equal(await admin.locator('[data-testid=devices-table] tr[data-device]').getAttribute('data-device'), 'cn-03');
     await admin.getByTestId('device-search').fill('');
+  });
+
+  await t.test('a device behind a hub with a quarantined module: hub column, filter and counts; quarantine count, filter and badges', async () => {
+    assert.equal((await api.call('POST', '/api/v1/hubs', { id: 'north', selector: { fleet: 'north-only' }, urls: ['mqtt://hub-north.local:1883'] })).status, 201);
+    // Tagged apart from fleet=console, so no rollout of this test targets it.
+    const created = await api.call('POST', '/api/v1/devices', { id: 'cn-q', profile: 'sim-x86-64', tags: { fleet: 'north-only' }, hub: 'north' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const reason = 'module spin@1.0.0 quarantined after 5 faults in a row; last: timeout: cpu budget';
+    const state: ReportedState = {
+      v: 1, deviceId: 'cn-q', revision: 0, at: new Date().toISOString(), agent: { version: '0.1.0', profile: 'sim-x86-64', arch: 'x64' },
+      modules: [{ name: 'spin', version: '1.0.0', sha256: 'a'.repeat(64), deploymentId: 'dep-q', state: 'failed', reason, faults: 5, batches: 0, quarantined: true }],
+      errors: [],
+    };
+    const { password, url: mqttUrl } = created.body.mqtt as { password: string; url: string };
+    const device = await mqtt.connectAsync(mqttUrl, { username: 'cn-q', password, clientId: 'cn-q', reconnectPeriod: 0, protocolVersion: 4 });
+    await device.publishAsync(topics.device('cn-q', 'reported'), encodePayload('reported', state), { qos: 1, retain: true });
+    await device.endAsync();
+
+    await admin.goto(url + '/#/fleet');
+    await poll('one quarantined device counted', async () => (await admin.getByTestId('count-quarantined').count()) === 1 && (await text(admin, 'count-quarantined')) === '1', 30_000);
+    assert.equal(await text(admin, 'count-total'), String(DEVICES + 1));
+    const north = admin.locator('[data-testid=counts-by-hub] tr[data-hub=north]');
+    await north.waitFor(WAIT);
+    assert.deepEqual((await north.locator('td').allTextContents()).map((s) => s.trim()), ['north', '1', '0', '1', '0', '1', '1']);
+    const rows = admin.locator('[data-testid=devices-table] tr[data-device]');
+    await poll('all devices listed', async () => (await rows.count()) === DEVICES + 1, 10_000);
+    assert.equal(await admin.locator('tr[data-device=cn-q] td[data-col=hub]').textContent(), 'north');
+    assert.equal(await admin.locator('tr[data-device=cn-00] td[data-col=hub]').textContent(), 'direct');
+    assert.match((await admin.locator('tr[data-device=cn-q]').textContent()) ?? '', /quarantined/);
+    await admin.getByTestId('hub-filter').selectOption('north');
+    await poll('the table filtered to the hub', async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-device')) === 'cn-q', 10_000);
+    await admin.screenshot({ path: join(shots, 'fleet-hub-quarantine.png'), fullPage: true });
+    await admin.getByTestId('hub-filter').selectOption('');
+    await admin.getByLabel('status').selectOption('quarantined');
+    await poll('the table filtered to quarantined devices', async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-device')) === 'cn-q', 10_000);
+    await admin.getByLabel('status').selectOption('');
+
+    await admin.locator('[data-testid=devices-table] a', { hasText: 'cn-q' }).click();
+    const badge = admin.getByTestId('quarantine-badge');
+    await badge.waitFor(WAIT);
+    assert.equal(await badge.getAttribute('title'), reason);
+    assert.match((await admin.locator('[data-testid=device-modules] tr[data-module=spin]').textContent()) ?? '', /quarantined after 5 faults/);
+    assert.equal(await admin.getByTestId('device-hub').textContent(), 'north');
+    await admin.screenshot({ path: join(shots, 'device-quarantined.png'), fullPage: true });
   });
 
   await t.test("a device's page shows its modules and its chart grows as results arrive", async () => {

@@ -80,13 +80,13 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     {
       schema: {
         tags: ['devices'],
-        summary: 'One page of devices, filtered (tags, profile, online, in sync, faulted, id prefix) and sorted; nextCursor for the next',
+        summary: 'One page of devices, filtered (tags, profile, online, in sync, faulted, quarantined, hub, id prefix) and sorted; nextCursor for the next',
         querystring: DeviceListQuery,
         response: { 200: Type.Object({ devices: Type.Array(DeviceSummary), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors() },
       },
     },
     async (request) => {
-      const { tag = [], profile, online, inSync, faulted, idPrefix, hub, sort, limit, cursor } = request.query;
+      const { tag = [], profile, online, inSync, faulted, quarantined, idPrefix, hub, sort, limit, cursor } = request.query;
       const tags: Record<string, string> = {};
       for (const pair of tag) {
         const at = pair.indexOf('=');
@@ -102,7 +102,7 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
         }
         after = { key, id };
       }
-      const rows = ctx.store.pageDevices({ tags, profile, online, inSync, faulted, idPrefix, hub, sort, after, limit: limit + 1 });
+      const rows = ctx.store.pageDevices({ tags, profile, online, inSync, faulted, quarantined, idPrefix, hub, sort, after, limit: limit + 1 });
       const more = rows.length > limit;
       const page = more ? rows.slice(0, limit) : rows;
       const last = page[page.length - 1];

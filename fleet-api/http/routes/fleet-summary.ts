@@ -1,4 +1,4 @@
-/** Fleet-wide counts (online, offline, out of sync, faulted) in total, by profile and by tag. */
+/** Fleet-wide counts (online, offline, out of sync, faulted, quarantined) in total, by profile, tag and hub. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.js';
@@ -17,6 +17,11 @@ const FleetSummary = Type.Object({
   byProfile: Type.Array(Type.Object({ profile: Type.String(), ...CountFields })),
   byTag: Type.Array(Type.Object({ key: Type.String(), value: Type.String(), ...CountFields })),
   tagPairs: Type.Integer({ description: 'distinct tag pairs in the fleet; byTag holds the most common `tags` of them' }),
+  quarantined: Type.Integer({ description: 'a module the agent quarantined (stopped restarting) in its reported state, as GET /devices?quarantined=true' }),
+  byHub: Type.Array(
+    Type.Object({ hub: Type.String(), ...CountFields, quarantined: Type.Integer() }),
+    { description: 'every hub, with the devices behind it itself (not behind its child hubs)' },
+  ),
 });
 
 const SummaryQuery = Type.Object(
@@ -30,11 +35,11 @@ export async function fleetSummaryRoutes(app: FastifyInstance, ctx: RouteContext
     {
       schema: {
         tags: ['devices'],
-        summary: 'Device counts: online, offline, out of sync, faulted; in total, by profile and by tag pair',
+        summary: 'Device counts: online, offline, out of sync, faulted, quarantined; in total, by profile, tag pair and hub',
         querystring: SummaryQuery,
         response: { 200: FleetSummary, ...errors() },
       },
     },
-    async (request) => ctx.store.fleetSummary(request.query.tags),
+    async (request) => ({ ...ctx.store.fleetSummary(request.query.tags), ...ctx.store.fleetBreakdowns() }),
   );
 }
