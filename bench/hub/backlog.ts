@@ -209,7 +209,7 @@ function report(hub: Flush, base: Flush, held: { batches: number; bytes: number 
       : `SQLite: ${total.batches.toLocaleString('en-US')} of ${sent.toLocaleString('en-US')} batches sent (${exact ? 'none lost, no gap' : 'MISMATCH'}), ${noDuplicates ? '0 duplicates' : 'DUPLICATES'} (${total.points.toLocaleString('en-US')} point rows)`;
   return figure({
     bench: 'hub-backlog',
-    subject: `hub custody → SQLite once the uplink returns: ${hub.batches.toLocaleString('en-US')} batches held for ${devices} devices (${(held.bytes / 1024 / 1024).toFixed(1)} MiB), ${cutMinutes > 0 ? 'full mode' : 'default mode'}`,
+    subject: `hub custody → SQLite once the uplink returns: ${held.batches.toLocaleString('en-US')} batches held for ${devices} devices (${(held.bytes / 1024 / 1024).toFixed(1)} MiB), ${cutMinutes > 0 ? 'full mode' : 'default mode'}`,
     baseline: `the agents' own spool flush of ${base.batches.toLocaleString('en-US')} batches (${devices} agents) straight to central`,
     unit: 'results/s',
     subjectValue: hub.batches / (hub.ms / 1000),
