@@ -22,6 +22,7 @@ import { benchSseFanout } from './sse-fanout.js';
 import { benchCustodyReceive } from './custody-receive.js';
 import { benchDevLoop } from './dev-loop.js';
 import { benchSoak, lastSoakSection } from './soak/soak.js';
+import { benchIdleConnections } from './idle-connections.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -165,6 +166,15 @@ export const SUITES: readonly BenchSuite[] = [
     run: benchCustodyReceive,
     notes: [
       'Custody receive: a hub\'s custody (hub/custody) takes result payloads of 50 devices, validates each batch by the API\'s rules, appends them to its log and fdatasyncs before the ack is ready (one fdatasync shared by the receives of one event-loop turn); timed until every batch is acknowledged. Baseline in the same run: the agents\' own spool (one per device) appending the same batches and syncing after as many appends as custody has receives in flight. `results`: 20,000 lone batches, 50 in flight; `spooled`: 50,000 batches in SpooledResults of 500, 4 in flight. Median of 3 rounds.',
+    ],
+  },
+  {
+    name: 'idle-connections',
+    title: 'idle connections on one broker node (50,000 devices, ours vs bare Aedes)',
+    run: () => benchIdleConnections(),
+    optIn: true,
+    notes: [
+      'Idle connections: WF_BENCH_IDLE_CONNECTIONS devices (default 50,000) provisioned through POST /devices/batch, then held idle (raw sockets, one CONNECT each, keepalive 1 h, at most 10,000 per loopback source address from 127.0.0.2) by one client process against each broker in its own process: ours admitting them from the SQLite file as `wasmfleet broker` does (connection-rate limits off), bare Aedes admitting anyone. Memory is RSS after a full GC (--expose-gc) with all connected and idle, minus the same before the first connection, per connection. Both children run under prlimit with N + 4,096 open files (the hard limit here is 20,000).',
     ],
   },
   {
