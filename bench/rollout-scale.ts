@@ -47,7 +47,7 @@ function lightProfile(dir: string): string {
   return path;
 }
 
-function startFleet(specPath: string): Promise<ChildProcess> {
+export function startFleet(specPath: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },
@@ -64,7 +64,7 @@ function startFleet(specPath: string): Promise<ChildProcess> {
   });
 }
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
+export async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`benchmark timed out waiting for ${what}`);
