@@ -47,13 +47,13 @@ function lightProfile(dir: string): string {
   return path;
 }
 
-export function startFleet(specPath: string): Promise<ChildProcess> {
+export function startFleet(specPath: string, readyTimeoutMs = 120_000): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('agent process not ready within 120 s')), 120_000);
+    const timer = setTimeout(() => reject(new Error(`agent process not ready within ${readyTimeoutMs / 1000} s`)), readyTimeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.includes('"ready"')) {
         clearTimeout(timer);

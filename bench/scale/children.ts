@@ -3,6 +3,7 @@
  * lines, and stopping them within a bound (SIGTERM, SIGKILL past 10 s), even when a bench fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cpuSecondsOf } from '../broker/broker-child.js';
@@ -11,11 +12,33 @@ import type { FleetBrokerReady, FleetBrokerStats } from './fleet-broker.js';
 /**
  * Argv that runs `node ...args` with `files` open files allowed. A socket is a file: a broker
  * holding 50,000 connections needs more than 50,000, past the usual hard limit (20,000 here), so
- * the child is started under `prlimit`, which raises both limits for it (root, or CAP_SYS_RESOURCE;
- * otherwise prlimit fails and says so).
+ * the child is started under `prlimit`, which sets both limits for it; past the hard limit only with
+ * CAP_SYS_RESOURCE (see openFilesFor).
  */
 export function withOpenFiles(files: number, nodeArgs: readonly string[]): [string, string[]] {
   return ['prlimit', [`--nofile=${files}:${files}`, '--', process.execPath, ...nodeArgs]];
+}
+
+/**
+ * The hard open-files limit this process (and so its children) runs under. Raising it needs
+ * CAP_SYS_RESOURCE, which a container often lacks even for root: then a child can have at most
+ * this many, and a bench sizes itself to fit.
+ */
+export function openFilesHardLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const hard = line?.split(/\s{2,}/)[2];
+  return hard === undefined || hard === 'unlimited' ? Number.POSITIVE_INFINITY : Number(hard);
+}
+
+/** Whether this process may raise a hard limit (CAP_SYS_RESOURCE, bit 24 of its effective capabilities). */
+export function mayRaiseHardLimits(): boolean {
+  const caps = /^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return caps !== undefined && (BigInt(`0x${caps}`) & (1n << 24n)) !== 0n;
+}
+
+/** Open files a child may get: `wanted`, or the hard limit when it cannot be raised. */
+export function openFilesFor(wanted: number): number {
+  return mayRaiseHardLimits() ? wanted : Math.min(wanted, openFilesHardLimit());
 }
 
 export interface JsonChild {
@@ -71,7 +94,7 @@ const BROKER_SCRIPT = fileURLToPath(new URL('./fleet-broker.js', import.meta.url
 
 export async function startFleetBroker(kind: 'ours' | 'bare', options: { dbPath?: string; servicePassword?: string; openFiles?: number; nodeArgs?: string[] } = {}): Promise<FleetBrokerChild> {
   const nodeArgs = ['--expose-gc', ...(options.nodeArgs ?? []), BROKER_SCRIPT, kind, ...(options.dbPath ? [options.dbPath] : [])];
-  const [command, args] = options.openFiles ? withOpenFiles(options.openFiles, nodeArgs) : [process.execPath, nodeArgs];
+  const [command, args] = options.openFiles ? withOpenFiles(openFilesFor(options.openFiles), nodeArgs) : [process.execPath, nodeArgs];
   const child = spawnJsonChild(command, args, { ...process.env, WF_BENCH_SERVICE_PASSWORD: options.servicePassword ?? '' });
   try {
     const ready = await child.next<FleetBrokerReady>();
