@@ -176,7 +176,7 @@ export const SUITES: readonly BenchSuite[] = [
     run: () => benchIdleConnections(),
     optIn: true,
     notes: [
-      'Idle connections: WF_BENCH_IDLE_CONNECTIONS devices (default 50,000) provisioned through POST /devices/batch, then held idle (raw sockets, one CONNECT each, keepalive 1 h, at most 10,000 per loopback source address from 127.0.0.2) by one client process against each broker in its own process: ours admitting them from the SQLite file as `wasmfleet broker` does (connection-rate limits off), bare Aedes admitting anyone. Memory is RSS after a full GC (--expose-gc) with all connected and idle, minus the same before the first connection, per connection. Both children run under prlimit with N + 4,096 open files (the hard limit here is 20,000).',
+      'Idle connections: WF_BENCH_IDLE_CONNECTIONS devices (default 50,000) provisioned through POST /devices/batch, then held idle (raw sockets, one CONNECT each, keepalive 1 h, at most 10,000 per loopback source address from 127.0.0.2) by one client process against each broker in its own process: ours admitting them from the SQLite file as `wasmfleet broker` does (connection-rate limits off), bare Aedes admitting anyone. Memory is RSS after a full GC (--expose-gc) with all connected and idle, minus the same before the first connection, per connection. Both children run under prlimit with N + 2,048 open files; where the hard limit cannot be raised (no CAP_SYS_RESOURCE; 20,000 here) N is cut to fit and the whole RSS at the asked N is projected from the per-connection figure.',
     ],
   },
   {
