@@ -49,23 +49,35 @@ const start = async (device: FleetSpec['devices'][number]): Promise<void> => {
 
 const say = (line: object) => process.stdout.write(JSON.stringify(line) + '\n');
 
-// Started at `startRate` per second, so a fleet in a few processes stays under the broker's
-// per-address connection rate (10/s by default; raise it for benchmarks).
-const perSecond = spec.startRate ?? 0;
-for (let i = 0; i < spec.devices.length; i += 1) {
-  if (perSecond > 0 && i > 0 && i % perSecond === 0) await new Promise((resolve) => setTimeout(resolve, 1000));
-  await start(spec.devices[i]!);
-}
-say({ ready: running.size });
-
+let stopping = false;
 const shutdown = async () => {
+  // Also while the paced start-up below is still going: it stops starting devices, and the
+  // process ends within a bound even if an agent's stop hangs.
+  stopping = true;
+  setTimeout(() => process.exit(1), 15_000).unref();
   await Promise.allSettled([...running.values()].map((agent) => agent.stop()));
   process.exit(0);
 };
 const commands = createInterface({ input: process.stdin });
 // The parent going away (stdin closed) ends the fleet too.
 commands.once('close', () => void shutdown());
-commands.on('line', (line) => {
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());
+// Commands sent before the first devices all started wait for them.
+const early: string[] = [];
+let onCommand = (line: string): void => void early.push(line);
+commands.on('line', (line) => onCommand(line));
+
+// Started at `startRate` per second, so a fleet in a few processes stays under the broker's
+// per-address connection rate (10/s by default; raise it for benchmarks).
+const perSecond = spec.startRate ?? 0;
+for (let i = 0; i < spec.devices.length && !stopping; i += 1) {
+  if (perSecond > 0 && i > 0 && i % perSecond === 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+  await start(spec.devices[i]!);
+}
+say({ ready: running.size });
+
+onCommand = (line) => {
   void (async () => {
     const command = JSON.parse(line) as { cmd: 'add' | 'stop' | 'start'; id?: string; device?: FleetSpec['devices'][number] };
     if (command.cmd === 'add' && command.device) await start(command.device);
@@ -75,7 +87,6 @@ commands.on('line', (line) => {
     } else if (command.cmd === 'start' && command.id && known.has(command.id)) await start(known.get(command.id)!);
     say({ ok: command.cmd, id: command.id ?? command.device?.deviceId });
   })().catch((error) => say({ error: String(error) }));
-});
+};
+early.splice(0).forEach(onCommand);
 
-process.once('SIGTERM', () => void shutdown());
-process.once('SIGINT', () => void shutdown());

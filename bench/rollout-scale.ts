@@ -48,7 +48,7 @@ export function lightProfile(dir: string): string {
 }
 
 /** Starts one bench/rollout-agents.js process on its spec file; resolves once all its agents started; `onSpawn` gets the child at once. */
-export function startFleet(specPath: string, onSpawn?: (child: ChildProcess) => void): Promise<ChildProcess> {
+export function startFleet(specPath: string, onSpawn?: (child: ChildProcess) => void, readyTimeoutMs = 120_000): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },
@@ -56,7 +56,7 @@ export function startFleet(specPath: string, onSpawn?: (child: ChildProcess) => 
   // The caller can stop it even when it never gets ready.
   onSpawn?.(child);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('agent process not ready within 120 s')), 120_000);
+    const timer = setTimeout(() => reject(new Error(`agent process not ready within ${readyTimeoutMs / 1000} s`)), readyTimeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.includes('"ready"')) {
         clearTimeout(timer);

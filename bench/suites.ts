@@ -26,6 +26,9 @@ import { benchDevLoop } from './dev-loop.js';
 import { benchSoak, lastSoakSection } from './soak/soak.js';
 import { benchHubFanout } from './hub/fanout.js';
 import { benchHubBacklog } from './hub/backlog.js';
+import { benchIdleConnections } from './idle-connections.js';
+import { benchRollout10k } from './rollout-10k.js';
+import { benchIngestUnderQuery } from './ingest-under-query.js';
 import type { BenchFigure } from './figure.js';
 
 export interface BenchSuite {
@@ -205,6 +208,32 @@ export const SUITES: readonly BenchSuite[] = [
     optIn: true,
     notes: [
       "Hub backlog: a `wasmfleet server`, one hub process (bench/hub/hub-child.ts) whose uplink runs through a TCP proxy the bench cuts, and 50 real agents behind it in one process. Default mode: each agent starts with 2,400 batches of 25 points in its spool and flushes them into the hub's custody with the uplink cut (50 × 4 batches/s × 10 min = 120,000); the uplink is restored and the time runs until SQLite holds all of them. Baseline, same run and server: 50 more agents with the same spools, connected to central directly through a proxy cut while they start, timed from its restore. WF_BENCH_HUB_BACKLOG_CUT_MINUTES=10 is the full mode: ema on every batch (4/s per agent) and a real 10-minute cut, timed until the hub's custody is empty. WF_BENCH_HUB_BACKLOG_DEVICES and WF_BENCH_HUB_BACKLOG_BATCHES shrink the default mode.",
+    ],
+  },
+  {
+    name: 'idle-connections',
+    title: 'idle connections on one broker node (50,000 devices, ours vs bare Aedes)',
+    run: () => benchIdleConnections(),
+    optIn: true,
+    notes: [
+      'Idle connections: WF_BENCH_IDLE_CONNECTIONS devices (default 50,000) provisioned through POST /devices/batch, then held idle (raw sockets, one CONNECT each, keepalive 1 h, at most 10,000 per loopback source address from 127.0.0.2) by one client process against each broker in its own process: ours admitting them from the SQLite file as `wasmfleet broker` does (connection-rate limits off), bare Aedes admitting anyone. Memory is RSS after a full GC (--expose-gc) with all connected and idle, minus the same before the first connection, per connection. Both children run under prlimit with N + 2,048 open files; where the hard limit cannot be raised (no CAP_SYS_RESOURCE; 20,000 here) N is cut to fit and the whole RSS at the asked N is projected from the per-connection figure.',
+    ],
+  },
+  {
+    name: 'rollout-10k',
+    title: 'rollout of 10,000 simulated devices (broker in its own process, API CPU and SQLite time per device)',
+    run: () => benchRollout10k(),
+    optIn: true,
+    notes: [
+      "Rollout 10k: WF_BENCH_ROLLOUT_DEVICES real agents (default 10,000) in WF_BENCH_ROLLOUT_PROCESSES processes (default 10; metered sandbox, one 0.5 Hz source, one batch a minute, module fetch timeout 120 s since a thousand simulated devices share one thread; each process starts 10 agents a second), provisioned through POST /devices/batch; the broker runs in its own process (SQLite credentials as `wasmfleet broker`, connection-rate limits off) and the API alone in the bench process, so the API's CPU is that process's over the rollout and its SQLite write time is metered on better-sqlite3 (outermost transactions and lone statements, wall time). Timed from the POST (unthrottled) to every device counted healthy (running, no soak). WF_BENCH_ROLLOUT_PROFILE=DIR leaves a CPU profile of the API over the rollout and puts its top functions by self time in the note.",
+    ],
+  },
+  {
+    name: 'ingest-under-query',
+    title: 'ingest from 1,000 devices while 20 clients query results (vs raw better-sqlite3 inserts)',
+    run: benchIngestUnderQuery,
+    notes: [
+      'Ingest under query: 1,000 devices (mqtt.js, one child process, 50 loopback source addresses, broker limits at their defaults) each keep 8 ResultBatches of 50 points awaiting the API\'s ack (sent after commit), so the rate is what broker, ingestion and SQLite sustain; 20 clients in another child process GET /devices/:id/results?limit=100 for random devices back to back. Both for 20 s after a 3 s warm-up; the platform (startPlatform) runs alone in the bench process. Baseline: one prepared INSERT of as many rows into a fresh store\'s results table (same schema and indexes), 1,000 rows to a transaction. WF_BENCH_INGEST_DEVICES and WF_BENCH_INGEST_MS shrink it.',
     ],
   },
   {

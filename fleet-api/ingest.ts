@@ -235,7 +235,8 @@ export function createIngestion(
       const now = Date.now();
       // A retained status is history replayed on subscribe: its own time, never the future.
       const at = retained ? new Date(Math.min(Date.parse(status.at), now)).toISOString() : new Date(now).toISOString();
-      const wasOnline = hooks.events ? store.getDevice(status.deviceId)?.online : undefined;
+      // Only the flag: a full device row parses its desired and reported JSON, and this runs per heartbeat.
+      const wasOnline = hooks.events ? store.isOnline(status.deviceId) : undefined;
       if (store.setPresence(status.deviceId, status.online, at)) {
         counters.status += 1;
         if (wasOnline !== status.online) hooks.events?.presence(status.deviceId, status.online, status.reason);

@@ -72,6 +72,7 @@ export function deviceOps(db: Db) {
     'UPDATE devices SET online = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE id = ?',
   );
   const touch = db.prepare("UPDATE devices SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?");
+  const onlineOf = db.prepare('SELECT online FROM devices WHERE id = ?').pluck();
   const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ?, faulted = ?, quarantined = ? WHERE id = ?');
   const desired = db.prepare('UPDATE devices SET desired = ?, desired_revision = ? WHERE id = ?');
   const onlineWithProfile = db.prepare('SELECT id, profile, last_seen FROM devices WHERE online = 1');
@@ -160,6 +161,11 @@ export function deviceOps(db: Db) {
     },
     deviceCredentialHash(id: string): string | undefined {
       return hash.get(id) as string | undefined;
+    },
+    /** Whether a device is online (undefined: no such device), without reading its JSON columns: asked once per status message. */
+    isOnline(id: string): boolean | undefined {
+      const online = onlineOf.get(id) as number | undefined;
+      return online === undefined ? undefined : online === 1;
     },
     setPresence(id: string, online: boolean, at: string): boolean {
       return seen.run(online ? 1 : 0, at, id).changes === 1;

@@ -31,6 +31,17 @@ test('deleting a device cascades to its tags and results', (t) => {
   assert.equal(store.db.prepare('SELECT count(*) FROM device_tags').pluck().get(), 0);
 });
 
+test('isOnline reads the presence flag alone and is undefined for an unknown device', (t) => {
+  const store = openStore(join(tempDir(t), 'fleet.db'));
+  t.after(() => store.close());
+  store.insertDevice({ id: 'gw-01', profile: 'sim-x86-64', tags: {}, credentialHash: 'h' });
+  assert.equal(store.isOnline('gw-01'), false);
+  assert.equal(store.setPresence('gw-01', true, new Date().toISOString()), true);
+  assert.equal(store.isOnline('gw-01'), true);
+  assert.equal(store.isOnline('gw-01'), store.getDevice('gw-01')!.online);
+  assert.equal(store.isOnline('nobody'), undefined);
+});
+
 test('misuse is a TypeError naming the argument', () => {
   assert.throws(() => openStore(''), /openStore\(path\)/);
 });

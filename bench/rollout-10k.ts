@@ -1,0 +1,189 @@
+/**
+ * Rollout at 10,000 devices on one node (issue 16, item 5): from `POST /api/v1/deployments`
+ * (unthrottled: no canary, no soak, no rate limit) to every device reported running, with the
+ * API's CPU and SQLite write time per device.
+ *
+ * Parts, each where its cost can be read: the broker in its own process (bench/scale/fleet-broker.ts,
+ * admitting devices from the fleet's SQLite file as `wasmfleet broker` does, connection-rate
+ * limits off; CPU from /proc); the API in this process (its CPU is this process's, which does
+ * nothing else during the rollout but poll the deployment every 250 ms through the API; its SQLite
+ * write time is metered on better-sqlite3, bench/scale/sqlite-time.ts); real agents
+ * (bench/rollout-agents.ts) in WF_BENCH_ROLLOUT_PROCESSES processes (default 10), each running
+ * the module in the default metered sandbox, with a light profile (one source at 0.5 Hz, one
+ * batch a minute) so their results do not drown the rollout. Devices are provisioned through
+ * `POST /api/v1/devices/batch`.
+ * Baseline, same run: bare Aedes (own process) delivering N retained messages of the desired
+ * state's size to N subscribers, one topic each: the transport floor.
+ * WF_BENCH_ROLLOUT_PROFILE=DIR leaves a CPU profile of the API over the rollout in DIR and puts
+ * its top functions in the note.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import mqtt from 'mqtt';
+import { createApiClient } from '../cli/api-client.js';
+import { loadSigningKey } from '../cli/commands/keys.js';
+import { publishModuleDir } from '../cli/commands/module.js';
+import { silentLogger } from '../common/logger.js';
+import { fromRoot } from '../common/paths.js';
+import { createFleetApi, KEY_FILES, openStore } from '../fleet-api/index.js';
+import type { AgentTrust } from '../protocol/index.js';
+import { figure, type BenchFigure } from './figure.js';
+import { startFleet, until } from './rollout-scale.js';
+import { startFleetBroker, type FleetBrokerChild } from './scale/children.js';
+import { startProfiling, type Profiling } from './scale/cpu-profile.js';
+import { meterSqliteWrites } from './scale/sqlite-time.js';
+
+const DEVICES = Number(process.env.WF_BENCH_ROLLOUT_DEVICES ?? 10_000);
+const PROCESSES = Number(process.env.WF_BENCH_ROLLOUT_PROCESSES ?? 10);
+const TARGET_MS = 30_000;
+
+/** sim-x86-64 with one slow source and one batch a minute: 10,000 agents' results stay small next to the rollout. */
+function quietProfile(dir: string): string {
+  const profile = JSON.parse(readFileSync(fromRoot('firmware-profiles', 'sim-x86-64.json'), 'utf8')) as { sources: Array<Record<string, unknown>>; batch: Record<string, number> };
+  profile.sources = [{ ...profile.sources[0]!, rateHz: 0.5 }];
+  profile.batch = { ...profile.batch, intervalMs: 60_000 };
+  const path = join(dir, 'bench-quiet.json');
+  writeFileSync(path, JSON.stringify(profile));
+  return path;
+}
+
+/** Bare Aedes in its own process: `count` retained messages of `bytes` to `count` subscribers, one topic each. */
+async function bareFanOutMs(count: number, bytes: number): Promise<number> {
+  const broker = await startFleetBroker('bare', { openFiles: count + 4096 });
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const readers: mqtt.MqttClient[] = [];
+  let publisher: mqtt.MqttClient | undefined;
+  try {
+    for (let i = 0; i < count; i += 100) {
+      readers.push(...(await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 })))));
+    }
+    publisher = await mqtt.connectAsync(url, { protocolVersion: 4 });
+    await Promise.all(readers.map((reader, i) => reader.subscribeAsync(`bench/${i}/desired`, { qos: 1 })));
+    const received = Promise.all(readers.map((reader) => new Promise<void>((resolve) => reader.once('message', () => resolve()))));
+    const start = performance.now();
+    await Promise.all(readers.map((_, i) => publisher!.publishAsync(`bench/${i}/desired`, Buffer.alloc(bytes, 0x20), { qos: 1, retain: true })));
+    await received;
+    return performance.now() - start;
+  } finally {
+    await Promise.allSettled([...(publisher ? [publisher] : []), ...readers].map((client) => client.endAsync(true)));
+    await broker.stop();
+  }
+}
+
+export async function benchRollout10k(deviceCount = DEVICES, processCount = PROCESSES): Promise<BenchFigure[]> {
+  const writes = meterSqliteWrites();
+  const dir = mkdtempSync(join(tmpdir(), 'wf-bench-rollout10k-'));
+  const dbPath = join(dir, 'fleet.db');
+  const store = openStore(dbPath);
+  const servicePassword = 'bench-service-password';
+  const children: ChildProcess[] = [];
+  let broker: FleetBrokerChild | undefined;
+  let fleet: Awaited<ReturnType<typeof createFleetApi>> | undefined;
+  let profiling: Profiling | undefined;
+  let elapsedMs: number;
+  let apiCpuSeconds: number;
+  let writeSeconds: number;
+  let brokerCpuSeconds: number;
+  let topCosts: string[] = [];
+  let desiredBytes = 400;
+  try {
+    broker = await startFleetBroker('ours', { dbPath, servicePassword, openFiles: deviceCount + 4096, nodeArgs: ['--max-old-space-size=4096'] });
+    fleet = await createFleetApi(
+      { dbPath, http: { host: '127.0.0.1', port: 0 }, mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, password: servicePassword, publishTimeoutMs: 60_000 } },
+      { logger: silentLogger, store },
+    );
+    const { url } = await fleet.listen();
+    const api = createApiClient(url, fleet.createAdminToken('bench'));
+    const profile = quietProfile(dir);
+    const devices: Array<{ deviceId: string; broker: { url: string; username: string; password: string }; stateDir: string; trust: AgentTrust; moduleFetchTimeoutMs: number }> = [];
+    for (let start = 0; start < deviceCount; start += 10_000) {
+      const batch = Array.from({ length: Math.min(10_000, deviceCount - start) }, (_, i) => ({ id: `r10k-${String(start + i).padStart(5, '0')}`, profile: 'sim-x86-64', tags: { bench: 'rollout-10k' } }));
+      const provisioned = await api.post<{ devices: Array<{ mqtt: { url: string; username: string; password: string } }>; trust: AgentTrust }>('/api/v1/devices/batch', { devices: batch });
+      // moduleFetchTimeoutMs: a thousand simulated devices share one process (and its one thread
+      // verifies and compiles for all of them), where a real gateway fetches one module on its own
+      // CPU; the default 10 s would fail devices for the simulation's queue, not the rollout's.
+      devices.push(...provisioned.devices.map(({ mqtt: credentials }) => ({ deviceId: credentials.username, broker: credentials, stateDir: join(dir, 'agents', credentials.username), trust: provisioned.trust, moduleFetchTimeoutMs: 120_000 })));
+    }
+    await publishModuleDir(api, fromRoot('modules-as', 'examples', 'ema'), loadSigningKey(join(fleet.signing.keysDir, KEY_FILES.publisher), 'publisher key'));
+    const per = Math.ceil(deviceCount / processCount);
+    const specs = Array.from({ length: processCount }, (_, p) => {
+      const path = join(dir, `fleet-${p}.json`);
+      // 10 a second per process (100/s for the fleet): at 40 per process (400/s) on a loaded
+      // machine the broker's CONNACKs fell behind mqtt.js's 30 s connect timeout, and every retry
+      // added a CONNECT to the queue (255 of 10,000 online after five minutes).
+      writeFileSync(path, JSON.stringify({ profile, startRate: 10, devices: devices.slice(p * per, (p + 1) * per) }));
+      return path;
+    });
+    // All at once: each paces its own starts, so the fleet connects at processes × startRate a second.
+    const started = await Promise.allSettled(specs.map((spec) => startFleet(spec, undefined, 600_000)));
+    for (const result of started) if (result.status === 'fulfilled') children.push(result.value);
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    await until('every device online', async () => store.fleetGauges().online === deviceCount, 600_000, 1000);
+    // Let the connect wave's status reports settle before the clock starts.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+
+    if (process.env.WF_BENCH_ROLLOUT_PROFILE) profiling = await startProfiling();
+    const cpu0 = process.cpuUsage();
+    const writes0 = writes.seconds();
+    const brokerCpu0 = broker.cpuSeconds();
+    const start = performance.now();
+    const created = await api.post<{ id: string }>('/api/v1/deployments', {
+      module: 'ema',
+      version: '1.0.0',
+      target: { tags: { bench: 'rollout-10k' } },
+      config: { alpha: 0.2 },
+      strategy: { canary: 0, soakSeconds: 0, ratePerMinute: 0 },
+    });
+    await until(
+      'every device running',
+      async () => {
+        const deployment = await api.get<{ status: string; statusReason?: string | null; counts: Record<string, number> }>(`/api/v1/deployments/${created.id}`);
+        if (deployment.status !== 'running' && deployment.status !== 'completed') throw new Error(`the deployment ended ${deployment.status}: ${deployment.statusReason ?? ''}`);
+        return deployment.counts.healthy === deviceCount;
+      },
+      300_000,
+      250,
+    );
+    elapsedMs = performance.now() - start;
+    const cpu = process.cpuUsage(cpu0);
+    apiCpuSeconds = (cpu.user + cpu.system) / 1e6;
+    writeSeconds = writes.seconds() - writes0;
+    brokerCpuSeconds = broker.cpuSeconds() - brokerCpu0;
+    if (profiling) topCosts = await profiling.stop(process.env.WF_BENCH_ROLLOUT_PROFILE!, `rollout-10k-api-${process.pid}`);
+    desiredBytes = JSON.stringify(store.getDevice(devices[0]!.deviceId)!.desired).length;
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    const exits = Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))));
+    const killer = setTimeout(() => children.forEach((child) => child.kill('SIGKILL')), 15_000);
+    await exits;
+    clearTimeout(killer);
+    await fleet?.close();
+    await broker?.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  }
+  const baseline = await bareFanOutMs(deviceCount, desiredBytes);
+  const perMinute = Math.round((deviceCount / elapsedMs) * 60_000);
+  const ms = (seconds: number) => ((seconds * 1000) / deviceCount).toFixed(3);
+  return [
+    figure({
+      bench: 'rollout-10k',
+      subject: `POST /deployments → all ${deviceCount.toLocaleString('en-US')} simulated devices running (unthrottled, ${processCount} agent processes, metered sandbox; broker in its own process)`,
+      baseline: `bare Aedes (own process): ${deviceCount.toLocaleString('en-US')} retained ${desiredBytes}-byte messages to as many subscribers`,
+      unit: 'ms',
+      subjectValue: elapsedMs,
+      baselineValue: baseline,
+      note: `lower is better; issue 16 asks for under ${TARGET_MS} ms; ${perMinute.toLocaleString('en-US')} devices/minute; per device: API CPU ${ms(apiCpuSeconds)} ms, of which SQLite writes ${ms(writeSeconds)} ms (wall, outermost transactions and lone statements), broker CPU ${ms(brokerCpuSeconds)} ms${topCosts.length > 0 ? `; API profile top self time: ${topCosts.join('; ')}` : ''}`,
+    }),
+  ];
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(JSON.stringify(await benchRollout10k(), null, 2));
+  process.exit(0);
+}
