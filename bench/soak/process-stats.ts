@@ -6,12 +6,15 @@
  * event-loop delay cannot be seen from outside.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 export interface ProcessSample {
   readonly rssMiB: number;
   readonly heapUsedMiB: number;
   /** V8 heap reserved (used plus free pages not yet returned). */
   readonly heapTotalMiB: number;
+  /** Of heapTotal, the young generation's reservation, which V8 grows with the allocation rate. */
+  readonly newSpaceMiB: number;
   /** Memory of C++ objects bound to JS objects: Buffers, Wasm linear memories (Node 20 counts them here, not in arrayBuffers), etc. */
   readonly externalMiB: number;
   /** Of `external`, ArrayBuffers and SharedArrayBuffers: Buffers and typed arrays. */
@@ -40,6 +43,7 @@ export function processSampler(): () => ProcessSample {
       rssMiB: memory.rss / MIB,
       heapUsedMiB: memory.heapUsed / MIB,
       heapTotalMiB: memory.heapTotal / MIB,
+      newSpaceMiB: getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')!.space_size / MIB,
       externalMiB: memory.external / MIB,
       arrayBuffersMiB: memory.arrayBuffers / MIB,
       loopDelayMs,

@@ -25,7 +25,7 @@ export function soakSection(
   options: { agents: number; agentsPerProcess: number; minutes: number; sampleMs: number; gcBeforeSample: boolean },
   processes: number,
   rows: readonly MinuteRow[],
-  verdicts: { server: string; agents: string; agentsHeap: string; agentsExternal: string; agentsArrayBuffers: string; agentsOutside: string },
+  verdicts: { server: string; agents: string; agentsHeap: string; agentsExternal: string; agentsArrayBuffers: string; agentsOutside: string; agentsHeapSlack: string; agentsNewSpace: string },
 ): string {
   const env = `WF_SOAK_AGENTS=${options.agents} WF_SOAK_AGENTS_PER_PROCESS=${options.agentsPerProcess} WF_SOAK_MINUTES=${options.minutes}${options.sampleMs !== 60_000 ? ` WF_SOAK_SAMPLE_SECONDS=${options.sampleMs / 1000}` : ''}${options.gcBeforeSample ? '' : ' WF_SOAK_GC=0'}`;
   const lines = [
@@ -52,6 +52,7 @@ export function soakSection(
     `- Server RSS trend: ${verdicts.server}.`,
     `- Agent process RSS trend (mean per process): ${verdicts.agents}.`,
     `- Of that, JS heap used: ${verdicts.agentsHeap}; external: ${verdicts.agentsExternal}; ArrayBuffers: ${verdicts.agentsArrayBuffers}; RSS outside heap and external (code, native, fragmentation): ${verdicts.agentsOutside}.`,
+    `- Heap reserved but unused (heap total − used: V8's sizing, not objects): ${verdicts.agentsHeapSlack}; of the reservation, the young generation: ${verdicts.agentsNewSpace}.`,
   );
   return lines.join('\n');
 }

@@ -171,6 +171,9 @@ function summarise(options: SoakOptions, processes: number, rows: readonly Minut
   const heap = trendOf(minutes, meanPerProcess((a) => a.heapUsedMiB));
   const external = trendOf(minutes, meanPerProcess((a) => a.externalMiB));
   const arrayBuffers = trendOf(minutes, meanPerProcess((a) => a.arrayBuffersMiB));
+  // Reserved but not used: V8's own sizing (free pages kept, the young generation grown).
+  const heapSlack = trendOf(minutes, meanPerProcess((a) => a.heapTotalMiB - a.heapUsedMiB));
+  const newSpace = trendOf(minutes, meanPerProcess((a) => a.newSpaceMiB));
   // What Node cannot name: code (compiled Wasm and JS), native allocations, fragmentation.
   const outside = trendOf(minutes, meanPerProcess((a) => a.rssMiB - a.heapTotalMiB - a.externalMiB));
   const first = measured[0]!;
@@ -185,6 +188,8 @@ function summarise(options: SoakOptions, processes: number, rows: readonly Minut
     agentsExternal: verdictOf(external, 'MiB'),
     agentsArrayBuffers: verdictOf(arrayBuffers, 'MiB'),
     agentsOutside: verdictOf(outside, 'MiB'),
+    agentsHeapSlack: verdictOf(heapSlack, 'MiB'),
+    agentsNewSpace: verdictOf(newSpace, 'MiB'),
   };
   const figures = [
     figure({
@@ -212,7 +217,7 @@ function summarise(options: SoakOptions, processes: number, rows: readonly Minut
       unit: 'MiB/min vs MiB',
       subjectValue: heap.slope,
       baselineValue: heap.mean,
-      note: `goal flat. ${verdicts.agentsHeap}. External ${external.slope >= 0 ? '+' : ''}${external.slope.toFixed(3)} MiB/min (ArrayBuffers ${arrayBuffers.slope >= 0 ? '+' : ''}${arrayBuffers.slope.toFixed(3)}), RSS outside heap and external ${outside.slope >= 0 ? '+' : ''}${outside.slope.toFixed(3)} MiB/min`,
+      note: `goal flat. ${verdicts.agentsHeap}. External ${external.slope >= 0 ? '+' : ''}${external.slope.toFixed(3)} MiB/min (ArrayBuffers ${arrayBuffers.slope >= 0 ? '+' : ''}${arrayBuffers.slope.toFixed(3)}), RSS outside heap and external ${outside.slope >= 0 ? '+' : ''}${outside.slope.toFixed(3)} MiB/min, heap reserved but unused ${heapSlack.slope >= 0 ? '+' : ''}${heapSlack.slope.toFixed(3)} MiB/min`,
     }),
     figure({
       bench: 'soak/server-loop-delay',
