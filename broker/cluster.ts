@@ -131,6 +131,17 @@ export const emitterOf = (aedes: Aedes): { on(topic: string, listener: EmitterLi
 /** Marks a dead node's will that is stale; index.ts' publish wrapper drops it. */
 const STALE_WILL = Symbol('wasmfleet.broker.staleWill');
 
+/**
+ * The copy of a dead node's will this node publishes. The stored will keeps the dead node's
+ * brokerId (and a counter that is not that node's), and Aedes drops a QoS 1 packet whose
+ * (brokerId, brokerCounter) is not above the last one a subscriber received from that node
+ * (lib/client.js dedupe): a subscriber that had heard from the dead node since the device's
+ * CONNECT, such as the API, would never get the device's offline status. Without them Aedes
+ * stamps the copy with this node's id and next counter. The original keeps its ids: Aedes deletes
+ * the will from Redis by them after publishing.
+ */
+export const republishedWill = (packet: PublishPacket): PublishPacket => ({ ...packet, brokerId: undefined, brokerCounter: undefined }) as PublishPacket;
+
 export const isStaleWill = (packet: PublishPacket): boolean => (packet as PublishPacket & { [STALE_WILL]?: true })[STALE_WILL] === true;
 
 /**

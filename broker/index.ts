@@ -11,7 +11,7 @@ import { settledWithin } from '../common/stop-sequence.js';
 import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { cachedHubMembership } from './hub-membership.js';
 import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
-import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, withDeadline } from './cluster.js';
+import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, republishedWill, withDeadline } from './cluster.js';
 import { brokerErrors } from './errors.js';
 import { guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
 import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
@@ -137,7 +137,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   const publish = (aedes.publish as unknown as RuntimePublish).bind(aedes);
   (aedes as unknown as { publish: RuntimePublish }).publish = (packet, client, done) => {
     if (isRateDropped(packet) || isStaleWill(packet)) return (typeof client === 'function' ? client : done)?.(null);
-    return publish(packet, client, done);
+    return publish(presence?.isOrphanWill(packet) ? republishedWill(packet) : packet, client, done);
   };
 
   // Through the emitter, so a revocation published on any node reaches this one [WF-P-T-6]; the
