@@ -88,6 +88,17 @@ export class Fleet {
     return `http://127.0.0.1:${this.httpPort}`;
   }
 
+  /** One REST call as the admin; a non-2xx answer fails the test with its body. */
+  async api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.env.WASMFLEET_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
+    return (await response.json()) as T;
+  }
+
   async startServer(): Promise<void> {
     const server = startCli(['server', '--data', this.dataDir, '--mqtt-port', String(this.mqttPort), '--http-port', String(this.httpPort), '--json']);
     this.server = server;

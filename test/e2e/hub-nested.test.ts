@@ -26,15 +26,7 @@ test('a device behind hub line behind hub area gets a deployment, and its result
     if (keep) hubs.forEach((run, i) => writeFileSync(join(keep, `nested-hub-${i}.log`), run.output()));
     rmSync(hubDir, { recursive: true, force: true });
   });
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${fleet.apiUrl}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${fleet.env.WASMFLEET_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
-    return (await response.json()) as T;
-  };
+  const api = <T>(method: string, path: string, body?: unknown) => fleet.api<T>(method, path, body);
 
   // area below the centre, line below area; each one's upstream is what the API answers.
   const areaPort = await freePort();

@@ -69,15 +69,7 @@ test('a site through a cut uplink: results held at the hub (also across its kill
     }
     rmSync(hubDir, { recursive: true, force: true });
   });
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${fleet.apiUrl}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${fleet.env.WASMFLEET_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
-    return (await response.json()) as T;
-  };
+  const api = <T>(method: string, path: string, body?: unknown) => fleet.api<T>(method, path, body);
 
   // The hub first, with a selector: the devices imported next, tagged site=north, go behind it.
   const hubPort = await freePort();
