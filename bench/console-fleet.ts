@@ -137,7 +137,7 @@ export async function benchConsoleFleet(options: Options = {}): Promise<BenchFig
       }),
       figure({
         bench: 'console-fleet/filter',
-        subject: `id-prefix search typed to filtered table (100 ms debounce included, median of ${rounds})`,
+        subject: `id-prefix search typed to filtered table (50 ms debounce included, median of ${rounds})`,
         baseline: 'goal (200 ms)',
         unit: 'ms',
         subjectValue: median(filters),

@@ -137,7 +137,7 @@ export const SUITES: readonly BenchSuite[] = [
     run: () => benchConsoleFleet(),
     optIn: true,
     notes: [
-      'Console: 100,000 devices inserted straight into the platform\'s SQLite; the page runs in /usr/bin/chromium (playwright-core) with the token in sessionStorage. First paint is read in the page (MutationObserver, performance.now() from navigation start) when the counts and the first 50 rows exist; the filter time runs from the input event to a table of only matching rows, the console\'s 100 ms debounce included. Round 0 warms up and is not counted.',
+      'Console: 100,000 devices inserted straight into the platform\'s SQLite; the page runs in /usr/bin/chromium (playwright-core) with the token in sessionStorage. First paint is read in the page (MutationObserver, performance.now() from navigation start) when the counts and the first 50 rows exist; the filter time runs from the input event to a table of only matching rows, the console\'s 50 ms debounce included. Round 0 warms up and is not counted.',
     ],
   },
   {

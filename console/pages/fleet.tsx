@@ -12,6 +12,7 @@ const PAGE_SIZE = 50;
 // Polled, not streamed: in a large fleet presence events never stop, and a fresh count every few
 // seconds is what a person reads anyway.
 const REFRESH_MS = 5000;
+const SEARCH_DEBOUNCE_MS = 50;
 
 function CountsRow({ label, counts }: { label: string; counts: FleetCounts }) {
   return (
@@ -93,7 +94,8 @@ export function FleetPage() {
   const [sort, setSort] = useState<{ key: SortKey; order: 'asc' | 'desc' }>({ key: 'id', order: 'asc' });
   // Cursors of the pages before this one, so "previous" works with a forward-only cursor.
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const idPrefix = useDebounced(search.trim(), 100);
+  // Short: an id-prefix page is an index seek on the server, so a request per pause in typing is cheap.
+  const idPrefix = useDebounced(search.trim(), SEARCH_DEBOUNCE_MS);
   const filterKey = [idPrefix, status, profile, tag, hub, sort.key, sort.order].join('|');
   const [lastFilter, setLastFilter] = useState(filterKey);
   if (lastFilter !== filterKey) {

@@ -41,6 +41,24 @@ test('offline-detection marks devices silent for over twice their heartbeat offl
   assert.deepEqual(online, ['fresh', 'slow']);
 });
 
+test('offline-detection judges each profile by its own heartbeat, and an online device never seen is silent', async (t) => {
+  const h = await startApi(t);
+  const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+  // sim-x86-64: heartbeat 10 s; rpi4-arm64: 30 s. Offline devices are never judged.
+  for (const [id, profile, seconds] of [['a-fresh', 'sim-x86-64', 15], ['a-stale', 'sim-x86-64', 21], ['b-fresh', 'rpi4-arm64', 50], ['b-stale', 'rpi4-arm64', 70]] as const) {
+    await provision(h, id, {}, profile);
+    h.api.store.setPresence(id, true, ago(seconds));
+  }
+  await provision(h, 'c-offline');
+  h.api.store.setPresence('c-offline', false, ago(3600));
+  await provision(h, 'd-unseen');
+  h.api.store.db.prepare('UPDATE devices SET online = 1, last_seen = NULL WHERE id = ?').run('d-unseen');
+  const result = (await h.api.runJob('offline-detection')) as { checked: number; markedOffline: string[] };
+  assert.deepEqual(result, { checked: 5, markedOffline: ['a-stale', 'b-stale', 'd-unseen'] });
+  const online = (await h.call('GET', '/api/v1/devices?online=true')).body.devices.map((d: { id: string }) => d.id);
+  assert.deepEqual(online, ['a-fresh', 'b-fresh']);
+});
+
 test('results-retention drops results older than the retention and beyond the row cap', async (t) => {
   const h = await startApi(t, { options: { retention: { days: 1, maxRows: 1000 } } });
   await provision(h, 'gw-01');
