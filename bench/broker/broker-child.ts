@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BrokerProcessReady } from './broker-process.js';
+import { stopChild } from '../stop-child.js';
 
 /** `cluster`: `ours` as one node on Redis (startBrokerChild's `redis` option). */
 export type BrokerKind = 'ours' | 'bare' | 'cluster';
@@ -60,13 +61,6 @@ export async function startBrokerChild(
     process: child,
     cpuSeconds: () => cpuSecondsOf(pid),
     rssBytes: () => rssBytesOf(pid),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((done) => child.once('exit', done));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child, 10_000),
   };
 }

@@ -16,6 +16,7 @@ import { fromRoot } from '../../common/paths.js';
 import type { AgentTrust } from '../../protocol/index.js';
 import { Fleet, freePort } from '../../test/e2e/fault-helpers.js';
 import { startFleet } from '../rollout-scale.js';
+import { stopChild } from '../stop-child.js';
 
 /** Cleanups run last-registered first; shaped like node:test's `t.after`, so test helpers register here too. */
 export class Cleanups {
@@ -164,13 +165,7 @@ export async function startAgents(cleanups: Cleanups, dir: string, name: string,
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify(spec));
   return startFleet(path, (child) => {
-    const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-    cleanups.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    });
+    cleanups.after(() => stopChild(child, 15_000));
   });
 }
 

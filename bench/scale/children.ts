@@ -8,6 +8,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cpuSecondsOf } from '../broker/broker-child.js';
 import type { FleetBrokerReady, FleetBrokerStats } from './fleet-broker.js';
+import { stopChild } from '../stop-child.js';
 
 /**
  * Argv that runs `node ...args` with `files` open files allowed. A socket is a file: a broker
@@ -70,14 +71,7 @@ export function spawnJsonChild(command: string, args: readonly string[], env: No
         });
       });
     },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((done) => child.once('exit', done));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child, 10_000),
   };
 }
 
