@@ -39,10 +39,10 @@ const build: CommandModule<GlobalArgs, GlobalArgs & { dir: string; debug: boolea
   builder: (argv) =>
     argv
       .positional('dir', { type: 'string', demandOption: true, describe: 'module folder' })
-      .option('debug', { type: 'boolean', default: false, describe: 'build the debug target instead of release' })
+      .option('debug', { type: 'boolean', default: false, describe: 'build the debug target (source map inside: faults name the file, line and function) instead of release' })
       .example('$0 module build modules-as/examples/ema', 'build the EMA example') as Argv<GlobalArgs & { dir: string; debug: boolean }>,
   handler: async (args) => {
-    const built = await buildModule(resolve(args.dir), { target: args.debug ? 'debug' : 'release' });
+    const built = await buildModule(resolve(args.dir), { debug: args.debug });
     const summary = { name: built.manifest.name, version: built.manifest.version, wasm: built.wasmPath, size: built.bytes.byteLength };
     emit(args.json, summary, () => `built ${summary.name}@${summary.version}: ${summary.wasm} (${summary.size} bytes)`);
   },

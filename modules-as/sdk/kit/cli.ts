@@ -22,7 +22,8 @@ Commands:
   run [dir] --input FILE.csv  run the module on t,value samples and print its results, no broker
 
 Options:
-  --debug                     build: the debug target (asserts, names, source map) instead of release
+  --debug                     the debug target (asserts, names, source map) instead of release; with
+                              test and run a fault names its source line (assembly/index.ts:21 process)
   --update                    test: rewrite the expected files from the module's output (review the diff)
   --input FILE                run: CSV of t,value rows (t in epoch ms)
   --config NAME=VALUE         run: a param value (repeatable)
@@ -34,6 +35,7 @@ Options:
 Examples:
   wasmfleet-module test                                    run this project's golden cases
   wasmfleet-module run . --input pump.csv --config limit=80  a recording of your own
+  wasmfleet-module test --debug                            the golden cases, faults with file:line
 `;
 
 const OPTIONS: ParseArgsConfig['options'] = {
@@ -77,7 +79,7 @@ export function parseConfig(pairs: readonly string[]): ModuleConfig {
 }
 
 async function build(dir: string, values: Values): Promise<void> {
-  const built = await buildModule(dir, { target: values.debug ? 'debug' : 'release' });
+  const built = await buildModule(dir, { debug: values.debug });
   const summary = { name: built.manifest.name, version: built.manifest.version, wasm: built.wasmPath, size: built.bytes.byteLength };
   print(values.json, summary, () => `built ${summary.name}@${summary.version}: ${summary.wasm} (${summary.size} bytes)`);
 }
@@ -86,7 +88,7 @@ async function test(dir: string, values: Values): Promise<void> {
   const names = goldenCaseNames(dir);
   if (names.length === 0) throw moduleKitErrors.WF_MODULE_USAGE({ reason: `${dir}/test has no <case>.csv with a <case>.expected.json` });
   // Always a fresh build: `npm test` must test the sources as they are now.
-  const built = await buildModule(dir);
+  const built = await buildModule(dir, { debug: values.debug });
   const results: GoldenResult[] = [];
   for (const name of names) results.push(await runGoldenCase(built, dir, name, { update: values.update, profile: values.profile }));
   const failed = results.filter((r) => !r.passed).length;
@@ -105,7 +107,7 @@ async function run(dir: string, values: Values): Promise<void> {
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) {
     throw moduleKitErrors.WF_MODULE_USAGE({ reason: `--batch-size must be a positive integer, got '${values['batch-size']}'` });
   }
-  const built = await ensureBuilt(dir);
+  const built = values.debug ? await buildModule(dir, { debug: true }) : await ensureBuilt(dir);
   const samples = readSamplesCsv(resolve(values.input));
   const output = await runModuleOnSamples(built, samples, { config: parseConfig(values.config), profile: values.profile, ...(batchSize ? { batchSize } : {}) });
   print(values.json, output, () =>
