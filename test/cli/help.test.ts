@@ -34,6 +34,7 @@ const COMMANDS = [
   ['module', 'test'],
   ['module', 'run'],
   ['module', 'publish'],
+  ['module', 'dev'],
   ['module', 'list'],
   ['module', 'show'],
   ['module', 'delete'],
