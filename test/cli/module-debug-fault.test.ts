@@ -79,4 +79,14 @@ test("the project kit (npm test, npm run run) names the line with --debug, and k
   assert.equal(release.status, 1);
   assert.match(release.stderr, /abort: faulty: negative input at assembly\/index\.ts:11:\d+\n/);
   assert.doesNotMatch(release.stderr, /:11 process/);
+
+  // A trap (unreachable() on a sample above 1e6) names its line in a debug build only.
+  writeFileSync(join(project, 'huge.csv'), 't,value\n1000,5000000\n');
+  const trapped = kit('run', '.', '--input', 'huge.csv', '--debug');
+  assert.equal(trapped.status, 1);
+  assert.match(trapped.stderr, /WF_MODULE_FAULT: .*trap: unreachable .*at assembly\/index\.ts:12 process/);
+  const trappedRelease = kit('run', '.', '--input', 'huge.csv');
+  assert.equal(trappedRelease.status, 1);
+  assert.match(trappedRelease.stderr, /trap: unreachable \(memory \d+\/\d+ pages\)/);
+  assert.doesNotMatch(trappedRelease.stderr, /assembly\/index\.ts/, 'a release build has no map: today\'s message');
 });
