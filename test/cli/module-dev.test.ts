@@ -1,7 +1,8 @@
 /**
  * `wasmfleet module dev` against real parts (the platform's broker, API and SQLite file, a real
  * agent on the default metered sandbox, the CLI as a child process): the first build and each
- * save put a new dev version on the device and its results come back; a build error is shown at
+ * save put a new dev version on the device (that device only, not another with its tag) and its
+ * results come back; a build error is shown at
  * its line and deploys nothing; a module that traps reports its file:line through the API; and
  * SIGINT puts the release the device ran before back, with its deployment id, and deletes the
  * dev versions the loop published (gone from the inventory and their deployments with them).
@@ -32,8 +33,8 @@ const MANIFEST = {
 /** The source with `factor`; line 8 is where `trap` puts an unreachable(). */
 function source(factor: number, trap = false): string {
   return [
-    'import { Batch, metric, onBatch } from "../../../modules-as/sdk/assembly";',
-    'export * from "../../../modules-as/sdk/assembly/exports";',
+    'import { Batch, metric, onBatch } from "@wasmfleet/sdk";',
+    'export * from "@wasmfleet/sdk/exports";',
     '',
     'const scaled = metric("scaled");',
     '',
@@ -65,7 +66,9 @@ test('module dev: saves deploy new dev versions with results, a build error depl
   writeFileSync(indexPath, source(1));
 
   const agentConfig = join(dir, 'gw-d.json');
-  await runCliJson(['device', 'add', 'gw-d', '--profile', 'sim-x86-64', '--agent-config', agentConfig], env);
+  await runCliJson(['device', 'add', 'gw-d', '--profile', 'sim-x86-64', '--tag', 'site=lab', '--agent-config', agentConfig], env);
+  // A second device with the same tag: the loop deploys to the one device named, never to a tag.
+  await runCliJson(['device', 'add', 'gw-t', '--profile', 'sim-x86-64', '--tag', 'site=lab'], env);
   await runCliJson(['module', 'publish', moduleDir], env);
   const release = await runCliJson<{ id: string }>(['deploy', 'devloop@1.0.0', '--device', 'gw-d', '--input', 'temperature', '--immediate'], env);
   const agent = await startAgent({ ...loadAgentConfig(agentConfig), stateDir: join(dir, 'agent-state') }, { logger: silentLogger });
@@ -99,7 +102,12 @@ test('module dev: saves deploy new dev versions with results, a build error depl
     });
 
   await seen('watching', (e) => e.type === 'watching');
-  await seen('dev.1 deployed', (e) => e.type === 'deployed' && e.version === '1.0.0-dev.1');
+  const first = await seen('dev.1 deployed', (e) => e.type === 'deployed' && e.version === '1.0.0-dev.1');
+  assert.ok(first.type === 'deployed');
+  const devDeployment = await get<{ target: unknown }>(`/api/v1/deployments/${first.deploymentId}`);
+  assert.deepEqual(devDeployment.target, { devices: ['gw-d'] }, 'targets the one device, not its tag');
+  const sibling = await get<{ desired: { modules: DesiredModule[] } }>('/api/v1/devices/gw-t');
+  assert.deepEqual(sibling.desired.modules, [], 'the device sharing its tag is untouched');
   await seen('a result of dev.1', (e) => e.type === 'result' && e.version === '1.0.0-dev.1');
 
   writeFileSync(indexPath, source(2));
