@@ -1,7 +1,7 @@
 // `wasmfleet module new` makes a standalone project: copied to a temp dir with no wasmfleet
 // checkout above it, `npm install && npm test` passes with only its own package.json (one real
 // install), an editor's TypeScript type-checks it, a broken golden case or source fails `npm test`
-// / `npm run build` naming the problem, and `wasmfleet module publish DIR` uploads its build.
+// / `npm run build` naming the problem, and `wasmfleet module publish .` in it uploads its build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -83,10 +83,10 @@ test('a scaffolded project builds, tests and publishes with only its own package
   writeFileSync(sourcePath, source);
   assert.equal((await sh('npm run build', project)).code, 0);
 
-  // `wasmfleet module publish DIR` uploads the project's build/release.wasm as it is.
+  // `wasmfleet module publish .`, run in the project as its README says, uploads its build/release.wasm as it is.
   const { env } = await startTestPlatform(t, 'scaffold-publish');
   const wasm = readFileSync(join(project, 'build', 'release.wasm'));
-  const published = await runCliJson<{ modules: { name: string; version: string; sha256: string }[] }>(['module', 'publish', project], env, elsewhere);
+  const published = await runCliJson<{ modules: { name: string; version: string; sha256: string }[] }>(['module', 'publish', '.'], env, project);
   assert.deepEqual(published.modules.map((m) => `${m.name}@${m.version}`), ['pump-health@0.1.0']);
   assert.equal(published.modules[0]!.sha256, createHash('sha256').update(wasm).digest('hex'));
   const listed = await runCli(['module', 'show', 'pump-health@0.1.0', '--json'], env);
