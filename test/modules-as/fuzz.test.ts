@@ -50,6 +50,7 @@ test('a planted undeclared metric is found, naming the metric and, in a debug bu
   const [finding] = report.examples;
   assert.equal(report.examples.length, 1, JSON.stringify(report));
   assert.equal(finding?.batch, 0);
+  assert.deepEqual(report.counts, { invalid: 1 }, 'a module that cannot start is reported once, not once per batch');
   assert.match(finding!.message, /metric 'peak' is not declared in manifest fuzz-undeclared/);
   assert.deepEqual([finding?.at?.file, finding?.at?.line], ['assembly/index.ts', 6]);
 });

@@ -164,8 +164,10 @@ export async function fuzzModule(built: BuiltModule, options: FuzzOptions): Prom
         try {
           sandbox = await start({});
         } catch (error) {
+          // The module cannot start at all (e.g. it declares an output the manifest lacks): every
+          // later batch would fail the same way, so this one finding is the report.
           note(faultFinding(error, batch, 0, {}));
-          continue;
+          break;
         }
         configsRefused += 1;
         configRefusal ??= `${faultFinding(refused, batch, 0, config).message} (config ${JSON.stringify(config)})`;
