@@ -12,6 +12,7 @@ import { SandboxFault, type SandboxFactory } from '../../wasm-host/types.js';
 import { WasmSourceMap, decodeVlqSegment } from '../../wasm-host/source-map.js';
 import { embeddedSourceMap } from '../../wasm-host/source-locator.js';
 import type { BuiltModule } from '../../modules-as/sdk/kit/build-module.js';
+import { formatBuildProblem, type BuildProblem } from '../../modules-as/sdk/kit/debug-build.js';
 import { mkdtempSync, rmSync, writeFileSync, cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -81,6 +82,8 @@ test('a build error is a value with the file, line and column asc pointed at', a
   await assert.rejects(buildModule(dir, { debug: true }), (error: unknown) => {
     assert.ok(isWasmfleetError(error) && error.code === 'WF_MODULE_COMPILE_FAILED');
     assert.deepEqual(error.details['problems'], [{ file: 'assembly/index.ts', line: 4, column: 3, message: "TS2304: Cannot find name 'nope'." }]);
+    // What `module dev` prints for it.
+    assert.equal(formatBuildProblem((error.details['problems'] as BuildProblem[])[0]!), "assembly/index.ts:4:3 TS2304: Cannot find name 'nope'.");
     return true;
   });
 });
