@@ -1,5 +1,5 @@
 // The ABI 2 entry points (protocol/abi.ts). A module's entry file re-exports this file
-// (`export * from ".../sdk/assembly/exports"`) so authors never write them by hand.
+// (`export * from "@wasmfleet/sdk/exports"`) so authors never write them by hand.
 
 import { Batch, batchHandler } from "./index";
 import { E_BAD_SLOT, E_BATCH_TOO_LARGE, E_NO_HANDLER, E_NOT_INITIALISED } from "./errors";

@@ -1,6 +1,6 @@
 // The author-facing SDK for ABI 2. A module reads its params and declares its outputs at top
 // level (that runs once, at instantiation), registers one batch handler with `onBatch`, and
-// re-exports the ABI entry points with `export * from ".../sdk/assembly/exports"`.
+// re-exports the ABI entry points with `export * from "@wasmfleet/sdk/exports"`.
 // See docs/modules.md.
 
 import { E_BATCH_INDEX, E_UNKNOWN_PARAM } from "./errors";
