@@ -34,6 +34,7 @@ import { SourceBatchers } from './source-batchers.js';
 import { AgentDisk } from './state/agent-disk.js';
 import type { PersistedDesired } from './state/desired-store.js';
 import { TrustKeeper } from './trust-keeper.js';
+import { logLinkErrors } from './link-errors.js';
 
 export interface AgentOptions {
   readonly logger?: Logger;
@@ -260,7 +261,7 @@ function routeMessages(parts: LinkParts): void {
   });
   client.on('close', () => logger.debug('connection closed'));
   client.on('offline', () => logger.warn('broker unreachable; modules keep running'));
-  client.on('error', (error) => logger.error('mqtt error', { error }));
+  logLinkErrors(client, logger);
 
   // Once only: mqtt.js resubscribes on every reconnect, and the broker then redelivers the
   // retained desired state, which is a no-op at an equal revision.

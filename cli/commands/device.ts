@@ -131,6 +131,7 @@ interface ListArgs extends GlobalArgs {
   online?: boolean;
   inSync?: boolean;
   faulted?: boolean;
+  quarantined?: boolean;
   prefix?: string;
   hub?: string;
   sort: string;
@@ -147,6 +148,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       .option('online', { type: 'boolean', describe: 'only online (--online) or offline (--no-online) devices' })
       .option('in-sync', { type: 'boolean', describe: 'only devices that reported their desired revision (--in-sync) or not yet (--no-in-sync)' })
       .option('faulted', { type: 'boolean', describe: 'only devices with a failed or faulting module (--faulted) or none (--no-faulted)' })
+      .option('quarantined', { type: 'boolean', describe: 'only devices with a module the agent quarantined (--quarantined) or none (--no-quarantined)' })
       .option('prefix', { type: 'string', describe: 'only ids starting with this' })
       .option('hub', { type: 'string', describe: 'only devices behind this hub itself' })
       .option('sort', { type: 'string', default: 'id', choices: ['id', '-id', 'createdAt', '-createdAt', 'lastSeen', '-lastSeen'], describe: 'order (- = descending)' })
@@ -160,7 +162,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       clientFor(args),
       '/api/v1/devices',
       'devices',
-      { tag: asList(args.tag), profile: args.profile, online: args.online, inSync: args.inSync, faulted: args.faulted, idPrefix: args.prefix, hub: args.hub, sort: args.sort },
+      { tag: asList(args.tag), profile: args.profile, online: args.online, inSync: args.inSync, faulted: args.faulted, quarantined: args.quarantined, idPrefix: args.prefix, hub: args.hub, sort: args.sort },
       args.limit !== undefined ? { max: args.limit } : {},
     );
     emit(args.json, { devices }, () => table(devices, args.hub !== undefined ? ['id', 'profile', 'tags', 'online', 'reachable', 'lastSeen'] : ['id', 'profile', 'tags', 'online', 'lastSeen']));

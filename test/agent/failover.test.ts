@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { Aedes } from 'aedes';
 import { resolveAgentConfig } from '../../device-agent/config.js';
+import { classifyLinkError, logLinkErrors } from '../../device-agent/link-errors.js';
 import { connectBroker, failoverServers } from '../../device-agent/mqtt-link.js';
+import { captureLogs } from '../broker/helpers.js';
 import { tempDir, testTrust, until } from './helpers.js';
 
 interface Node {
@@ -86,4 +88,30 @@ test('a node that refuses the CONNECT is left for the next one', async (t) => {
   const client = connectBroker(configFor(t, [refusing.url, b.url]));
   t.after(() => client.endAsync(true));
   await until(() => b.aedes.connectedClients === 1, 10_000, 'the agent on node B');
+});
+
+test('a dead node is one warning per outage and reason, not an error line per reconnect attempt', async (t) => {
+  const a = await startNode(t);
+  const logs = captureLogs();
+  const client = connectBroker(configFor(t, [a.url]));
+  logLinkErrors(client, logs.logger);
+  t.after(() => client.endAsync(true));
+  await until(() => client.connected, 5000, 'the agent on node A');
+  await a.kill();
+  let attempts = 0;
+  client.on('reconnect', () => attempts++);
+  await until(() => attempts >= 4, 15_000, 'four reconnect attempts at the dead node');
+  const failures = logs.lines.filter((line) => line.msg === 'broker connection failed');
+  assert.deepEqual(logs.lines.filter((line) => line.level === 'error'), [], 'no error line for an expected outage');
+  assert.ok(failures.length >= 1, 'the outage is said');
+  assert.equal(new Set(failures.map((line) => line.reason)).size, failures.length, 'each reason once per outage');
+  assert.ok(failures.every((line) => line.level === 'warn' && typeof line.reason === 'string' && /^E[A-Z]+$/.test(line.reason as string)), JSON.stringify(failures));
+});
+
+test('credentials refused are an error, said once per outage; a protocol fault is an error each time', () => {
+  assert.deepEqual(classifyLinkError(Object.assign(new Error('Connection refused: Bad username or password'), { code: 4 })), { reason: 'connack-4', level: 'error' });
+  assert.deepEqual(classifyLinkError(Object.assign(new Error('Connection refused: Server unavailable'), { code: 3 })), { reason: 'connack-3', level: 'warn' });
+  assert.deepEqual(classifyLinkError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), { reason: 'ECONNREFUSED', level: 'warn' });
+  assert.equal(classifyLinkError(Object.assign(new Error('Protocol error: duplicate CONNACK'), { code: 130 })), undefined);
+  assert.equal(classifyLinkError(new Error('unexpected packet')), undefined);
 });

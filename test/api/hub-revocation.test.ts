@@ -13,32 +13,13 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { silentLogger } from '../../common/logger.js';
 import { startPlatform } from '../../platform/start-platform.js';
 import { hubClientId, hubUsername } from '../../protocol/index.js';
+import { adminCall } from '../helpers/admin-api.js';
+import { closedWithin, hubConnectCode } from '../helpers/sessions.js';
 
 async function connectHub(t: TestContext, url: string, hubId: string, password: string): Promise<MqttClient> {
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: hubClientId(hubId), username: hubUsername(hubId), password, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
   t.after(() => client.endAsync(true));
   return client;
-}
-
-async function refusedCode(url: string, hubId: string, password: string): Promise<number> {
-  try {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: hubClientId(hubId), username: hubUsername(hubId), password, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
-    await client.endAsync(true);
-    return 0;
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
-
-/** Resolves when the client's connection closes; fails the test when it is still open after `ms`. */
-function closedWithin(client: MqttClient, ms: number, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: still connected after ${ms} ms`)), ms);
-    client.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 test("a hub's rotation without grace cuts its open session; with grace it stays; removal cuts it too", async (t) => {
@@ -48,17 +29,7 @@ test("a hub's rotation without grace cuts its open session; with grace it stays;
     await p.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const h = {
-    async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-      const res = await fetch(p.apiUrl + path, {
-        method,
-        headers: { authorization: `Bearer ${p.newAdminToken!}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    },
-  };
+  const h = { call: adminCall(p.apiUrl, p.newAdminToken!) };
   const url = p.mqttUrl;
   const created = await h.call('POST', '/api/v1/hubs', { id: 'north', urls: ['mqtt://hub-north.local:1883'] });
   assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -77,13 +48,13 @@ test("a hub's rotation without grace cuts its open session; with grace it stays;
   assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
   assert.equal(revoked.body.previousValidUntil, null);
   await closed;
-  assert.equal(await refusedCode(url, 'north', first), 4, 'the first secret is refused');
-  assert.equal(await refusedCode(url, 'north', graced.body.upstream.password), 4, 'the secret it replaced is refused');
+  assert.equal(await hubConnectCode(url, 'north', first), 4, 'the first secret is refused');
+  assert.equal(await hubConnectCode(url, 'north', graced.body.upstream.password), 4, 'the secret it replaced is refused');
   hub = await connectHub(t, url, 'north', revoked.body.upstream.password);
 
   // Removing the hub ends its session as well.
   const removedClose = closedWithin(hub, 10_000, 'the session after the hub was removed');
   assert.equal((await h.call('DELETE', '/api/v1/hubs/north')).status, 204);
   await removedClose;
-  assert.equal(await refusedCode(url, 'north', revoked.body.upstream.password), 4);
+  assert.equal(await hubConnectCode(url, 'north', revoked.body.upstream.password), 4);
 });

@@ -12,24 +12,16 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { silentLogger } from '../../common/logger.js';
 import { startPlatform, type RunningPlatform } from '../../platform/start-platform.js';
 import { DEFAULT_GRACE_SECONDS } from '../../fleet-api/http/routes/credentials.js';
+import { adminCall, type AdminCall } from '../helpers/admin-api.js';
 
-async function platform(t: TestContext): Promise<{ p: RunningPlatform; call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }> }> {
+async function platform(t: TestContext): Promise<{ p: RunningPlatform; call: AdminCall }> {
   const dir = mkdtempSync(join(tmpdir(), 'wf-rotate-'));
   const p = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0 }, silentLogger);
   t.after(async () => {
     await p.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const token = p.newAdminToken!;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(p.apiUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = adminCall(p.apiUrl, p.newAdminToken!);
   return { p, call };
 }
 

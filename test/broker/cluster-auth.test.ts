@@ -6,51 +6,14 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker, type RunningBroker } from '../../broker/index.js';
-import { createRedisCredentialVerifier } from '../../broker/redis-verifier.js';
-import { silentLogger } from '../../common/logger.js';
-import { startPlatform, type RunningPlatform } from '../../platform/start-platform.js';
 import { topics } from '../../protocol/topics.js';
-import { redisSkipReason, startRedis } from '../helpers/redis.js';
+import { redisSkipReason } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { hasMosquittoClients, runTool } from './mosquitto.js';
+import { startTwoNodes } from './two-nodes.js';
 import { connect, waitForClose } from './helpers.js';
 
 const skip = redisSkipReason() || (hasMosquittoClients() ? false : process.env.CI === 'true' ? false : 'mosquitto-clients not installed');
-
-interface Fleet {
-  readonly platform: RunningPlatform;
-  readonly nodeB: RunningBroker;
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-}
-
-async function startFleet(t: TestContext): Promise<Fleet> {
-  const redis = await startRedis(undefined);
-  const dir = mkdtempSync(join(tmpdir(), 'wf-cluster-auth-'));
-  const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0, redis: redis.url }, silentLogger);
-  const verifier = createRedisCredentialVerifier(redis.url, silentLogger);
-  const nodeB = await startBroker({ port: 0, redis: redis.url, verifier, logger: silentLogger });
-  t.after(async () => {
-    await nodeB.close();
-    await verifier.close();
-    await platform.close();
-    await redis.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(platform.apiUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${platform.newAdminToken!}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
-  };
-  return { platform, nodeB, call };
-}
 
 const portOf = (url: string) => new URL(url).port;
 
@@ -59,7 +22,7 @@ const mosquittoConnect = (t: TestContext, url: string, deviceId: string, passwor
   runTool(t, 'mosquitto_sub', ['-h', '127.0.0.1', '-p', portOf(url), '-V', 'mqttv311', '-i', deviceId, '-u', deviceId, '-P', password, '-t', topics.device(deviceId, 'desired'), '-C', '1', '-W', '2']);
 
 test('a device provisioned through the API is admitted by another node, which never asks the API', { skip }, async (t) => {
-  const fleet = await startFleet(t);
+  const fleet = await startTwoNodes(t, 'cluster-auth');
   const added = await fleet.call('POST', '/api/v1/devices', { id: 'gw-1', profile: 'sim-x86-64' });
   assert.equal(added.status, 201);
   const { password } = added.body.mqtt as { password: string };
@@ -71,7 +34,7 @@ test('a device provisioned through the API is admitted by another node, which ne
 });
 
 test('rotation with grace works on every node: the old secret until the new one is used, then only the new one', { skip }, async (t) => {
-  const fleet = await startFleet(t);
+  const fleet = await startTwoNodes(t, 'cluster-auth');
   const old = (await fleet.call('POST', '/api/v1/devices', { id: 'gw-2', profile: 'sim-x86-64' })).body.mqtt.password as string;
   const rotated = await fleet.call('POST', '/api/v1/devices/gw-2/credentials/rotate', { graceSeconds: 600 });
   assert.equal(rotated.status, 200);
@@ -88,7 +51,7 @@ test('rotation with grace works on every node: the old secret until the new one 
 });
 
 test('deleting a device disconnects it on the other node within a second and refuses its reconnect there', { skip }, async (t) => {
-  const fleet = await startFleet(t);
+  const fleet = await startTwoNodes(t, 'cluster-auth');
   const password = (await fleet.call('POST', '/api/v1/devices', { id: 'gw-3', profile: 'sim-x86-64' })).body.mqtt.password as string;
   const device = await connect(t, fleet.nodeB.url, { clientId: 'gw-3', username: 'gw-3', password });
   const closed = waitForClose(device, 5_000);
@@ -101,7 +64,7 @@ test('deleting a device disconnects it on the other node within a second and ref
 });
 
 test('an immediate rotation revokes the old sessions on every node', { skip }, async (t) => {
-  const fleet = await startFleet(t);
+  const fleet = await startTwoNodes(t, 'cluster-auth');
   const password = (await fleet.call('POST', '/api/v1/devices', { id: 'gw-4', profile: 'sim-x86-64' })).body.mqtt.password as string;
   const device = await connect(t, fleet.nodeB.url, { clientId: 'gw-4', username: 'gw-4', password });
   const closed = waitForClose(device, 5_000);

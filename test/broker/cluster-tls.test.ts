@@ -8,70 +8,37 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker, type RunningBroker } from '../../broker/index.js';
-import { createRedisCredentialVerifier } from '../../broker/redis-verifier.js';
-import { silentLogger } from '../../common/logger.js';
-import { startPlatform, type RunningPlatform } from '../../platform/start-platform.js';
-import { redisSkipReason, startRedis } from '../helpers/redis.js';
+import { readFileSync } from 'node:fs';
+import { redisSkipReason } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { startTwoNodes, type TwoNodes } from './two-nodes.js';
 import { connect, waitForClose } from './helpers.js';
 import { makeCertificates } from './tls-helpers.js';
 
 const skip = redisSkipReason();
 
-interface TlsFleet {
-  readonly platform: RunningPlatform;
-  readonly nodeB: RunningBroker;
+interface TlsFleet extends TwoNodes {
   readonly ca: Buffer;
   certificateOf(deviceId: string): { cert: Buffer; key: Buffer };
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
 async function startTlsFleet(t: TestContext, devices: string[]): Promise<TlsFleet> {
   const certs = makeCertificates(t, devices);
-  const redis = await startRedis(undefined);
-  const dataDir = mkdtempSync(join(tmpdir(), 'wf-cluster-tls-'));
-  const tls = { port: 0, certFile: certs.server.cert, keyFile: certs.server.key, caFile: certs.ca.cert, requireClientCert: true };
-  const platform = await startPlatform(
-    {
-      dataDir,
-      mqttPort: 0,
-      httpPort: 0,
-      mqttTcp: false,
-      redis: redis.url,
-      mqttTls: { ...tls, serviceCertFile: certs.service.cert, serviceKeyFile: certs.service.key },
-    },
-    silentLogger,
-  );
-  const verifier = createRedisCredentialVerifier(redis.url, silentLogger);
-  const nodeB = await startBroker({ port: 0, tcp: false, tls, redis: redis.url, verifier, logger: silentLogger });
-  // One hook stops everything in order (node:test runs after hooks in the order they were added,
-  // so the certificates' removal has already run: the listeners read their files at start).
-  t.after(async () => {
-    await nodeB.close();
-    await verifier.close();
-    await platform.close();
-    await redis.dispose();
-    rmSync(dataDir, { recursive: true, force: true });
+  // node:test runs after hooks in the order they were added, so the certificates are removed
+  // before the nodes stop: harmless, the listeners read their files at start.
+  const nodes = await startTwoNodes(t, 'cluster-tls', {
+    certFile: certs.server.cert,
+    keyFile: certs.server.key,
+    caFile: certs.ca.cert,
+    serviceCertFile: certs.service.cert,
+    serviceKeyFile: certs.service.key,
   });
-  await waitFor('the API link connected over mutual TLS', () => (platform.api.link.connected ? true : undefined), 10_000);
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(platform.apiUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${platform.newAdminToken!}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
-  };
+  await waitFor('the API link connected over mutual TLS', () => (nodes.platform.api.link.connected ? true : undefined), 10_000);
   const certificateOf = (deviceId: string) => {
     const entry = certs.clients.find((c) => c.deviceId === deviceId)!;
     return { cert: readFileSync(entry.cert), key: readFileSync(entry.key) };
   };
-  return { platform, nodeB, ca: readFileSync(certs.ca.cert), certificateOf, call };
+  return { ...nodes, ca: readFileSync(certs.ca.cert), certificateOf };
 }
 
 const provision = async (fleet: TlsFleet, id: string): Promise<string> => {

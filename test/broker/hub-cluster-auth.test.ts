@@ -4,50 +4,19 @@
  * only the Redis URL, admits the hub from the credential replica and decides its ACL from the
  * membership sets the replica keeps.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker, type RunningBroker } from '../../broker/index.js';
-import { createRedisCredentialVerifier } from '../../broker/redis-verifier.js';
-import { silentLogger } from '../../common/logger.js';
-import { startPlatform, type RunningPlatform } from '../../platform/start-platform.js';
 import { hubClientId, hubTopics, hubUsername } from '../../protocol/hubs.js';
 import { topics } from '../../protocol/topics.js';
-import { redisSkipReason, startRedis } from '../helpers/redis.js';
+import { redisSkipReason } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { startTwoNodes } from './two-nodes.js';
 import { connect, settle, subscribeGranted, waitForClose } from './helpers.js';
 
 const skip = redisSkipReason();
 
-async function startFleet(t: TestContext): Promise<{ platform: RunningPlatform; nodeB: RunningBroker; call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> }> {
-  const redis = await startRedis(undefined);
-  const dir = mkdtempSync(join(tmpdir(), 'wf-hub-cluster-'));
-  const platform = await startPlatform({ dataDir: join(dir, 'data'), mqttPort: 0, httpPort: 0, redis: redis.url }, silentLogger);
-  const verifier = createRedisCredentialVerifier(redis.url, silentLogger);
-  const nodeB = await startBroker({ port: 0, redis: redis.url, verifier, logger: silentLogger });
-  t.after(async () => {
-    await nodeB.close();
-    await verifier.close();
-    await platform.close();
-    await redis.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(platform.apiUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${platform.newAdminToken!}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
-  };
-  return { platform, nodeB, call };
-}
-
 test('another node admits a hub from the Redis replica and limits it to its own site, following membership changes', { skip }, async (t) => {
-  const fleet = await startFleet(t);
+  const fleet = await startTwoNodes(t, 'hub-cluster');
   const created = await fleet.call('POST', '/api/v1/hubs', { id: 'north', selector: { site: 'north' }, urls: ['mqtt://hub-north.local:1883'] });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const password = created.body.upstream.password as string;
@@ -80,7 +49,7 @@ test('another node admits a hub from the Redis replica and limits it to its own 
 });
 
 test("a hub's rotation without grace closes its session on another node too (RevokeHub through the cluster's emitter)", { skip }, async (t) => {
-  const fleet = await startFleet(t);
+  const fleet = await startTwoNodes(t, 'hub-cluster');
   const created = await fleet.call('POST', '/api/v1/hubs', { id: 'north', urls: ['mqtt://hub-north.local:1883'] });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const password = created.body.upstream.password as string;

@@ -1,5 +1,5 @@
 /**
- * `wasmfleet hub add|list|show|remove` and `device add --hub` / `device list --hub`, run as the
+ * `wasmfleet hub add|list|show|remove` and `device add --hub` / `device list --hub` (and `--quarantined`), run as the
  * real CLI against a running platform (its broker admits hubs from the store), then the hub
  * principal connects with the secret from the config file it wrote and reads its site document.
  */
@@ -51,6 +51,10 @@ test('hub add writes a 0600 hub config; device add --hub points the agent at the
 
   const behind = await runCliJson<{ devices: Array<{ id: string; reachable: string }> }>(['device', 'list', '--hub', 'north', ...admin]);
   assert.deepEqual(behind.devices.map((d) => [d.id, d.reachable]), [['gw-1', 'offline-hub'], ['gw-2', 'offline-hub']]);
+  const quarantined = await runCliJson<{ devices: Array<{ id: string }> }>(['device', 'list', '--quarantined', ...admin]);
+  assert.deepEqual(quarantined.devices, [], 'no device has reported a quarantined module');
+  const notQuarantined = await runCliJson<{ devices: Array<{ id: string }> }>(['device', 'list', '--no-quarantined', ...admin]);
+  assert.deepEqual(notQuarantined.devices.map((d) => d.id), ['gw-1', 'gw-2', 'gw-9']);
   const hubs = await runCliJson<{ hubs: Array<{ id: string; uplink: string; devices: { total: number } }> }>(['hub', 'list', ...admin]);
   assert.deepEqual(hubs.hubs.map((h) => [h.id, h.uplink, h.devices.total]), [['north', 'unknown', 2]]);
   const human = await runCli(['hub', 'list', ...admin]);

@@ -6,31 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { hashSecretSync } from '../../common/secrets.js';
 import { hubClientId, hubTopics, hubUsername, type HubSite } from '../../protocol/hubs.js';
+import { closedWithin, hubConnectCode } from '../helpers/sessions.js';
 import { waitFor } from '../helpers/wait.js';
 import { connectCode, connectDevice, onCleanup, siteDocument, startTestHub, startUpstream, tempDir } from './helpers.js';
-
-function closedWithin(client: MqttClient, ms: number, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: still connected after ${ms} ms`)), ms);
-    client.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-async function hubConnectCode(url: string, hubId: string, password: string): Promise<number> {
-  try {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: hubClientId(hubId), username: hubUsername(hubId), password, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
-    await client.endAsync(true);
-    return 0;
-  } catch (error) {
-    return (error as { code?: number }).code ?? -1;
-  }
-}
 
 test('a site document replacing a secret without grace ends the device and child hub sessions opened with it', async (t) => {
   const upstream = await startUpstream(t);
