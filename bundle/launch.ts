@@ -21,6 +21,19 @@ export const AGENT_ENVIRONMENT: Readonly<Record<string, string>> = {
  * cap costs a few more scavenges and saves ~1.3 MiB resident with three modules running
  * (bench/footprint.ts, alternating runs). The agent also stops semi-space growth at run time
  * (device-agent/memory.ts) for agents started another way, but only a launch flag caps what the
- * bundle's own loading already grew.
+ * bundle's own loading already grew. The soak (bench/soak/) runs its agents with these flags.
+ *
+ * No `--max-old-space-size`, on purpose. What the agent legitimately holds in its heap is set by
+ * the profile, not by a constant: the spool's index costs ~130 bytes per pending result, so a
+ * full 64 MiB spool (rpi4-arm64) of 200-byte results is ~38 MiB of live heap, and the index is
+ * rebuilt from disk at every start (136 MiB of live heap for that spool on Node 20 today: the
+ * rebuilt entries cost ~480 bytes each). With `--max-old-space-size=128` (or 64, or 32) that
+ * restart died of "JavaScript heap out of memory": a bound tight enough to matter on a 1 GB board
+ * kills an agent recovering from a long outage, and again at each restart, until its spool is
+ * deleted.
+ * Everything else is small: 14 MiB of live heap per 20 agents in the soak, and the largest
+ * module the caps allow starts with 12 MiB of old space. Node already sizes V8's heap limit from
+ * the cgroup's memory limit (the unit's `MemoryMax`, derived from the profile) rather than the
+ * board's RAM, and `MemoryMax` is the backstop for a leak.
  */
 export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];

@@ -17,6 +17,7 @@ import { writeHeapSnapshot } from 'node:v8';
 import { createLogger } from '../../common/logger.js';
 import { startAgent, type RunningAgent } from '../../device-agent/agent.js';
 import type { AgentConfig } from '../../device-agent/config.js';
+import { applyAgentMemoryFlags } from '../../device-agent/memory.js';
 import { processSampler, say } from './process-stats.js';
 
 interface Spec {
@@ -26,6 +27,8 @@ interface Spec {
   readonly devices: ReadonlyArray<Pick<AgentConfig, 'deviceId' | 'broker' | 'stateDir' | 'trust'>>;
 }
 
+// As the agent's entry point does (device-agent/main.ts); the launch flags come from soak.ts.
+applyAgentMemoryFlags();
 const sample = processSampler();
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Spec;
 const logger = createLogger({ component: 'soak-agents', level: 'warn' });

@@ -20,10 +20,11 @@ export class SoakChild {
     script: string,
     args: readonly string[],
     nodeArgs: readonly string[] = [],
+    env: Readonly<Record<string, string>> = {},
   ) {
     this.child = spawn(process.execPath, [...nodeArgs, fromRoot('dist', 'bench', 'soak', script), ...args], {
       stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...process.env, WASMFLEET_LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...env, WASMFLEET_LOG_LEVEL: 'warn' },
     });
     LIVE.add(this.child);
     createInterface({ input: this.child.stdout! }).on('line', (text) => {

@@ -24,14 +24,15 @@ import { pathToFileURL } from 'node:url';
 import { createApiClient } from '../../cli/api-client.js';
 import { loadSigningKey } from '../../cli/commands/keys.js';
 import { publishModuleDir } from '../../cli/commands/module.js';
+import { AGENT_ENVIRONMENT, AGENT_NODE_FLAGS } from '../../bundle/launch.js';
 import { fromRoot } from '../../common/paths.js';
 import { KEY_FILES } from '../../fleet-api/index.js';
 import type { AgentTrust } from '../../protocol/index.js';
-import { figure, type BenchFigure } from '../figure.js';
+import type { BenchFigure } from '../figure.js';
 import { SoakChild, stopAll } from './children.js';
 import type { ProcessSample } from './process-stats.js';
-import { soakSection, type MinuteRow } from './report.js';
-import { trendOf, verdictOf } from './trend.js';
+import type { MinuteRow } from './report.js';
+import { summarise } from './summary.js';
 
 export interface SoakOptions {
   readonly agents: number;
@@ -44,6 +45,8 @@ export interface SoakOptions {
   /** Where heap snapshots of the first agents process go; none when undefined. */
   readonly snapshotDir: string | undefined;
   readonly snapshotMinutes: readonly number[];
+  /** Minutes after minute 0 left out of the steady-state fit (reported beside the whole-run fit). */
+  readonly warmupMinutes: number;
 }
 
 export function soakOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SoakOptions {
@@ -55,6 +58,10 @@ export function soakOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SoakOp
   const minutes = positive('WF_SOAK_MINUTES', 30);
   const snapshotMinutes = (env.WF_SOAK_SNAPSHOT_MINUTES ?? `1,${minutes}`).split(',').map(Number);
   if (snapshotMinutes.some((m) => !Number.isInteger(m) || m < 0 || m > minutes)) throw new Error(`WF_SOAK_SNAPSHOT_MINUTES must be minutes from 0 to ${minutes}, comma-separated, not '${env.WF_SOAK_SNAPSHOT_MINUTES}'`);
+  // Fixed before the run, never chosen from its data: a third of it (10 of 30 minutes) covers what
+  // a process does once (JIT warm-up, V8 sizing its spaces to the load) and leaves 20 points to fit.
+  const warmupMinutes = Number(env.WF_SOAK_WARMUP_MINUTES ?? Math.floor(minutes / 3));
+  if (!Number.isInteger(warmupMinutes) || warmupMinutes < 0 || warmupMinutes > Math.max(0, minutes - 3)) throw new Error(`WF_SOAK_WARMUP_MINUTES must be a whole number from 0 to ${Math.max(0, minutes - 3)} (three minutes left to fit), not '${env.WF_SOAK_WARMUP_MINUTES}'`);
   return {
     agents: positive('WF_SOAK_AGENTS', 200),
     agentsPerProcess: positive('WF_SOAK_AGENTS_PER_PROCESS', 20),
@@ -63,6 +70,7 @@ export function soakOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SoakOp
     gcBeforeSample: env.WF_SOAK_GC !== '0',
     snapshotDir: env.WF_SOAK_SNAPSHOT_DIR || undefined,
     snapshotMinutes,
+    warmupMinutes,
   };
 }
 
@@ -124,7 +132,8 @@ export async function runSoak(options: SoakOptions): Promise<{ figures: BenchFig
       const spec = join(dir, `agents-${p}.json`);
       // About 6 connects a second in all: under the broker's default per-address rate (10/s), which stays on.
       writeFileSync(spec, JSON.stringify({ profile, startIntervalMs: Math.round((processes * 1000) / 6), devices: devices.slice(p * options.agentsPerProcess, (p + 1) * options.agentsPerProcess) }));
-      children.push(new SoakChild(`agents-${p}`, 'agents-child.js', [spec], nodeArgs));
+      // The agent's shipped launch (bundle/launch.ts: the systemd unit's Node flags and environment), so the soak measures what ships.
+      children.push(new SoakChild(`agents-${p}`, 'agents-child.js', [spec], [...AGENT_NODE_FLAGS, ...nodeArgs], AGENT_ENVIRONMENT));
     }
     const agentProcesses = children.slice(1);
     await Promise.all(agentProcesses.map((child) => child.next('ready', 60_000 + (options.agentsPerProcess * processes * 1000) / 6)));
@@ -160,85 +169,6 @@ export async function runSoak(options: SoakOptions): Promise<{ figures: BenchFig
     rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
   return summarise(options, processes, rows);
-}
-
-function summarise(options: SoakOptions, processes: number, rows: readonly MinuteRow[]): { figures: BenchFigure[]; section: string } {
-  const measured = rows.filter((row) => row.minute > 0);
-  const minutes = measured.map((row) => row.minute);
-  const serverRss = trendOf(minutes, measured.map((row) => row.server.rssMiB));
-  const meanPerProcess = (pick: (a: MinuteRow['agents'][number]) => number): number[] => measured.map((row) => row.agents.reduce((sum, a) => sum + pick(a), 0) / row.agents.length);
-  const perProcess = trendOf(minutes, meanPerProcess((a) => a.rssMiB));
-  const heap = trendOf(minutes, meanPerProcess((a) => a.heapUsedMiB));
-  const external = trendOf(minutes, meanPerProcess((a) => a.externalMiB));
-  const arrayBuffers = trendOf(minutes, meanPerProcess((a) => a.arrayBuffersMiB));
-  // Reserved but not used: V8's own sizing (free pages kept, the young generation grown).
-  const heapSlack = trendOf(minutes, meanPerProcess((a) => a.heapTotalMiB - a.heapUsedMiB));
-  const newSpace = trendOf(minutes, meanPerProcess((a) => a.newSpaceMiB));
-  // What Node cannot name: code (compiled Wasm and JS), native allocations, fragmentation.
-  const outside = trendOf(minutes, meanPerProcess((a) => a.rssMiB - a.heapTotalMiB - a.externalMiB));
-  const first = measured[0]!;
-  const last = measured.at(-1)!;
-  const worstP99 = (row: MinuteRow): number => Math.max(...row.agents.map((a) => a.loopDelayMs.p99));
-  const shape = `${options.agents} agents in ${processes} processes, ${options.minutes} min`;
-  const perAgentMiB = (perProcess.mean * processes) / options.agents;
-  const verdicts = {
-    server: verdictOf(serverRss, 'MiB'),
-    agents: verdictOf(perProcess, 'MiB'),
-    agentsHeap: verdictOf(heap, 'MiB'),
-    agentsExternal: verdictOf(external, 'MiB'),
-    agentsArrayBuffers: verdictOf(arrayBuffers, 'MiB'),
-    agentsOutside: verdictOf(outside, 'MiB'),
-    agentsHeapSlack: verdictOf(heapSlack, 'MiB'),
-    agentsNewSpace: verdictOf(newSpace, 'MiB'),
-  };
-  const figures = [
-    figure({
-      bench: 'soak/server-rss',
-      subject: `server RSS slope (${shape})`,
-      baseline: 'server RSS, mean over the minutes',
-      unit: 'MiB/min vs MiB',
-      subjectValue: serverRss.slope,
-      baselineValue: serverRss.mean,
-      note: `ratio = share of the mean per minute; goal flat. ${verdicts.server}`,
-    }),
-    figure({
-      bench: 'soak/agents-rss',
-      subject: `agent process RSS slope (mean of ${processes} processes, ${options.agentsPerProcess} agents each)`,
-      baseline: 'agent process RSS, mean over the minutes',
-      unit: 'MiB/min vs MiB',
-      subjectValue: perProcess.slope,
-      baselineValue: perProcess.mean,
-      note: `about ${perAgentMiB.toFixed(1)} MiB per agent; goal flat. ${verdicts.agents}`,
-    }),
-    figure({
-      bench: 'soak/agents-heap',
-      subject: `agent process JS heap used slope (mean of ${processes} processes${options.gcBeforeSample ? ', after a full GC' : ''})`,
-      baseline: 'agent process heap used, mean over the minutes',
-      unit: 'MiB/min vs MiB',
-      subjectValue: heap.slope,
-      baselineValue: heap.mean,
-      note: `goal flat. ${verdicts.agentsHeap}. External ${external.slope >= 0 ? '+' : ''}${external.slope.toFixed(3)} MiB/min (ArrayBuffers ${arrayBuffers.slope >= 0 ? '+' : ''}${arrayBuffers.slope.toFixed(3)}), RSS outside heap and external ${outside.slope >= 0 ? '+' : ''}${outside.slope.toFixed(3)} MiB/min, heap reserved but unused ${heapSlack.slope >= 0 ? '+' : ''}${heapSlack.slope.toFixed(3)} MiB/min`,
-    }),
-    figure({
-      bench: 'soak/server-loop-delay',
-      subject: `server event-loop delay p99, minute ${last.minute}`,
-      baseline: `the same, minute ${first.minute}`,
-      unit: 'ms',
-      subjectValue: last.server.loopDelayMs.p99,
-      baselineValue: first.server.loopDelayMs.p99,
-      note: `lower is better; worst max over the run ${Math.max(...measured.map((r) => r.server.loopDelayMs.max))} ms`,
-    }),
-    figure({
-      bench: 'soak/agents-loop-delay',
-      subject: `agent processes' event-loop delay p99 (worst process), minute ${last.minute}`,
-      baseline: `the same, minute ${first.minute}`,
-      unit: 'ms',
-      subjectValue: worstP99(last),
-      baselineValue: worstP99(first),
-      note: `lower is better; worst max over the run ${Math.max(...measured.flatMap((r) => r.agents.map((a) => a.loopDelayMs.max)))} ms`,
-    }),
-  ];
-  return { figures, section: soakSection(options, processes, rows, verdicts) };
 }
 
 /** The last run's section for RESULTS.md (set by runSoak through the suite). */
