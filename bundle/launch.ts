@@ -26,11 +26,12 @@ export const AGENT_ENVIRONMENT: Readonly<Record<string, string>> = {
  * No `--max-old-space-size`, on purpose. What the agent legitimately holds in its heap is set by
  * the profile, not by a constant: the spool's index costs ~130 bytes per pending result, so a
  * full 64 MiB spool (rpi4-arm64) of 200-byte results is ~38 MiB of live heap, and the index is
- * rebuilt from disk at every start (136 MiB of live heap for that spool on Node 20 today: the
- * rebuilt entries cost ~480 bytes each). With `--max-old-space-size=128` (or 64, or 32) that
- * restart died of "JavaScript heap out of memory": a bound tight enough to matter on a 1 GB board
- * kills an agent recovering from a long outage, and again at each restart, until its spool is
- * deleted.
+ * rebuilt from disk at every start. Rebuilt entries cost ~480 bytes each until recovery built
+ * them as the same literal as a fresh write (~147 bytes since), and that restart then held 136 MiB
+ * of live heap: with `--max-old-space-size=128` (or 64, or 32) it died of "JavaScript heap out of
+ * memory". A bound tight enough to matter on a 1 GB board kills an agent recovering from a long
+ * outage, and again at each restart, until its spool is deleted; the index's size is the
+ * profile's choice (`spool.maxBytes`), so that is where it is bounded.
  * Everything else is small: 14 MiB of live heap per 20 agents in the soak, and the largest
  * module the caps allow starts with 12 MiB of old space. Node already sizes V8's heap limit from
  * the cgroup's memory limit (the unit's `MemoryMax`, derived from the profile) rather than the
