@@ -46,6 +46,12 @@ export interface Ingestion {
   readonly handlers: IngestHandlers;
   /** Writes whatever is queued now, every device's, in as many turns as it takes. */
   flush(): void;
+  /**
+   * Writes what is queued now for these devices only, in their shares' turns: what a reader of
+   * their results waits for. Nothing queued for them costs nothing, so a query under heavy ingest
+   * no longer commits a small transaction for the whole fleet.
+   */
+  flushDevices(deviceIds: Iterable<string>): void;
   counters(): Readonly<IngestCounters>;
   close(): void;
 }
@@ -158,8 +164,9 @@ export function createIngestion(
     return committed;
   };
 
-  const runTurn = () => {
-    const batches = queue.takeTurn();
+  const runTurn = () => write(queue.takeTurn());
+
+  const write = (batches: ResultBatch[]) => {
     if (batches.length === 0 || !store.open) return;
     const now = Date.now();
     ackWaitingSince ??= queuedSince;
@@ -209,6 +216,12 @@ export function createIngestion(
     while (queue.size > 0 && store.open) runTurn();
   };
 
+  const flushDevices = (deviceIds: Iterable<string>) => {
+    for (const deviceId of deviceIds) {
+      while (queue.sizeOf(deviceId) > 0 && store.open) write(queue.takeDeviceShare(deviceId));
+    }
+  };
+
   const handlers: IngestHandlers = {
     results(deviceId, batches, refused) {
       if (closed) return;
@@ -247,6 +260,7 @@ export function createIngestion(
   return {
     handlers,
     flush,
+    flushDevices,
     counters: () => ({ ...counters }),
     close() {
       flush();
