@@ -164,6 +164,15 @@ export function createIngestion(
     return committed;
   };
 
+  /** A failed last-seen update costs only itself: the statement is undone, the transaction goes on. */
+  const touchAll = (deviceIds: Iterable<string>, at: string) => {
+    try {
+      for (const id of deviceIds) store.touchDevice(id, at);
+    } catch (error) {
+      logger.warn('last-seen not updated', { reason: reasonOf(error) });
+    }
+  };
+
   const runTurn = () => write(queue.takeTurn());
 
   const write = (batches: ResultBatch[]) => {
@@ -171,10 +180,17 @@ export function createIngestion(
     const now = Date.now();
     ackWaitingSince ??= queuedSince;
     if (queue.size === 0) queuedSince = undefined;
+    const at = new Date(now).toISOString();
     let committed: readonly ResultBatch[] = batches;
     try {
       const writeStarted = performance.now();
-      noteStored(store.ingestResultBatches(batches, now), writeStarted);
+      // Last-seen in the same commit as the rows: one commit per turn, not two.
+      const outcome = store.transaction(() => {
+        const stored = store.ingestResultBatches(batches, now);
+        touchAll(stored.inDatabase.keys(), at);
+        return stored;
+      });
+      noteStored(outcome, writeStarted);
       counters.flushes += 1;
     } catch (error) {
       // Not acked, so their agents send them again; counted loudly all the same.
@@ -182,15 +198,12 @@ export function createIngestion(
       ingestMetrics.failed();
       logger.error('results flush failed', { batches: batches.length, reason: reasonOf(error) });
       committed = isTransient(error) || !store.open ? [] : isolate(batches, now);
-    }
-    if (committed.length === 0) return;
-    try {
-      const at = new Date(now).toISOString();
-      store.transaction(() => {
-        for (const id of new Set(committed.map((b) => b.deviceId))) store.touchDevice(id, at);
-      });
-    } catch (error) {
-      logger.warn('last-seen not updated', { reason: reasonOf(error) });
+      if (committed.length === 0) return;
+      try {
+        store.transaction(() => touchAll(new Set(committed.map((b) => b.deviceId)), at));
+      } catch (touchError) {
+        logger.warn('last-seen not updated', { reason: reasonOf(touchError) });
+      }
     }
     try {
       hooks.onResultsCommitted?.(committed);
