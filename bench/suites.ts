@@ -120,7 +120,7 @@ export const SUITES: readonly BenchSuite[] = [
     title: 'inventory at scale (10,000 devices imported, 100,000 listed by page)',
     run: benchInventory,
     notes: [
-      'Inventory: provision-10000 runs the real CLI (`wasmfleet device import` of a 10,000-row CSV with --agent-config-dir) against a real platform, timed from spawn to exit; list-p99 fills the inventory to 100,000 devices through POST /devices/batch and drives the tag-filtered first page with 50 requests in flight (keep-alive node:http from a load generator in a child process, bench/http-load-child.ts), against a bare Fastify route serving the same JSON from the same process, loaded the same way; the note adds each server\'s CPU per request.',
+      'Inventory: provision-10000 runs the real CLI (`wasmfleet device import` of a 10,000-row CSV with --agent-config-dir) against a real platform, timed from spawn to exit; list-p99 fills the inventory to 100,000 devices through POST /devices/batch and drives the tag-filtered first page with 50 requests in flight (keep-alive node:http from a load generator in a child process, bench/http-load-child.ts), against a bare Fastify route serving the same JSON from the same process, loaded the same way; the note adds each side\'s latency inside the server (request parsed to response finished), its CPU per request (also the list-cpu row), event-loop delay and GC pauses during the load.',
     ],
   },
   {

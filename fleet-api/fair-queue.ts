@@ -38,26 +38,43 @@ export class FairQueue {
     this.count += batches.length;
   }
 
+  /** Batches waiting from one device. */
+  sizeOf(deviceId: string): number {
+    const queue = this.queues.get(deviceId);
+    return queue ? queue.batches.length - queue.head : 0;
+  }
+
   /** One turn: every waiting device's share, oldest first within a device. */
   takeTurn(): ResultBatch[] {
     const turn: ResultBatch[] = [];
-    for (const [deviceId, queue] of this.queues) {
-      let rows = 0;
-      let taken = 0;
-      while (queue.head < queue.batches.length && taken < this.share.maxBatchesPerDevice && (taken === 0 || rows < this.share.maxRowsPerDevice)) {
-        const batch = queue.batches[queue.head]!;
-        queue.head += 1;
-        rows += rowsOf(batch);
-        taken += 1;
-        turn.push(batch);
-      }
-      this.count -= taken;
-      if (queue.head === queue.batches.length) this.queues.delete(deviceId);
-      else if (queue.head > 1024) {
-        queue.batches.splice(0, queue.head);
-        queue.head = 0;
-      }
-    }
+    for (const deviceId of this.queues.keys()) this.takeShare(deviceId, turn);
     return turn;
+  }
+
+  /** One device's share alone, oldest first: what a reader of that device waits for, without everyone else's. */
+  takeDeviceShare(deviceId: string): ResultBatch[] {
+    const turn: ResultBatch[] = [];
+    this.takeShare(deviceId, turn);
+    return turn;
+  }
+
+  private takeShare(deviceId: string, into: ResultBatch[]): void {
+    const queue = this.queues.get(deviceId);
+    if (!queue) return;
+    let rows = 0;
+    let taken = 0;
+    while (queue.head < queue.batches.length && taken < this.share.maxBatchesPerDevice && (taken === 0 || rows < this.share.maxRowsPerDevice)) {
+      const batch = queue.batches[queue.head]!;
+      queue.head += 1;
+      rows += rowsOf(batch);
+      taken += 1;
+      into.push(batch);
+    }
+    this.count -= taken;
+    if (queue.head === queue.batches.length) this.queues.delete(deviceId);
+    else if (queue.head > 1024) {
+      queue.batches.splice(0, queue.head);
+      queue.head = 0;
+    }
   }
 }

@@ -46,6 +46,12 @@ export interface Ingestion {
   readonly handlers: IngestHandlers;
   /** Writes whatever is queued now, every device's, in as many turns as it takes. */
   flush(): void;
+  /**
+   * Writes what is queued now for these devices only, in their shares' turns: what a reader of
+   * their results waits for. Nothing queued for them costs nothing, so a query under heavy ingest
+   * no longer commits a small transaction for the whole fleet.
+   */
+  flushDevices(deviceIds: Iterable<string>): void;
   counters(): Readonly<IngestCounters>;
   close(): void;
 }
@@ -158,16 +164,33 @@ export function createIngestion(
     return committed;
   };
 
-  const runTurn = () => {
-    const batches = queue.takeTurn();
+  /** A failed last-seen update costs only itself: the statement is undone, the transaction goes on. */
+  const touchAll = (deviceIds: Iterable<string>, at: string) => {
+    try {
+      for (const id of deviceIds) store.touchDevice(id, at);
+    } catch (error) {
+      logger.warn('last-seen not updated', { reason: reasonOf(error) });
+    }
+  };
+
+  const runTurn = () => write(queue.takeTurn());
+
+  const write = (batches: ResultBatch[]) => {
     if (batches.length === 0 || !store.open) return;
     const now = Date.now();
     ackWaitingSince ??= queuedSince;
     if (queue.size === 0) queuedSince = undefined;
+    const at = new Date(now).toISOString();
     let committed: readonly ResultBatch[] = batches;
     try {
       const writeStarted = performance.now();
-      noteStored(store.ingestResultBatches(batches, now), writeStarted);
+      // Last-seen in the same commit as the rows: one commit per turn, not two.
+      const outcome = store.transaction(() => {
+        const stored = store.ingestResultBatches(batches, now);
+        touchAll(stored.inDatabase.keys(), at);
+        return stored;
+      });
+      noteStored(outcome, writeStarted);
       counters.flushes += 1;
     } catch (error) {
       // Not acked, so their agents send them again; counted loudly all the same.
@@ -175,15 +198,12 @@ export function createIngestion(
       ingestMetrics.failed();
       logger.error('results flush failed', { batches: batches.length, reason: reasonOf(error) });
       committed = isTransient(error) || !store.open ? [] : isolate(batches, now);
-    }
-    if (committed.length === 0) return;
-    try {
-      const at = new Date(now).toISOString();
-      store.transaction(() => {
-        for (const id of new Set(committed.map((b) => b.deviceId))) store.touchDevice(id, at);
-      });
-    } catch (error) {
-      logger.warn('last-seen not updated', { reason: reasonOf(error) });
+      if (committed.length === 0) return;
+      try {
+        store.transaction(() => touchAll(new Set(committed.map((b) => b.deviceId)), at));
+      } catch (touchError) {
+        logger.warn('last-seen not updated', { reason: reasonOf(touchError) });
+      }
     }
     try {
       hooks.onResultsCommitted?.(committed);
@@ -207,6 +227,12 @@ export function createIngestion(
     if (turnScheduled) clearImmediate(turnScheduled);
     turnScheduled = undefined;
     while (queue.size > 0 && store.open) runTurn();
+  };
+
+  const flushDevices = (deviceIds: Iterable<string>) => {
+    for (const deviceId of deviceIds) {
+      while (queue.sizeOf(deviceId) > 0 && store.open) write(queue.takeDeviceShare(deviceId));
+    }
   };
 
   const handlers: IngestHandlers = {
@@ -247,6 +273,7 @@ export function createIngestion(
   return {
     handlers,
     flush,
+    flushDevices,
     counters: () => ({ ...counters }),
     close() {
       flush();

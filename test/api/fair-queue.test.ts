@@ -40,3 +40,16 @@ test('rows bound a share, but a batch heavier than the share still goes, alone',
   assert.deepEqual(turn.filter((b) => b.deviceId === 'heavy').map((b) => b.seq), [0]);
   assert.equal(turn.filter((b) => b.deviceId === 'light').length, 10);
 });
+
+test("one device's share can be taken alone, oldest first, leaving every other device's batches queued", () => {
+  const queue = new FairQueue({ maxRowsPerDevice: 10, maxBatchesPerDevice: 3 });
+  queue.push('a', Array.from({ length: 5 }, (_, seq) => batch('a', seq)));
+  queue.push('b', [batch('b', 0)]);
+  assert.equal(queue.sizeOf('a'), 5);
+  assert.deepEqual(queue.takeDeviceShare('a').map((b) => b.seq), [0, 1, 2]);
+  assert.deepEqual(queue.takeDeviceShare('a').map((b) => b.seq), [3, 4]);
+  assert.deepEqual(queue.takeDeviceShare('a'), []);
+  assert.equal(queue.sizeOf('a'), 0);
+  assert.equal(queue.size, 1);
+  assert.deepEqual(queue.takeTurn().map((b) => `${b.deviceId}:${b.seq}`), ['b:0']);
+});

@@ -86,9 +86,10 @@ export async function aggregateRoutes(app: FastifyInstance, ctx: RouteContext): 
         tags[pair.slice(0, at)] = pair.slice(at + 1);
       }
       const groupBy = parseGroupBy(q.groupBy);
-      // Points still buffered for the next flush would otherwise be missing for up to flushMs.
-      ctx.ingestion.flush();
       const devices = ctx.store.selectDevices({ tags, profile: q.profile, ids: q.device }, groupBy);
+      // Points of these devices still queued for the next turn would otherwise be missing for up
+      // to flushMs; other devices' queued points are no business of this query.
+      ctx.ingestion.flushDevices(devices.map(([id]) => id));
       const { source, series } = ctx.store.aggregateResults({ module: q.module, metric: q.metric, from, to, bucketMs, fn: q.fn }, devices);
       return { module: q.module, metric: q.metric, fn: q.fn, bucketMs, from, to, groupBy: q.groupBy ?? null, source, devices: devices.length, series };
     },

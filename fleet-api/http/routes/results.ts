@@ -41,9 +41,11 @@ export async function resultRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     async (request) => {
       const { id } = request.params;
       const query = request.query;
-      if (!ctx.store.getDevice(id)) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
-      // Results still buffered for the next flush would otherwise be invisible for up to flushMs.
-      ctx.ingestion.flush();
+      // Existence only: a full device row would parse its desired and reported JSON on every query.
+      if (ctx.store.isOnline(id) === undefined) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
+      // This device's results still queued for the next turn would otherwise be invisible for up
+      // to flushMs; only its own are written, so a query does not commit the whole fleet's queue.
+      ctx.ingestion.flushDevices([id]);
       const rows = ctx.store.queryResults({
         deviceId: id,
         module: query.module,
