@@ -8,6 +8,7 @@
  * modules no desired state names any more. Must not: alter, sign or judge what it relays (the
  * test-only tamper hook is the one exception, and no config file can switch it on).
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger.js';
 import type { LocalPort, UpstreamPort } from './ports.js';
 import { reasonOf } from '../common/errors.js';
@@ -52,9 +53,12 @@ export class DownRelay {
   readonly #modules = new Set<string>();
   /** Per key, writes in arrival order, so a slow disk never reorders two desired states. */
   readonly #chains = new Map<string, Promise<void>>();
+  /** The module sha256s named by each device's latest desired state, as received (the disk may lag). */
+  readonly #named = new Map<string, string[]>();
 
   constructor(deps: DownRelayDeps) {
     this.#deps = deps;
+    for (const [deviceId, bytes] of deps.store.entries('desired')) this.#named.set(deviceId, modulesNamedBy(bytes));
   }
 
   /** Serves everything on disk on the site broker: a restarted hub serves its devices before the uplink returns. */
@@ -72,21 +76,33 @@ export class DownRelay {
     this.#devices = next;
     this.#deps.upstream.want([...next].map((id) => topics.device(id, 'desired')));
     this.#deps.upstream.unwant(removed.map((id) => topics.device(id, 'desired')));
-    for (const deviceId of removed) await this.#serially(`desired:${deviceId}`, () => this.#dropDesired(deviceId));
+    for (const deviceId of removed) this.#named.delete(deviceId);
     this.#syncModules();
+    for (const deviceId of removed) await this.#serially(`desired:${deviceId}`, () => this.#dropDesired(deviceId));
   }
 
-  /** A message from upstream on a desired or module topic; false when it is neither. */
+  /**
+   * A message from upstream on a desired or module topic; false when it is neither. The modules a
+   * desired state names are wanted upstream at once, and it is served on the site broker while it
+   * is written to disk, not after: a rollout to a site waits on neither a disk nor the thread pool
+   * behind 50 fsyncs (the hub-fanout bench). No guarantee is weakened: mqtt.js PUBACKs upstream
+   * right after the message event, so the disk never held a message before its ack anyway, and
+   * an agent keeps its own verified copy of what it was served (with the revision floor).
+   */
   onUpstream(topic: string, payload: Buffer): boolean {
     const parsed = parseTopic(topic);
+    const arrived = performance.now();
     if (parsed?.kind === 'device' && parsed.channel === 'desired') {
       if (!this.#devices.has(parsed.deviceId)) return true;
-      void this.#serially(`desired:${parsed.deviceId}`, () => this.#onDesired(parsed.deviceId, payload));
+      if (payload.byteLength === 0) this.#named.delete(parsed.deviceId);
+      else this.#named.set(parsed.deviceId, modulesNamedBy(payload));
+      this.#syncModules();
+      void this.#serially(`desired:${parsed.deviceId}`, () => this.#onDesired(parsed.deviceId, payload, arrived));
       return true;
     }
     if (parsed?.kind === 'module') {
       if (!this.#modules.has(topic)) return true;
-      void this.#serially(`module:${parsed.sha256}`, () => this.#onModule(parsed.sha256, payload));
+      void this.#serially(`module:${parsed.sha256}`, () => this.#onModule(parsed.sha256, payload, arrived));
       return true;
     }
     return false;
@@ -97,38 +113,35 @@ export class DownRelay {
     await Promise.all([...this.#chains.values()]);
   }
 
-  async #onDesired(deviceId: string, payload: Buffer): Promise<void> {
+  async #onDesired(deviceId: string, payload: Buffer, arrived: number): Promise<void> {
     const { store, local, logger } = this.#deps;
     const topic = topics.device(deviceId, 'desired');
     // An empty retained message clears the topic upstream (the device was deleted).
     if (payload.byteLength === 0) return this.#dropDesired(deviceId);
     if (store.get('desired', deviceId)?.equals(payload)) return;
-    await store.put('desired', deviceId, payload);
-    this.#syncModules();
-    await local.publish(topic, this.#served(topic, payload), true);
-    logger.info('desired state relayed', { deviceId, bytes: payload.byteLength, modules: modulesNamedBy(payload).length });
+    await Promise.all([store.put('desired', deviceId, payload), local.publish(topic, this.#served(topic, payload), true)]);
+    // heldMs: from its arrival to the site broker's PUBACK (the durable write and the local publish).
+    logger.info('desired state relayed', { deviceId, bytes: payload.byteLength, modules: modulesNamedBy(payload).length, heldMs: Math.round(performance.now() - arrived) });
   }
 
-  async #onModule(sha256: string, payload: Buffer): Promise<void> {
+  async #onModule(sha256: string, payload: Buffer, arrived: number): Promise<void> {
     const { store, local, logger } = this.#deps;
     if (payload.byteLength === 0 || store.get('modules', sha256)?.equals(payload)) return;
-    await store.put('modules', sha256, payload);
-    await local.publish(topics.module(sha256), this.#served(topics.module(sha256), payload), true);
-    logger.info('module relayed', { sha256, bytes: payload.byteLength });
+    await Promise.all([store.put('modules', sha256, payload), local.publish(topics.module(sha256), this.#served(topics.module(sha256), payload), true)]);
+    logger.info('module relayed', { sha256, bytes: payload.byteLength, heldMs: Math.round(performance.now() - arrived) });
   }
 
   async #dropDesired(deviceId: string): Promise<void> {
     if (this.#deps.store.get('desired', deviceId) === undefined) return;
     await this.#deps.store.delete('desired', deviceId);
     await this.#deps.local.publish(topics.device(deviceId, 'desired'), Buffer.alloc(0), true);
-    this.#syncModules();
   }
 
-  /** Wants upstream exactly the modules some stored desired state names; drops the others from disk and from the site broker. */
+  /** Wants upstream exactly the modules some device's latest desired state names; drops the others from disk and from the site broker. */
   #syncModules(): void {
     const { store, upstream, local } = this.#deps;
     const named = new Set<string>();
-    for (const [, bytes] of store.entries('desired')) for (const sha256 of modulesNamedBy(bytes)) named.add(topics.module(sha256));
+    for (const shas of this.#named.values()) for (const sha256 of shas) named.add(topics.module(sha256));
     const added = [...named].filter((topic) => !this.#modules.has(topic));
     const dropped = [...this.#modules].filter((topic) => !named.has(topic));
     // Stored modules nobody names (a desired state changed while the hub was stopped) go too.

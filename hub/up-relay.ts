@@ -11,6 +11,7 @@
  * Owns: these routes and the latest reported/status per device. Must not: ack a device before
  * custody did, or forward an upstream ack downstream.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger.js';
 import type { LocalPort, UpstreamPort } from './ports.js';
 import type { ResultCustody } from './custody/index.js';
@@ -35,7 +36,7 @@ export class UpRelay {
   readonly #deps: UpRelayDeps;
   #devices = new Set<string>();
   /** Latest retained reported/status per topic, and whether upstream has it. */
-  readonly #latest = new Map<string, { payload: Buffer; sent: boolean }>();
+  readonly #latest = new Map<string, { payload: Buffer; sent: boolean; arrived: number }>();
   #dropped = 0;
 
   constructor(deps: UpRelayDeps) {
@@ -71,7 +72,7 @@ export class UpRelay {
     if (channel === 'reported' || channel === 'status') {
       // An empty retained payload clears; nothing to carry upstream for it.
       if (payload.byteLength === 0) return;
-      this.#latest.set(topic, { payload, sent: false });
+      this.#latest.set(topic, { payload, sent: false, arrived: performance.now() });
       if (this.#deps.upstream.connected) void this.#sendLatest(topic);
       return;
     }
@@ -112,11 +113,28 @@ export class UpRelay {
     if (!entry || entry.sent) return;
     entry.sent = true;
     try {
+      const sent = performance.now();
       await this.#deps.upstream.publish(topic, entry.payload, true);
+      if (this.#deps.logger.level === 'debug') this.#traceRelayed(topic, entry, sent);
     } catch {
       // Sent again when the uplink returns (uplinkUp), unless a newer one replaced it meanwhile.
       if (this.#latest.get(topic) === entry) entry.sent = false;
     }
+  }
+
+  /** Debug only (the hub-fanout bench's breakdown): when a reported/status came in, went up, and was acked. */
+  #traceRelayed(topic: string, entry: { payload: Buffer; arrived: number }, sent: number): void {
+    const now = performance.now();
+    const fields: Record<string, unknown> = { topic, queuedMs: Math.round(sent - entry.arrived), pubackMs: Math.round(now - sent) };
+    if (topic.endsWith('/reported')) {
+      try {
+        const modules = (JSON.parse(entry.payload.toString('utf8')) as { modules?: { state?: string }[] }).modules ?? [];
+        fields.running = modules.filter((module) => module.state === 'running').length;
+      } catch {
+        fields.running = null;
+      }
+    }
+    this.#deps.logger.debug('relayed up', fields);
   }
 
   async #intake(deviceId: string, channel: 'results' | 'spooled', payload: Buffer): Promise<void> {

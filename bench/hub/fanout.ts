@@ -26,6 +26,7 @@ import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { figure, type BenchFigure } from '../figure.js';
 import { lightProfile, until } from '../rollout-scale.js';
 import { CentralMeter, since, type MeterSnapshot } from './central-meter.js';
+import { FanoutTrace } from './fanout-trace.js';
 import { Cleanups, deviceIds, HubProcess, provisionDevices, startAgents, startCentral, type ProvisionedDevice } from './parts.js';
 
 export interface FanoutOptions {
@@ -56,11 +57,15 @@ export async function runArm(viaHubs: boolean, sites: number, perSite: number): 
     });
     const devices: ProvisionedDevice[] = [];
     const hubs: HubProcess[] = [];
+    const trace = process.env.WF_BENCH_HUB_TRACE ? new FanoutTrace() : undefined;
     for (let s = 0; s < sites; s++) {
       const site = `s${String(s).padStart(2, '0')}`;
-      const hub = viaHubs ? await HubProcess.start(cleanups, central, `hub-${site}`, { site }, proxy.url, dir) : undefined;
+      const hubId = `hub-${site}`;
+      const hub = viaHubs ? await HubProcess.start(cleanups, central, hubId, { site }, proxy.url, dir, trace?.hubLines(hubId)) : undefined;
       if (hub) hubs.push(hub);
-      devices.push(...(await provisionDevices(central, deviceIds(`${site}-`, perSite), { site, bench: 'fanout' }, hub?.url ?? proxy.url, join(dir, 'agents'))));
+      const siteDevices = await provisionDevices(central, deviceIds(`${site}-`, perSite), { site, bench: 'fanout' }, hub?.url ?? proxy.url, join(dir, 'agents'));
+      if (hub) for (const device of siteDevices) trace?.deviceBehind(device.deviceId, hubId);
+      devices.push(...siteDevices);
     }
     await publishModuleDir(central.api, fromRoot('modules-as', 'examples', 'ema'), loadSigningKey(central.fleet.env.WASMFLEET_PUBLISHER_KEY!, 'publisher key'));
     const profile = lightProfile(dir);
@@ -83,6 +88,7 @@ export async function runArm(viaHubs: boolean, sites: number, perSite: number): 
     const before = meter.snapshot();
     const start = performance.now();
     if (process.env.WF_BENCH_HUB_LOG) process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg: 'bench: deployment posted' }) + '\n');
+    trace?.posted();
     const created = await central.api.post<{ id: string }>('/api/v1/deployments', {
       module: 'ema',
       version: '1.0.0',
@@ -92,6 +98,7 @@ export async function runArm(viaHubs: boolean, sites: number, perSite: number): 
     });
     await until('every device applied', async () => (await central.api.get<{ counts: Record<string, number> }>(`/api/v1/deployments/${created.id}`)).counts.healthy === total, 300_000, 100);
     const appliedMs = performance.now() - start;
+    if (trace) process.stderr.write(trace.report(viaHubs ? 'via hubs' : 'direct', central.dbPath, created.id, appliedMs) + '\n');
     return { window: since(meter.snapshot(), before), connections, appliedMs, devices: total };
   } finally {
     await cleanups.run();

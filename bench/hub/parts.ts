@@ -100,7 +100,16 @@ export class HubProcess {
    * Provisions hub `hubId` (POST /hubs: `selector` puts devices behind it), writes its config
    * (upstream `upstreamUrl`, site broker on a free loopback port, data in `dir`) and starts it.
    */
-  static async start(cleanups: Cleanups, central: Central, hubId: string, selector: Record<string, string>, upstreamUrl: string, dir: string): Promise<HubProcess> {
+  static async start(
+    cleanups: Cleanups,
+    central: Central,
+    hubId: string,
+    selector: Record<string, string>,
+    upstreamUrl: string,
+    dir: string,
+    /** Given: the hub logs at debug and every log line comes here instead of stderr. */
+    onLogLine?: (line: string) => void,
+  ): Promise<HubProcess> {
     const port = await freePort();
     const url = `mqtt://127.0.0.1:${port}`;
     const provisioned = await central.api.post<{ upstream: { password: string } }>('/api/v1/hubs', { id: hubId, urls: [url], selector });
@@ -117,7 +126,11 @@ export class HubProcess {
         logLevel: 'warn',
       }),
     );
-    const child = spawn(process.execPath, [fromRoot('dist', 'bench', 'hub', 'hub-child.js'), config], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, WASMFLEET_LOG_LEVEL: process.env.WF_BENCH_HUB_LOG ?? 'warn' } });
+    const child = spawn(process.execPath, [fromRoot('dist', 'bench', 'hub', 'hub-child.js'), config], {
+      stdio: ['pipe', 'pipe', onLogLine ? 'pipe' : 'inherit'],
+      env: { ...process.env, WASMFLEET_LOG_LEVEL: onLogLine ? 'debug' : (process.env.WF_BENCH_HUB_LOG ?? 'warn') },
+    });
+    if (onLogLine) createInterface({ input: child.stderr! }).on('line', onLogLine);
     const hub = new HubProcess(hubId, url, child);
     cleanups.after(() => hub.stop());
     await new Promise<void>((resolve, reject) => {

@@ -20,12 +20,20 @@ export interface ForwardOptions {
   /** Batches sent and not yet acknowledged upstream, at most. */
   readonly window: number;
   readonly maxPublishesInFlight: number;
+  /**
+   * Batches of one device per publish, at most. The API's ingest takes at most 100 batches of a
+   * device per turn (fleet-api/fair-queue.ts), so 1,000 of one device in one SpooledResults only
+   * wait there, turn after turn, while the window holds five devices instead of fifty: the full
+   * hub-backlog bench (50 devices, a 10-minute cut) saw those acks pass the ack timeout and 70 %
+   * of the batches sent twice. A window spread over many devices fills every turn instead.
+   */
+  readonly maxBatchesPerPublish: number;
   readonly ackTimeoutMs: number;
   /** Wait after a failed publish before trying again. */
   readonly retryMs: number;
 }
 
-export const FORWARD_DEFAULTS: ForwardOptions = { window: 5_000, maxPublishesInFlight: 8, ackTimeoutMs: 15_000, retryMs: 1_000 };
+export const FORWARD_DEFAULTS: ForwardOptions = { window: 5_000, maxPublishesInFlight: 8, maxBatchesPerPublish: 100, ackTimeoutMs: 15_000, retryMs: 1_000 };
 
 export interface ForwardCounters {
   publishes: number;
@@ -87,7 +95,7 @@ export class Forwarder {
     while (this.send && !this.retryTimer && this.publishes < this.options.maxPublishesInFlight) {
       const room = this.options.window - this.held.inflight.size;
       if (room <= 0) return;
-      const entries = this.held.nextToSend(Math.min(room, MAX_SPOOLED_BATCHES), PAYLOAD_CAPS.spooled - ENVELOPE_SLACK);
+      const entries = this.held.nextToSend(Math.min(room, this.options.maxBatchesPerPublish, MAX_SPOOLED_BATCHES), PAYLOAD_CAPS.spooled - ENVELOPE_SLACK);
       if (entries.length === 0) return;
       const parts: Buffer[] = [];
       const sent: HeldEntry[] = [];

@@ -93,8 +93,38 @@ test('every batch goes up exactly as held: per device in seq order, payload deco
   await fill(custody, 'gw-a', range(801, 1500));
   uplink.ackAll(custody);
   await until(() => uplink.seqs().length === 1500);
-  assert.ok(uplink.publishes.every((p) => p.seqs.length <= 1000), 'at most 1,000 batches per SpooledResults');
+  assert.ok(uplink.publishes.every((p) => p.seqs.length <= 100), 'at most maxBatchesPerPublish (100) batches per SpooledResults');
   assert.deepEqual(uplink.seqs(), range(1, 1500));
+  await custody.close();
+});
+
+test('a window is spread over the devices: each publish carries at most maxBatchesPerPublish of one device, the next goes to the device now holding the oldest batch', async (t) => {
+  const dir = tempDir(t);
+  let now = 1_000;
+  const custody = await openCustody(t, dir, { now: () => now, forward: { window: 30, maxPublishesInFlight: 8, maxBatchesPerPublish: 10 } });
+  // Three devices whose batches arrived interleaved, as a site's do during a cut.
+  for (let seq = 1; seq <= 20; seq++) {
+    for (const deviceId of ['gw-a', 'gw-b', 'gw-c']) {
+      await fill(custody, deviceId, [seq]);
+      now += 1;
+    }
+  }
+  const uplink = new Uplink();
+  custody.startForwarding(uplink.send);
+  await until(() => uplink.seqs().length >= 30);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(
+    uplink.publishes.map((p) => [p.deviceId, p.seqs]),
+    [
+      ['gw-a', range(1, 10)],
+      ['gw-b', range(1, 10)],
+      ['gw-c', range(1, 10)],
+    ],
+    'the first window holds every device, not 30 of one',
+  );
+  uplink.ackAll(custody);
+  await until(() => uplink.seqs().length === 60);
+  assert.deepEqual(uplink.seqs('gw-b'), range(1, 20));
   await custody.close();
 });
 
