@@ -50,6 +50,7 @@ export function mergeResults(existing: string, figures: readonly BenchFigure[], 
   let inserted = false;
   let lastRow = -1;
   for (const line of body) {
+    if (supersededUpdate(line, suites)) continue;
     const bench = /^\| ([^|]+?) \|/.exec(line)?.[1];
     const isRow = bench !== undefined && bench !== 'benchmark' && !line.startsWith('|---');
     if (isRow && inSuites(bench, suites)) {
@@ -67,6 +68,12 @@ export function mergeResults(existing: string, figures: readonly BenchFigure[], 
   while (out.length > 0 && out[out.length - 1] === '') out.pop();
   out.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
   return out.join('\n') + '\n';
+}
+
+/** An `Updated:` line whose suites this run all refreshed again: its figures are gone, so is it. */
+function supersededUpdate(line: string, suites: readonly string[]): boolean {
+  const listed = /^Updated: .* at \S+ \(([^)]*)\), /.exec(line)?.[1];
+  return listed !== undefined && listed.split(', ').every((suite) => suites.includes(suite));
 }
 
 /**
