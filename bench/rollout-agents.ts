@@ -20,6 +20,13 @@ interface FleetSpec {
   isolation?: Isolation;
   /** Devices started per second; 0: all at once. */
   startRate?: number;
+  /**
+   * At most this many agents started and not yet connected at a time (0 or absent: no window).
+   * Paces the start-up by the broker's answers rather than by a fixed rate alone: with
+   * thousands of agents on a loaded machine a fixed rate can outrun the broker's CONNACKs past
+   * the agents' connect timeout, and every retry adds a CONNECT to the queue.
+   */
+  connectWindow?: number;
   /** Every agent's reconnect period (and backoff cap: no growth); default spread over 1-5 s. */
   reconnectPeriodMs?: number;
   devices: Array<Pick<AgentConfig, 'deviceId' | 'broker' | 'stateDir' | 'trust'>>;
@@ -71,8 +78,19 @@ commands.on('line', (line) => onCommand(line));
 // Started at `startRate` per second, so a fleet in a few processes stays under the broker's
 // per-address connection rate (10/s by default; raise it for benchmarks).
 const perSecond = spec.startRate ?? 0;
+const window = spec.connectWindow ?? 0;
+const connecting = (): number => {
+  let count = 0;
+  for (const agent of running.values()) if (!agent.stats().connected) count += 1;
+  return count;
+};
+let secondStart = Date.now();
 for (let i = 0; i < spec.devices.length && !stopping; i += 1) {
-  if (perSecond > 0 && i > 0 && i % perSecond === 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+  if (perSecond > 0 && i > 0 && i % perSecond === 0) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - secondStart))));
+    secondStart = Date.now();
+  }
+  while (window > 0 && !stopping && connecting() >= window) await new Promise((resolve) => setTimeout(resolve, 20));
   await start(spec.devices[i]!);
 }
 say({ ready: running.size });

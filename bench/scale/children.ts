@@ -81,6 +81,8 @@ export interface FleetBrokerChild extends FleetBrokerReady {
   stats(): Promise<FleetBrokerStats>;
   /** utime + stime from /proc (no round trip through the broker's event loop). */
   cpuSeconds(): number;
+  /** Starts a CPU profile in the broker process; `stop` writes DIR/NAME.cpuprofile and gives its top functions by self time. */
+  profile(): Promise<{ stop(dir: string, name: string): Promise<string[]> }>;
   stop(): Promise<void>;
 }
 
@@ -101,6 +103,16 @@ export async function startFleetBroker(kind: 'ours' | 'bare', options: { dbPath?
         return child.next<FleetBrokerStats>();
       },
       cpuSeconds: () => cpuSecondsOf(pid),
+      profile: async () => {
+        child.process.stdin!.write('profile-start\n');
+        await child.next<{ profiling: true }>();
+        return {
+          stop: async (dir, name) => {
+            child.process.stdin!.write(`profile-stop ${dir} ${name}\n`);
+            return (await child.next<{ top: string[] }>()).top;
+          },
+        };
+      },
       stop: () => child.stop(),
     };
   } catch (error) {
