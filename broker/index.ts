@@ -22,6 +22,7 @@ import { brokerConnections } from './metrics.js';
 import { certificateIdentitiesOf, tlsServerOptions } from './tls.js';
 import { topics } from '../protocol/topics.js';
 import { HUB_REVOKE_TOPIC } from '../protocol/hubs.js';
+import { indexedMemoryPersistence } from './retained-index.js';
 
 export type { BrokerStats } from './stats.js';
 export type { BrokerOptions, BrokerOptionsInput, BrokerStartOptions } from './options.js';
@@ -97,7 +98,7 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
 
   const aedes = await Aedes.createBroker({
     id: nodeId,
-    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence } : {}),
+    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence } : { persistence: indexedMemoryPersistence() }),
     connectTimeout: options.connectTimeoutMs,
     keepaliveLimit: options.keepaliveLimitSec,
     // Our hooks enforce maxTopicDepth with a counted, explained refusal (0x80 for a SUBSCRIBE);
