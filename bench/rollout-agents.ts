@@ -4,8 +4,11 @@
  * Used by bench/rollout-scale.ts and the rollout end-to-end tests, which start a few of these.
  *
  * Input: argv[2] is a JSON file { profile, isolation?, devices: [{ deviceId, broker, stateDir }] }.
- * stdin takes JSON lines: {"cmd":"add","device":{…}} | {"cmd":"stop","id":…} | {"cmd":"start","id":…}.
- * stdout gets JSON lines: {"ready":N} once all first devices started, {"ok":cmd,"id":…} per command.
+ * stdin takes JSON lines: {"cmd":"add","device":{…}} | {"cmd":"stop","id":…} | {"cmd":"start","id":…}
+ * | {"cmd":"profile-start"} | {"cmd":"profile-stop","dir":…,"name":…} (a CPU profile of this process
+ * over a span, bench/scale/cpu-profile.ts).
+ * stdout gets JSON lines: {"ready":N} once all first devices started, {"ok":cmd,"id":…} per command
+ * ({"ok":"profile-stop","top":[…]}: top functions by self time).
  * `isolation` is the agents' config field (default `metered`: modules on the agents' thread).
  */
 import { readFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { createLogger } from '../common/logger.js';
 import { startAgent, type RunningAgent } from '../device-agent/agent.js';
 import type { AgentConfig } from '../device-agent/config.js';
 import type { Isolation } from '../wasm-host/select.js';
+import { startProfiling, type Profiling } from './scale/cpu-profile.js';
 
 interface FleetSpec {
   profile: string;
@@ -95,10 +99,16 @@ for (let i = 0; i < spec.devices.length && !stopping; i += 1) {
 }
 say({ ready: running.size });
 
+let profiling: Profiling | undefined;
 onCommand = (line) => {
   void (async () => {
-    const command = JSON.parse(line) as { cmd: 'add' | 'stop' | 'start'; id?: string; device?: FleetSpec['devices'][number] };
-    if (command.cmd === 'add' && command.device) await start(command.device);
+    const command = JSON.parse(line) as { cmd: 'add' | 'stop' | 'start' | 'profile-start' | 'profile-stop'; id?: string; device?: FleetSpec['devices'][number]; dir?: string; name?: string };
+    if (command.cmd === 'profile-start') profiling = await startProfiling();
+    else if (command.cmd === 'profile-stop' && command.dir && command.name) {
+      const top = (await profiling?.stop(command.dir, command.name)) ?? [];
+      profiling = undefined;
+      return say({ ok: command.cmd, top });
+    } else if (command.cmd === 'add' && command.device) await start(command.device);
     else if (command.cmd === 'stop' && command.id) {
       await running.get(command.id)?.stop();
       running.delete(command.id);
