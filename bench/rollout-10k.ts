@@ -46,6 +46,8 @@ const TARGET_MS = 30_000;
 const CONNECT_WINDOW = Number(process.env.WF_BENCH_ROLLOUT_CONNECT_WINDOW ?? 20);
 /** Agents per process started per second, at most. */
 const START_RATE = Number(process.env.WF_BENCH_ROLLOUT_START_RATE ?? 50);
+/** Shares of the fleet whose time to healthy the note gives: where the rollout's time goes, head or tail. */
+const MILESTONES = [0.5, 0.9, 0.99];
 /** How long the idle fleet's CPU is sampled before the POST. */
 const IDLE_SAMPLE_MS = 5000;
 
@@ -117,6 +119,7 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
   let brokerCpuSeconds: number;
   let agentsCpuSeconds: number;
   let idleCores = { api: 0, broker: 0, agents: 0 };
+  const milestones = new Map<number, number>();
   let loadAverage: number;
   let topCosts: string[] = [];
   let brokerTopCosts: string[] = [];
@@ -125,7 +128,7 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
   let agentsTopCosts: string[] = [];
   let desiredBytes = 400;
   try {
-    broker = await startFleetBroker('ours', { dbPath, servicePassword, openFiles: deviceCount + 4096, nodeArgs: ['--max-old-space-size=4096'] });
+    broker = await startFleetBroker('ours', { dbPath, servicePassword, openFiles: deviceCount + 4096, nodeArgs: ['--max-old-space-size=4096', '--stack-trace-limit=100'] });
     fleet = await createFleetApi(
       { dbPath, http: { host: '127.0.0.1', port: 0 }, mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, password: servicePassword, publishTimeoutMs: 60_000 } },
       { logger: silentLogger, store },
@@ -207,9 +210,12 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
         const [deployment] = (await api.get<{ deployments: Array<{ id: string; status: string; statusReason?: string | null; counts: Record<string, number> }> }>('/api/v1/deployments?limit=1')).deployments;
         if (deployment?.id !== created.id) throw new Error(`the newest deployment is ${deployment?.id}, not ${created.id}`);
         if (deployment.status !== 'running' && deployment.status !== 'completed') throw new Error(`the deployment ended ${deployment.status}: ${deployment.statusReason ?? ''}`);
-        return deployment.counts.healthy === deviceCount;
+        if (broker!.exited()) throw new Error('the broker process exited during the rollout (its stderr is above)');
+        const healthy = deployment.counts.healthy ?? 0;
+        for (const share of MILESTONES) if (healthy >= share * deviceCount && !milestones.has(share)) milestones.set(share, performance.now() - start);
+        return healthy === deviceCount;
       },
-      300_000,
+      600_000,
       250,
     );
     elapsedMs = performance.now() - start;
@@ -245,7 +251,7 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
       unit: 'ms',
       subjectValue: elapsedMs,
       baselineValue: baseline,
-      note: `lower is better; issue 16 asks for under ${TARGET_MS} ms; ${perMinute.toLocaleString('en-US')} devices/minute; per device: API CPU ${ms(apiCpuSeconds)} ms, SQLite writes ${ms(writeSeconds)} ms (wall, outermost transactions and lone statements, mostly inside the API's CPU), broker CPU ${ms(brokerCpuSeconds)} ms, simulated agents' CPU ${ms(agentsCpuSeconds)} ms; the idle fleet just before (heartbeats every 10 s, sensors, the poll) kept busy ${idleCores.api.toFixed(2)} of a core in the API, ${idleCores.broker.toFixed(2)} in the broker, ${idleCores.agents.toFixed(2)} in the agents; load average (1 min) ${loadAverage.toFixed(1)} on ${cpus().length} cores${topCosts.length > 0 ? `; API profile top self time: ${topCosts.join('; ')}` : ''}${brokerTopCosts.length > 0 ? `; broker profile top self time: ${brokerTopCosts.join('; ')}` : ''}${agentsTopCosts.length > 0 ? `; one agents process's profile top self time: ${agentsTopCosts.join('; ')}` : ''}`,
+      note: `lower is better; issue 16 asks for under ${TARGET_MS} ms; ${perMinute.toLocaleString('en-US')} devices/minute; healthy at ${MILESTONES.map((share) => `${share * 100}%: ${((milestones.get(share) ?? Number.NaN) / 1000).toFixed(1)} s`).join(', ')}; per device: API CPU ${ms(apiCpuSeconds)} ms, SQLite writes ${ms(writeSeconds)} ms (wall, outermost transactions and lone statements, mostly inside the API's CPU), broker CPU ${ms(brokerCpuSeconds)} ms, simulated agents' CPU ${ms(agentsCpuSeconds)} ms; the idle fleet just before (heartbeats every 10 s, sensors, the poll) kept busy ${idleCores.api.toFixed(2)} of a core in the API, ${idleCores.broker.toFixed(2)} in the broker, ${idleCores.agents.toFixed(2)} in the agents; load average (1 min) ${loadAverage.toFixed(1)} on ${cpus().length} cores${topCosts.length > 0 ? `; API profile top self time: ${topCosts.join('; ')}` : ''}${brokerTopCosts.length > 0 ? `; broker profile top self time: ${brokerTopCosts.join('; ')}` : ''}${agentsTopCosts.length > 0 ? `; one agents process's profile top self time: ${agentsTopCosts.join('; ')}` : ''}`,
     }),
   ];
 }
