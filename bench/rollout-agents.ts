@@ -4,8 +4,11 @@
  * Used by bench/rollout-scale.ts and the rollout end-to-end tests, which start a few of these.
  *
  * Input: argv[2] is a JSON file { profile, isolation?, devices: [{ deviceId, broker, stateDir }] }.
- * stdin takes JSON lines: {"cmd":"add","device":{…}} | {"cmd":"stop","id":…} | {"cmd":"start","id":…}.
- * stdout gets JSON lines: {"ready":N} once all first devices started, {"ok":cmd,"id":…} per command.
+ * stdin takes JSON lines: {"cmd":"add","device":{…}} | {"cmd":"stop","id":…} | {"cmd":"start","id":…}
+ * | {"cmd":"profile-start"} | {"cmd":"profile-stop","dir":…,"name":…} (a CPU profile of this process
+ * over a span, bench/scale/cpu-profile.ts).
+ * stdout gets JSON lines: {"ready":N} once all first devices started, {"ok":cmd,"id":…} per command
+ * ({"ok":"profile-stop","top":[…]}: top functions by self time).
  * `isolation` is the agents' config field (default `metered`: modules on the agents' thread).
  */
 import { readFileSync } from 'node:fs';
@@ -14,12 +17,20 @@ import { createLogger } from '../common/logger.js';
 import { startAgent, type RunningAgent } from '../device-agent/agent.js';
 import type { AgentConfig } from '../device-agent/config.js';
 import type { Isolation } from '../wasm-host/select.js';
+import { startProfiling, type Profiling } from './scale/cpu-profile.js';
 
 interface FleetSpec {
   profile: string;
   isolation?: Isolation;
   /** Devices started per second; 0: all at once. */
   startRate?: number;
+  /**
+   * At most this many agents started and not yet connected at a time (0 or absent: no window).
+   * Paces the start-up by the broker's answers rather than by a fixed rate alone: with
+   * thousands of agents on a loaded machine a fixed rate can outrun the broker's CONNACKs past
+   * the agents' connect timeout, and every retry adds a CONNECT to the queue.
+   */
+  connectWindow?: number;
   /** Every agent's reconnect period (and backoff cap: no growth); default spread over 1-5 s. */
   reconnectPeriodMs?: number;
   devices: Array<Pick<AgentConfig, 'deviceId' | 'broker' | 'stateDir' | 'trust'>>;
@@ -71,16 +82,33 @@ commands.on('line', (line) => onCommand(line));
 // Started at `startRate` per second, so a fleet in a few processes stays under the broker's
 // per-address connection rate (10/s by default; raise it for benchmarks).
 const perSecond = spec.startRate ?? 0;
+const window = spec.connectWindow ?? 0;
+const connecting = (): number => {
+  let count = 0;
+  for (const agent of running.values()) if (!agent.stats().connected) count += 1;
+  return count;
+};
+let secondStart = Date.now();
 for (let i = 0; i < spec.devices.length && !stopping; i += 1) {
-  if (perSecond > 0 && i > 0 && i % perSecond === 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+  if (perSecond > 0 && i > 0 && i % perSecond === 0) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - secondStart))));
+    secondStart = Date.now();
+  }
+  while (window > 0 && !stopping && connecting() >= window) await new Promise((resolve) => setTimeout(resolve, 20));
   await start(spec.devices[i]!);
 }
 say({ ready: running.size });
 
+let profiling: Profiling | undefined;
 onCommand = (line) => {
   void (async () => {
-    const command = JSON.parse(line) as { cmd: 'add' | 'stop' | 'start'; id?: string; device?: FleetSpec['devices'][number] };
-    if (command.cmd === 'add' && command.device) await start(command.device);
+    const command = JSON.parse(line) as { cmd: 'add' | 'stop' | 'start' | 'profile-start' | 'profile-stop'; id?: string; device?: FleetSpec['devices'][number]; dir?: string; name?: string };
+    if (command.cmd === 'profile-start') profiling = await startProfiling();
+    else if (command.cmd === 'profile-stop' && command.dir && command.name) {
+      const top = (await profiling?.stop(command.dir, command.name)) ?? [];
+      profiling = undefined;
+      return say({ ok: command.cmd, top });
+    } else if (command.cmd === 'add' && command.device) await start(command.device);
     else if (command.cmd === 'stop' && command.id) {
       await running.get(command.id)?.stop();
       running.delete(command.id);

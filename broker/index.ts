@@ -22,6 +22,7 @@ import { brokerConnections } from './metrics.js';
 import { certificateIdentitiesOf, tlsServerOptions } from './tls.js';
 import { topics } from '../protocol/topics.js';
 import { HUB_REVOKE_TOPIC } from '../protocol/hubs.js';
+import { indexedMemoryPersistence } from './retained-index.js';
 
 export type { BrokerStats } from './stats.js';
 export type { BrokerOptions, BrokerOptionsInput, BrokerStartOptions } from './options.js';
@@ -97,7 +98,13 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
 
   const aedes = await Aedes.createBroker({
     id: nodeId,
-    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence } : {}),
+    // Single node: no cap on messages in flight in the in-memory emitter (concurrency 0). With
+    // Aedes' default cap of 100, messages past it queue, and the emitter releases the queue
+    // recursively, one stack frame chain per message that completes at once (no subscriber): in a
+    // 10,000-device rollout that queue grew until the broker died of 'Maximum call stack size
+    // exceeded'. Each client still has one batch of packets in flight at a time (Aedes reads its
+    // socket again only once the batch is handled), so the cap bounded nothing the queue did not.
+    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence } : { persistence: indexedMemoryPersistence(), concurrency: 0 }),
     connectTimeout: options.connectTimeoutMs,
     keepaliveLimit: options.keepaliveLimitSec,
     // Our hooks enforce maxTopicDepth with a counted, explained refusal (0x80 for a SUBSCRIBE);

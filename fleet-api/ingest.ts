@@ -2,8 +2,8 @@
  * Ingestion of what devices send. Result batches wait in a per-device queue served round-robin
  * (fair-queue.ts): each turn takes every waiting device's bounded share and writes the turn in one
  * transaction (SQLite's cost is per commit, not per row), then yields to the event loop, so one
- * device's backlog delays the others by at most one turn. Reported state and status are small and
- * written at once.
+ * device's backlog delays the others by at most one turn. Reported states and statuses are small:
+ * they are written in one transaction per event-loop turn (report-queue.ts), in arrival order.
  *
  * Once a turn has committed, the seqs it holds (new or already stored) are acknowledged to each
  * device [WF-P-T-8], coalesced per device over `ackMs`. Only then does the agent forget them, so
@@ -14,7 +14,7 @@
 import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import { MAX_ACK_RANGES, MAX_ACK_REFUSALS, seqRanges, type BatchRefusal, type DeviceStatus, type ReportedState, type ResultBatch } from '../protocol/index.js';
-import { recordReportedState } from './deployments/progress.js';
+import { ReportQueue } from './report-queue.js';
 import { FairQueue, type FairShare } from './fair-queue.js';
 import type { IngestHandlers } from './device-inbox.js';
 import type { Store } from './store/index.js';
@@ -96,6 +96,25 @@ export function createIngestion(
   let timer: NodeJS.Timeout | undefined;
   let turnScheduled: NodeJS.Immediate | undefined;
   let closed = false;
+  const reports = new ReportQueue(
+    store,
+    {
+      reported(state, previous) {
+        counters.reported += 1;
+        hooks.events?.reported(state, previous);
+        hooks.onReported?.(state.deviceId);
+      },
+      status(status, wasOnline) {
+        counters.status += 1;
+        if (wasOnline !== status.online) hooks.events?.presence(status.deviceId, status.online, status.reason);
+      },
+      unknownDevice() {
+        counters.unknownDevice += 1;
+      },
+    },
+    logger,
+    hooks.events !== undefined,
+  );
 
   const sendAcks = () => {
     clearTimeout(ackTimer);
@@ -222,6 +241,7 @@ export function createIngestion(
   };
 
   const flush = () => {
+    reports.flush();
     clearTimeout(timer);
     timer = undefined;
     if (turnScheduled) clearImmediate(turnScheduled);
@@ -247,26 +267,15 @@ export function createIngestion(
       else timer ??= setTimeout(nextTurn, options.flushMs);
     },
     reported(state: ReportedState) {
-      const before = store.getDevice(state.deviceId);
-      if (!before) {
-        counters.unknownDevice += 1;
-        return;
-      }
-      recordReportedState(store, state);
-      counters.reported += 1;
-      hooks.events?.reported(state, before.reported);
-      hooks.onReported?.(state.deviceId);
+      if (closed) return;
+      reports.reported(state);
     },
     status(status: DeviceStatus, retained: boolean) {
+      if (closed) return;
       const now = Date.now();
       // A retained status is history replayed on subscribe: its own time, never the future.
       const at = retained ? new Date(Math.min(Date.parse(status.at), now)).toISOString() : new Date(now).toISOString();
-      // Only the flag: a full device row parses its desired and reported JSON, and this runs per heartbeat.
-      const wasOnline = hooks.events ? store.isOnline(status.deviceId) : undefined;
-      if (store.setPresence(status.deviceId, status.online, at)) {
-        counters.status += 1;
-        if (wasOnline !== status.online) hooks.events?.presence(status.deviceId, status.online, status.reason);
-      } else counters.unknownDevice += 1;
+      reports.status(status, at);
     },
   };
 

@@ -16,7 +16,8 @@ export function retainedSource(store: Store): RetainedSource {
     },
     deviceIds: () => (store.open ? store.deviceIds() : []),
     deviceIdsWithDesired: () => (store.open ? store.deviceIdsWithDesired() : []),
-    desiredState: (deviceId) => (store.open ? (store.getDevice(deviceId)?.desired ?? null) : null),
+    // Read per publish, so only the desired column: not the device's tags and reported state too.
+    desiredState: (deviceId) => (store.open ? (store.desiredStateOf(deviceId) ?? null) : null),
     hubIds: () => (store.open ? store.listHubs().map((hub) => hub.id) : []),
     hubSite(hubId) {
       if (!store.open) return undefined;

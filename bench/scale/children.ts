@@ -81,6 +81,10 @@ export interface FleetBrokerChild extends FleetBrokerReady {
   stats(): Promise<FleetBrokerStats>;
   /** utime + stime from /proc (no round trip through the broker's event loop). */
   cpuSeconds(): number;
+  /** Whether the broker process has ended (crashed, or was stopped). */
+  exited(): boolean;
+  /** Starts a CPU profile in the broker process; `stop` writes DIR/NAME.cpuprofile and gives its top functions by self time. */
+  profile(): Promise<{ stop(dir: string, name: string): Promise<string[]> }>;
   stop(): Promise<void>;
 }
 
@@ -101,6 +105,17 @@ export async function startFleetBroker(kind: 'ours' | 'bare', options: { dbPath?
         return child.next<FleetBrokerStats>();
       },
       cpuSeconds: () => cpuSecondsOf(pid),
+      exited: () => child.process.exitCode !== null || child.process.signalCode !== null,
+      profile: async () => {
+        child.process.stdin!.write('profile-start\n');
+        await child.next<{ profiling: true }>();
+        return {
+          stop: async (dir, name) => {
+            child.process.stdin!.write(`profile-stop ${dir} ${name}\n`);
+            return (await child.next<{ top: string[] }>()).top;
+          },
+        };
+      },
       stop: () => child.stop(),
     };
   } catch (error) {

@@ -8,7 +8,10 @@
  *  - `bare`: Aedes 1.x with its defaults on a plain TCP server, admitting anyone.
  * It prints one JSON line `{ port, nofile }` once listening (nofile: its open-files limit as the
  * kernel applies it), then answers each stdin line with `{ rss, heapUsed, external, cpuSeconds,
- * connected }` read after a full garbage collection. It stops on SIGTERM or when stdin closes.
+ * connected }` read after a full garbage collection, except two lines that profile a span of its
+ * CPU (scale/cpu-profile.ts): `profile-start` (answers `{ profiling: true }`) and
+ * `profile-stop DIR NAME` (writes DIR/NAME.cpuprofile, answers `{ top }`, its top functions by self
+ * time). It stops on SIGTERM or when stdin closes.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -18,6 +21,7 @@ import { startBroker } from '../../broker/index.js';
 import { silentLogger } from '../../common/logger.js';
 import { openCredentialReader, storeCredentialVerifier } from '../../fleet-api/index.js';
 import { SERVICE_USERNAME } from '../../protocol/ids.js';
+import { startProfiling, type Profiling } from './cpu-profile.js';
 
 export interface FleetBrokerReady {
   readonly port: number;
@@ -78,7 +82,23 @@ process.stdout.write(`${JSON.stringify(ready)}\n`);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const lines = createInterface({ input: process.stdin });
-lines.on('line', () => {
+let profiling: Profiling | undefined;
+const answer = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+lines.on('line', (line) => {
+  const [command, dir, name] = line.trim().split(/\s+/);
+  if (command === 'profile-start') {
+    void startProfiling().then((started) => {
+      profiling = started;
+      answer({ profiling: true });
+    });
+    return;
+  }
+  if (command === 'profile-stop' && dir && name) {
+    const stopping = profiling;
+    profiling = undefined;
+    void (stopping ? stopping.stop(dir, name) : Promise.resolve([])).then((top) => answer({ top }));
+    return;
+  }
   gc?.();
   // A second pass after the event loop turns collects what the first one's finalizers released.
   setImmediate(() => {

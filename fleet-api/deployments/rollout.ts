@@ -9,7 +9,7 @@ import { loadProfile, type FirmwareProfile } from '../../firmware-profiles/index
 import type { DesiredModule } from '../../protocol/index.js';
 import type { DeploymentDeviceRecord, DeploymentRecord, Store } from '../store/index.js';
 import { FAILURE_STATES } from '../store/deployments.js';
-import { deploymentEntry } from './create.js';
+import { deploymentEntry, withModuleMemo } from './create.js';
 import { dispatchDevice, rollBackDevice } from './dispatch.js';
 import { nextWindowOpening, openWindow, thresholdReached, waveName } from './strategy.js';
 import { unreachableHubs } from '../hubs/views.js';
@@ -263,6 +263,7 @@ export function stepRollouts(
   };
   const ctx: StepContext = { store, now, profileOf, outcome: newOutcome(), unreachableHub: unreachableLookup(store), presenceSince };
   store.transaction(() => {
+    ctx.store = withModuleMemo(store);
     joinLate(ctx);
     for (const deployment of store.progressingDeployments()) advance(ctx, deployment);
   });

@@ -159,9 +159,12 @@ export function deploymentOps(db: Db) {
     `UPDATE deployment_devices SET state = 'superseded', reason = ?, updated_at = ?
      WHERE device_id = ? AND module = ? AND deployment_id != ? AND state NOT IN ('superseded', 'rolled-back', 'cancelled')`,
   );
+  // `+state` keeps SQLite on the per-device index: on the state index it walked every waiting row
+  // once per device, i.e. the whole new rollout for each of its devices (quadratic: most of a
+  // 10,000-device POST /deployments).
   const supersedeWaiting = db.prepare(
     `UPDATE deployment_devices SET state = 'superseded', reason = ?, updated_at = ?
-     WHERE device_id = ? AND module = ? AND deployment_id != ? AND state = 'waiting'`,
+     WHERE device_id = ? AND module = ? AND deployment_id != ? AND +state = 'waiting'`,
   );
   const active = db.prepare(
     `SELECT dd.deployment_id, d.module, d.version, d.sha256, dd.state, dd.reason, dd.revision, d.strategy

@@ -73,6 +73,8 @@ export function deviceOps(db: Db) {
   );
   const touch = db.prepare("UPDATE devices SET last_seen = max(coalesce(last_seen, ''), ?) WHERE id = ?");
   const onlineOf = db.prepare('SELECT online FROM devices WHERE id = ?').pluck();
+  const reportedOf = db.prepare('SELECT reported FROM devices WHERE id = ?');
+  const desiredOf = db.prepare('SELECT desired FROM devices WHERE id = ?').pluck();
   const reported = db.prepare('UPDATE devices SET reported = ?, reported_revision = ?, faulted = ?, quarantined = ? WHERE id = ?');
   const desired = db.prepare('UPDATE devices SET desired = ?, desired_revision = ? WHERE id = ?');
   const onlineWithProfile = db.prepare('SELECT id, profile, last_seen FROM devices WHERE online = 1');
@@ -166,6 +168,17 @@ export function deviceOps(db: Db) {
     isOnline(id: string): boolean | undefined {
       const online = onlineOf.get(id) as number | undefined;
       return online === undefined ? undefined : online === 1;
+    },
+    /** A device's last reported state (null: none yet; undefined: no such device), without parsing its other JSON columns. */
+    reportedStateOf(id: string): ReportedState | null | undefined {
+      const row = reportedOf.get(id) as { reported: string | null } | undefined;
+      if (!row) return undefined;
+      return row.reported === null ? null : (JSON.parse(row.reported) as ReportedState);
+    },
+    /** A device's desired state (null: none, or no such device), its column alone. */
+    desiredStateOf(id: string): DesiredState | null {
+      const desired = desiredOf.get(id) as string | null | undefined;
+      return desired == null ? null : (JSON.parse(desired) as DesiredState);
     },
     setPresence(id: string, online: boolean, at: string): boolean {
       return seen.run(online ? 1 : 0, at, id).changes === 1;

@@ -33,3 +33,17 @@ test('an empty retained desired state clears it for later subscribers', async (t
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(seen.length, 0);
 });
+
+test('a subscriber to an exact topic gets that topic\'s newest retained message only, among many (retained messages indexed by topic)', async (t) => {
+  const tb = await startTestBroker(t);
+  const service = await connectService(t, tb);
+  for (let i = 0; i < 50; i += 1) await service.publishAsync(topics.device(`gw-${i}`, 'desired'), `{"v":1,"n":${i}}`, { qos: 1, retain: true });
+  await service.publishAsync(topics.device('gw-7', 'desired'), '{"v":1,"n":"newest"}', { qos: 1, retain: true });
+  await service.endAsync();
+  const device = await connectDevice(t, tb, 'gw-7');
+  const seen = collect(device);
+  await subscribeGranted(device, [topics.device('gw-7', 'desired')]);
+  await waitFor('the retained desired state', () => (seen.length >= 1 ? seen : undefined), 3000);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(seen.map((m) => [m.topic, m.payload.toString(), m.retain]), [[topics.device('gw-7', 'desired'), '{"v":1,"n":"newest"}', true]]);
+});
