@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
-import { CLI_PATH, runCliJson } from '../helpers/cli.js';
+import { cliShimDir, runCliJson } from '../helpers/cli.js';
 import { cleanNpmEnv, sh } from '../helpers/npm.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
@@ -78,12 +78,9 @@ async function runUntilCtrlC(command: string, cwd: string, env: NodeJS.ProcessEn
 
 test('the commands of docs/modules.md work as written', { timeout: 600_000 }, async (t) => {
   const { dir, env } = await startTestPlatform(t, 'docs-modules');
-  const bin = join(dir, 'bin');
+  const bin = cliShimDir(dir);
   const work = join(dir, 'work');
-  mkdirSync(bin);
   mkdirSync(work);
-  writeFileSync(join(bin, 'wasmfleet'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_PATH}" "$@"\n`);
-  chmodSync(join(bin, 'wasmfleet'), 0o755);
 
   const groups: number[] = [];
   // The page starts a gateway in the background: every process group it made stops with the test.

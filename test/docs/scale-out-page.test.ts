@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
-import { CLI_PATH, runCliJson } from '../helpers/cli.js';
+import { cliShimDir, runCliJson } from '../helpers/cli.js';
 import { freePort, redisSkipReason } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { logLines } from '../e2e/fault-helpers.js';
@@ -56,12 +56,9 @@ test('the scale-out page has the four terminals of its recipe', () => {
 
 test('the recipe of docs/scale-out.md works as written: two nodes, the API, an agent that survives kill -9 of its node', { skip: redisSkipReason(), timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wf-docs-scale-out-'));
-  const bin = join(dir, 'bin');
+  const bin = cliShimDir(dir);
   const work = join(dir, 'work');
-  mkdirSync(bin);
   mkdirSync(work);
-  writeFileSync(join(bin, 'wasmfleet'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_PATH}" "$@"\n`);
-  chmodSync(join(bin, 'wasmfleet'), 0o755);
   const ports: Record<string, number> = { '6379': await freePort(), '1883': await freePort(), '1884': await freePort(), '8080': await freePort() };
   const asRun = (block: string) =>
     block

@@ -1,8 +1,19 @@
 /** Runs the real `wasmfleet` CLI (the compiled dist/cli/main.js) as a child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fromRoot } from '../../common/paths.js';
 
 export const CLI_PATH = fromRoot('dist', 'cli', 'main.js');
+
+/** A `bin` folder under `dir` holding a `wasmfleet` command that runs this build: put it on PATH to run docs as written. */
+export function cliShimDir(dir: string): string {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'wasmfleet'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_PATH}" "$@"\n`);
+  chmodSync(join(bin, 'wasmfleet'), 0o755);
+  return bin;
+}
 
 export interface CliResult {
   code: number | null;
