@@ -1,11 +1,12 @@
 /** `wasmfleet device rotate-credentials ID`: a new MQTT secret for a device, shown once. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { clientFor } from '../api-client.js';
 import { cliErrors } from '../errors.js';
 import type { GlobalArgs } from '../global-options.js';
 import { emit } from '../output.js';
+import { replaceSecretFile } from '../secret-file.js';
 
 interface RotateArgs extends GlobalArgs {
   id: string;
@@ -38,11 +39,11 @@ function readAgentConfig(path: string, deviceId: string): { file: string; config
   }
 }
 
-/** Puts the new password into the agent config, keeping every other field (mode 0600). */
+/** Puts the new password into the agent config, keeping every other field (replaced whole, mode 0600). */
 function writeAgentConfig({ file, config }: { file: string; config: AgentConfigFile }, password: string): string {
   config.broker!.password = password;
   try {
-    writeFileSync(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+    replaceSecretFile(file, config);
   } catch (error) {
     throw cliErrors.WF_CLI_FILE({ path: file, reason: `${(error as Error).message}; the new password was printed above, keep it` });
   }

@@ -4,7 +4,8 @@
  * secret, so the file is written 0600. Running a hub (`wasmfleet hub --config FILE`) is
  * cli/commands/hub-run.ts; `hubCommand(runner)` composes both under one `hub` command.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { replaceSecretFile } from '../secret-file.js';
 import { basename, dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { clientFor } from '../api-client.js';
@@ -189,10 +190,8 @@ function readHubConfig(path: string, hubId: string): Record<string, unknown> {
 
 /** The config with the new secret in place of the old one, every other field kept; written beside it and renamed over it, mode 0600. */
 function writeHubConfig(path: string, config: Record<string, unknown>, secret: string): void {
-  const next = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(next, JSON.stringify({ ...config, secret }, null, 2) + '\n', { mode: 0o600 });
-    renameSync(next, path);
+    replaceSecretFile(path, { ...config, secret });
   } catch (error) {
     throw cliErrors.WF_CLI_FILE({ path, reason: (error as Error).message });
   }
