@@ -1,0 +1,101 @@
+/**
+ * Chaos on the cluster (docs/scale-out.md) as real processes (cluster-helpers.ts): a real
+ * redis-server, two `wasmfleet broker --redis` nodes, `wasmfleet api --redis` listing both, and
+ * four agents whose configs list both nodes (two of them node B first), running the asc-compiled
+ * ema module. For a bounded number of rounds, in the middle of the rollout and of the result
+ * streams, one of the nodes, the API or an agent is stopped, with `kill -9` or SIGTERM, and
+ * started again in place after a moment. Only one process is down at a time, so the agents always
+ * have a node to go to.
+ *
+ * Then the invariants: a process sent SIGTERM exits by itself, cleanly; no process dies unasked;
+ * the rollout converges (every device in sync, the module running); and per device every result
+ * seq of every run is stored exactly once or counted as dropped under a reason (0 gaps,
+ * 0 duplicates), after the same wait for resent backlogs as chaos.test.ts.
+ *
+ * The random choices come from a seed printed as a diagnostic (CHAOS_SEED=S replays a run); 4
+ * rounds in `npm test`, WF_CHAOS_ROUNDS=N runs N. Timings are loose on purpose: nothing is timed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCliJson, type RunningCli } from '../helpers/cli.js';
+import { redisSkipReason } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+import { Cluster, nodePortsOf, type NodeIndex } from './cluster-helpers.js';
+import { everyDeviceRunningEma, seededRandom, stopAndAccount, untilLastRunsStored, waitForBacklogs } from './fault-helpers.js';
+
+const ROUNDS = Math.max(1, Number(process.env.WF_CHAOS_ROUNDS ?? 4) || 4);
+const DEVICES = ['gw-x1', 'gw-x2', 'gw-x3', 'gw-x4'];
+/** Far past PROCESS_STOP_BOUND_MS (5 s): only a process that hangs on SIGTERM gets here. */
+const HANG_MS = 30_000;
+/**
+ * A dead node's wills are published after three missed heartbeats: at 2 s that happens within a
+ * round or two, so the stale-will path runs under the chaos too (the default is 60 s).
+ */
+const HEARTBEAT_MS = 2_000;
+
+/** Ends a process with `signal` and waits for it; after SIGTERM it must exit by itself with 0. */
+async function bringDown(run: RunningCli, signal: 'SIGKILL' | 'SIGTERM', what: string): Promise<void> {
+  run.child.kill(signal);
+  if (signal === 'SIGKILL') {
+    await run.exited;
+    return;
+  }
+  const killer = setTimeout(() => run.child.kill('SIGKILL'), HANG_MS);
+  const code = await run.exited;
+  clearTimeout(killer);
+  assert.equal(code, 0, `${what} exits by itself, cleanly, after SIGTERM:\n${run.output().slice(-3000)}`);
+}
+
+const stillRunning = (run: RunningCli | undefined): boolean => run !== undefined && run.child.exitCode === null && run.child.signalCode === null;
+
+test(`cluster chaos: ${ROUNDS} rounds of kill -9 or SIGTERM on a broker node, the API or an agent mid-rollout and mid-stream; the rollout converges and every seq is accounted for`, { skip: redisSkipReason() }, async (t) => {
+  const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
+  const random = seededRandom(seed);
+  t.diagnostic(`CHAOS_SEED=${seed}`);
+  const pause = (maxMs: number, minMs = 0) => new Promise((resolve) => setTimeout(resolve, minMs + Math.floor(random() * (maxMs - minMs))));
+
+  const cluster = await Cluster.start(t, { heartbeatMs: HEARTBEAT_MS });
+  for (const [index, id] of DEVICES.entries()) await cluster.addDevice(id, index % 2 === 1);
+  await cluster.publishEma();
+  for (const id of DEVICES) cluster.startAgent(id);
+  await waitFor('every agent connected to a node', () => (DEVICES.every((id) => nodePortsOf(cluster.lastRun(id)).length > 0) ? true : undefined), 60_000, 250);
+  // The rollout starts and the chaos begins while it is under way.
+  await runCliJson(['deploy', 'ema@1.0.0', ...DEVICES.flatMap((id) => ['--device', id]), '--config', 'every=1', '--input', 'temperature', '--immediate'], cluster.env);
+
+  const victims = ['node-0', 'node-1', 'api', ...DEVICES];
+  const history: string[] = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      await pause(2000, 500);
+      const victim = victims[Math.floor(random() * victims.length)]!;
+      const signal = random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
+      history.push(`${victim}:${signal}`);
+      if (victim === 'node-0' || victim === 'node-1') {
+        const index: NodeIndex = victim === 'node-0' ? 0 : 1;
+        await bringDown(cluster.nodes[index]!, signal, `broker node ${index}`);
+        cluster.nodes[index] = undefined;
+        await pause(1500);
+        await cluster.startNode(index);
+      } else if (victim === 'api') {
+        await bringDown(cluster.api!, signal, 'the API');
+        cluster.api = undefined;
+        await pause(1500);
+        await cluster.startApi();
+      } else {
+        await bringDown(cluster.lastRun(victim).process, signal, victim);
+        await pause(1500);
+        cluster.startAgent(victim);
+      }
+    }
+  } finally {
+    t.diagnostic(`rounds: ${history.join(', ')}`);
+  }
+
+  // Converged: every device in sync with the module running, and results flowing again.
+  await waitFor('every device in sync and running ema', () => everyDeviceRunningEma(cluster, DEVICES), 90_000, 500);
+  await untilLastRunsStored(cluster, DEVICES, 60_000);
+  await waitForBacklogs(cluster, DEVICES, 60_000);
+  assert.ok([...cluster.nodes, cluster.api].every(stillRunning), 'no node and not the API died unasked');
+  assert.ok(DEVICES.every((id) => stillRunning(cluster.lastRun(id).process)), 'no agent died unasked');
+  await stopAndAccount(t, cluster, DEVICES);
+});
