@@ -51,7 +51,7 @@ export function lightProfile(dir: string): string {
 export function startFleet(specPath: string, onSpawn?: (child: ChildProcess) => void, readyTimeoutMs = 120_000): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', fromRoot('dist', 'bench', 'rollout-agents.js'), specPath], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, WASMFLEET_LOG_LEVEL: 'error' },
+    env: { ...process.env, WASMFLEET_LOG_LEVEL: process.env.WF_BENCH_AGENT_LOG ?? 'error' },
   });
   // The caller can stop it even when it never gets ready.
   onSpawn?.(child);

@@ -43,8 +43,28 @@ export interface RunningBroker {
   /** This node's id in a cluster (Aedes' broker id); random per start. */
   readonly nodeId: string;
   stats(): BrokerStats;
+  /**
+   * For code of the process that runs this broker, without a connection (the site hub's relays):
+   * no MQTT encoding, socket or PUBACK between a process and its own broker.
+   */
+  readonly inProcess: InProcessLink;
   /** Disconnects every client, closes Aedes and the server. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface InProcessLink {
+  /**
+   * Publishes QoS 1 as the broker itself: no client, so no ACL and no rate limit (this process's
+   * own code only). Retained when asked, routed to subscribers as a client's publish; resolves when
+   * Aedes has done both (what a client's PUBACK would have said).
+   */
+  publish(topic: string, payload: Buffer, retain: boolean): Promise<void>;
+  /**
+   * Calls `handler` for every message routed on `filter` (MQTT wildcards), clients' after their
+   * ACL check, through the emitter as the revocation listeners below; retained messages are not
+   * replayed to it. The handler must not throw.
+   */
+  on(filter: string, handler: (topic: string, payload: Buffer) => void): void;
 }
 
 /**
@@ -280,6 +300,18 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
     options,
     nodeId,
     stats: () => stats.snapshot(aedes.connectedClients),
+    inProcess: {
+      publish: (topic, payload, retain) =>
+        new Promise<void>((resolve, reject) =>
+          aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain, dup: false } as PublishPacket, (error?: Error | null) => (error ? reject(error) : resolve())),
+        ),
+      on(filter, handler) {
+        emitterOf(aedes).on(filter, (packet, done) => {
+          handler(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload);
+          done();
+        });
+      },
+    },
     close,
   };
 }

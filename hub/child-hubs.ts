@@ -15,7 +15,7 @@ export interface ChildHubsDeps {
   readonly logger: Logger;
 }
 
-/** What this hub's own client reads on its broker for its child hubs. */
+/** What this hub reads on its broker for its child hubs. */
 export const CHILD_STATUS_FILTER = hubTopics.allHubs('status');
 
 export class ChildHubs {

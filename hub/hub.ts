@@ -58,7 +58,7 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
   let local: LocalBroker;
   try {
     const service = newLocalServiceAccount();
-    local = await startLocalBroker(config, siteCredentialVerifier(() => site.current, service), service, logger);
+    local = await startLocalBroker(config, siteCredentialVerifier(() => site.current, service), logger);
   } catch (error) {
     await custody.close();
     throw error;

@@ -29,7 +29,7 @@ export interface UpRelayDeps {
   readonly logger: Logger;
 }
 
-/** Filters the hub's own client subscribes to on the site broker. */
+/** Filters the hub reads on the site broker (through its in-process link). */
 export const SITE_FILTERS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results'), topics.allDevices('spooled')];
 
 export class UpRelay {

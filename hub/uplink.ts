@@ -62,6 +62,9 @@ const SUBSCRIBE_CHUNK = 64;
  */
 const REFUSED_RETRY_MS = { first: 1_000, max: 30_000 } as const;
 
+/** A SUBACK 0x80 as mqtt.js reports it: the subscribe call fails with an error whose code is 128. */
+export const isRefusal = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 128;
+
 export function openUplink(options: UplinkOptions): Uplink {
   const { config, logger } = options;
   const handlers: { [E in keyof UplinkEvents]: UplinkEvents[E][] } = { message: [], up: [], down: [] };
@@ -130,15 +133,31 @@ export function openUplink(options: UplinkOptions): Uplink {
           await client.unsubscribeAsync(chunk);
           for (const topic of chunk) granted.delete(topic);
         }
+        const refusedNow: string[] = [];
         for (let i = 0; i < add.length; i += SUBSCRIBE_CHUNK) {
           const chunk = add.slice(i, i + SUBSCRIBE_CHUNK);
-          const grants = (await Promise.all(chunk.map((topic) => client.subscribeAsync(topic, { qos: 1 })))).flat();
-          for (const grant of grants) {
-            if (grant.qos === 128) {
-              refused = true;
-              logger.warn('upstream refused a subscription; asked again later', { code: 'WF_HUB_UPLINK_DOWN', topic: grant.topic });
-            } else granted.add(grant.topic);
-          }
+          const outcomes = await Promise.allSettled(chunk.map((topic) => client.subscribeAsync(topic, { qos: 1 })));
+          let lost: unknown;
+          outcomes.forEach((outcome, n) => {
+            const topic = chunk[n]!;
+            if (outcome.status === 'rejected') {
+              // mqtt.js fails the call on a SUBACK 0x80 (its code 128) rather than granting 128.
+              if (isRefusal(outcome.reason)) refusedNow.push(topic);
+              else lost ??= outcome.reason;
+            } else if (outcome.value.some((grant) => grant.qos === 128)) refusedNow.push(topic);
+            else granted.add(topic);
+          });
+          // The link went down mid-sync: the next connect syncs again. Topics granted so far are kept.
+          if (lost !== undefined) throw lost;
+        }
+        if (refusedNow.length > 0) {
+          refused = true;
+          logger.warn('upstream refused subscriptions; asked again later', {
+            code: 'WF_HUB_UPLINK_DOWN',
+            refused: refusedNow.length,
+            topics: refusedNow.slice(0, 3),
+            retryMs: refusedRetryMs,
+          });
         }
       } while (resync);
       if (refused) retryRefused();

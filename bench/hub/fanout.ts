@@ -14,10 +14,12 @@
  * Figures, each hubs / direct: module bytes the central broker sent during the rollout window
  * (POST → all applied), all bytes it sent then, connections to the centre, and the time.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { fetchAllPages } from '../../cli/paging.js';
 import { loadSigningKey } from '../../cli/commands/keys.js';
 import { publishModuleDir } from '../../cli/commands/module.js';
@@ -71,7 +73,7 @@ export async function runArm(viaHubs: boolean, sites: number, perSite: number): 
     const profile = lightProfile(dir);
     // A site's devices stay in one process, so each hub sees its devices connect at startRate.
     const processes = Math.ceil(devices.length / AGENTS_PER_PROCESS);
-    await Promise.all(
+    const agentProcesses = await Promise.all(
       Array.from({ length: processes }, (_, p) =>
         startAgents(cleanups, dir, `agents-${p}`, { profile, startRate: 8, devices: devices.slice(p * AGENTS_PER_PROCESS, (p + 1) * AGENTS_PER_PROCESS) }),
       ),
@@ -84,6 +86,13 @@ export async function runArm(viaHubs: boolean, sites: number, perSite: number): 
     // Let the connect-time traffic (retained states, status) settle before the window opens.
     await new Promise((resolve) => setTimeout(resolve, 2000));
 
+    // WF_BENCH_HUB_PROFILE=DIR: CPU profiles of every hub and agents process over the rollout window.
+    const profileDir = process.env.WF_BENCH_HUB_PROFILE;
+    if (profileDir) {
+      for (const hub of hubs) hub.profileStart();
+      for (const child of agentProcesses) child.stdin!.write('{"cmd":"profile-start"}\n');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     const connections = proxy.open;
     const before = meter.snapshot();
     const start = performance.now();
@@ -96,13 +105,39 @@ export async function runArm(viaHubs: boolean, sites: number, perSite: number): 
       config: { alpha: 0.2 },
       strategy: { canary: 0, soakSeconds: 0, ratePerMinute: 0 },
     });
-    await until('every device applied', async () => (await central.api.get<{ counts: Record<string, number> }>(`/api/v1/deployments/${created.id}`)).counts.healthy === total, 300_000, 100);
+    try {
+      await until('every device applied', async () => (await central.api.get<{ counts: Record<string, number> }>(`/api/v1/deployments/${created.id}`)).counts.healthy === total, 300_000, 100);
+    } finally {
+      if (profileDir) await profileWindow(profileDir, viaHubs ? 'hubs' : 'direct', hubs, agentProcesses);
+    }
     const appliedMs = performance.now() - start;
     if (trace) process.stderr.write(trace.report(viaHubs ? 'via hubs' : 'direct', central.dbPath, created.id, appliedMs) + '\n');
     return { window: since(meter.snapshot(), before), connections, appliedMs, devices: total };
   } finally {
     await cleanups.run();
   }
+}
+
+async function profileWindow(dir: string, arm: string, hubs: HubProcess[], agentProcesses: ChildProcess[]): Promise<void> {
+  for (const hub of hubs) {
+    const top = await hub.profileStop(dir, `${arm}-${hub.hubId}`);
+    process.stderr.write(`profile ${arm} ${hub.hubId}: ${top.join('; ')}\n`);
+  }
+  await Promise.all(
+    agentProcesses.map(
+      (child, p) =>
+        new Promise<void>((resolve) => {
+          const lines = createInterface({ input: child.stdout! });
+          lines.on('line', (line) => {
+            if (!line.includes('"profile-stop"')) return;
+            process.stderr.write(`profile ${arm} agents-${p}: ${(JSON.parse(line) as { top: string[] }).top.join('; ')}\n`);
+            lines.close();
+            resolve();
+          });
+          child.stdin!.write(JSON.stringify({ cmd: 'profile-stop', dir, name: `${arm}-agents-${p}` }) + '\n');
+        }),
+    ),
+  );
 }
 
 const kib = (bytes: number): number => bytes / 1024;

@@ -81,6 +81,7 @@ export interface HubState {
 export class HubProcess {
   readonly #lines: Interface;
   readonly #waiting: ((state: HubState) => void)[] = [];
+  readonly #profiled: ((top: string[]) => void)[] = [];
   readonly #exited: Promise<void>;
 
   private constructor(
@@ -90,6 +91,7 @@ export class HubProcess {
   ) {
     this.#lines = createInterface({ input: child.stdout! });
     this.#lines.on('line', (line) => {
+      if (line.startsWith('{"profiled"')) this.#profiled.shift()?.((JSON.parse(line) as { profiled: string[] }).profiled);
       if (!line.startsWith('{"state"')) return;
       this.#waiting.shift()?.((JSON.parse(line) as { state: HubState }).state);
     });
@@ -154,6 +156,19 @@ export class HubProcess {
         resolve(state);
       });
       this.child.stdin!.write('{"cmd":"state"}\n');
+    });
+  }
+
+  /** Starts a CPU profile of the hub process (hub-child.ts). */
+  profileStart(): void {
+    this.child.stdin!.write('{"cmd":"profile-start"}\n');
+  }
+
+  /** Stops it: DIR/<name>.cpuprofile, resolves with its top functions by self time. */
+  profileStop(dir: string, name: string): Promise<string[]> {
+    return new Promise((resolve) => {
+      this.#profiled.push(resolve);
+      this.child.stdin!.write(JSON.stringify({ cmd: 'profile-stop', dir, name }) + '\n');
     });
   }
 

@@ -50,3 +50,33 @@ test("a device's desired topic refused upstream at first is subscribed again whi
   assert.equal(refusals, 2, 'refused twice, then granted');
   assert.equal(connects(), connectsBefore, 'without a reconnect (a new session would subscribe the site topic again)');
 });
+
+test('a refused subscription costs only its own topic: the others of the same sync are granted once and the later chunks still go out', async (t) => {
+  const upstream = await startUpstream(t);
+  // 40 devices: 80 topics, more than one chunk of SUBSCRIBEs in flight (uplink.ts SUBSCRIBE_CHUNK).
+  const devices = Array.from({ length: 40 }, (_, i) => ({ deviceId: `gw-${String(i).padStart(2, '0')}`, secret: `dev_${i}` }));
+  const refusedTopic = topics.device('gw-00', 'desired');
+  let refusals = 0;
+  upstream.aedes.authorizeSubscribe = (client, sub, done) => {
+    if (client?.id === hubClientId('north') && sub.topic === refusedTopic && refusals < 1) {
+      refusals += 1;
+      return done(null, null);
+    }
+    done(null, sub);
+  };
+  const api = await mqtt.connectAsync(upstream.url, { protocolVersion: 4, clientId: 'central', clean: true, reconnectPeriod: 0 });
+  onCleanup(t, () => api.endAsync(true));
+  const hub = await startTestHub(t, { upstreamUrl: upstream.url, dataDir: tempDir(t) });
+  await waitFor('the uplink up', () => (hub.uplinkConnected ? true : undefined));
+  await api.publishAsync(hubTopics.hub('north', 'site'), JSON.stringify(siteDocument('north', 1, devices)), { qos: 1, retain: true });
+
+  const wanted = devices.flatMap(({ deviceId }) => [topics.device(deviceId, 'desired'), topics.device(deviceId, 'ack')]);
+  const times = (topic: string) => upstream.subscriptions.get(hubClientId('north'))?.filter((subscribed) => subscribed === topic).length ?? 0;
+  await waitFor('every topic subscribed, the refused one asked for again', () => (times(refusedTopic) === 2 && wanted.every((topic) => times(topic) >= 1) ? true : undefined), 15_000);
+  assert.equal(refusals, 1);
+  // Before, mqtt.js' failed call for the refused topic failed the whole sync: the topics granted
+  // beside it were not recorded and were subscribed again (their retained messages sent twice),
+  // and the chunks after it waited for the retry.
+  const repeated = wanted.filter((topic) => topic !== refusedTopic && times(topic) !== 1);
+  assert.deepEqual(repeated, [], 'every other topic subscribed exactly once');
+});
