@@ -57,6 +57,8 @@ export interface Ingestion {
 }
 
 const ACK_MS = 100;
+/** Last-seen is written at most once per device in each such window. */
+const TOUCH_EVERY_MS = 1000;
 /**
  * A device's share of one turn. 1,000 rows take a few milliseconds to insert, so a turn with one
  * device flushing a backlog costs the others that much, not the backlog's size. A turn holds at
@@ -186,10 +188,24 @@ export function createIngestion(
     return committed;
   };
 
+  // Devices whose last-seen this second has already written: a device in every turn (several a
+  // second under load) costs one UPDATE of its row and its last-seen index entry a second, not one
+  // a turn. Offline detection allows twice the heartbeat interval (seconds), so a second is nothing.
+  let touchedSecond = 0;
+  const touchedThisSecond = new Set<string>();
   /** A failed last-seen update costs only itself: the statement is undone, the transaction goes on. */
-  const touchAll = (deviceIds: Iterable<string>, at: string) => {
+  const touchAll = (deviceIds: Iterable<string>, at: string, now: number) => {
+    const second = Math.floor(now / TOUCH_EVERY_MS);
+    if (second !== touchedSecond) {
+      touchedSecond = second;
+      touchedThisSecond.clear();
+    }
     try {
-      for (const id of deviceIds) store.touchDevice(id, at);
+      for (const id of deviceIds) {
+        if (touchedThisSecond.has(id)) continue;
+        store.touchDevice(id, at);
+        touchedThisSecond.add(id);
+      }
     } catch (error) {
       logger.warn('last-seen not updated', { reason: reasonOf(error) });
     }
@@ -209,7 +225,7 @@ export function createIngestion(
       // Last-seen in the same commit as the rows: one commit per turn, not two.
       const outcome = store.transaction(() => {
         const stored = store.ingestResultBatches(batches, now);
-        touchAll(stored.inDatabase.keys(), at);
+        touchAll(stored.inDatabase.keys(), at, now);
         return stored;
       });
       noteStored(outcome, writeStarted);
@@ -222,7 +238,7 @@ export function createIngestion(
       committed = isTransient(error) || !store.open ? [] : isolate(batches, now);
       if (committed.length === 0) return;
       try {
-        store.transaction(() => touchAll(new Set(committed.map((b) => b.deviceId)), at));
+        store.transaction(() => touchAll(new Set(committed.map((b) => b.deviceId)), at, now));
       } catch (touchError) {
         logger.warn('last-seen not updated', { reason: reasonOf(touchError) });
       }
