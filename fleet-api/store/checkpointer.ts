@@ -49,8 +49,12 @@ export function startCheckpointer(db: Db, path: string, options: CheckpointerOpt
     if (db.open) db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT}`);
     options.onProblem?.(reason);
   };
+  // A failing disk fails every round (5 a second): told once a minute, not each time.
+  let lastTold = Number.NEGATIVE_INFINITY;
   worker.on('message', (message: { error?: string }) => {
-    if (message.error) options.onProblem?.(`checkpoint failed: ${message.error}`);
+    if (!message.error || Date.now() - lastTold < 60_000) return;
+    lastTold = Date.now();
+    options.onProblem?.(`checkpoint failed: ${message.error}`);
   });
   worker.on('error', (error) => handBack(`checkpointer failed: ${error.message}`));
   worker.on('exit', (code) => handBack(`checkpointer exited (${code})`));
