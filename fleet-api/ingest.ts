@@ -15,7 +15,7 @@ import type { Logger } from '../common/logger.js';
 import { reasonOf } from '../common/errors.js';
 import { MAX_ACK_RANGES, MAX_ACK_REFUSALS, seqRanges, type BatchRefusal, type DeviceStatus, type ReportedState, type ResultBatch } from '../protocol/index.js';
 import { ReportQueue } from './report-queue.js';
-import { FairQueue, type FairShare } from './fair-queue.js';
+import { FairQueue, rowsOf, type FairShare } from './fair-queue.js';
 import type { IngestHandlers } from './device-inbox.js';
 import type { Store } from './store/index.js';
 import type { IngestOutcome } from './store/results.js';
@@ -52,6 +52,13 @@ export interface Ingestion {
    * no longer commits a small transaction for the whole fleet.
    */
   flushDevices(deviceIds: Iterable<string>): void;
+  /**
+   * The same, for a reader that can wait for the rest of this event-loop turn: the queued batches
+   * of every device asked for before then are written together, in as few transactions as the
+   * turn's row bound allows, instead of one small commit per query. Resolves once they are
+   * committed (at once when nothing of theirs is queued).
+   */
+  flushDevicesSoon(deviceIds: Iterable<string>): Promise<void>;
   counters(): Readonly<IngestCounters>;
   close(): void;
 }
@@ -274,6 +281,52 @@ export function createIngestion(
     }
   };
 
+  // Devices whose readers wait for the next check phase, and those readers.
+  const soonDevices = new Set<string>();
+  let soonWaiters: Array<() => void> = [];
+  let soonScheduled: NodeJS.Immediate | undefined;
+  const rowsPerTurn = (options.fairShare ?? DEFAULT_FAIR_SHARE).maxRowsPerTurn ?? Number.POSITIVE_INFINITY;
+  const writeSoon = () => {
+    soonScheduled = undefined;
+    const waiters = soonWaiters;
+    soonWaiters = [];
+    const deviceIds = [...soonDevices];
+    soonDevices.clear();
+    try {
+      let batches: ResultBatch[] = [];
+      let rows = 0;
+      for (const deviceId of deviceIds) {
+        while (queue.sizeOf(deviceId) > 0 && store.open) {
+          for (const batch of queue.takeDeviceShare(deviceId)) {
+            batches.push(batch);
+            rows += rowsOf(batch);
+          }
+          if (rows >= rowsPerTurn) {
+            write(batches);
+            batches = [];
+            rows = 0;
+          }
+        }
+      }
+      write(batches);
+    } finally {
+      for (const resolve of waiters) resolve();
+    }
+  };
+  const flushDevicesSoon = (deviceIds: Iterable<string>): Promise<void> => {
+    let queued = false;
+    for (const deviceId of deviceIds) {
+      if (queue.sizeOf(deviceId) === 0) continue;
+      soonDevices.add(deviceId);
+      queued = true;
+    }
+    if (!queued) return Promise.resolve();
+    return new Promise((resolve) => {
+      soonWaiters.push(resolve);
+      soonScheduled ??= setImmediate(writeSoon);
+    });
+  };
+
   const handlers: IngestHandlers = {
     results(deviceId, batches, refused) {
       if (closed) return;
@@ -302,8 +355,13 @@ export function createIngestion(
     handlers,
     flush,
     flushDevices,
+    flushDevicesSoon,
     counters: () => ({ ...counters }),
     close() {
+      if (soonScheduled) {
+        clearImmediate(soonScheduled);
+        writeSoon();
+      }
       flush();
       sendAcks();
       closed = true;
