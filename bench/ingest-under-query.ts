@@ -23,6 +23,7 @@ import { openStore } from '../fleet-api/index.js';
 import { startPlatform } from '../platform/start-platform.js';
 import { figure, type BenchFigure } from './figure.js';
 import { spawnJsonChild, type JsonChild } from './scale/children.js';
+import { startProfiling, type Profiling } from './scale/cpu-profile.js';
 
 const DEVICES = Number(process.env.WF_BENCH_INGEST_DEVICES ?? 1000);
 const QUERY_CLIENTS = 20;
@@ -32,6 +33,8 @@ const WARMUP_MS = 3000;
 const MEASURE_MS = Number(process.env.WF_BENCH_INGEST_MS ?? 20_000);
 const ADDRESSES = Array.from({ length: 50 }, (_, i) => `127.0.0.${i + 2}`);
 const GOAL = 0.5;
+/** WF_BENCH_INGEST_PROFILE=DIR: a CPU profile of the platform over the measured span, its top functions in the note. */
+const PROFILE_DIR = process.env.WF_BENCH_INGEST_PROFILE;
 
 const script = (name: string) => fileURLToPath(new URL(`./scale/${name}.js`, import.meta.url));
 
@@ -107,9 +110,11 @@ export async function benchIngestUnderQuery(): Promise<BenchFigure[]> {
     queries.process.stdin!.write(`go ${MEASURE_MS}\n`);
     // The platform's CPU over the span (this process runs nothing else): what a stored point
     // costs it, broker, ingestion and the queries' share together, whatever the cores' sharing.
+    const profiling: Profiling | undefined = PROFILE_DIR ? await startProfiling() : undefined;
     const cpu = process.cpuUsage();
     const [published, queried] = await Promise.all([publishers.next<Published>(MEASURE_MS + 60_000), queries.next<Queried>(MEASURE_MS + 60_000)]);
     const platformCpu = process.cpuUsage(cpu);
+    const topCosts = profiling ? await profiling.stop(PROFILE_DIR!, `ingest-under-query-${DEVICES}`, 12) : [];
     if (queried.error) throw new Error(`query load: ${queried.error}`);
     const subjectRate = published.points / published.seconds;
 
@@ -124,7 +129,7 @@ export async function benchIngestUnderQuery(): Promise<BenchFigure[]> {
         unit: 'points/s',
         subjectValue: subjectRate,
         baselineValue: rawRate,
-        note: `higher is better; issue 16 asks for at least ${GOAL}×; ${published.batches.toLocaleString('en-US')} batches of ${POINTS} points in ${published.seconds.toFixed(1)} s, ${WINDOW} unacked per device; queries (GET /devices/:id/results?limit=100, random device): ${queried.requests.toLocaleString('en-US')} answered, p50 ${queried.p50.toFixed(1)} ms, p99 ${queried.p99.toFixed(1)} ms, max ${queried.max.toFixed(0)} ms; platform CPU per stored point ${cpuPerPoint.toFixed(1)} µs (queries included) vs ${raw.cpuMicrosPerRow.toFixed(1)} µs per raw row, so ${(raw.cpuMicrosPerRow / cpuPerPoint).toFixed(2)}× on CPU alone`,
+        note: `higher is better; issue 16 asks for at least ${GOAL}×; ${published.batches.toLocaleString('en-US')} batches of ${POINTS} points in ${published.seconds.toFixed(1)} s, ${WINDOW} unacked per device; queries (GET /devices/:id/results?limit=100, random device): ${queried.requests.toLocaleString('en-US')} answered, p50 ${queried.p50.toFixed(1)} ms, p99 ${queried.p99.toFixed(1)} ms, max ${queried.max.toFixed(0)} ms; platform CPU per stored point ${cpuPerPoint.toFixed(1)} µs (queries included) vs ${raw.cpuMicrosPerRow.toFixed(1)} µs per raw row, so ${(raw.cpuMicrosPerRow / cpuPerPoint).toFixed(2)}× on CPU alone${topCosts.length > 0 ? `; platform profile top self time: ${topCosts.join('; ')}` : ''}`,
       }),
       figure({
         bench: 'ingest-under-query/query-p99',

@@ -233,7 +233,7 @@ export const SUITES: readonly BenchSuite[] = [
     title: 'ingest from 1,000 devices while 20 clients query results (vs raw better-sqlite3 inserts)',
     run: benchIngestUnderQuery,
     notes: [
-      'Ingest under query: 1,000 devices (mqtt.js, one child process, 50 loopback source addresses, broker limits at their defaults) each keep 8 ResultBatches of 50 points awaiting the API\'s ack (sent after commit), so the rate is what broker, ingestion and SQLite sustain; 20 clients in another child process GET /devices/:id/results?limit=100 for random devices back to back. Both for 20 s after a 3 s warm-up; the platform (startPlatform) runs alone in the bench process. Baseline: one prepared INSERT of as many rows into a fresh store\'s results table (same schema and indexes), 1,000 rows to a transaction. WF_BENCH_INGEST_DEVICES and WF_BENCH_INGEST_MS shrink it.',
+      'Ingest under query: 1,000 devices (mqtt.js, one child process, 50 loopback source addresses, broker limits at their defaults) each keep 8 ResultBatches of 50 points awaiting the API\'s ack (sent after commit), so the rate is what broker, ingestion and SQLite sustain; 20 clients in another child process GET /devices/:id/results?limit=100 for random devices back to back. Both for 20 s after a 3 s warm-up; the platform (startPlatform) runs alone in the bench process. Baseline: one prepared INSERT of as many rows into a fresh store\'s results table (same schema and indexes), 1,000 rows to a transaction. WF_BENCH_INGEST_DEVICES and WF_BENCH_INGEST_MS shrink it; WF_BENCH_INGEST_PROFILE=DIR leaves a CPU profile of the platform over the measured span and puts its top functions in the note.',
     ],
   },
   {

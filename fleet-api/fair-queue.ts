@@ -4,12 +4,18 @@
  * `maxBatchesPerDevice`). So a device flushing a backlog of days, or sending heavy batches, gets
  * its share of each turn and no more, and every other device's batches are in the next turn
  * whatever the size of that backlog (docs/operations.md §Fair ingestion).
+ *
+ * A turn also stops taking shares once it holds `maxRowsPerTurn` rows: a whole fleet's queue in
+ * one transaction holds the event loop (MQTT input, HTTP queries) for seconds. Devices served go
+ * to the back of the line, so the ones the bound left out are first in the next turn.
  */
 import type { ResultBatch } from '../protocol/index.js';
 
 export interface FairShare {
   readonly maxRowsPerDevice: number;
   readonly maxBatchesPerDevice: number;
+  /** Rows after which a turn takes no further device's share (unbounded when absent). */
+  readonly maxRowsPerTurn?: number;
 }
 
 /** Rows a batch becomes in SQLite: one per metric point and per event. */
@@ -44,10 +50,24 @@ export class FairQueue {
     return queue ? queue.batches.length - queue.head : 0;
   }
 
-  /** One turn: every waiting device's share, oldest first within a device. */
+  /** One turn: the share of every waiting device, longest unserved first, up to the turn's rows; oldest first within a device. */
   takeTurn(): ResultBatch[] {
     const turn: ResultBatch[] = [];
-    for (const deviceId of this.queues.keys()) this.takeShare(deviceId, turn);
+    const limit = this.share.maxRowsPerTurn ?? Number.POSITIVE_INFINITY;
+    const served: string[] = [];
+    let rows = 0;
+    // Deleting the key being visited is safe in a Map iteration; re-adding is not, so that waits.
+    for (const deviceId of this.queues.keys()) {
+      if (rows >= limit) break;
+      rows += this.takeShare(deviceId, turn);
+      served.push(deviceId);
+    }
+    for (const deviceId of served) {
+      const queue = this.queues.get(deviceId);
+      if (!queue) continue;
+      this.queues.delete(deviceId);
+      this.queues.set(deviceId, queue);
+    }
     return turn;
   }
 
@@ -58,9 +78,10 @@ export class FairQueue {
     return turn;
   }
 
-  private takeShare(deviceId: string, into: ResultBatch[]): void {
+  /** Moves the device's share into `into`; returns its rows. */
+  private takeShare(deviceId: string, into: ResultBatch[]): number {
     const queue = this.queues.get(deviceId);
-    if (!queue) return;
+    if (!queue) return 0;
     let rows = 0;
     let taken = 0;
     while (queue.head < queue.batches.length && taken < this.share.maxBatchesPerDevice && (taken === 0 || rows < this.share.maxRowsPerDevice)) {
@@ -76,5 +97,6 @@ export class FairQueue {
       queue.batches.splice(0, queue.head);
       queue.head = 0;
     }
+    return rows;
   }
 }

@@ -70,7 +70,8 @@ function packageVersion(): string {
 export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetApiDeps = {}): Promise<FleetApi> {
   const options = resolveOptions(input);
   const logger = deps.logger ?? createLogger({ component: 'fleet-api' });
-  const store = deps.store ?? openStore(options.dbPath);
+  // Ingestion commits at rate here: WAL checkpoints on their own thread, not in its commits.
+  const store = deps.store ?? openStore(options.dbPath, { checkpointInBackground: { onProblem: (reason) => logger.warn('wal checkpoints', { reason }) } });
   let signing: FleetSigning;
   try {
     signing = createFleetSigning(

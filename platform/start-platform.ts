@@ -50,7 +50,8 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
   const options = resolvePlatformOptions(input);
   const dataDir = openDataDir(options.dataDir);
   const service = serviceAccountOf(dataDir);
-  const store = openStore(dataDir.dbPath);
+  // Ingestion commits at rate here: WAL checkpoints on their own thread, not in its commits.
+  const store = openStore(dataDir.dbPath, { checkpointInBackground: { onProblem: (reason) => logger.warn('wal checkpoints', { reason }) } });
   // In cluster mode the embedded node reads credentials from Redis like every other node.
   const redisVerifier = options.redis ? createRedisCredentialVerifier(options.redis, logger.child({ component: 'broker-credentials' })) : undefined;
   const broker = await orUndo(

@@ -2,7 +2,8 @@
  * The fleet's one in-process event bus (docs/api.md §Live events). Ingestion, offline detection
  * and the rollout observer publish into it; every SSE stream reads from its ring buffer.
  *
- * Each event is serialised into its SSE frame once, at publish, whatever the number of streams.
+ * Each event is serialised into its SSE frame once, when a stream first reads it, whatever the
+ * number of streams (and not at all when none does).
  * Streams pull from the ring by sequence number instead of holding queues of their own, so a
  * stream costs no memory beyond its socket's buffer, and a stream that falls a whole ring behind
  * is simply ended (its client resumes with Last-Event-ID or gets a reset).
@@ -75,8 +76,7 @@ export function createEventBus(options: { bufferSize: number; now?: () => number
       const seq = lastSeq + 1;
       const at = now();
       const data = { at: new Date(at).toISOString(), ...fields };
-      const frame = `id: ${boot}-${seq}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
-      ring[(seq - 1) % size] = { seq, name, at, deviceId: refs.deviceId, deploymentId: refs.deploymentId, sampleKey: refs.sampleKey, data, frame };
+      ring[(seq - 1) % size] = new RingEvent(seq, name, at, refs, data, boot);
       lastSeq = seq;
       for (const listener of listeners) {
         // A stream's failure is its own: it must never fail the ingest or rollout that published.
@@ -96,6 +96,36 @@ export function createEventBus(options: { bufferSize: number; now?: () => number
       return () => listeners.delete(listener);
     },
   };
+}
+
+/**
+ * An event in the ring. Its frame is serialised on first read and kept: once for all the streams,
+ * and never when no stream reads it (ingestion publishes an event per metric of every batch it
+ * stores, with or without anyone watching).
+ */
+class RingEvent implements FleetEvent {
+  readonly deviceId: string | undefined;
+  readonly deploymentId: string | undefined;
+  readonly sampleKey: string | undefined;
+  private serialised: string | undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly name: FleetEventName,
+    readonly at: number,
+    refs: { deviceId?: string; deploymentId?: string; sampleKey?: string },
+    readonly data: Readonly<Record<string, unknown>>,
+    private readonly boot: number,
+  ) {
+    this.deviceId = refs.deviceId;
+    this.deploymentId = refs.deploymentId;
+    this.sampleKey = refs.sampleKey;
+  }
+
+  get frame(): string {
+    this.serialised ??= `id: ${this.boot}-${this.seq}\nevent: ${this.name}\ndata: ${JSON.stringify(this.data)}\n\n`;
+    return this.serialised;
+  }
 }
 
 /** Parses `<boot>-<seq>`; undefined for anything else. */

@@ -3,6 +3,7 @@
  * into one object, each group's statements prepared once when the store opens.
  */
 import { openDatabase, type Db } from './core.js';
+import { startCheckpointer, DEFAULT_CHECKPOINTER, type Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 import { deviceOps, type DeviceOps } from './devices.js';
 import { devicePageOps, type DevicePageOps } from './device-pages.js';
 import { moduleOps, type ModuleOps } from './modules.js';
@@ -41,8 +42,26 @@ export type Store = DeviceOps &
     readonly open: boolean;
   };
 
-export function openStore(path: string): Store {
+export interface StoreOptions {
+  /**
+   * WAL checkpoints on a worker thread (checkpointer.ts) instead of inside the commits that cross
+   * SQLite's threshold: for the process that writes results at rate (the API).
+   */
+  checkpointInBackground?: boolean | Partial<CheckpointerOptions>;
+}
+
+export function openStore(path: string, options: StoreOptions = {}): Store {
   const db = openDatabase(path);
+  let checkpointer: Checkpointer | undefined;
+  if (options.checkpointInBackground && path !== ':memory:') {
+    const settings = { ...DEFAULT_CHECKPOINTER, ...(options.checkpointInBackground === true ? {} : options.checkpointInBackground) };
+    try {
+      checkpointer = startCheckpointer(db, path, settings);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
   return {
     ...deviceOps(db),
     ...devicePageOps(db),
@@ -62,6 +81,8 @@ export function openStore(path: string): Store {
     db,
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
+      // The worker's connection first, so the writer's close is the last and removes the WAL.
+      checkpointer?.stop();
       if (db.open) db.close();
     },
     get open() {

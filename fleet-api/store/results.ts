@@ -88,10 +88,12 @@ export function resultOps(db: Db) {
       outcome.fresh.push(batch);
       rollups.addToRollups(batch);
       for (const metric of batch.metrics) {
-        for (const [t, value] of metric.points) {
-          insertRow.run(d, seq, 'metric', m, v, dep, metric.name, t, value);
-          outcome.rows += 1;
+        const { name, points } = metric;
+        for (let i = 0; i < points.length; i++) {
+          const point = points[i]!;
+          insertRow.run(d, seq, 'metric', m, v, dep, name, point[0], point[1]);
         }
+        outcome.rows += points.length;
       }
       for (const event of batch.events) {
         insertRow.run(d, seq, 'event', m, v, dep, event.name, event.t, event.value);

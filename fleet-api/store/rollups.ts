@@ -44,13 +44,21 @@ export function rollupOps(db: Db) {
     addToRollups(batch: ResultBatch): void {
       for (const metric of batch.metrics) {
         if (metric.points.length === 0) continue;
-        ROLLUP_TIERS.forEach((tier, i) => {
-          const folds = new Map<number, Fold>();
-          for (const [t, value] of metric.points) {
-            const bucket = Math.floor(t / tier.ms) * tier.ms;
-            const fold = folds.get(bucket);
-            if (!fold) folds.set(bucket, { count: 1, sum: value, min: value, max: value, lastT: t, lastValue: value });
-            else {
+        // Both tiers in one pass over the points, each folded in point order as before.
+        const folds = ROLLUP_TIERS.map(() => new Map<number, Fold>());
+        const last: Array<Fold | undefined> = ROLLUP_TIERS.map(() => undefined);
+        const lastBucket = ROLLUP_TIERS.map(() => Number.NaN);
+        const points = metric.points;
+        for (let p = 0; p < points.length; p++) {
+          const [t, value] = points[p]!;
+          for (let i = 0; i < ROLLUP_TIERS.length; i++) {
+            const ms = ROLLUP_TIERS[i]!.ms;
+            const bucket = Math.floor(t / ms) * ms;
+            // Points usually come in time order: most fall in the bucket of the point before.
+            let fold = bucket === lastBucket[i] ? last[i] : folds[i]!.get(bucket);
+            if (!fold) {
+              folds[i]!.set(bucket, (fold = { count: 1, sum: value, min: value, max: value, lastT: t, lastValue: value }));
+            } else {
               fold.count += 1;
               fold.sum += value;
               if (value < fold.min) fold.min = value;
@@ -61,8 +69,12 @@ export function rollupOps(db: Db) {
                 fold.lastValue = value;
               }
             }
+            last[i] = fold;
+            lastBucket[i] = bucket;
           }
-          for (const [bucket, f] of folds) {
+        }
+        ROLLUP_TIERS.forEach((tier, i) => {
+          for (const [bucket, f] of folds[i]!) {
             upserts[i]!.run(batch.module, metric.name, batch.deviceId, bucket, f.count, f.sum, f.min, f.max, f.lastT, batch.seq, f.lastValue);
             if (tier.name === 'hour') days.addHourToDays(batch.module, metric.name, batch.deviceId, bucket, f.count, f.sum);
           }

@@ -53,3 +53,23 @@ test("one device's share can be taken alone, oldest first, leaving every other d
   assert.equal(queue.size, 1);
   assert.deepEqual(queue.takeTurn().map((b) => `${b.deviceId}:${b.seq}`), ['b:0']);
 });
+
+test('a turn stops taking shares at its row bound; the devices it left out lead the next turn', () => {
+  const queue = new FairQueue({ maxRowsPerDevice: 10, maxBatchesPerDevice: 100, maxRowsPerTurn: 25 });
+  for (const id of ['a', 'b', 'c', 'd', 'e']) queue.push(id, Array.from({ length: 20 }, (_, seq) => batch(id, seq)));
+  const devicesOf = (turn: ResultBatch[]) => [...new Set(turn.map((b) => b.deviceId))];
+  // 10 rows a share: a, b and c reach 30 rows, past the bound of 25, and d waits.
+  assert.deepEqual(devicesOf(queue.takeTurn()), ['a', 'b', 'c']);
+  assert.deepEqual(devicesOf(queue.takeTurn()), ['d', 'e', 'a']);
+  assert.deepEqual(devicesOf(queue.takeTurn()), ['b', 'c', 'd']);
+  let taken = 30 * 3;
+  const seen = new Map<string, number>();
+  while (queue.size > 0) {
+    for (const b of queue.takeTurn()) {
+      assert.ok(b.seq >= (seen.get(b.deviceId) ?? -1), 'a device keeps its order');
+      seen.set(b.deviceId, b.seq);
+      taken += 1;
+    }
+  }
+  assert.equal(taken, 100);
+});

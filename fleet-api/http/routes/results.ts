@@ -44,8 +44,9 @@ export async function resultRoutes(app: FastifyInstance, ctx: RouteContext): Pro
       // Existence only: a full device row would parse its desired and reported JSON on every query.
       if (ctx.store.isOnline(id) === undefined) throw apiErrors.WF_API_NOT_FOUND({ kind: 'device', id, field: 'params/id' });
       // This device's results still queued for the next turn would otherwise be invisible for up
-      // to flushMs; only its own are written, so a query does not commit the whole fleet's queue.
-      ctx.ingestion.flushDevices([id]);
+      // to flushMs; only its own are written, so a query does not commit the whole fleet's queue,
+      // and together with those of the other queries that came in the same event-loop turn.
+      await ctx.ingestion.flushDevicesSoon([id]);
       const rows = ctx.store.queryResults({
         deviceId: id,
         module: query.module,

@@ -1,0 +1,48 @@
+/**
+ * The checkpointer's thread (checkpointer.ts): its own connection to the fleet database, copying
+ * the WAL back into the database file every `intervalMs` with a PASSIVE checkpoint, which never
+ * waits for and never blocks the writer on the main thread. When writes keep overtaking the
+ * checkpoints so that the WAL has grown past `restartPages`, a RESTART checkpoint waits for the
+ * writer once (busy timeout) so the WAL starts over, instead of growing without bound.
+ *
+ * workerData: { path, control (SharedArrayBuffer: [0] stop asked, [1] connection closed),
+ * intervalMs, restartPages }. Errors of one round are posted and the next round tries again.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+interface CheckpointerData {
+  path: string;
+  control: SharedArrayBuffer;
+  intervalMs: number;
+  restartPages: number;
+}
+
+const { path, control, intervalMs, restartPages } = workerData as CheckpointerData;
+const flags = new Int32Array(control);
+const STOP = 0;
+const CLOSED = 1;
+
+let db: Database.Database | undefined;
+try {
+  if (Atomics.load(flags, STOP) === 0) {
+    db = new Database(path, { fileMustExist: true });
+    // The checkpoint's fsyncs follow this connection's setting: the same as the writer's (core.ts).
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 2000');
+    db.pragma('wal_autocheckpoint = 0');
+  }
+  while (db && Atomics.load(flags, STOP) === 0) {
+    try {
+      const [round] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      if (round && round.log > restartPages) db.pragma('wal_checkpoint(RESTART)');
+    } catch (error) {
+      parentPort?.postMessage({ error: error instanceof Error ? error.message : String(error) });
+    }
+    Atomics.wait(flags, STOP, 0, intervalMs);
+  }
+} finally {
+  db?.close();
+  Atomics.store(flags, CLOSED, 1);
+  Atomics.notify(flags, CLOSED);
+}
