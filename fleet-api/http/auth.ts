@@ -5,7 +5,7 @@
  * minutes so a busy client does not pay the check on every request, but its row is read on every
  * request, so a revoked token or a changed role takes effect at once. Failures are never cached.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { verifySecret } from '../../common/secrets.js';
 import { apiErrors } from '../errors.js';
@@ -46,7 +46,8 @@ export function installAuth(app: FastifyInstance, store: Store): void {
     const id = tokenIdOf(token);
     const record = id === undefined ? undefined : store.getToken(id);
     if (!record) throw apiErrors.WF_API_UNAUTHORIZED({ reason: 'unknown token', field: 'headers/authorization' });
-    const key = createHash('sha256').update(token).digest('hex');
+    // One-shot: no Hash object per request.
+    const key = hash('sha256', token);
     const cached = verified.get(key);
     if (!(cached && cached.hash === record.hash && cached.until > Date.now())) {
       if (!(await verifySecret(token, record.hash))) throw apiErrors.WF_API_UNAUTHORIZED({ reason: 'unknown token', field: 'headers/authorization' });

@@ -90,6 +90,9 @@ export const DeviceSummary = Type.Object({
   reachable: Type.Optional(Type.Union([Type.Literal('direct'), Type.Literal('hub'), Type.Literal('offline-hub')])),
 });
 
+/** One page of GET /devices (the route sends it pre-serialized: store/device-summary-json.ts). */
+export const DevicePage = Type.Object({ devices: Type.Array(DeviceSummary), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
 export const DeviceDetail = Type.Intersect([
   DeviceSummary,
   Type.Object({

@@ -7,6 +7,7 @@
 import type { Db } from './core.js';
 import { statementCache } from './statements.js';
 import { addDeviceFilter } from './device-filter.js';
+import { DEVICE_SUMMARY_JSON } from './device-summary-json.js';
 
 export type DeviceSort = 'id' | '-id' | 'createdAt' | '-createdAt' | 'lastSeen' | '-lastSeen';
 export const DEVICE_SORTS: readonly DeviceSort[] = ['id', '-id', 'createdAt', '-createdAt', 'lastSeen', '-lastSeen'];
@@ -70,7 +71,7 @@ const SORT_KEY: Record<'createdAt' | 'lastSeen', string> = {
 };
 
 /** The sort key of a record as a cursor stores it. */
-export function sortKeyOf(record: DeviceSummaryRecord, sort: DeviceSort): string | null {
+export function sortKeyOf(record: Pick<DeviceSummaryRecord, 'createdAt' | 'lastSeen'>, sort: DeviceSort): string | null {
   const field = sort.replace('-', '');
   if (field === 'createdAt') return record.createdAt;
   if (field === 'lastSeen') return record.lastSeen ?? '';
@@ -80,69 +81,75 @@ export function sortKeyOf(record: DeviceSummaryRecord, sort: DeviceSort): string
 /** LIKE with `\` as escape, so an id prefix's `_` matches only `_`. */
 const likePrefix = (prefix: string): string => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/** FROM, WHERE and ORDER BY of one page's query (after `SELECT <columns> `), and its arguments. */
+function pagePlan(query: DevicePageQuery): { tail: string; args: unknown[] } {
+  const descending = query.sort.startsWith('-');
+  const field = query.sort.replace('-', '') as 'id' | 'createdAt' | 'lastSeen';
+  const order = descending ? 'DESC' : 'ASC';
+  const compare = descending ? '<' : '>';
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const tagPairs = Object.entries(query.tags ?? {});
+  // Sorted by id with a tag: walk that tag's index (key, value, device_id) in order and join
+  // the devices, so a rare tag costs its own rows, not a scan of the inventory.
+  const driveByTag = field === 'id' && tagPairs.length > 0;
+  const idColumn = driveByTag ? 't0.device_id' : 'd.id';
+  let from = 'devices d';
+  if (driveByTag) {
+    const [key, value] = tagPairs.shift()!;
+    from = 'device_tags t0 CROSS JOIN devices d ON d.id = t0.device_id';
+    where.push('t0.key = ? AND t0.value = ?');
+    args.push(key, value);
+  }
+  addDeviceFilter('d', { tagPairs, profile: query.profile, online: query.online }, where, args);
+  if (query.hub !== undefined) {
+    where.push('d.hub_id = ?');
+    args.push(query.hub);
+  }
+  if (query.inSync !== undefined) where.push(query.inSync ? 'd.reported_revision >= d.desired_revision' : 'd.reported_revision < d.desired_revision');
+  if (query.faulted !== undefined) {
+    where.push('d.faulted = ?');
+    args.push(query.faulted ? 1 : 0);
+  }
+  if (query.quarantined !== undefined) {
+    where.push('d.quarantined = ?');
+    args.push(query.quarantined ? 1 : 0);
+  }
+  if (query.idPrefix !== undefined) {
+    // LIKE decides; the range beside it lets SQLite seek the id index to the prefix instead of
+    // testing every id (SQLite's LIKE is case-insensitive, so it never uses a BINARY index).
+    where.push(`${idColumn} >= ? AND ${idColumn} < ? AND ${idColumn} LIKE ? ESCAPE '\\'`);
+    args.push(query.idPrefix, `${query.idPrefix}\u{10FFFF}`, likePrefix(query.idPrefix));
+  }
+  let orderBy: string;
+  if (field === 'id') {
+    orderBy = `${idColumn} ${order}`;
+    if (query.after) {
+      where.push(`${idColumn} ${compare} ?`);
+      args.push(query.after.id);
+    }
+  } else {
+    const key = SORT_KEY[field];
+    orderBy = `${key} ${order}, d.id ${order}`;
+    if (query.after) {
+      where.push(`(${key}, d.id) ${compare} (?, ?)`);
+      args.push(query.after.key ?? '', query.after.id);
+    }
+  }
+  args.push(query.limit);
+  return { tail: `FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`, args };
+}
+
 export function devicePageOps(db: Db) {
-  const statements = statementCache(db);
-  const rawStatements = (sql: string) => statements(sql).raw(true);
+  // One cache per select list, keyed by the rest of the query: filter shapes are few.
+  const recordStatements = statementCache(db, 64, `SELECT ${SUMMARY_COLUMNS} `);
+  const jsonStatements = statementCache(db, 64, `SELECT ${DEVICE_SUMMARY_JSON} `);
 
   return {
     pageDevices(query: DevicePageQuery): DeviceSummaryRecord[] {
-      const descending = query.sort.startsWith('-');
-      const field = query.sort.replace('-', '') as 'id' | 'createdAt' | 'lastSeen';
-      const order = descending ? 'DESC' : 'ASC';
-      const compare = descending ? '<' : '>';
-      const where: string[] = [];
-      const args: unknown[] = [];
-      const tagPairs = Object.entries(query.tags ?? {});
-      // Sorted by id with a tag: walk that tag's index (key, value, device_id) in order and join
-      // the devices, so a rare tag costs its own rows, not a scan of the inventory.
-      const driveByTag = field === 'id' && tagPairs.length > 0;
-      const idColumn = driveByTag ? 't0.device_id' : 'd.id';
-      let from = 'devices d';
-      if (driveByTag) {
-        const [key, value] = tagPairs.shift()!;
-        from = 'device_tags t0 CROSS JOIN devices d ON d.id = t0.device_id';
-        where.push('t0.key = ? AND t0.value = ?');
-        args.push(key, value);
-      }
-      addDeviceFilter('d', { tagPairs, profile: query.profile, online: query.online }, where, args);
-      if (query.hub !== undefined) {
-        where.push('d.hub_id = ?');
-        args.push(query.hub);
-      }
-      if (query.inSync !== undefined) where.push(query.inSync ? 'd.reported_revision >= d.desired_revision' : 'd.reported_revision < d.desired_revision');
-      if (query.faulted !== undefined) {
-        where.push('d.faulted = ?');
-        args.push(query.faulted ? 1 : 0);
-      }
-      if (query.quarantined !== undefined) {
-        where.push('d.quarantined = ?');
-        args.push(query.quarantined ? 1 : 0);
-      }
-      if (query.idPrefix !== undefined) {
-        // LIKE decides; the range beside it lets SQLite seek the id index to the prefix instead of
-        // testing every id (SQLite's LIKE is case-insensitive, so it never uses a BINARY index).
-        where.push(`${idColumn} >= ? AND ${idColumn} < ? AND ${idColumn} LIKE ? ESCAPE '\\'`);
-        args.push(query.idPrefix, `${query.idPrefix}\u{10FFFF}`, likePrefix(query.idPrefix));
-      }
-      let orderBy: string;
-      if (field === 'id') {
-        orderBy = `${idColumn} ${order}`;
-        if (query.after) {
-          where.push(`${idColumn} ${compare} ?`);
-          args.push(query.after.id);
-        }
-      } else {
-        const key = SORT_KEY[field];
-        orderBy = `${key} ${order}, d.id ${order}`;
-        if (query.after) {
-          where.push(`(${key}, d.id) ${compare} (?, ?)`);
-          args.push(query.after.key ?? '', query.after.id);
-        }
-      }
-      const sql = `SELECT ${SUMMARY_COLUMNS} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`;
-      args.push(query.limit);
+      const { tail, args } = pagePlan(query);
       // Rows as arrays: better-sqlite3 builds no object per row, a third of a page's cost.
-      return (rawStatements(sql).all(...args) as SummaryRow[]).map((row) => ({
+      return (recordStatements(tail).raw(true).all(...args) as SummaryRow[]).map((row) => ({
         id: row[0],
         profile: row[1],
         tags: JSON.parse(row[2]) as Record<string, string>,
@@ -155,6 +162,14 @@ export function devicePageOps(db: Db) {
         faulted: row[9] === 1,
         quarantined: row[10] === 1,
       }));
+    },
+    /**
+     * The same page as `pageDevices`, each device as the JSON text of its list entry
+     * (device-summary-json.ts), `unreachableHubs` deciding `reachable`.
+     */
+    pageDevicesJson(query: DevicePageQuery, unreachableHubs: ReadonlySet<string>): string[] {
+      const { tail, args } = pagePlan(query);
+      return jsonStatements(tail).pluck(true).all(JSON.stringify([...unreachableHubs]), ...args) as string[];
     },
   };
 }
