@@ -25,6 +25,7 @@ export interface LinkOptions {
   username: string;
   password: string;
   clientId?: string;
+  /** How long listen() waits for the first connection before going on degraded (not a CONNACK bound). */
   connectTimeoutMs: number;
   publishTimeoutMs: number;
   /** PEM files for an mqtts:// broker: its CA, and our client certificate under mutual TLS. */
@@ -88,6 +89,9 @@ export interface MqttLink {
   close(): Promise<void>;
 }
 
+/** One connection attempt's wait for its CONNACK: mqtt.js' own default, far above a healthy broker's answer. */
+export const LINK_CONNACK_TIMEOUT_MS = 30_000;
+
 const SUBSCRIPTIONS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results'), topics.allDevices('spooled'), hubTopics.allHubs('status')];
 
 /** Where hub statuses go (hubs/status-inbox.ts); true when it handled the topic. */
@@ -133,7 +137,12 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
       // Subscriptions are renewed in onConnect, together with the re-sync.
       resubscribe: false,
       reconnectPeriod: 1000,
-      connectTimeout: options.connectTimeoutMs,
+      // How long one attempt waits for its CONNACK. Not connectTimeoutMs, which only bounds how
+      // long listen() waits before going on degraded (5 s by default): a broker busy with a
+      // 10,000-device rollout answered the link's reconnect later than that, every attempt was
+      // abandoned and retried a second later, and the API heard nothing from the fleet (every
+      // device went offline, the rollout stalled) until the bench gave up.
+      connectTimeout: LINK_CONNACK_TIMEOUT_MS,
       ...(options.urls && options.urls.length > 1 ? { servers: failoverServers(options.urls) } : {}),
       ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
       ...(options.certFile ? { cert: readFileSync(options.certFile) } : {}),

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodePayload, SERVICE_USERNAME, topics } from '../../protocol/index.js';
-import { collect, connectClient, startApi, waitFor } from './helpers/harness.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../../common/logger.js';
+import { createFleetApi } from '../../fleet-api/index.js';
+import { collect, connectClient, startApi, startBroker, waitFor } from './helpers/harness.js';
 import { provision, upload } from './helpers/fleet.js';
 
 test('on (re)connect the link re-derives every retained module and desired state from SQLite', async (t) => {
@@ -33,4 +39,40 @@ test('the link reports its state in health and uses the service account', async 
   assert.equal(health.body.mqtt, 'connected');
   assert.match(h.api.link.clientId, /^wf-fleet-api-[0-9a-f]+$/);
   assert.ok(h.api.link.counters().connects >= 1);
+});
+
+test("the link's connection attempts wait for a slow CONNACK longer than listen() waits", async (t) => {
+  const broker = await startBroker(t, async () => true);
+  // A broker slow to answer, as one busy with a large rollout: everything it sends on a
+  // connection waits 1.5 s before it is passed on, past the 300 ms listen() waits.
+  const proxy = createServer((inbound) => {
+    const outbound = createConnection({ host: '127.0.0.1', port: Number(new URL(broker.url).port) });
+    let held: Promise<void> | undefined;
+    outbound.on('data', (chunk: Buffer) => {
+      held ??= new Promise((resolve) => setTimeout(resolve, 1500));
+      void held.then(() => inbound.destroyed || inbound.write(chunk));
+    });
+    inbound.pipe(outbound);
+    const end = () => (inbound.destroy(), outbound.destroy());
+    inbound.on('error', end).on('close', end);
+    outbound.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  const dir = mkdtempSync(join(tmpdir(), 'wf-link-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const api = await createFleetApi(
+    {
+      dbPath: join(dir, 'fleet.db'),
+      http: { host: '127.0.0.1', port: 0 },
+      mqtt: { url: `mqtt://127.0.0.1:${(proxy.address() as AddressInfo).port}`, password: 'test-service-password', connectTimeoutMs: 300 },
+      jobs: { enabled: false },
+    },
+    { logger: silentLogger },
+  );
+  t.after(() => api.close());
+  await api.listen();
+  // listen() went on degraded after its 300 ms; the attempt it started still gets its CONNACK.
+  await waitFor(() => api.link.connected, 10_000, 'the link connected through the slow broker');
+  assert.equal(api.link.counters().connects, 1);
 });
