@@ -28,7 +28,7 @@ import mqtt from 'mqtt';
 import { createApiClient } from '../cli/api-client.js';
 import { loadSigningKey } from '../cli/commands/keys.js';
 import { publishModuleDir } from '../cli/commands/module.js';
-import { silentLogger } from '../common/logger.js';
+import { createLogger, silentLogger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import { createFleetApi, KEY_FILES, openStore } from '../fleet-api/index.js';
 import type { AgentTrust } from '../protocol/index.js';
@@ -136,7 +136,8 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
     broker = await startFleetBroker('ours', { dbPath, servicePassword, openFiles: deviceCount + 4096, nodeArgs: ['--max-old-space-size=4096', '--stack-trace-limit=100'] });
     fleet = await createFleetApi(
       { dbPath, http: { host: '127.0.0.1', port: 0 }, mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, password: servicePassword, publishTimeoutMs: 60_000 } },
-      { logger: silentLogger, store },
+      // WF_BENCH_ROLLOUT_API_LOG=warn: the API's own log lines on stderr (link drops, failed publishes).
+      { logger: process.env.WF_BENCH_ROLLOUT_API_LOG ? createLogger({ component: 'fleet-api', level: process.env.WF_BENCH_ROLLOUT_API_LOG as 'warn' }) : silentLogger, store },
     );
     const { url } = await fleet.listen();
     const api = createApiClient(url, fleet.createAdminToken('bench'));
@@ -207,6 +208,7 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
       brokerCpuSeconds: () => broker!.cpuSeconds(),
       agents: children,
       online: () => onlineCount.get() as number,
+      link: () => fleet!.link.counters(),
       counts: () => {
         const counts: TimelineCounts = { healthy: 0, pending: 0, applied: 0, failed: 0 };
         for (const row of byState.all() as Array<{ state: string; n: number }>) {

@@ -104,7 +104,9 @@ say({ ready: running.size });
 if (process.env.WF_BENCH_AGENTS_TICK === '1') {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  setInterval(() => {
+  const ticker = setInterval(() => {
+    // The parent gone (stdin closed, shutdown under way): nobody to tell, and stdout would EPIPE.
+    if (stopping) return clearInterval(ticker);
     let connected = 0;
     let desired = 0;
     let runningModule = 0;

@@ -34,7 +34,16 @@ export interface Timeline {
   stop(): { longestStallS: number; stallStartS: number; lines: string[] };
 }
 
-export function startTimeline(parts: { brokerCpuSeconds: () => number; agents: ChildProcess[]; online: () => number; counts: () => TimelineCounts }): Timeline {
+/** The API's MQTT link as its counters say: messages received, connects, re-syncs, publishes. */
+export interface LinkView {
+  received: number;
+  connects: number;
+  resyncs: number;
+  published: number;
+  publishFailed: number;
+}
+
+export function startTimeline(parts: { brokerCpuSeconds: () => number; agents: ChildProcess[]; online: () => number; counts: () => TimelineCounts; link: () => LinkView }): Timeline {
   const started = Date.now();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -47,7 +56,7 @@ export function startTimeline(parts: { brokerCpuSeconds: () => number; agents: C
     });
   }
   const agentsCpu = () => parts.agents.reduce((sum, child) => sum + cpuSecondsOf(child.pid!), 0);
-  let last = { at: Date.now(), api: process.cpuUsage(), broker: parts.brokerCpuSeconds(), agents: agentsCpu(), healthy: 0 };
+  let last = { at: Date.now(), api: process.cpuUsage(), broker: parts.brokerCpuSeconds(), agents: agentsCpu(), healthy: 0, link: parts.link() };
   let lastProgressAt = started;
   let longest = { ms: 0, startMs: 0 };
   const lines: string[] = [];
@@ -62,6 +71,7 @@ export function startTimeline(parts: { brokerCpuSeconds: () => number; agents: C
     const api = process.cpuUsage(last.api);
     const broker = parts.brokerCpuSeconds();
     const agents = agentsCpu();
+    const link = parts.link();
     const sum = { connected: 0, running: 0, desired: 0, loopMaxMs: 0 };
     for (const tick of ticks.values()) {
       sum.connected += tick.connected;
@@ -73,11 +83,12 @@ export function startTimeline(parts: { brokerCpuSeconds: () => number; agents: C
     const line =
       `t=${((now - started) / 1000).toFixed(0)}s healthy=${latest.healthy} applied=${latest.applied} pending=${latest.pending} failed=${latest.failed} online=${parts.online()}` +
       ` | cores api=${core((api.user + api.system) / 1e6)} broker=${core(broker - last.broker)} agents=${core(agents - last.agents)}` +
-      ` | loop max api=${(loop.max / 1e6).toFixed(0)}ms agents=${sum.loopMaxMs.toFixed(0)}ms | agents connected=${sum.connected} desired=${sum.desired} running=${sum.running}`;
+      ` | loop max api=${(loop.max / 1e6).toFixed(0)}ms agents=${sum.loopMaxMs.toFixed(0)}ms | agents connected=${sum.connected} desired=${sum.desired} running=${sum.running}` +
+      ` | link received/s=${link.received - last.link.received} published/s=${link.published - last.link.published} failed=${link.publishFailed} connects=${link.connects} resyncs=${link.resyncs}`;
     loop.reset();
     lines.push(line);
     process.stderr.write(`rollout-10k ${line}\n`);
-    last = { at: now, api: process.cpuUsage(), broker, agents, healthy: latest.healthy };
+    last = { at: now, api: process.cpuUsage(), broker, agents, healthy: latest.healthy, link };
   }, 1000);
   return {
     stop() {
