@@ -110,14 +110,22 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
   const retained = new RetainedPublisher({ ...shared, source, signer });
   const revocations = new Revocations(shared);
 
-  const onConnect = async (mqttClient: MqttClient) => {
+  const onConnect = async (mqttClient: MqttClient, sessionPresent: boolean) => {
     counters.connects += 1;
+    const first = counters.connects === 1;
     try {
       // One topic per SUBSCRIBE: on a cluster node (aedes-persistence-redis 11) a SUBSCRIBE of
       // several topics with QoS 1 never gets its SUBACK (test/e2e/cluster-processes.test.ts).
       for (const topic of SUBSCRIPTIONS) await mqttClient.subscribeAsync(topic, { qos: 1 });
       await revocations.retryPending();
-      await retained.resync();
+      // Everything retained is re-derived from SQLite at this process's first connect (SQLite may
+      // have moved while we were away) and whenever the broker lost our session, and with it its
+      // retained messages (a restarted in-memory broker, a wiped Redis). A broker that kept our
+      // session kept its retained messages too: only what this link failed to publish is sent
+      // again. Re-deriving all of it at every reconnect re-signed and re-sent 10,000 desired states
+      // to a broker that had just been too busy to keep the link, and every agent verified its own.
+      if (first || !sessionPresent) await retained.resync();
+      else await retained.republishStale();
     } catch (error) {
       logger.warn('post-connect setup failed', { reason: reasonOf(error) });
     }
@@ -157,10 +165,10 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
     mqttClient.on('offline', () => logger.warn('mqtt link offline'));
     let first: ((ok: boolean) => void) | undefined;
     const firstDone = new Promise<boolean>((resolve) => (first = resolve));
-    mqttClient.on('connect', () => {
+    mqttClient.on('connect', (connack) => {
       connectedSince = Date.now();
       logger.info('mqtt link connected', { url: options.url, clientId });
-      void onConnect(mqttClient).then(() => {
+      void onConnect(mqttClient, connack.sessionPresent).then(() => {
         first?.(true);
         first = undefined;
       });
