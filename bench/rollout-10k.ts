@@ -135,7 +135,9 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
   try {
     broker = await startFleetBroker('ours', { dbPath, servicePassword, openFiles: deviceCount + 4096, nodeArgs: ['--max-old-space-size=4096', '--stack-trace-limit=100'] });
     fleet = await createFleetApi(
-      { dbPath, http: { host: '127.0.0.1', port: 0 }, mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, password: servicePassword, publishTimeoutMs: 60_000 } },
+      // The link's fixed client id is the platform's (platform/parts.ts): a persistent session, so a
+      // reconnect finds what the broker queued and kept, as in production.
+      { dbPath, http: { host: '127.0.0.1', port: 0 }, mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, password: servicePassword, publishTimeoutMs: 60_000, clientId: 'wf-fleet-api' } },
       // WF_BENCH_ROLLOUT_API_LOG=warn: the API's own log lines on stderr (link drops, failed publishes).
       { logger: process.env.WF_BENCH_ROLLOUT_API_LOG ? createLogger({ component: 'fleet-api', level: process.env.WF_BENCH_ROLLOUT_API_LOG as 'warn' }) : silentLogger, store },
     );
