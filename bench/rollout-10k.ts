@@ -28,7 +28,7 @@ import mqtt from 'mqtt';
 import { createApiClient } from '../cli/api-client.js';
 import { loadSigningKey } from '../cli/commands/keys.js';
 import { publishModuleDir } from '../cli/commands/module.js';
-import { silentLogger } from '../common/logger.js';
+import { createLogger, silentLogger } from '../common/logger.js';
 import { fromRoot } from '../common/paths.js';
 import { createFleetApi, KEY_FILES, openStore } from '../fleet-api/index.js';
 import type { AgentTrust } from '../protocol/index.js';
@@ -38,6 +38,7 @@ import { cpuSecondsOf } from './broker/broker-child.js';
 import { startFleetBroker, type FleetBrokerChild } from './scale/children.js';
 import { startProfiling, type Profiling } from './scale/cpu-profile.js';
 import { meterSqliteWrites } from './scale/sqlite-time.js';
+import { startTimeline, type Timeline, type TimelineCounts } from './scale/rollout-timeline.js';
 
 const DEVICES = Number(process.env.WF_BENCH_ROLLOUT_DEVICES ?? 10_000);
 const PROCESSES = Number(process.env.WF_BENCH_ROLLOUT_PROCESSES ?? 10);
@@ -127,11 +128,18 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
   let agentsProfiling: ChildProcess | undefined;
   let agentsTopCosts: string[] = [];
   let desiredBytes = 400;
+  let timeline: Timeline | undefined;
+  let stall = { longestStallS: 0, stallStartS: 0 };
+  // Every agents process says once a second how many of its agents are connected and running.
+  process.env.WF_BENCH_AGENTS_TICK = '1';
   try {
     broker = await startFleetBroker('ours', { dbPath, servicePassword, openFiles: deviceCount + 4096, nodeArgs: ['--max-old-space-size=4096', '--stack-trace-limit=100'] });
     fleet = await createFleetApi(
-      { dbPath, http: { host: '127.0.0.1', port: 0 }, mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, password: servicePassword, publishTimeoutMs: 60_000 } },
-      { logger: silentLogger, store },
+      // The link's fixed client id is the platform's (platform/parts.ts): a persistent session, so a
+      // reconnect finds what the broker queued and kept, as in production.
+      { dbPath, http: { host: '127.0.0.1', port: 0 }, mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, password: servicePassword, publishTimeoutMs: 60_000, clientId: 'wf-fleet-api' } },
+      // WF_BENCH_ROLLOUT_API_LOG=warn: the API's own log lines on stderr (link drops, failed publishes).
+      { logger: process.env.WF_BENCH_ROLLOUT_API_LOG ? createLogger({ component: 'fleet-api', level: process.env.WF_BENCH_ROLLOUT_API_LOG as 'warn' }) : silentLogger, store },
     );
     const { url } = await fleet.listen();
     const api = createApiClient(url, fleet.createAdminToken('bench'));
@@ -194,6 +202,24 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
     const brokerCpu0 = broker.cpuSeconds();
     const agentsCpu0 = agentPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
     const load0 = loadavg()[0]!;
+    const byState = store.db.prepare(
+      'SELECT state, count(*) AS n FROM deployment_devices WHERE deployment_id = (SELECT id FROM deployments ORDER BY created_at DESC LIMIT 1) GROUP BY state',
+    );
+    const onlineCount = store.db.prepare('SELECT count(*) FROM devices WHERE online = 1').pluck();
+    timeline = startTimeline({
+      brokerCpuSeconds: () => broker!.cpuSeconds(),
+      agents: children,
+      online: () => onlineCount.get() as number,
+      link: () => fleet!.link.counters(),
+      counts: () => {
+        const counts: TimelineCounts = { healthy: 0, pending: 0, applied: 0, failed: 0 };
+        for (const row of byState.all() as Array<{ state: string; n: number }>) {
+          if (row.state in counts) counts[row.state as keyof TimelineCounts] = row.n;
+          else if (row.state !== 'waiting') counts.failed += row.n;
+        }
+        return counts;
+      },
+    });
     const start = performance.now();
     const created = await api.post<{ id: string }>('/api/v1/deployments', {
       module: 'ema',
@@ -219,6 +245,7 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
       250,
     );
     elapsedMs = performance.now() - start;
+    stall = timeline.stop();
     const cpu = process.cpuUsage(cpu0);
     apiCpuSeconds = (cpu.user + cpu.system) / 1e6;
     writeSeconds = writes.seconds() - writes0;
@@ -230,6 +257,7 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
     if (agentsProfiling) agentsTopCosts = await stopAgentsProfile(agentsProfiling, profileDir!, `rollout-10k-agents-${deviceCount}`);
     desiredBytes = JSON.stringify(store.getDevice(devices[0]!.deviceId)!.desired).length;
   } finally {
+    timeline?.stop();
     for (const child of children) child.kill('SIGTERM');
     const exits = Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))));
     const killer = setTimeout(() => children.forEach((child) => child.kill('SIGKILL')), 15_000);
@@ -251,7 +279,7 @@ export async function benchRollout10k(deviceCount = DEVICES, processCount = PROC
       unit: 'ms',
       subjectValue: elapsedMs,
       baselineValue: baseline,
-      note: `lower is better; issue 16 asks for under ${TARGET_MS} ms; ${perMinute.toLocaleString('en-US')} devices/minute; healthy at ${MILESTONES.map((share) => `${share * 100}%: ${((milestones.get(share) ?? Number.NaN) / 1000).toFixed(1)} s`).join(', ')}; per device: API CPU ${ms(apiCpuSeconds)} ms, SQLite writes ${ms(writeSeconds)} ms (wall, outermost transactions and lone statements, mostly inside the API's CPU), broker CPU ${ms(brokerCpuSeconds)} ms, simulated agents' CPU ${ms(agentsCpuSeconds)} ms; the idle fleet just before (heartbeats every 10 s, sensors, the poll) kept busy ${idleCores.api.toFixed(2)} of a core in the API, ${idleCores.broker.toFixed(2)} in the broker, ${idleCores.agents.toFixed(2)} in the agents; load average (1 min) ${loadAverage.toFixed(1)} on ${cpus().length} cores${topCosts.length > 0 ? `; API profile top self time: ${topCosts.join('; ')}` : ''}${brokerTopCosts.length > 0 ? `; broker profile top self time: ${brokerTopCosts.join('; ')}` : ''}${agentsTopCosts.length > 0 ? `; one agents process's profile top self time: ${agentsTopCosts.join('; ')}` : ''}`,
+      note: `lower is better; issue 16 asks for under ${TARGET_MS} ms; ${perMinute.toLocaleString('en-US')} devices/minute; healthy at ${MILESTONES.map((share) => `${share * 100}%: ${((milestones.get(share) ?? Number.NaN) / 1000).toFixed(1)} s`).join(', ')}; longest stall (no device turning healthy, 1 s resolution): ${stall.longestStallS.toFixed(0)} s from ${stall.stallStartS.toFixed(0)} s; per device: API CPU ${ms(apiCpuSeconds)} ms, SQLite writes ${ms(writeSeconds)} ms (wall, outermost transactions and lone statements, mostly inside the API's CPU), broker CPU ${ms(brokerCpuSeconds)} ms, simulated agents' CPU ${ms(agentsCpuSeconds)} ms; the idle fleet just before (heartbeats every 10 s, sensors, the poll) kept busy ${idleCores.api.toFixed(2)} of a core in the API, ${idleCores.broker.toFixed(2)} in the broker, ${idleCores.agents.toFixed(2)} in the agents; load average (1 min) ${loadAverage.toFixed(1)} on ${cpus().length} cores${topCosts.length > 0 ? `; API profile top self time: ${topCosts.join('; ')}` : ''}${brokerTopCosts.length > 0 ? `; broker profile top self time: ${brokerTopCosts.join('; ')}` : ''}${agentsTopCosts.length > 0 ? `; one agents process's profile top self time: ${agentsTopCosts.join('; ')}` : ''}`,
     }),
   ];
 }

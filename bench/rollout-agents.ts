@@ -8,10 +8,12 @@
  * | {"cmd":"profile-start"} | {"cmd":"profile-stop","dir":…,"name":…} (a CPU profile of this process
  * over a span, bench/scale/cpu-profile.ts).
  * stdout gets JSON lines: {"ready":N} once all first devices started, {"ok":cmd,"id":…} per command
- * ({"ok":"profile-stop","top":[…]}: top functions by self time).
+ * ({"ok":"profile-stop","top":[…]}: top functions by self time), and with WF_BENCH_AGENTS_TICK=1
+ * {"tick":{connected,desired,running,loopMaxMs}} every second (bench/scale/rollout-timeline.ts).
  * `isolation` is the agents' config field (default `metered`: modules on the agents' thread).
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../common/logger.js';
 import { startAgent, type RunningAgent } from '../device-agent/agent.js';
@@ -98,6 +100,26 @@ for (let i = 0; i < spec.devices.length && !stopping; i += 1) {
   await start(spec.devices[i]!);
 }
 say({ ready: running.size });
+
+if (process.env.WF_BENCH_AGENTS_TICK === '1') {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const ticker = setInterval(() => {
+    // The parent gone (stdin closed, shutdown under way): nobody to tell, and stdout would EPIPE.
+    if (stopping) return clearInterval(ticker);
+    let connected = 0;
+    let desired = 0;
+    let runningModule = 0;
+    for (const agent of running.values()) {
+      if (agent.stats().connected) connected += 1;
+      const modules = agent.reportedState().modules;
+      if (modules.length > 0) desired += 1;
+      if (modules.some((m) => m.state === 'running')) runningModule += 1;
+    }
+    say({ tick: { connected, desired, running: runningModule, loopMaxMs: Math.round(loop.max / 1e6) } });
+    loop.reset();
+  }, 1000).unref();
+}
 
 let profiling: Profiling | undefined;
 onCommand = (line) => {

@@ -92,7 +92,13 @@ export function openClusterEngines(url: string, logger: Logger): ClusterEngines 
   // plain commands (no MULTI or SUBSCRIBE, which ioredis sends outside the pipeline), so their
   // order is kept.
   const pubConn = duplicate('emitter-publish', { enableAutoPipelining: true });
-  const mq = createMqEmitterRedis({ subConn, pubConn });
+  // No cap on messages in flight (concurrency 0), as on a single node (index.ts): mqemitter-redis
+  // inherits mqemitter's queue, released recursively, one stack frame chain per queued message that
+  // completes at once. With a cap of 100 and 100 deliveries held (slow consumers), 12,000 routed
+  // messages arriving from Redis killed the process with 'Maximum call stack size exceeded'
+  // (test/broker/cluster.test.ts). Aedes passes its own concurrency (100) only to an emitter it
+  // builds itself; 0 is mqemitter-redis' default today, pinned here so an upgrade cannot change it.
+  const mq = createMqEmitterRedis({ subConn, pubConn, concurrency: 0 });
   (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', (error: Error) => logger.debug('emitter error', { reason: reasonOf(error) }));
   const persistence = skipKeylessWillDeletes(createRedisPersistence({ conn: duplicate('persistence', { enableAutoPipelining: true }) }));
   let closing: Promise<void> | undefined;

@@ -69,9 +69,26 @@ export function verifyModule(desired: DesiredModule, candidate: VerifiedModule, 
   }
   const misplaced = targetProblem(manifest, target.profile, target.arch);
   if (misplaced !== undefined) return fail(agentErrors.WF_AGENT_MODULE_TARGET({ ...who(desired), reason: misplaced }));
-  const problem = abiProblem(wasm);
+  const problem = abiVerdict(actual, wasm);
   if (problem !== undefined) return fail(agentErrors.WF_AGENT_MODULE_ABI_REFUSED({ ...who(desired), reason: problem }));
   return { ok: true, module: { sha256: actual, manifest, wasm } };
+}
+
+/**
+ * The ABI check's verdict by content hash: a pure function of the bytes (a WebAssembly validate and
+ * compile each time), asked again for every entry that reuses cached bytes, and by every simulated
+ * device of a process for the same module. Keyed by the hash just computed from these bytes, so a
+ * verdict is never reused for other bytes. Small: a device holds a few modules.
+ */
+const ABI_VERDICTS_SIZE = 8;
+const abiVerdicts = new Map<string, string | undefined>();
+
+function abiVerdict(sha256: string, wasm: Uint8Array<ArrayBuffer>): string | undefined {
+  if (abiVerdicts.has(sha256)) return abiVerdicts.get(sha256);
+  const problem = abiProblem(wasm);
+  abiVerdicts.set(sha256, problem);
+  if (abiVerdicts.size > ABI_VERDICTS_SIZE) abiVerdicts.delete(abiVerdicts.keys().next().value!);
+  return problem;
 }
 
 function fail(error: WasmfleetError): Verified {

@@ -6,7 +6,7 @@
  * could bring a revoked key back) is ever used.
  */
 import type { Logger } from '../common/logger.js';
-import { trustedKeysProblem, type AgentTrust, type TrustedKey, type TrustedKeys } from '../protocol/index.js';
+import { trustedKeysExpiry, trustedKeysProblem, trustedKeysSignatureProblem, type AgentTrust, type TrustedKey, type TrustedKeys } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
 import type { TrustStore } from './state/trust-store.js';
 
@@ -16,6 +16,13 @@ export type Offered = 'adopted' | 'not-newer' | { refused: string };
 
 export class TrustKeeper {
   private current: TrustedKeys;
+  /**
+   * The root-signature check of the list in force, done once per list: keys() runs for every
+   * desired state and module the agent verifies, and checking the root's signature each time
+   * was the largest single share of an agent's CPU in a rollout (a canonical-JSON encoding and an
+   * Ed25519 verification each). Keyed by the list object, which is replaced, never changed.
+   */
+  private checked: { list: TrustedKeys; problem: string | undefined } | undefined;
 
   constructor(
     private readonly trust: AgentTrust,
@@ -49,7 +56,8 @@ export class TrustKeeper {
 
   /** The keys in force now, or why there are none (list expired or never validly signed). */
   keys(now = Date.now()): KeysNow {
-    const problem = trustedKeysProblem(this.current, this.trust.root, now);
+    if (this.checked?.list !== this.current) this.checked = { list: this.current, problem: trustedKeysSignatureProblem(this.current, this.trust.root) };
+    const problem = this.checked.problem ?? trustedKeysExpiry(this.current, now);
     if (problem !== undefined) return { ok: false, reason: agentErrors.WF_AGENT_TRUST_UNUSABLE({ reason: problem }).message };
     return { ok: true, keys: this.current.keys };
   }

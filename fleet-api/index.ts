@@ -108,7 +108,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
   const rollouts = createRolloutEngine(store, link, logger.child({ component: 'fleet-api-rollouts' }), { changed: () => events.rollouts.observe() });
   const ingestion = createIngestion(store, options.ingest, logger, {
     acknowledge: (deviceId, stored, refused) => link.publishAck(deviceId, stored, refused),
-    onReported: () => rollouts.nudge(),
+    onRolloutSettling: () => rollouts.nudge(),
     events: events.ingest,
   });
   const credentials: CredentialReplica | undefined = options.redis

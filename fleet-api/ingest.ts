@@ -78,7 +78,8 @@ export const DEFAULT_FAIR_SHARE: FairShare = { maxRowsPerDevice: 1000, maxBatche
 /** Where ingestion's consequences go: acks to the devices, and nudges, e.g. to move rollouts without waiting for their job. */
 export interface IngestHooks {
   acknowledge: Acknowledger;
-  onReported?(deviceId: string): void;
+  /** A reported state moved a rollout so that a step can act now (a failure, a wave's last device). */
+  onRolloutSettling?(deviceId: string): void;
   /** After each turn's commit, with the batches it holds (new or already stored): the place for "new results" events. */
   onResultsCommitted?(batches: readonly ResultBatch[]): void;
   /** Told of what was stored, after the commit (the live event bus). */
@@ -111,10 +112,10 @@ export function createIngestion(
   const reports = new ReportQueue(
     store,
     {
-      reported(state, previous) {
+      reported(state, previous, settling) {
         counters.reported += 1;
         hooks.events?.reported(state, previous);
-        hooks.onReported?.(state.deviceId);
+        if (settling) hooks.onRolloutSettling?.(state.deviceId);
       },
       status(status, wasOnline) {
         counters.status += 1;

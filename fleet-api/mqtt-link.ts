@@ -25,6 +25,7 @@ export interface LinkOptions {
   username: string;
   password: string;
   clientId?: string;
+  /** How long listen() waits for the first connection before going on degraded (not a CONNACK bound). */
   connectTimeoutMs: number;
   publishTimeoutMs: number;
   /** PEM files for an mqtts:// broker: its CA, and our client certificate under mutual TLS. */
@@ -88,6 +89,9 @@ export interface MqttLink {
   close(): Promise<void>;
 }
 
+/** One connection attempt's wait for its CONNACK: mqtt.js' own default, far above a healthy broker's answer. */
+export const LINK_CONNACK_TIMEOUT_MS = 30_000;
+
 const SUBSCRIPTIONS = [topics.allDevices('reported'), topics.allDevices('status'), topics.allDevices('results'), topics.allDevices('spooled'), hubTopics.allHubs('status')];
 
 /** Where hub statuses go (hubs/status-inbox.ts); true when it handled the topic. */
@@ -106,14 +110,22 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
   const retained = new RetainedPublisher({ ...shared, source, signer });
   const revocations = new Revocations(shared);
 
-  const onConnect = async (mqttClient: MqttClient) => {
+  const onConnect = async (mqttClient: MqttClient, sessionPresent: boolean) => {
     counters.connects += 1;
+    const first = counters.connects === 1;
     try {
       // One topic per SUBSCRIBE: on a cluster node (aedes-persistence-redis 11) a SUBSCRIBE of
       // several topics with QoS 1 never gets its SUBACK (test/e2e/cluster-processes.test.ts).
       for (const topic of SUBSCRIPTIONS) await mqttClient.subscribeAsync(topic, { qos: 1 });
       await revocations.retryPending();
-      await retained.resync();
+      // Everything retained is re-derived from SQLite at this process's first connect (SQLite may
+      // have moved while we were away) and whenever the broker lost our session, and with it its
+      // retained messages (a restarted in-memory broker, a wiped Redis). A broker that kept our
+      // session kept its retained messages too: only what this link failed to publish is sent
+      // again. Re-deriving all of it at every reconnect re-signed and re-sent 10,000 desired states
+      // to a broker that had just been too busy to keep the link, and every agent verified its own.
+      if (first || !sessionPresent) await retained.resync();
+      else await retained.republishStale();
     } catch (error) {
       logger.warn('post-connect setup failed', { reason: reasonOf(error) });
     }
@@ -133,7 +145,12 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
       // Subscriptions are renewed in onConnect, together with the re-sync.
       resubscribe: false,
       reconnectPeriod: 1000,
-      connectTimeout: options.connectTimeoutMs,
+      // How long one attempt waits for its CONNACK. Not connectTimeoutMs, which only bounds how
+      // long listen() waits before going on degraded (5 s by default): a broker busy with a
+      // 10,000-device rollout answered the link's reconnect later than that, every attempt was
+      // abandoned and retried a second later, and the API heard nothing from the fleet (every
+      // device went offline, the rollout stalled) until the bench gave up.
+      connectTimeout: LINK_CONNACK_TIMEOUT_MS,
       ...(options.urls && options.urls.length > 1 ? { servers: failoverServers(options.urls) } : {}),
       ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
       ...(options.certFile ? { cert: readFileSync(options.certFile) } : {}),
@@ -148,10 +165,10 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
     mqttClient.on('offline', () => logger.warn('mqtt link offline'));
     let first: ((ok: boolean) => void) | undefined;
     const firstDone = new Promise<boolean>((resolve) => (first = resolve));
-    mqttClient.on('connect', () => {
+    mqttClient.on('connect', (connack) => {
       connectedSince = Date.now();
       logger.info('mqtt link connected', { url: options.url, clientId });
-      void onConnect(mqttClient).then(() => {
+      void onConnect(mqttClient, connack.sessionPresent).then(() => {
         first?.(true);
         first = undefined;
       });

@@ -18,8 +18,11 @@ import type { Store } from './store/index.js';
 type Report = { kind: 'reported'; state: ReportedState } | { kind: 'status'; status: DeviceStatus; at: string };
 
 export interface ReportOutcomes {
-  /** After the commit, per reported state stored, with the state it replaced. */
-  reported(state: ReportedState, previous: ReportedState | null): void;
+  /**
+   * After the commit, per reported state stored, with the state it replaced; `settling`: it moved
+   * a rollout row so that a step can act now (deployments/progress.ts).
+   */
+  reported(state: ReportedState, previous: ReportedState | null, settling: boolean): void;
   /** After the commit, per status stored; `wasOnline` is the flag it replaced (undefined: not asked). */
   status(status: DeviceStatus, wasOnline: boolean | undefined): void;
   /** A message for a device that does not exist. */
@@ -107,7 +110,7 @@ export class ReportQueue {
       outcomes.unknownDevice();
       return undefined;
     }
-    recordReportedState(store, state);
-    return () => outcomes.reported(state, previous);
+    const { settling } = recordReportedState(store, state);
+    return () => outcomes.reported(state, previous, settling);
   }
 }

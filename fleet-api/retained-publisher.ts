@@ -39,12 +39,17 @@ export class RetainedPublisher {
   /** When each device's retained desired state stops being valid; what the re-sign job reads. */
   private readonly signedUntil = new Map<string, number>();
   private resyncing: Promise<void> | undefined;
+  /**
+   * Topics whose last publish was skipped (link down) or failed, with how to derive them again:
+   * what a reconnect to a broker that kept our session sends again (republishStale).
+   */
+  private readonly stale = new Map<string, () => Promise<boolean>>();
 
   constructor(private readonly deps: RetainedPublisherDeps) {}
 
   /** A module no longer in SQLite (deleted) gets its retained envelope cleared with an empty payload. */
   publishModule(sha256: string): Promise<boolean> {
-    return this.send(topics.module(sha256), () => {
+    return this.send(topics.module(sha256), () => this.publishModule(sha256), () => {
       const envelope = this.deps.source.moduleEnvelope(sha256);
       return envelope ? encodePayload('module', envelope) : Buffer.alloc(0);
     });
@@ -52,7 +57,7 @@ export class RetainedPublisher {
 
   async publishDesired(deviceId: string): Promise<boolean> {
     let expiresAt = 0;
-    const sent = await this.send(topics.device(deviceId, 'desired'), () => {
+    const sent = await this.send(topics.device(deviceId, 'desired'), () => this.publishDesired(deviceId), () => {
       const state = this.deps.source.desiredState(deviceId);
       if (!state) return undefined;
       const signed = this.deps.signer.signDesired(state);
@@ -66,7 +71,7 @@ export class RetainedPublisher {
   /** An empty retained payload removes the retained desired state from the broker. */
   clearDesired(deviceId: string): Promise<boolean> {
     this.signedUntil.delete(deviceId);
-    return this.send(topics.device(deviceId, 'desired'), () => Buffer.alloc(0));
+    return this.send(topics.device(deviceId, 'desired'), () => this.clearDesired(deviceId), () => Buffer.alloc(0));
   }
 
   /**
@@ -74,7 +79,7 @@ export class RetainedPublisher {
    * leave in revision order; a hub that no longer exists gets its retained document cleared.
    */
   publishHubSite(hubId: string): Promise<boolean> {
-    return this.send(hubTopics.hub(hubId, 'site'), () => {
+    return this.send(hubTopics.hub(hubId, 'site'), () => this.publishHubSite(hubId), () => {
       const site = this.deps.source.hubSite?.(hubId);
       if (!site) return Buffer.alloc(0);
       const bytes = Buffer.from(JSON.stringify(site), 'utf8');
@@ -101,10 +106,25 @@ export class RetainedPublisher {
     return { due: due.length, published: await this.publishEach(due) };
   }
 
+  /** Sends again what this link failed to publish (and only that); returns how many went out. */
+  async republishStale(): Promise<number> {
+    const again = [...this.stale.values()];
+    this.stale.clear();
+    let published = 0;
+    for (let i = 0; i < again.length; i += RESYNC_CONCURRENCY) {
+      const sent = await Promise.all(again.slice(i, i + RESYNC_CONCURRENCY).map((publish) => publish()));
+      published += sent.filter(Boolean).length;
+    }
+    if (again.length > 0) this.deps.logger.info('retained messages not published before sent again', { topics: again.length, published });
+    return published;
+  }
+
   /** Re-derives everything retained from SQLite; concurrent calls share one run. */
   resync(): Promise<void> {
     this.resyncing ??= (async () => {
       this.deps.counters.resyncs += 1;
+      // All of it is derived again here: nothing is stale after it but what it fails to send.
+      this.stale.clear();
       const started = Date.now();
       // Modules first, so an agent that sees a new desired state finds its modules retained.
       for (const sha of this.deps.source.moduleShas()) await this.publishModule(sha);
@@ -128,7 +148,19 @@ export class RetainedPublisher {
     return published;
   }
 
-  private send(topic: string, payload: () => Buffer | undefined): Promise<boolean> {
-    return sendInOrder(this.deps, topic, payload, { retain: true }, { message: 'retained publish failed; the next reconnect re-derives it', fields: { topic } });
+  private async send(topic: string, again: () => Promise<boolean>, payload: () => Buffer | undefined): Promise<boolean> {
+    let nothing = false;
+    const bytes = () => {
+      const built = payload();
+      nothing = built === undefined;
+      return built;
+    };
+    const sent = await sendInOrder(this.deps, topic, bytes, { retain: true }, { message: 'retained publish failed; the next reconnect sends it again', fields: { topic } });
+    // Skipped while the link was down, or failed: sent again at the next reconnect. Nothing to send
+    // (its source is gone from SQLite) is not stale.
+    if (sent || nothing) this.stale.delete(topic);
+    else this.stale.set(topic, again);
+    return sent;
   }
+
 }

@@ -60,8 +60,22 @@ export function keyIdOf(publicKey: string): string {
   return createHash('sha256').update(rawOf(publicKey)).digest('hex');
 }
 
+/**
+ * Public keys as KeyObjects, by their base64 text: importing one costs about a quarter of the
+ * verification itself, and an agent verifies every desired state and module with the same few
+ * keys. Bounded, oldest out: a list holds at most a few dozen keys.
+ */
+const KEY_OBJECTS_SIZE = 64;
+const keyObjects = new Map<string, KeyObject>();
+
 function publicKeyObject(publicKey: string): KeyObject {
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: rawOf(publicKey).toString('base64url') }, format: 'jwk' });
+  let key = keyObjects.get(publicKey);
+  if (!key) {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: rawOf(publicKey).toString('base64url') }, format: 'jwk' });
+    keyObjects.set(publicKey, key);
+    if (keyObjects.size > KEY_OBJECTS_SIZE) keyObjects.delete(keyObjects.keys().next().value!);
+  }
+  return key;
 }
 
 function fromPrivate(privateKey: KeyObject): SigningKey {

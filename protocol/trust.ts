@@ -79,14 +79,23 @@ export function signTrustedKeys(list: Omit<TrustedKeys, 'signatures'>, root: Sig
 
 /** Why a trusted-keys list must not be used, or undefined when the root signed it and it is current. */
 export function trustedKeysProblem(list: TrustedKeys, rootPublicKey: string, now: number): string | undefined {
+  return trustedKeysSignatureProblem(list, rootPublicKey) ?? trustedKeysExpiry(list, now);
+}
+
+/** The part of trustedKeysProblem that depends on the list alone: the root's signature and every keyId. */
+export function trustedKeysSignatureProblem(list: TrustedKeys, rootPublicKey: string): string | undefined {
   const body = unsignedPart(list);
   if (!list.signatures.some((signature) => verifyBody('trusted-keys', body, signature, rootPublicKey))) {
     return `trusted-keys list version ${list.version} is not signed by the root key ${keyIdOf(rootPublicKey).slice(0, 16)}`;
   }
   const bad = list.keys.find((key) => keyIdOf(key.publicKey) !== key.keyId);
   if (bad) return `trusted-keys list version ${list.version}: key '${bad.name}' has a keyId that is not the sha256 of its public key`;
-  if (Date.parse(list.expiresAt) <= now) return `trusted-keys list version ${list.version} expired at ${list.expiresAt}`;
   return undefined;
+}
+
+/** The part that depends on the time: the list's expiry. */
+export function trustedKeysExpiry(list: TrustedKeys, now: number): string | undefined {
+  return Date.parse(list.expiresAt) <= now ? `trusted-keys list version ${list.version} expired at ${list.expiresAt}` : undefined;
 }
 
 export type SignerCheck = { ok: true; keyId: string; name: string } | { ok: false; reason: string };

@@ -45,8 +45,7 @@ interface CompiledMetered {
 }
 const compiledCache = new Map<string, CompiledMetered>();
 
-async function compileMetered(wasm: Uint8Array<ArrayBuffer>): Promise<CompiledMetered> {
-  const key = createHash('sha256').update(wasm).digest('hex');
+async function compileMetered(wasm: Uint8Array<ArrayBuffer>, key: string): Promise<CompiledMetered> {
   const cached = compiledCache.get(key);
   if (cached) {
     compiledCache.delete(key);
@@ -80,8 +79,11 @@ export async function startMeteredSandbox(options: SandboxOptions): Promise<Modu
   checkSandboxOptions(options);
   const { limits, batchCapacity } = options;
   const wasm = new Uint8Array(options.wasm);
-  const memoryPages = budgetedMemoryPages(options);
-  const { module: compiled, codeOffsets } = await compileMetered(wasm);
+  const key = createHash('sha256').update(wasm).digest('hex');
+  // Bytes in the compiled cache were validated when they were compiled: a thousand simulated
+  // devices in one process, or a module restarted after a fault, validate them once.
+  const memoryPages = budgetedMemoryPages(options, compiledCache.has(key));
+  const { module: compiled, codeOffsets } = await compileMetered(wasm, key);
   // Only a debug build carries a map; a release build's faults read as they always did.
   const locator = SourceLocator.forBinary(wasm, codeOffsets);
 

@@ -30,9 +30,12 @@ export function batchProblem(timestamps: Float64Array, values: Float64Array, bat
 /**
  * The pages of linear memory a module gets once its tables and code are charged to its budget,
  * checked before anything is compiled; a module over a cap or its budget is refused as invalid.
+ * `validated`: these exact bytes already passed WebAssembly.validate in this process (a host's
+ * cache of compiled modules says so), so the footprint parser may read them without validating
+ * again.
  */
-export function budgetedMemoryPages(options: SandboxOptions): number {
-  if (!WebAssembly.validate(options.wasm as Uint8Array<ArrayBuffer>)) throw new SandboxFault('invalid', 'not a valid WebAssembly binary');
+export function budgetedMemoryPages(options: SandboxOptions, validated = false): number {
+  if (!validated && !WebAssembly.validate(options.wasm as Uint8Array<ArrayBuffer>)) throw new SandboxFault('invalid', 'not a valid WebAssembly binary');
   const checked = checkFootprint(options.wasm, options.caps);
   if ('reason' in checked) throw new SandboxFault('invalid', `module is over its limits: ${checked.reason}`);
   const granted = linearMemoryPages(checked.footprint, options.limits.memoryPages, importedMemory(options.wasm)?.minimum ?? 1);

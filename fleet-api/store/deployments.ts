@@ -171,6 +171,13 @@ export function deploymentOps(db: Db) {
      FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id
      WHERE dd.device_id = ? AND dd.state IN ('pending', 'applied')`,
   );
+  // On the state index: few rows are in flight once a wave nears its end, and at its start the
+  // first row found answers.
+  const waveInFlight = db.prepare(
+    `SELECT 1 FROM deployment_devices INDEXED BY deployment_devices_by_state
+     WHERE state IN ('waiting', 'pending', 'applied') AND deployment_id = ?
+       AND wave = (SELECT wave FROM deployment_devices WHERE deployment_id = ? AND device_id = ?) LIMIT 1`,
+  ).pluck();
   const setState = db.prepare('UPDATE deployment_devices SET state = ?, reason = ?, updated_at = ? WHERE deployment_id = ? AND device_id = ?');
   const setApplied = db.prepare(
     'UPDATE deployment_devices SET state = ?, reason = NULL, applied_at = ?, updated_at = ? WHERE deployment_id = ? AND device_id = ?',
@@ -254,6 +261,10 @@ export function deploymentOps(db: Db) {
     /** Older rollouts stop before reaching this device: a newer deployment of the module will. */
     supersedeWaiting(deviceId: string, module: string, byDeploymentId: string): number {
       return supersedeWaiting.run(`superseded by ${byDeploymentId} before its wave`, nowIso(), deviceId, module, byDeploymentId).changes;
+    },
+    /** Whether the wave this device's row is in still has a row waiting, pending or applied. */
+    waveInFlight(deploymentId: string, deviceId: string): boolean {
+      return waveInFlight.get(deploymentId, deploymentId, deviceId) !== undefined;
     },
     /** Rows of this device still waiting on its reported state (pending or applied). */
     activeDeploymentsOf(deviceId: string): ActiveDeviceDeployment[] {

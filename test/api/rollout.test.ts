@@ -13,9 +13,9 @@ import type { ReportedState } from '../../protocol/index.js';
 import { startApi, type Harness } from './helpers/harness.js';
 import { provision, upload } from './helpers/fleet.js';
 
-function report(h: Harness, deviceId: string, module: { name: string; version: string; sha256: string }, extra: Partial<ReportedState['modules'][number]> = {}): void {
+function report(h: Harness, deviceId: string, module: { name: string; version: string; sha256: string }, extra: Partial<ReportedState['modules'][number]> = {}): ReturnType<typeof recordReportedState> {
   const device = h.api.store.getDevice(deviceId)!;
-  recordReportedState(h.api.store, {
+  return recordReportedState(h.api.store, {
     v: 1,
     deviceId,
     revision: device.desiredRevision,
@@ -206,4 +206,31 @@ test('pause, resume, cancel and rollback by REST, with 409 for a move the status
   assert.equal(again.body.error.code, 'WF_API_CONFLICT');
   assert.equal((await h.call('POST', '/api/v1/deployments/nope/pause')).status, 404);
   assert.equal((await h.call('POST', `/api/v1/deployments/${id}/explode`)).status, 400);
+});
+
+test('a reported state asks for a step only when one can act: a failure, or the last device of its wave turning healthy', async (t) => {
+  const h = await startApi(t);
+  const ids = ['a0', 'a1', 'a2', 'b0', 'b1', 'c0'];
+  for (const id of ids) await provision(h, id, { group: id[0]! });
+  online(h, ids);
+  const probe = await upload(h, 'ema', '1.0.0');
+  const module = { name: 'ema', version: '1.0.0', sha256: probe.sha256 };
+  const deploy = async (group: string, strategy: object) => {
+    const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { group } }, strategy });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.id as string;
+  };
+  // One wave of three, no soak: the first two healthy leave nothing for a step to do.
+  const a = await deploy('a', { canary: 0, soakSeconds: 0 });
+  assert.deepEqual([report(h, 'a0', module).settling, report(h, 'a1', module).settling], [false, false]);
+  assert.equal(report(h, 'a2', module).settling, true, 'the wave is settled: the step completes the deployment');
+  stepRollouts(h.api.store);
+  assert.equal(h.api.store.getDeployment(a)!.status, 'completed');
+  // A failure may trip the threshold, whatever the rest of the wave does.
+  await deploy('b', { canary: 0, soakSeconds: 0 });
+  assert.equal(report(h, 'b0', module, { state: 'failed', reason: 'trap' }).settling, true);
+  // With a soak, applied is not yet healthy: the soak's end is the job's tick to judge.
+  await deploy('c', { canary: 0, soakSeconds: 30, requireResults: false });
+  const applied = report(h, 'c0', module);
+  assert.deepEqual([applied.updated, applied.settling], [1, false]);
 });

@@ -1,0 +1,36 @@
+/**
+ * verifyModule remembers the ABI check's verdict by content hash (a validate and a compile each
+ * time otherwise); what it answers must not change: a refused binary is refused at every ask, a
+ * good one passes at every ask, and one never stands in for the other.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { verifyModule } from '../../device-agent/module-verify.js';
+import { sha256Hex, type DesiredModule } from '../../protocol/index.js';
+import { exampleModule } from './helpers.js';
+
+const ema = exampleModule('ema');
+const target = { profile: 'sim-x86-64', arch: 'x64' };
+const entry = (wasm: Uint8Array): DesiredModule => ({ name: 'ema', version: '1.0.0', sha256: sha256Hex(wasm), size: wasm.byteLength, deploymentId: 'dep-1', config: {} });
+
+test('a binary the ABI refuses is refused at every ask, a good one passes at every ask', () => {
+  // A valid WebAssembly module with none of the ABI's exports.
+  const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  for (let i = 0; i < 3; i++) {
+    const refused = verifyModule(entry(empty), { sha256: sha256Hex(empty), manifest: ema.manifest, wasm: empty }, target);
+    assert.equal(refused.ok, false);
+    assert.equal(!refused.ok && refused.error.code, 'WF_AGENT_MODULE_ABI_REFUSED');
+    const passed = verifyModule(entry(ema.wasm), { sha256: ema.sha256, manifest: ema.manifest, wasm: ema.wasm }, target);
+    assert.ok(passed.ok);
+  }
+});
+
+test('bytes that do not hash to the entry are refused before any remembered verdict is read', () => {
+  assert.ok(verifyModule(entry(ema.wasm), { sha256: ema.sha256, manifest: ema.manifest, wasm: ema.wasm }, target).ok);
+  const tampered = new Uint8Array(ema.wasm);
+  tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 0xff;
+  // The entry and the claimed hash name the good bytes; the bytes themselves are not them.
+  const refused = verifyModule(entry(ema.wasm), { sha256: ema.sha256, manifest: ema.manifest, wasm: tampered }, target);
+  assert.equal(refused.ok, false);
+  assert.equal(!refused.ok && refused.error.code, 'WF_AGENT_MODULE_HASH_MISMATCH');
+});
