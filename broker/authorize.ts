@@ -44,7 +44,7 @@ export interface AuthorizeDeps {
   >;
   readonly revocations: RevocationRegistry;
   /** Hub principals' subtrees (hub-membership.ts); without it every hub topic is denied. */
-  readonly membership?: HubMembership & Partial<Pick<CachedHubMembership, 'peek'>>;
+  readonly membership?: HubMembership & Partial<Pick<CachedHubMembership, 'peek' | 'fresh'>>;
 }
 
 /**
@@ -211,6 +211,18 @@ export function createAuthorizeSubscribe({ logger, stats, options, membership }:
     const principal = principalOf(client);
     withSubtree(principal, membership, logger, (subtree) => {
       const decision = decideSubscribe(principal, subscription.topic, subtree);
+      // A hub refused on a cached subtree is asked about once more on a fresh read: devices just put
+      // behind it are in its new site document before they are in a read up to a second old.
+      if (!decision.allowed && principal?.kind === 'hub' && subtree && membership?.fresh) {
+        membership.fresh(principal.hubId).then(
+          (fresh) => finish(decideSubscribe(principal, subscription.topic, fresh)),
+          () => finish(decision),
+        );
+        return;
+      }
+      finish(decision);
+    });
+    function finish(decision: ReturnType<typeof decideSubscribe>): void {
       if (!decision.allowed) {
         stats.increment('aclSubscribeRefusals');
         logger.warn('subscription refused', {
@@ -223,7 +235,7 @@ export function createAuthorizeSubscribe({ logger, stats, options, membership }:
         return callback(null, null);
       }
       callback(null, subscription);
-    });
+    }
   };
 }
 

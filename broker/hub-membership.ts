@@ -41,8 +41,18 @@ export interface CachedHubMembership extends HubMembership {
    * What forwarding decides on (authorize.ts), where Aedes needs an answer at once.
    */
   peek(hubId: string): HubSubtree | undefined | 'pending';
+  /**
+   * The subtree read again unless the cached read started within `FRESH_MS`: what a refusal is
+   * decided on, so a device put behind the hub a moment ago is not refused on a stale read (the
+   * hub subscribes to its topics as soon as the new site document reaches it). Concurrent calls
+   * share one read, so a burst of refused SUBSCRIBEs costs one read per hub.
+   */
+  fresh(hubId: string): Promise<HubSubtree | undefined>;
   invalidate(hubId?: string): void;
 }
+
+/** How recent a read `fresh` accepts as it is. */
+export const FRESH_MS = 100;
 
 /**
  * Caches each hub's subtree for `ttlMs`; concurrent lookups of one hub share one read. A failed
@@ -74,6 +84,11 @@ export function cachedHubMembership(source: HubMembership, ttlMs = DEFAULT_MEMBE
   };
   return {
     subtreeOf: lookup,
+    fresh(hubId) {
+      const cached = entries.get(hubId);
+      if (cached && now() - cached.at >= FRESH_MS) entries.delete(hubId);
+      return lookup(hubId);
+    },
     peek(hubId) {
       lookup(hubId).catch(() => undefined);
       return settled.has(hubId) ? settled.get(hubId) : 'pending';

@@ -56,9 +56,9 @@ const GOODBYE_MS = 300;
 const SUBSCRIBE_CHUNK = 64;
 /**
  * A subscription upstream refused is asked for again while the link stays up, backing off from
- * the first to the last: upstream may not know yet that a device is ours (the central broker caches
- * each hub's subtree for a second; a cluster node reads it from the Redis replica), and the site
- * document naming it can arrive before that.
+ * the first to the last: upstream may not know yet that a device is ours (a cluster node reads
+ * the hub's subtree from the Redis replica, which may lag; the central broker reads it again before
+ * refusing, broker/authorize.ts), and the site document naming it can arrive before that.
  */
 const REFUSED_RETRY_MS = { first: 1_000, max: 30_000 } as const;
 

@@ -127,3 +127,17 @@ test('a device moved to another hub is refused at the old one within the members
   assert.equal(seen.length, 1, 'nothing for gw-1 after it moved away');
   assert.ok(site.broker.stats().aclForwardDrops >= 1);
 });
+
+test('a device put behind a hub a moment ago is granted to it at once: a refusal is decided on a fresh read of the subtree, not the cached one', async (t) => {
+  const site = await startSite(t);
+  const hub = await connectHub(t, site, 'north');
+  // The broker now holds north's subtree (gw-1, gw-2), read for this subscription.
+  assert.deepEqual(await subscribeGranted(hub, [topics.device('gw-1', 'desired')]), [1]);
+  // gw-9 moves behind north; the hub hears of it in its new site document and subscribes at
+  // once, well within the cache's second. Before, that was refused (SUBACK 0x80) until the cache expired.
+  site.store.setDeviceHub('gw-9', 'north');
+  await settle(150);
+  assert.deepEqual(await subscribeGranted(hub, [topics.device('gw-9', 'desired'), topics.device('gw-9', 'ack')]), [1, 1]);
+  // Still refused: a device of another site, whatever the read.
+  assert.deepEqual(await subscribeGranted(hub, [topics.device('gw-2', 'desired'), topics.device('gw-x', 'desired')]), [1, 0x80]);
+});
