@@ -1,16 +1,23 @@
 /**
- * WAL checkpoints on a thread of their own. A checkpoint copies the WAL into the database file
- * and fsyncs both; left to SQLite it runs inside whichever commit pushes the WAL past 1,000 pages,
- * on the thread that commits: ingestion's turns dirty a few thousand pages each, so nearly every
- * turn paid a checkpoint, and the event loop (MQTT input, HTTP queries) waited for its I/O (in a
- * micro-benchmark of 20,000-row transactions, 7.9 µs of wall time per row with it, 4.1 without).
- * Here the writer's connection never checkpoints (`wal_autocheckpoint = 0`) and a worker thread
- * does it with its own connection (checkpoint-worker.ts), as SQLite's documentation suggests for
- * applications that cannot afford the latency.
+ * WAL checkpoints mostly on a thread of their own. A checkpoint copies the WAL into the database
+ * file and fsyncs both; left to SQLite it runs inside whichever commit pushes the WAL past 1,000
+ * pages, on the thread that commits: ingestion's turns dirty a few thousand pages each, so nearly
+ * every turn paid a checkpoint, and the event loop (MQTT input, HTTP queries) waited for its I/O
+ * (in a micro-benchmark of 20,000-row transactions, 7.9 µs of wall time per row with it, 4.1
+ * without). Here a worker thread with its own connection (checkpoint-worker.ts) runs a PASSIVE
+ * checkpoint every `intervalMs`, as SQLite's documentation suggests for applications that cannot
+ * afford the latency, and the writer's own automatic checkpoint waits for `writerCheckpointPages`.
  *
- * If the worker dies, the writer's connection checkpoints for itself again. `stop()` is
- * synchronous, so `Store.close()` stays synchronous: it asks the worker to close its connection
- * and waits (bounded) until it has, so the writer's close is the last one and removes the WAL.
+ * The writer keeps that last one because only it can let the WAL start over: SQLite rewinds the
+ * WAL when a write begins after a checkpoint that copied every frame, and a checkpoint on another
+ * thread is overtaken by the writer's next commits whenever they come back to back (a device
+ * flushing a backlog), so the WAL would only grow. The writer's checkpoint runs right after its
+ * commit, finds most frames already copied by the worker, and pays the fsyncs once per that many
+ * pages instead of once per 1,000.
+ *
+ * If the worker dies, the writer checkpoints at SQLite's default again. `stop()` is synchronous,
+ * so `Store.close()` stays synchronous: it asks the worker to close its connection and waits
+ * (bounded) until it has, so the writer's close is the last one and removes the WAL.
  */
 import { Worker } from 'node:worker_threads';
 import type { Db } from './core.js';
@@ -23,13 +30,13 @@ export interface Checkpointer {
 export interface CheckpointerOptions {
   /** Pause between two checkpoints. */
   intervalMs: number;
-  /** A WAL longer than this after a checkpoint gets a RESTART checkpoint, which waits for the writer. */
-  restartPages: number;
+  /** WAL pages after which the writer's own commit checkpoints (and lets the WAL start over). */
+  writerCheckpointPages: number;
   /** Told of a failed checkpoint, or of the worker's end, which hands checkpoints back to SQLite. */
   onProblem?(reason: string): void;
 }
 
-export const DEFAULT_CHECKPOINTER: CheckpointerOptions = { intervalMs: 200, restartPages: 16_384 };
+export const DEFAULT_CHECKPOINTER: CheckpointerOptions = { intervalMs: 200, writerCheckpointPages: 10_000 };
 /** SQLite's own default, given back to the writer when the worker is gone. */
 const SQLITE_AUTOCHECKPOINT = 1000;
 
@@ -37,9 +44,9 @@ export function startCheckpointer(db: Db, path: string, options: CheckpointerOpt
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
   let stopping = false;
-  db.pragma('wal_autocheckpoint = 0');
+  db.pragma(`wal_autocheckpoint = ${options.writerCheckpointPages}`);
   const worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
-    workerData: { path, control, intervalMs: options.intervalMs, restartPages: options.restartPages },
+    workerData: { path, control, intervalMs: options.intervalMs },
   });
   // A checkpointer never keeps the process alive on its own.
   worker.unref();
