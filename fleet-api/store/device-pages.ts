@@ -7,7 +7,7 @@
 import type { Db } from './core.js';
 import { statementCache } from './statements.js';
 import { addDeviceFilter } from './device-filter.js';
-import { DEVICE_SUMMARY_JSON } from './device-summary-json.js';
+import { DEVICE_SUMMARY_JSON, DEVICE_SUMMARY_JSON_ALL_REACHABLE } from './device-summary-json.js';
 
 export type DeviceSort = 'id' | '-id' | 'createdAt' | '-createdAt' | 'lastSeen' | '-lastSeen';
 export const DEVICE_SORTS: readonly DeviceSort[] = ['id', '-id', 'createdAt', '-createdAt', 'lastSeen', '-lastSeen'];
@@ -144,6 +144,7 @@ export function devicePageOps(db: Db) {
   // One cache per select list, keyed by the rest of the query: filter shapes are few.
   const recordStatements = statementCache(db, 64, `SELECT ${SUMMARY_COLUMNS} `);
   const jsonStatements = statementCache(db, 64, `SELECT ${DEVICE_SUMMARY_JSON} `);
+  const allReachableJsonStatements = statementCache(db, 64, `SELECT ${DEVICE_SUMMARY_JSON_ALL_REACHABLE} `);
 
   return {
     pageDevices(query: DevicePageQuery): DeviceSummaryRecord[] {
@@ -169,6 +170,7 @@ export function devicePageOps(db: Db) {
      */
     pageDevicesJson(query: DevicePageQuery, unreachableHubs: ReadonlySet<string>): string[] {
       const { tail, args } = pagePlan(query);
+      if (unreachableHubs.size === 0) return allReachableJsonStatements(tail).pluck(true).all(...args) as string[];
       return jsonStatements(tail).pluck(true).all(JSON.stringify([...unreachableHubs]), ...args) as string[];
     },
   };

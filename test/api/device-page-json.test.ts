@@ -83,6 +83,16 @@ test('each page of GET /devices is deviceSummary of the same devices, field for 
     // Compared as text: same values, same field order as the schema-serialized document had.
     assert.deepEqual(res.body.devices.map((d: unknown) => JSON.stringify(d)), expected.map((d) => JSON.stringify(d)), query);
   }
+  // Every hub back online: the text without the unreachable list says the same.
+  h.api.store.setHubStatus('down', hubStatus('down', 'online'), new Date().toISOString());
+  assert.equal(unreachableHubs(h.api.store).size, 0);
+  for (const [query, storeQuery] of cases) {
+    const res = await h.call('GET', `/api/v1/devices?${query}`);
+    const expected = h.api.store.pageDevices({ ...storeQuery, limit: 100 }).map((record) => deviceSummary(record, new Set()));
+    assert.deepEqual(res.body.devices.map((d: unknown) => JSON.stringify(d)), expected.map((d) => JSON.stringify(d)), `${query}, all hubs online`);
+  }
+  assert.equal((await h.call('GET', '/api/v1/devices?hub=down')).body.devices[0].reachable, 'hub');
+  h.api.store.setHubStatus('down', hubStatus('down', 'offline'), new Date().toISOString());
   const tricky = (await h.call('GET', '/api/v1/devices?idPrefix=b-')).body.devices[0];
   assert.equal(tricky.tags.note, 'quote " back \\ tab \t newline \n é 🛰');
   const reach = Object.fromEntries((await h.call('GET', '/api/v1/devices')).body.devices.map((d: { id: string; reachable: string }) => [d.id, d.reachable]));
