@@ -39,6 +39,12 @@ const NUDGE_DELAY_MS = 20;
  * reports that move the rollout.
  */
 const NUDGE_SPACING = 3;
+/**
+ * Desired states a step signs and hands to the link per event-loop turn. Each costs a signature and
+ * a publish; the first step of a 10,000-device rollout started them all in one turn, seconds in
+ * which the API read nothing of what the fleet sent it.
+ */
+const PUBLISHES_PER_TURN = 250;
 
 /** `changed` runs after every step and control has written SQLite (the event bus's rollout observer). */
 export function createRolloutEngine(
@@ -58,7 +64,12 @@ export function createRolloutEngine(
     const acked = new Map<string, number>();
     await Promise.all(
       [...outcome.publish].map(async ([deploymentId, ids]) => {
-        const acks = await Promise.all(ids.map((id) => link.publishDesired(id)));
+        const sends: Array<Promise<boolean>> = [];
+        for (let i = 0; i < ids.length; i += PUBLISHES_PER_TURN) {
+          if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+          for (const id of ids.slice(i, i + PUBLISHES_PER_TURN)) sends.push(link.publishDesired(id));
+        }
+        const acks = await Promise.all(sends);
         acked.set(deploymentId, acks.filter(Boolean).length);
       }),
     );
