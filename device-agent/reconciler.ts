@@ -14,6 +14,7 @@ import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';
 import type { VerifiedModule } from './module-verify.js';
+import { backoffCeiling, type BackoffBounds } from './reconnect-backoff.js';
 
 export interface ReportedError {
   readonly code: string;
@@ -36,8 +37,18 @@ export interface ReconcilerDeps {
   readonly onApplied: (revision: number) => void;
   /** A desired state from the broker was applied (null: cleared); the agent persists it. */
   readonly onCommitted?: (revision: number, state: DesiredState | null) => void;
+  /** How long a module whose fetch failed waits for its next try, growing per failed try. */
+  readonly fetchRetry?: BackoffBounds;
   readonly logger: Logger;
 }
+
+/**
+ * A fetch can fail with the link up (the module reached the hub or broker after our wait ended,
+ * or a subscription was refused for a moment), and the broker may never deliver the desired
+ * state again to trigger a retry; so failed fetches are also retried on a timer, from 5 s
+ * widening to 5 min, as long as the revision that names them is the one applied.
+ */
+export const DEFAULT_FETCH_RETRY: BackoffBounds = { minMs: 5_000, maxMs: 300_000 };
 
 /** Reported errors kept; the schema allows 16. */
 const MAX_ERRORS = 16;
@@ -68,6 +79,11 @@ export class Reconciler {
   private stopped = false;
   /** The applied state came from disk and the broker has not confirmed it yet. */
   private fromDisk = false;
+  private fetchRetryTimer: NodeJS.Timeout | undefined;
+  /** Timed retries of failed fetches since the last success or new revision. */
+  private fetchRetries = 0;
+  /** The timer fired: the loop retries the failed fetches when no desired state waits. */
+  private fetchRetryDue = false;
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -140,22 +156,57 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.waiting = undefined;
+    clearTimeout(this.fetchRetryTimer);
     await this.loop?.catch(() => undefined);
     await this.stopSlots([...this.slots.values()]);
     this.slots.clear();
   }
 
   private async drain(): Promise<void> {
-    for (let next = this.waiting; next && !this.stopped; next = this.waiting) {
-      this.waiting = undefined;
-      try {
-        await this.applyOne(next.state, next.fromDisk === true);
-      } catch (error) {
-        this.deps.logger.error('desired state apply failed', { error: reasonOf(error) });
-      } finally {
-        next.onDone?.();
+    while (!this.stopped) {
+      const next = this.waiting;
+      if (next) {
+        this.waiting = undefined;
+        try {
+          await this.applyOne(next.state, next.fromDisk === true);
+        } catch (error) {
+          this.deps.logger.error('desired state apply failed', { error: reasonOf(error) });
+        } finally {
+          next.onDone?.();
+        }
+      } else if (this.fetchRetryDue) {
+        this.fetchRetryDue = false;
+        await this.retryFailedFetches();
+      } else {
+        break;
       }
+      this.scheduleFetchRetry();
     }
+  }
+
+  /** Arms the retry timer while a slot of the applied state failed to fetch; disarms it otherwise. */
+  private scheduleFetchRetry(): void {
+    const failing = [...this.slots.values()].some((slot) => slot.fetchFailed);
+    if (!failing || this.stopped) {
+      clearTimeout(this.fetchRetryTimer);
+      this.fetchRetryTimer = undefined;
+      this.fetchRetries = 0;
+      return;
+    }
+    if (this.fetchRetryTimer || this.fetchRetryDue) return;
+    // Half fixed, half jitter: never immediate, and a site's devices do not retry in step.
+    const ceiling = backoffCeiling(this.fetchRetries++, this.deps.fetchRetry ?? DEFAULT_FETCH_RETRY);
+    const delay = Math.ceil(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.fetchRetryTimer = setTimeout(() => {
+      this.fetchRetryTimer = undefined;
+      if (this.stopped) return;
+      this.fetchRetryDue = true;
+      this.loop ??= this.drain().finally(() => {
+        this.loop = undefined;
+      });
+    }, delay);
+    // The agent's own lifetime is its link and sources; a pending retry never holds it open.
+    this.fetchRetryTimer.unref();
   }
 
   private async applyOne(state: DesiredState | null, fromDisk: boolean): Promise<void> {
@@ -194,6 +245,10 @@ export class Reconciler {
     const added = [...next.values()].filter((slot) => this.slots.get(slot.key) !== slot);
     log.info('applying desired state', { revision: state.revision, start: added.length, stop: removed.length, keep: next.size - added.length });
     this.slots = next;
+    // A new revision's fetches get the first retry window again, whatever the last one's count.
+    clearTimeout(this.fetchRetryTimer);
+    this.fetchRetryTimer = undefined;
+    this.fetchRetries = 0;
     this.deps.onChange();
     await this.stopSlots(removed);
     await Promise.all(added.map((slot) => this.startSlot(slot)));

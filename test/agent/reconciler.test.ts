@@ -35,7 +35,7 @@ const entry = (name: string, overrides: Partial<DesiredModule> = {}): DesiredMod
   ...overrides,
 });
 
-function harness(options: { failFetches?: Set<string> } = {}) {
+function harness(options: { failFetches?: Set<string>; fetchRetry?: { minMs: number; maxMs: number } } = {}) {
   const sandboxes = fakeSandboxes();
   const fetched: string[] = [];
   const attached = new Map<string, { source: string; consumer: BatchConsumer }>();
@@ -61,9 +61,18 @@ function harness(options: { failFetches?: Set<string> } = {}) {
     backoff: { baseMs: 5, maxMs: 20, maxConsecutiveFaults: 3 },
     onChange: () => undefined,
     onApplied: (revision) => applied.push(revision),
+    ...(options.fetchRetry ? { fetchRetry: options.fetchRetry } : {}),
     logger: silentLogger,
   });
   return { reconciler, sandboxes, fetched, attached, results, applied };
+}
+
+async function waitUntil(condition: () => boolean, pollMs = 10, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
 }
 
 const stateOf = (r: Reconciler) => Object.fromEntries(r.modules().map((m) => [m.name, m.state]));
@@ -211,6 +220,51 @@ test('a fetch that failed is retried when the same revision is delivered again; 
   await h.reconciler.submit(state);
   assert.equal(h.sandboxes.started.length, 2, 'once running, a redelivery changes nothing');
   await h.reconciler.stop();
+});
+
+test('a fetch that failed with the link up is retried on a widening timer until it succeeds, and a new revision without it disarms the timer', async () => {
+  const failFetches = new Set(['zscore']);
+  const h = harness({ failFetches, fetchRetry: { minMs: 40, maxMs: 160 } });
+  await h.reconciler.submit(desiredState(DEVICE, 4, [entry('ema'), entry('zscore')]));
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' });
+
+  // No redelivery of the state: only the timer can try again.
+  const tries = () => h.fetched.filter((name) => name === 'zscore').length;
+  await waitUntil(() => tries() >= 4);
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' });
+  assert.equal(h.sandboxes.started.length, 1, 'ema was never restarted by the retries');
+
+  failFetches.clear(); // the module reached the broker late
+  await waitUntil(() => stateOf(h.reconciler).zscore === 'running');
+  assert.deepEqual(h.sandboxes.started.map((o) => o.manifest.name), ['ema', 'zscore']);
+  const settled = tries();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(tries(), settled, 'nothing is fetched again once it runs');
+
+  failFetches.add('zscore');
+  await h.reconciler.submit(desiredState(DEVICE, 5, [entry('ema'), entry('zscore', { version: '1.0.1' })]));
+  assert.equal(stateOf(h.reconciler).zscore, 'failed');
+  await h.reconciler.submit(desiredState(DEVICE, 6, [entry('ema')]));
+  const afterRemoval = tries();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(tries(), afterRemoval, 'a revision without the failing module stops its retries');
+  await h.reconciler.stop();
+});
+
+test('the retry window widens with each failed try and stays under its ceiling', async () => {
+  const h = harness({ failFetches: new Set(['zscore']), fetchRetry: { minMs: 20, maxMs: 2_000 } });
+  const at: number[] = [];
+  const started = Date.now();
+  await h.reconciler.submit(desiredState(DEVICE, 1, [entry('zscore')]));
+  await waitUntil(() => {
+    const count = h.fetched.length;
+    if (at.length < count) at.push(Date.now() - started);
+    return count >= 5;
+  }, 2);
+  await h.reconciler.stop();
+  const gaps = at.slice(1).map((t, i) => t - at[i]!);
+  // Windows 20, 40, 80, 160 ms, each try at least half its window after the last.
+  gaps.forEach((gap, i) => assert.ok(gap >= 10 * 2 ** i - 2, `try ${i + 2} came ${gap} ms after the one before`));
 });
 
 test('[WF-P-NACK-1] a refused batch is counted on the module that produced it, by name, with the reason', async () => {
