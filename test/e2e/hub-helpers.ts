@@ -15,6 +15,8 @@ import { freePort, type Fleet } from './fault-helpers.js';
 export interface HubOptions {
   /** Devices whose tags match go behind the hub (`POST /hubs` selector). */
   readonly selector?: Record<string, string>;
+  /** The parent hub (`POST /hubs` parent): the API answers the parent's broker as the upstream. */
+  readonly parent?: string;
   /** The hub's uplink; the upstream the API answers unless given (e.g. a TCP proxy the test controls). */
   readonly upstreamUrls?: string[];
 }
@@ -29,6 +31,8 @@ export class TestHub {
     /** The hub's temp dir: its config, and its data directory `data/` (custody under `data/custody`). */
     readonly dir: string,
     private readonly configPath: string,
+    /** The upstream the API answered at provisioning. */
+    readonly provisionedUpstream: readonly string[],
   ) {}
 
   static async provision(t: TestContext, fleet: Fleet, id: string, options: HubOptions = {}): Promise<TestHub> {
@@ -37,9 +41,10 @@ export class TestHub {
       id,
       urls: [`mqtt://127.0.0.1:${port}`],
       ...(options.selector ? { selector: options.selector } : {}),
+      ...(options.parent ? { parent: options.parent } : {}),
     });
     const dir = mkdtempSync(join(tmpdir(), 'wf-hub-e2e-'));
-    const hub = new TestHub(id, port, dir, join(dir, `${id}.hub.json`));
+    const hub = new TestHub(id, port, dir, join(dir, `${id}.hub.json`), provisioned.upstream.urls);
     t.after(async () => {
       await hub.current?.stop();
       // WF_TEST_LOG_DIR=/some/dir keeps the hub's logs for looking into a failure.
