@@ -54,7 +54,8 @@ export interface AuthorizeDeps {
 function withSubtree(principal: Principal | undefined, membership: HubMembership | undefined, logger: Logger, decide: (subtree?: HubSubtree) => void): void {
   if (principal?.kind !== 'hub') return decide();
   if (!membership) return decide(undefined);
-  Promise.resolve(membership.subtreeOf(principal.hubId)).then(
+  // new Promise, not Promise.resolve: a lookup that throws at once must deny, not escape into Aedes.
+  new Promise<HubSubtree | undefined>((resolve) => resolve(membership.subtreeOf(principal.hubId))).then(
     (subtree) => decide(subtree),
     (error: unknown) => {
       logger.warn('hub membership lookup failed', { code: 'WF_BROKER_VERIFIER_FAILED', hubId: principal.hubId, reason: reasonOf(error) });

@@ -56,7 +56,7 @@ export const FRESH_MS = 100;
 
 /**
  * Caches each hub's subtree for `ttlMs`; concurrent lookups of one hub share one read. A failed
- * read is not cached (the next publish asks again).
+ * read (rejected or thrown) is not cached (the next publish asks again).
  */
 export function cachedHubMembership(source: HubMembership, ttlMs = DEFAULT_MEMBERSHIP_TTL_MS, now: () => number = Date.now): CachedHubMembership {
   interface Entry {
@@ -69,7 +69,9 @@ export function cachedHubMembership(source: HubMembership, ttlMs = DEFAULT_MEMBE
   const lookup = (hubId: string): Promise<HubSubtree | undefined> => {
     const cached = entries.get(hubId);
     if (cached && now() - cached.at < ttlMs) return cached.value;
-    const value = Promise.resolve(source.subtreeOf(hubId));
+    // A source that throws (a SQLite store already closed while the server stops) is a failed
+    // read like a rejected one: thrown here, it escaped Aedes' callback and took the process down.
+    const value = new Promise<HubSubtree | undefined>((resolve) => resolve(source.subtreeOf(hubId)));
     const entry: Entry = { at: now(), value };
     entries.set(hubId, entry);
     value.then(

@@ -111,3 +111,17 @@ test('the membership cache shares a lookup per hub and reads again after its ttl
   await cache.subtreeOf('north');
   assert.equal(reads, 3);
 });
+
+test('a membership source that throws is a failed read: the lookup rejects, peek stays pending, nothing is cached', async () => {
+  let reads = 0;
+  const cache = cachedHubMembership({
+    subtreeOf: () => {
+      reads++;
+      throw new TypeError('The database connection is not open');
+    },
+  });
+  await assert.rejects(Promise.resolve().then(() => cache.subtreeOf('north')), /not open/);
+  assert.equal(cache.peek('north'), 'pending');
+  await assert.rejects(Promise.resolve().then(() => cache.fresh('north')), /not open/);
+  assert.ok(reads >= 3, 'each failed read is asked again');
+});

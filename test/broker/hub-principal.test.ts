@@ -141,3 +141,18 @@ test('a device put behind a hub a moment ago is granted to it at once: a refusal
   // Still refused: a device of another site, whatever the read.
   assert.deepEqual(await subscribeGranted(hub, [topics.device('gw-2', 'desired'), topics.device('gw-x', 'desired')]), [1, 0x80]);
 });
+
+test('a hub publishing after the store closed (the server stopping) is refused and the broker lives on: the membership read that throws denies', async (t) => {
+  const site = await startSite(t);
+  const hub = await connectHub(t, site, 'north');
+  await hub.publishAsync(topics.device('gw-2', 'results'), '{"n":1}', { qos: 1 });
+  // What `wasmfleet server` does on SIGTERM: the API closes the store, then the broker stops. A hub
+  // publish in between used to crash the process with "The database connection is not open".
+  site.store.close();
+  await settle(1_200);
+  hub.publish(topics.device('gw-2', 'results'), '{"n":2}', { qos: 1 });
+  await waitForClose(hub);
+  assert.ok(site.broker.stats().aclPublishRefusals >= 1, 'the publish was refused');
+  // Still answering: a CONNECT is refused as "server unavailable" (its credential read fails too).
+  await assert.rejects(connect(t, site.broker.url, { clientId: 'gw-1', username: 'gw-1', password: site.secrets['gw-1']! }), { code: 3 });
+});

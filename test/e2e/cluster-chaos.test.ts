@@ -21,40 +21,15 @@ import { runCliJson, type RunningCli } from '../helpers/cli.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { Cluster, nodePortsOf, type NodeIndex } from './cluster-helpers.js';
-import { everyDeviceRunningEma, logLines, seededRandom, stopAndAccount, untilLastRunsStored, waitForBacklogs } from './fault-helpers.js';
+import { bringDown, everyDeviceRunningEma, seededRandom, stillRunning, stopAndAccount, untilLastRunsStored, waitForBacklogs } from './fault-helpers.js';
 
 const ROUNDS = Math.max(1, Number(process.env.WF_CHAOS_ROUNDS ?? 4) || 4);
 const DEVICES = ['gw-x1', 'gw-x2', 'gw-x3', 'gw-x4'];
-/** Far past PROCESS_STOP_BOUND_MS (5 s): only a process that hangs on SIGTERM gets here. */
-const HANG_MS = 30_000;
 /**
  * A dead node's wills are published after three missed heartbeats: at 2 s that happens within a
  * round or two, so the stale-will path runs under the chaos too (the default is 60 s).
  */
 const HEARTBEAT_MS = 2_000;
-
-/**
- * Ends a process with `signal` and waits for it. After SIGTERM it must exit by itself with 0;
- * only a process that had not yet logged `startedMsg` when the signal went may instead die of it
- * (node's default action: the agent installs its handler once its start resolves, before it has
- * produced any result; device-agent/main.ts). Says whether that happened.
- */
-async function bringDown(run: RunningCli, signal: 'SIGKILL' | 'SIGTERM', what: string, startedMsg?: string): Promise<{ beforeStart: boolean }> {
-  const started = startedMsg === undefined || logLines(run.output()).some((line) => line.msg === startedMsg);
-  run.child.kill(signal);
-  if (signal === 'SIGKILL') {
-    await run.exited;
-    return { beforeStart: false };
-  }
-  const killer = setTimeout(() => run.child.kill('SIGKILL'), HANG_MS);
-  const code = await run.exited;
-  clearTimeout(killer);
-  const diedOfSigterm = code === null && run.child.signalCode === 'SIGTERM';
-  if (started || !diedOfSigterm) assert.equal(code, 0, `${what} exits by itself, cleanly, after SIGTERM:\n${run.output().slice(-3000)}`);
-  return { beforeStart: diedOfSigterm };
-}
-
-const stillRunning = (run: RunningCli | undefined): boolean => run !== undefined && run.child.exitCode === null && run.child.signalCode === null;
 
 test(`cluster chaos: ${ROUNDS} rounds of kill -9 or SIGTERM on a broker node, the API or an agent mid-rollout and mid-stream; the rollout converges and every seq is accounted for`, { skip: redisSkipReason() }, async (t) => {
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);

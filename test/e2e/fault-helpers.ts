@@ -362,3 +362,30 @@ export async function stopAndAccount(t: TestContext, ledger: ResultLedger, devic
     t.diagnostic(`${id}: ${runs.length} run(s), ${counts.stored} stored, ${counts.dropped} dropped`);
   }
 }
+
+/** Far past PROCESS_STOP_BOUND_MS (5 s): only a process that hangs on SIGTERM gets here. */
+const HANG_MS = 30_000;
+
+/**
+ * Ends a process with `signal` and waits for it (the chaos tests). After SIGTERM it must exit by
+ * itself with 0; only a process that had not yet logged `startedMsg` when the signal went may
+ * instead die of it (node's default action: the agent installs its handler once its start
+ * resolves, before it has produced any result; device-agent/main.ts). Says whether that happened.
+ */
+export async function bringDown(run: RunningCli, signal: 'SIGKILL' | 'SIGTERM', what: string, startedMsg?: string): Promise<{ beforeStart: boolean }> {
+  const started = startedMsg === undefined || logLines(run.output()).some((line) => line.msg === startedMsg);
+  run.child.kill(signal);
+  if (signal === 'SIGKILL') {
+    await run.exited;
+    return { beforeStart: false };
+  }
+  const killer = setTimeout(() => run.child.kill('SIGKILL'), HANG_MS);
+  const code = await run.exited;
+  clearTimeout(killer);
+  const diedOfSigterm = code === null && run.child.signalCode === 'SIGTERM';
+  if (started || !diedOfSigterm) assert.equal(code, 0, `${what} exits by itself, cleanly, after SIGTERM:\n${run.output().slice(-3000)}`);
+  return { beforeStart: diedOfSigterm };
+}
+
+/** Not ended, neither by itself nor by a signal: for "no process died unasked". */
+export const stillRunning = (run: RunningCli | undefined): boolean => run !== undefined && run.child.exitCode === null && run.child.signalCode === null;

@@ -10,16 +10,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { runCliJson, startCli, type RunningCli } from '../helpers/cli.js';
+import { runCliJson } from '../helpers/cli.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { recordPayload, scanSegment } from '../../device-agent/spool/record.js';
 import { SEGMENT_PATTERN } from '../../hub/custody/log.js';
-import { assertExactAccounting, Fleet, freePort, logLines, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
+import { assertExactAccounting, Fleet, logLines, stoppedLog, untilLogged, type AgentRun } from './fault-helpers.js';
+import { TestHub } from './hub-helpers.js';
 
 const HUB = 'north';
 const DEVICES = ['site-1', 'site-2', 'site-3', 'site-4', 'site-5'];
@@ -56,25 +56,18 @@ function custodyRecords(dir: string): Array<{ deviceId: string; seq: number; rec
 
 test('a site through a cut uplink: results held at the hub (also across its kill -9), an agent restarted from the hub, a deployment made during the cut applied after it, every result stored once with no gap', async (t) => {
   const fleet = await Fleet.start(t);
-  const hubDir = mkdtempSync(join(tmpdir(), 'wf-hub-e2e-'));
-  let hub: RunningCli | undefined;
-  const hubRuns: RunningCli[] = [];
-  t.after(async () => {
-    await hub?.stop();
-    // WF_TEST_LOG_DIR=/some/dir keeps the hub's and agents' logs for looking into a failure.
+  t.after(() => {
+    // WF_TEST_LOG_DIR=/some/dir keeps the agents' logs (the hub's are kept by TestHub) for looking into a failure.
     const keep = process.env.WF_TEST_LOG_DIR;
-    if (keep) {
-      hubRuns.forEach((run, i) => writeFileSync(join(keep, `hub-${i}.log`), run.output()));
-      for (const [id, list] of fleet.agents) list.forEach((run, i) => writeFileSync(join(keep, `${id}-${i}.log`), run.process.output()));
-    }
-    rmSync(hubDir, { recursive: true, force: true });
+    if (keep) for (const [id, list] of fleet.agents) list.forEach((run, i) => writeFileSync(join(keep, `${id}-${i}.log`), run.process.output()));
   });
   const api = <T>(method: string, path: string, body?: unknown) => fleet.api<T>(method, path, body);
 
   // The hub first, with a selector: the devices imported next, tagged site=north, go behind it.
-  const hubPort = await freePort();
-  const hubUrl = `mqtt://127.0.0.1:${hubPort}`;
-  const provisioned = await api<{ upstream: { password: string } }>('POST', '/hubs', { id: HUB, urls: [hubUrl], selector: { site: HUB } });
+  // Its uplink runs through a TCP proxy the test cuts and restores.
+  const proxy = await startTcpProxy(t, { port: fleet.mqttPort });
+  const hub = await TestHub.provision(t, fleet, HUB, { selector: { site: HUB }, upstreamUrls: [proxy.url] });
+  const hubUrl = hub.url;
   const csv = join(fleet.dir, 'site.csv');
   writeFileSync(csv, ['id,profile,tags', ...DEVICES.map((id) => `${id},sim-x86-64,site=${HUB}`)].join('\n'));
   await runCliJson(['device', 'import', csv, '--agent-config-dir', fleet.dir], fleet.env);
@@ -85,19 +78,7 @@ test('a site through a cut uplink: results held at the hub (also across its kill
     const config = JSON.parse(readFileSync(path, 'utf8')) as { broker: Record<string, unknown> };
     writeFileSync(path, JSON.stringify({ ...config, reconnectPeriodMs: 200, reconnectMaxMs: 2000, broker: { ...config.broker, url: hubUrl, urls: undefined } }));
   }
-  const proxy = await startTcpProxy(t, { port: fleet.mqttPort });
-  const hubConfig = join(hubDir, 'north.hub.json');
-  writeFileSync(
-    hubConfig,
-    JSON.stringify({ hubId: HUB, secret: provisioned.upstream.password, upstream: { urls: [proxy.url], reconnectPeriodMs: 200 }, listen: { host: '127.0.0.1', port: hubPort }, dataDir: 'data', statusIntervalMs: 1000 }),
-  );
-  const startHubProcess = async (): Promise<RunningCli> => {
-    const run = startCli(['hub', '--config', hubConfig, '--json']);
-    hubRuns.push(run);
-    await waitFor('the hub to start', () => (run.output().includes('"siteRevision"') ? true : undefined), 60_000);
-    return run;
-  };
-  hub = await startHubProcess();
+  await hub.start();
 
   // Streaming through the hub: ema deployed (the site's devices get it from the hub), results stored centrally.
   const runs = new Map<string, AgentRun[]>(DEVICES.map((id) => [id, []]));
@@ -111,7 +92,7 @@ test('a site through a cut uplink: results held at the hub (also across its kill
   await waitFor('results stored through the hub', () => (DEVICES.every((id) => fleet.storedSeqs(id).length >= 4) ? true : undefined), 30_000);
 
   // Cut the uplink for CUT_MS. The site keeps running: SQLite stops growing, the hub's custody grows.
-  const custodyDir = join(hubDir, 'data', 'custody');
+  const custodyDir = hub.custodyDir;
   proxy.cut();
   const cutAt = Date.now();
   await waitFor('the hub seen offline', async () => ((await api<{ online: boolean }>('GET', `/hubs/${HUB}`)).online ? undefined : true), 20_000, 200);
@@ -156,10 +137,10 @@ test('a site through a cut uplink: results held at the hub (also across its kill
   const connects = () => DEVICES.map((id) => logLines(runs.get(id)!.at(-1)!.process.output()).filter((line) => line.msg === 'connected').length);
   const connectsBefore = connects();
   const key = (record: { deviceId: string; seq: number }) => `${record.deviceId}#${record.seq}`;
-  hub.child.kill('SIGKILL');
-  await hub.exited;
+  hub.current!.child.kill('SIGKILL');
+  await hub.current!.exited;
   const heldAtKill = custodyRecords(custodyDir).map(key);
-  hub = await startHubProcess();
+  await hub.start();
   const heldAfter = new Set(custodyRecords(custodyDir).map(key));
   assert.deepEqual(heldAtKill.filter((held) => !heldAfter.has(held)), [], 'everything the hub held before its kill -9 is held after it');
   await waitFor('every agent reconnected to the restarted hub', () => (connects().every((count, i) => count > connectsBefore[i]!) ? true : undefined), 30_000, 200);
@@ -198,5 +179,5 @@ test('a site through a cut uplink: results held at the hub (also across its kill
     const counts = assertExactAccounting(fleet.storedSeqs(id), finals.get(id)!.dropped, firstSeqs, finals.get(id)!.nextSeq);
     assert.equal(counts.dropped, 0, `${id}: nothing dropped`);
   }
-  assert.ok(logLines(hub.output()).some((line) => line.msg === 'uplink up'));
+  assert.ok(logLines(hub.current!.output()).some((line) => line.msg === 'uplink up'));
 });
