@@ -16,7 +16,7 @@ import type { HubConfig } from './config.js';
 import { CHILD_STATUS_FILTER, ChildHubs } from './child-hubs.js';
 import { DownRelay } from './down-relay.js';
 import { hubErrors } from './errors.js';
-import { newLocalServiceAccount, startLocalBroker, type LocalBroker } from './local-broker.js';
+import { startLocalBroker, type LocalBroker } from './local-broker.js';
 import { RelayStore } from './relay-store.js';
 import { siteCredentialVerifier } from './site-credentials.js';
 import { SiteStore } from './site-store.js';
@@ -57,8 +57,7 @@ export async function startHub(config: HubConfig, deps: HubDeps): Promise<Runnin
   const custody = await deps.openCustody({ dir: join(config.dataDir, 'custody'), ...config.custody, logger: logger.child({ component: 'custody' }) });
   let local: LocalBroker;
   try {
-    const service = newLocalServiceAccount();
-    local = await startLocalBroker(config, siteCredentialVerifier(() => site.current, service), logger);
+    local = await startLocalBroker(config, siteCredentialVerifier(() => site.current), logger);
   } catch (error) {
     await custody.close();
     throw error;

@@ -5,14 +5,12 @@
  * devices publish, acks results and disconnects devices the site no longer lists [WF-P-T-6].
  * The link publishes as the broker itself, so nothing outside this process can speak as it.
  */
-import { randomBytes } from 'node:crypto';
 import { startBroker, type RunningBroker } from '../broker/index.js';
 import type { CredentialVerifier } from '../broker/credentials.js';
 import type { Logger } from '../common/logger.js';
 import { isoTime } from '../common/iso-time.js';
-import { encodePayload, HUB_REVOKE_TOPIC, PROTOCOL_VERSION, SERVICE_USERNAME, topics, type RevokeHub } from '../protocol/index.js';
+import { encodePayload, HUB_REVOKE_TOPIC, PROTOCOL_VERSION, topics, type RevokeHub } from '../protocol/index.js';
 import type { HubConfig } from './config.js';
-import type { LocalServiceAccount } from './site-credentials.js';
 
 export interface LocalBroker {
   readonly broker: RunningBroker;
@@ -27,10 +25,6 @@ export interface LocalBroker {
   /** Clients connected to the site broker (devices and child hubs). */
   devicesConnected(): number;
   close(): Promise<void>;
-}
-
-export function newLocalServiceAccount(): LocalServiceAccount {
-  return { username: SERVICE_USERNAME, password: randomBytes(32).toString('base64url') };
 }
 
 export async function startLocalBroker(config: HubConfig, verifier: CredentialVerifier, logger: Logger): Promise<LocalBroker> {

@@ -1,30 +1,23 @@
 /**
  * Who may connect to the hub's own broker, answered from the site document the hub holds (so it
  * works with the uplink cut): a device of the site that connects here directly (no `via`), with
- * its current secret or, during a rotation's grace, its previous one; and the hub's own relay
- * client as the local service account, with a secret that lives only in this process.
+ * its current secret or, during a rotation's grace, its previous one; or a child hub it lists.
+ * No service account: the hub reaches its own broker in-process (local-broker.ts), so no client,
+ * whatever its credentials, can speak here as the hub.
  *
  * A device absent from the latest document is refused; site.ts closes its live connections.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { CredentialVerifier, Principal } from '../broker/credentials.js';
 import { subtreeFromIds, type HubMembership, type HubSubtree } from '../broker/hub-membership.js';
 import { verifySecret } from '../common/secrets.js';
 import { isDeviceId } from '../protocol/ids.js';
 import { hubIdOfUsername, type HubSite } from '../protocol/hubs.js';
 
-export interface LocalServiceAccount {
-  readonly username: string;
-  readonly password: string;
-}
-
 interface SiteCredential {
   readonly current: string;
   readonly previous?: string;
   readonly previousUntil?: number;
 }
-
-const digest = (value: Buffer | string): Buffer => createHash('sha256').update(value).digest();
 
 type SiteDevice = HubSite['devices'][number];
 /** Per document, its devices by id: a reconnect storm of a 10,000-device site must not scan the list each time. */
@@ -67,15 +60,11 @@ export function childSubtree(site: HubSite | undefined, childId: string): HubSub
   );
 }
 
-export function siteCredentialVerifier(site: () => HubSite | undefined, service: LocalServiceAccount, now: () => number = Date.now): CredentialVerifier {
-  const servicePassword = digest(service.password);
+export function siteCredentialVerifier(site: () => HubSite | undefined, now: () => number = Date.now): CredentialVerifier {
   const membership: HubMembership = { subtreeOf: (hubId) => childSubtree(site(), hubId) };
   return {
     membership,
     async verify(username: string, password: Buffer): Promise<Principal | undefined> {
-      if (username === service.username) {
-        return timingSafeEqual(digest(password), servicePassword) ? { kind: 'service', name: username } : undefined;
-      }
       // A child hub authenticates here as its parent, from the site document's `hubs` list.
       const childId = hubIdOfUsername(username);
       if (childId !== undefined) {
