@@ -28,7 +28,7 @@ function collect(dir) {
 // agents, each killed and restarted many times) are the heaviest. Sorted, they would start side
 // by side in the two slots; each goes instead to its own evenly spaced
 // place in the list, so it runs beside a stream of lighter files. Longest first.
-const APART = ['e2e/cluster-processes.test.js', 'e2e/cluster-chaos.test.js', 'e2e/hub-chaos.test.js', 'e2e/chaos.test.js'];
+const APART = ['e2e/cluster-processes.test.js', 'e2e/cluster-chaos.test.js', 'e2e/hub-chaos.test.js', 'e2e/chaos.test.js', 'e2e/hub-rollout-outage.test.js'];
 
 function spreadApart(sorted) {
   const apart = APART.map((name) => join(root, name)).filter((file) => sorted.includes(file));
