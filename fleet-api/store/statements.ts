@@ -7,9 +7,9 @@
  * in our better-sqlite3 (3.53) lets those values steer the plan, so binding one marks the statement
  * stale and the next step parses and plans it again, each run (better-sqlite3 binds on every call).
  * Every store statement therefore writes `LIMIT ? + 0` and `LIKE (? || '')`: the same values, no say
- * in the plan, and EXPLAIN QUERY PLAN of each is the same either way. Warm, a one-row LIMIT query
- * runs ~1 us instead of ~12-20 us (docs/operations.md, ingest under query); OFFSET ? and `= ?` are
- * not affected. test/api/store-sql-parameters.test.ts holds every store file's SQL to this.
+ * in the plan, and EXPLAIN QUERY PLAN of each is the same either way. That saves ~10 us a run (the
+ * results query warm: docs/operations.md, ingest under query); OFFSET ? and `= ?` measured no
+ * different, so they stay. test/api/store-sql-parameters.test.ts holds every store file's SQL to this.
  */
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './core.js';
