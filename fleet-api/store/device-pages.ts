@@ -89,8 +89,8 @@ const likePrefix = (prefix: string): string => `${prefix.replace(/[\\%_]/g, (c) 
  * marks the statement stale whenever that parameter is bound, which better-sqlite3 does on every
  * run, and re-prepares it on the next step: the whole page query parsed and planned again, each
  * request.
- * A profile of GET /devices under load put a tenth of the API thread there (bench/README.md,
- * inventory). An expression over the parameter has the same value and no say in the plan: the
+ * A profile of GET /devices under load put a tenth of the API thread there (docs/operations.md,
+ * inventory p99). An expression over the parameter has the same value and no say in the plan: the
  * plans are the same (the LIMIT never changed them, the range beside the LIKE does the seeking).
  */
 function pagePlan(query: DevicePageQuery): { tail: string; args: unknown[] } {
@@ -157,12 +157,12 @@ export function devicePageOps(db: Db) {
   // One cache per select list, keyed by the rest of the query: filter shapes are few.
   const recordStatements = statementCache(db, 64, `SELECT ${SUMMARY_COLUMNS} `);
   // The page's entries joined into one text by SQLite: one value handed to JavaScript instead of
-  // one string per device (bench/README.md, inventory: 20% of the page query). group_concat joins
-  // in the order rows reach it, which SQLite does not promise in general; here they come from a
-  // subquery with a LIMIT, which SQLite never flattens into the aggregate: it runs as a co-routine
-  // yielding rows in its ORDER BY order. group_concat(… ORDER BY …) would say so explicitly but
-  // sorts the page again, costing more than the whole saving; test/api/device-page-json.test.ts
-  // holds every sort's order to the record page's.
+  // one string per device (a fifth of the page query: docs/operations.md, inventory p99).
+  // group_concat joins in the order rows reach it, which SQLite does not promise in general; here
+  // they come from a subquery with a LIMIT, which SQLite never flattens into the aggregate: it
+  // runs as a co-routine yielding rows in its ORDER BY order. group_concat(… ORDER BY …) would say
+  // so explicitly but sorts the page again, costing more than the whole saving;
+  // test/api/device-page-json.test.ts holds every sort's order to the record page's.
   const joined = (entry: string) => `SELECT count(*), coalesce(group_concat(j, ','), '') FROM (SELECT ${entry} AS j `;
   const jsonStatements = statementCache(db, 64, joined(DEVICE_SUMMARY_JSON));
   const allReachableJsonStatements = statementCache(db, 64, joined(DEVICE_SUMMARY_JSON_ALL_REACHABLE));
