@@ -13,7 +13,7 @@ import { cachedHubMembership } from './hub-membership.js';
 import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
 import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, republishedWill, withDeadline } from './cluster.js';
 import { brokerErrors } from './errors.js';
-import { allowReadAhead, guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
+import { allowReadAhead, coalesceWrites, guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
 import { principalOf } from './principal.js';
 import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
 import { ConnectionRateLimiter } from './rate-limit.js';
@@ -190,7 +190,10 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
 
   aedes.on('client', (client: Client) => {
     const kind = principalOf(client)?.kind;
-    if (kind === 'service' || kind === 'hub') allowReadAhead((client as unknown as { conn: Socket }).conn, RELAY_READ_AHEAD_BYTES);
+    if (kind !== 'service' && kind !== 'hub') return;
+    const { conn } = client as unknown as { conn: Socket };
+    allowReadAhead(conn, RELAY_READ_AHEAD_BYTES);
+    coalesceWrites(conn);
   });
   aedes.on('clientError', (client: Client, error: Error) => {
     // Topics deeper than Aedes' ceiling never reach our hooks; count them all the same.
