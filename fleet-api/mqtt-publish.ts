@@ -30,12 +30,13 @@ export async function publishConfirmed(
 }
 
 /**
- * Keeps the link's own publishes from filling its socket: a publish waits, in order, while the
+ * Keeps the link's own publishes from piling up in its socket: a publish waits, in order, while the
  * socket holds its highWaterMark unflushed, and each writer hands the turn on once it has written.
- * mqtt.js sends the PUBACK of every message it receives and waits for the socket's 'drain' before
- * it reads the next one; with a rollout's 10,000 signed desired states handed to the socket at
- * once, 'drain' came only when all of them had reached the broker, so the API read nothing of
- * what the fleet reported meanwhile (traced in rollout-10k: 300 KB queued, reads in 64 KiB steps).
+ * A rollout step hands the link every desired state it changed at once; mqtt.js wrote each to the
+ * socket at once, so 10,000 signed desired states (12 MB) sat in the API's memory until the broker
+ * read them (traced in rollout-10k: 300 KB and more queued while the broker read 64 KiB a batch),
+ * each signed, its expiry counting, long before it left. Now each is built and signed as it goes.
+ * (mqtt.js' own PUBACKs never wait for the socket: mqtt-packet reports every ack written.)
  */
 class WriteGate {
   private readonly waiters: Array<() => void> = [];
