@@ -169,6 +169,7 @@ export async function benchRolloutScale(options: Options = {}): Promise<BenchFig
     await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
     await fleet.close();
     await broker.close();
+    store.close();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
   const baseline = await bareFanOutMs(deviceCount, desiredBytes);

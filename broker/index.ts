@@ -13,7 +13,8 @@ import { cachedHubMembership } from './hub-membership.js';
 import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
 import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, republishedWill, withDeadline } from './cluster.js';
 import { brokerErrors } from './errors.js';
-import { guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
+import { allowReadAhead, coalesceWrites, guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
+import { principalOf } from './principal.js';
 import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { RevocationRegistry } from './revocation.js';
@@ -88,6 +89,12 @@ function listen(server: Server, host: string, port: number): Promise<number> {
     });
   });
 }
+
+/**
+ * How much a relay's connection (the fleet API's service account, a hub) may read ahead of Aedes:
+ * one Aedes batch of that connection, about 850 signed desired states (guarded-connection.ts).
+ */
+export const RELAY_READ_AHEAD_BYTES = 1024 * 1024;
 
 /** How long Aedes may take to disconnect its clients on close before their sockets are cut. */
 const AEDES_CLOSE_MS = 700;
@@ -181,6 +188,13 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   // Aedes reports a failed persistence call (Redis) as an 'error' event, which would otherwise end the process.
   if (cluster) (aedes as unknown as NodeJS.EventEmitter).on('error', (error: Error) => logger.warn('cluster engine error', { code: 'WF_BROKER_REDIS_UNAVAILABLE', reason: reasonOf(error) }));
 
+  aedes.on('client', (client: Client) => {
+    const kind = principalOf(client)?.kind;
+    if (kind !== 'service' && kind !== 'hub') return;
+    const { conn } = client as unknown as { conn: Socket };
+    allowReadAhead(conn, RELAY_READ_AHEAD_BYTES);
+    coalesceWrites(conn);
+  });
   aedes.on('clientError', (client: Client, error: Error) => {
     // Topics deeper than Aedes' ceiling never reach our hooks; count them all the same.
     if (error.message === 'topic has too many levels') stats.increment('topicDepthRefusals');

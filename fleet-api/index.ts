@@ -55,7 +55,10 @@ export interface FleetApi {
 
 export interface FleetApiDeps {
   logger?: Logger;
-  /** An already opened store (e.g. shared with the broker's verifier); the API closes it. */
+  /**
+   * An already opened store (e.g. shared with the broker's verifier). It stays its opener's to
+   * close, after whatever else reads it has stopped (`wasmfleet server`: the broker).
+   */
   store?: Store;
 }
 
@@ -169,7 +172,7 @@ export async function createFleetApi(input: FleetApiOptionsPartial, deps: FleetA
       await link.close();
       await credentials?.close();
       ingestion.close();
-      store.close();
+      if (!deps.store) store.close();
     },
     createAdminToken: (name = 'admin') => {
       const token = store.createToken(name, 'admin');

@@ -3,6 +3,7 @@
  * no longer than a bound, and running the sends to one topic strictly in order (so a re-sync racing
  * a new deployment can never leave an older desired state retained) while other topics proceed.
  */
+import type { Writable } from 'node:stream';
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -26,6 +27,53 @@ export async function publishConfirmed(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Keeps the link's own publishes from piling up in its socket: a publish waits, in order, while the
+ * socket holds its highWaterMark unflushed, and each writer hands the turn on once it has written.
+ * A rollout step hands the link every desired state it changed at once; mqtt.js wrote each to the
+ * socket at once, so 10,000 signed desired states (12 MB) sat in the API's memory until the broker
+ * read them (traced in rollout-10k: 300 KB and more queued while the broker read 64 KiB a batch),
+ * each signed, its expiry counting, long before it left. Now each is built and signed as it goes.
+ * (mqtt.js' own PUBACKs never wait for the socket: mqtt-packet reports every ack written.)
+ */
+class WriteGate {
+  private readonly waiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly stream: Writable) {
+    stream.on('drain', () => this.next());
+    stream.once('close', () => {
+      this.closed = true;
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  /**
+   * undefined when the caller may write now (decided and written in one synchronous stretch, or
+   * every caller of one turn of the event loop would pass before any had written), else a promise
+   * of its turn. The caller calls next() once it has written.
+   */
+  turn(): Promise<void> | undefined {
+    if (this.closed || (this.waiters.length === 0 && !this.stream.writableNeedDrain)) return undefined;
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  next(): void {
+    if (this.closed || !this.stream.writableNeedDrain) this.waiters.shift()?.();
+  }
+}
+
+const gates = new WeakMap<Writable, WriteGate>();
+
+/** The gate of the client's current connection (mqtt.js makes a new stream on each reconnect). */
+function gateOf(client: MqttClient): WriteGate | undefined {
+  const stream = (client as { stream?: Writable }).stream;
+  if (!stream || typeof stream.writableNeedDrain !== 'boolean') return undefined;
+  let gate = gates.get(stream);
+  if (!gate) gates.set(stream, (gate = new WriteGate(stream)));
+  return gate;
 }
 
 /** Runs tasks per topic in order; tasks on different topics run concurrently. */
@@ -87,10 +135,27 @@ export function sendInOrder(
       deps.counters.deferred += 1;
       return false;
     }
-    const bytes = payload();
+    const gate = gateOf(client);
+    const wait = gate?.turn();
+    if (wait) await wait;
+    if (!client.connected) {
+      gate?.next();
+      deps.counters.deferred += 1;
+      return false;
+    }
+    // Built (and signed) once the socket takes it: a desired state's expiry counts from its sending.
+    let bytes: Buffer | undefined;
+    try {
+      bytes = payload();
+    } finally {
+      if (bytes === undefined) gate?.next();
+    }
     if (bytes === undefined) return false;
     try {
-      await publishConfirmed(client, topic, bytes, options, deps.publishTimeoutMs);
+      const confirmed = publishConfirmed(client, topic, bytes, options, deps.publishTimeoutMs);
+      // mqtt.js wrote the packet synchronously: the next writer may go if the socket has room.
+      gate?.next();
+      await confirmed;
       deps.counters.published += 1;
       return true;
     } catch (error) {

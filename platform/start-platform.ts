@@ -1,10 +1,13 @@
 /**
  * `wasmfleet server`: broker + fleet API in one process on one data directory. Order matters:
  * the store opens first so the broker can verify credentials against it, and the broker listens
- * before the API's MQTT link connects to it. The API closes the store it was handed.
+ * before the API's MQTT link connects to it. The store is this file's: it closes last.
  *
- * close() is bounded (docs/operations.md §Stopping): the API first (jobs, HTTP drained then cut,
- * its MQTT link, the ingest buffer flushed and acked, SQLite closed), then the broker.
+ * close() is bounded (docs/operations.md §Stopping) and closes the store only once nothing can
+ * reach it: the API first (jobs, HTTP drained then cut, its MQTT link, the ingest buffer flushed),
+ * while the broker still answers its link; then the broker (listeners closed, clients disconnected,
+ * sockets cut), so no CONNECT and no hub publish asks the store any more; then the store, once the
+ * credential checks already under way have settled; then the Redis credential client.
  */
 import type { RunningBroker } from '../broker/index.js';
 import { openStore, storeCredentialVerifier, type FleetApi } from '../fleet-api/index.js';
@@ -14,12 +17,14 @@ import { runStopSequence, type StopStep } from '../common/stop-sequence.js';
 import { openDataDir, type DataDir } from './data-dir.js';
 import { resolvePlatformOptions, type PlatformOptions } from './options.js';
 import { firstAdminToken, orUndo, serviceAccountOf, startApiPart, startBrokerPart, type ApiPartOptions } from './parts.js';
+import { guardStore } from './store-guard.js';
 
 /**
- * Per-step budgets in ms; their sum (4.2 s) stays inside PROCESS_STOP_BOUND_MS (common/signals.ts).
- * The Redis credential client (cluster mode only) closes by dropping its socket, so it needs little.
+ * Per-step budgets in ms; their sum (4.4 s) stays inside PROCESS_STOP_BOUND_MS (common/signals.ts).
+ * Closing SQLite is synchronous (its budget bounds the wait for credential checks under way); the
+ * Redis credential client (cluster mode only) closes by dropping its socket. Both need little.
  */
-export const PLATFORM_STOP_BUDGET_MS = { api: 3000, broker: 1000, credentials: 200 } as const;
+export const PLATFORM_STOP_BUDGET_MS = { api: 3000, broker: 1000, store: 200, credentials: 200 } as const;
 
 export interface RunningPlatform {
   readonly dataDir: DataDir;
@@ -54,8 +59,9 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
   const store = openStore(dataDir.dbPath, { checkpointInBackground: { onProblem: (reason) => logger.warn('wal checkpoints', { reason }) } });
   // In cluster mode the embedded node reads credentials from Redis like every other node.
   const redisVerifier = options.redis ? createRedisCredentialVerifier(options.redis, logger.child({ component: 'broker-credentials' })) : undefined;
+  const guard = guardStore(redisVerifier ?? storeCredentialVerifier(store, service));
   const broker = await orUndo(
-    () => startBrokerPart(options, redisVerifier ?? storeCredentialVerifier(store, service), logger),
+    () => startBrokerPart(options, guard.verifier, logger),
     async () => {
       await redisVerifier?.close();
       store.close();
@@ -67,6 +73,7 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
     async () => {
       await broker.close();
       await redisVerifier?.close();
+      await guard.closing(PLATFORM_STOP_BUDGET_MS.store);
       store.close();
     },
   );
@@ -87,6 +94,15 @@ export async function startPlatform(input: Partial<PlatformOptions>, logger: Log
       const steps: StopStep[] = [
         { name: 'api', maxMs: PLATFORM_STOP_BUDGET_MS.api, run: () => api.close() },
         { name: 'broker', maxMs: PLATFORM_STOP_BUDGET_MS.broker, run: () => broker.close() },
+        {
+          name: 'store',
+          maxMs: PLATFORM_STOP_BUDGET_MS.store,
+          run: async () => {
+            // A check stuck past half the budget does not keep SQLite open: the process is exiting.
+            await guard.closing(PLATFORM_STOP_BUDGET_MS.store / 2);
+            store.close();
+          },
+        },
         { name: 'credentials', maxMs: PLATFORM_STOP_BUDGET_MS.credentials, run: async () => redisVerifier?.close() },
       ];
       const outcome = await runStopSequence(steps, logger);

@@ -64,6 +64,18 @@ export interface DeploymentDeviceRecord {
   appliedAt: number | null;
 }
 
+/** Rows of one deployment counted by wave, late, state and whether they were sent (see waveTally). */
+export interface WaveTally {
+  wave: number;
+  late: boolean;
+  state: DeviceDeploymentState;
+  /** True for rows with no send time (never sent, or pending behind an offline hub). */
+  unsent: boolean;
+  count: number;
+  /** The earliest send time among them (ms), or null. */
+  oldestPublishedAt: number | null;
+}
+
 /** A live row (pending or applied) for one device, joined with what it deploys. */
 export interface ActiveDeviceDeployment {
   deploymentId: string;
@@ -189,6 +201,10 @@ export function deploymentOps(db: Db) {
   const list = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS} FROM deployments ORDER BY rowid DESC LIMIT ? + 0`);
   const devices = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM deployment_devices WHERE deployment_id = ? ORDER BY wave, device_id`);
   const counts = db.prepare(COUNTS_SQL);
+  const tally = db.prepare(
+    `SELECT wave, late, state, published_at IS NULL AS unsent, count(*) AS n, min(published_at) AS oldest
+     FROM deployment_devices WHERE deployment_id = ? GROUP BY wave, late, state, unsent`,
+  );
   const setStatus = db.prepare('UPDATE deployments SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?');
   const setWave = db.prepare('UPDATE deployments SET current_wave = ?, status_reason = ?, updated_at = ? WHERE id = ?');
   const setWaves = db.prepare('UPDATE deployments SET waves = ? WHERE id = ?');
@@ -319,6 +335,20 @@ export function deploymentOps(db: Db) {
     },
     deploymentDevices(id: string): DeploymentDeviceRecord[] {
       return (devices.all(id) as RowOfDevice[]).map(toDeviceRecord);
+    },
+    /**
+     * A deployment's rows counted by wave, late, state and sent, in one aggregate query: what a
+     * rollout step needs to see that nothing is due, without reading every row (rollout.ts).
+     */
+    waveTally(id: string): WaveTally[] {
+      return (tally.all(id) as Array<{ wave: number; late: number; state: DeviceDeploymentState; unsent: number; n: number; oldest: number | null }>).map((r) => ({
+        wave: r.wave,
+        late: r.late === 1,
+        state: r.state,
+        unsent: r.unsent === 1,
+        count: r.n,
+        oldestPublishedAt: r.oldest,
+      }));
     },
     listDeployments(limit = 1000): DeploymentRecord[] {
       return withCounts(list.all(limit) as DeploymentRow[]);

@@ -81,7 +81,18 @@ export function sortKeyOf(record: Pick<DeviceSummaryRecord, 'createdAt' | 'lastS
 /** LIKE with `\` as escape, so an id prefix's `_` matches only `_`. */
 const likePrefix = (prefix: string): string => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-/** FROM, WHERE and ORDER BY of one page's query (after `SELECT <columns> `), and its arguments. */
+/**
+ * FROM, WHERE and ORDER BY of one page's query (after `SELECT <columns> `), and its arguments.
+ *
+ * Its LIMIT is `? + 0` and its id-prefix pattern `(? || '')`, not bare parameters: SQLite (3.53
+ * here) lets the value bound to a bare `LIMIT ?` or `LIKE ?` parameter steer the query plan, so it
+ * marks the statement stale whenever that parameter is bound, which better-sqlite3 does on every
+ * run, and re-prepares it on the next step: the whole page query parsed and planned again, each
+ * request.
+ * A profile of GET /devices under load put a tenth of the API thread there (docs/operations.md,
+ * inventory p99). An expression over the parameter has the same value and no say in the plan: the
+ * plans are the same (the LIMIT never changed them, the range beside the LIKE does the seeking).
+ */
 function pagePlan(query: DevicePageQuery): { tail: string; args: unknown[] } {
   const descending = query.sort.startsWith('-');
   const field = query.sort.replace('-', '') as 'id' | 'createdAt' | 'lastSeen';
@@ -117,8 +128,10 @@ function pagePlan(query: DevicePageQuery): { tail: string; args: unknown[] } {
   }
   if (query.idPrefix !== undefined) {
     // LIKE decides; the range beside it lets SQLite seek the id index to the prefix instead of
-    // testing every id (SQLite's LIKE is case-insensitive, so it never uses a BINARY index).
-    where.push(`${idColumn} >= ? AND ${idColumn} < ? AND ${idColumn} LIKE ? ESCAPE '\\'`);
+    // testing every id (SQLite's LIKE is case-insensitive, so it never uses a BINARY index). The
+    // pattern is not a bare parameter, which SQLite would re-prepare the statement for on every
+    // run (see above).
+    where.push(`${idColumn} >= ? AND ${idColumn} < ? AND ${idColumn} LIKE (? || '') ESCAPE '\\'`);
     args.push(query.idPrefix, `${query.idPrefix}\u{10FFFF}`, likePrefix(query.idPrefix));
   }
   let orderBy: string;
@@ -137,14 +150,22 @@ function pagePlan(query: DevicePageQuery): { tail: string; args: unknown[] } {
     }
   }
   args.push(query.limit);
-  return { tail: `FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`, args };
+  return { tail: `FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ? + 0`, args };
 }
 
 export function devicePageOps(db: Db) {
   // One cache per select list, keyed by the rest of the query: filter shapes are few.
   const recordStatements = statementCache(db, 64, `SELECT ${SUMMARY_COLUMNS} `);
-  const jsonStatements = statementCache(db, 64, `SELECT ${DEVICE_SUMMARY_JSON} `);
-  const allReachableJsonStatements = statementCache(db, 64, `SELECT ${DEVICE_SUMMARY_JSON_ALL_REACHABLE} `);
+  // The page's entries joined into one text by SQLite: one value handed to JavaScript instead of
+  // one string per device (a fifth of the page query: docs/operations.md, inventory p99).
+  // group_concat joins in the order rows reach it, which SQLite does not promise in general; here
+  // they come from a subquery with a LIMIT, which SQLite never flattens into the aggregate: it
+  // runs as a co-routine yielding rows in its ORDER BY order. group_concat(… ORDER BY …) would say
+  // so explicitly but sorts the page again, costing more than the whole saving;
+  // test/api/device-page-json.test.ts holds every sort's order to the record page's.
+  const joined = (entry: string) => `SELECT count(*), coalesce(group_concat(j, ','), '') FROM (SELECT ${entry} AS j `;
+  const jsonStatements = statementCache(db, 64, joined(DEVICE_SUMMARY_JSON));
+  const allReachableJsonStatements = statementCache(db, 64, joined(DEVICE_SUMMARY_JSON_ALL_REACHABLE));
 
   return {
     pageDevices(query: DevicePageQuery): DeviceSummaryRecord[] {
@@ -165,15 +186,27 @@ export function devicePageOps(db: Db) {
       }));
     },
     /**
-     * The same page as `pageDevices`, each device as the JSON text of its list entry
-     * (device-summary-json.ts), `unreachableHubs` deciding `reachable`.
+     * The same page as `pageDevices`, as the JSON texts of its devices' list entries
+     * (device-summary-json.ts) joined by commas, in order, and how many there are;
+     * `unreachableHubs` decides `reachable`. `lastEntryStart` finds where the last one begins.
      */
-    pageDevicesJson(query: DevicePageQuery, unreachableHubs: ReadonlySet<string>): string[] {
+    pageDevicesJson(query: DevicePageQuery, unreachableHubs: ReadonlySet<string>): DevicePageJson {
       const { tail, args } = pagePlan(query);
-      if (unreachableHubs.size === 0) return allReachableJsonStatements(tail).pluck(true).all(...args) as string[];
-      return jsonStatements(tail).pluck(true).all(JSON.stringify([...unreachableHubs]), ...args) as string[];
+      const [count, entries] = (
+        unreachableHubs.size === 0
+          ? allReachableJsonStatements(`${tail})`).raw(true).get(...args)
+          : jsonStatements(`${tail})`).raw(true).get(JSON.stringify([...unreachableHubs]), ...args)
+      ) as [number, string];
+      return { count, entries };
     },
   };
+}
+
+export interface DevicePageJson {
+  /** How many devices the page has. */
+  readonly count: number;
+  /** Their list entries' JSON texts joined by commas ('' for none): the inside of a JSON array. */
+  readonly entries: string;
 }
 
 export type DevicePageOps = ReturnType<typeof devicePageOps>;

@@ -47,3 +47,16 @@ const summaryJson = (someUnreachable: boolean): string => {
 export const DEVICE_SUMMARY_JSON = summaryJson(true);
 /** Every hub reachable: no parameter. */
 export const DEVICE_SUMMARY_JSON_ALL_REACHABLE = summaryJson(false);
+
+/**
+ * Where the last entry of a joined page (DevicePageJson.entries, at least one entry) begins. Each
+ * entry is an object whose first member is "id", so `,{"id":` marks where the next one starts, and
+ * nowhere else: inside a JSON string every `"` is escaped, so an unescaped `{"` either opens a
+ * string right after `{` (the first member of an object: an entry, or its tags, which follow
+ * `"tags":`, not a comma) or closes one ending in `{`, and a closing quote is followed by `,`,
+ * `:`, `}` or `]`, never by `id":`. test/api/device-page-json.test.ts pages one device at a time
+ * over tags that spell entries out.
+ */
+export function lastEntryStart(entries: string): number {
+  return entries.lastIndexOf(',{"id":') + 1;
+}

@@ -97,7 +97,8 @@ export type { DeviceCredentialState } from './credentials.js';
 export type { DeviceRecord, DeviceFilter } from './devices.js';
 export type { FleetSummary, FleetCounts } from './fleet-summary.js';
 export type { FleetBreakdowns, HubCounts } from './fleet-breakdowns.js';
-export { DEVICE_SORTS, sortKeyOf, type DeviceSort, type DevicePageQuery, type DeviceSummaryRecord } from './device-pages.js';
+export { DEVICE_SORTS, sortKeyOf, type DeviceSort, type DevicePageQuery, type DevicePageJson, type DeviceSummaryRecord } from './device-pages.js';
+export { lastEntryStart } from './device-summary-json.js';
 export type { ModuleClaim, ModuleRecord, ModuleSummary } from './modules.js';
 export type {
   DeploymentRecord,

@@ -2,7 +2,8 @@
  * GET /devices sends each device as JSON text written by SQLite (store/device-summary-json.ts), not
  * through deviceSummary and the response schema. These tests hold the two to the same document:
  * for devices in every state that changes a field (online, seen, out of sync, faulted, quarantined,
- * behind no hub, an online hub or an offline one, tags JSON must escape), each page equals
+ * behind no hub, an online hub or an offline one, tags JSON must escape or that spell out the
+ * boundary between two entries of the joined page), each page equals
  * deviceSummary of the store's records for the same query, field for field and in the same order,
  * and conforms to the route's response schema.
  */
@@ -47,6 +48,8 @@ async function variedFleet(h: Harness): Promise<void> {
   await provision(h, 'f-behind-up', { site: 'north' });
   await provision(h, 'g-behind-down', { site: 'north' });
   await provision(h, 'h-out-of-sync');
+  // Tags that spell entries and their boundary, where the route cuts the joined page.
+  await provision(h, 'i-spelled', { id: '},{"id":"zz"', site: 'north', z: ',{"id":' });
   store.setPresence('c-online', true, '2026-01-01T00:00:02.000Z');
   store.setPresence('d-faulted', false, '2026-01-01T00:00:01.000Z');
   store.setReported('d-faulted', reported('d-faulted', [{ state: 'failed', faults: 1 }]));
@@ -99,19 +102,21 @@ test('each page of GET /devices is deviceSummary of the same devices, field for 
   assert.deepEqual([reach['a-plain'], reach['f-behind-up'], reach['g-behind-down']], ['direct', 'hub', 'offline-hub']);
 });
 
-test('the cursor of a pre-serialized page resumes after its last device, for id and key sorts', async (t) => {
+test('the cursor of a pre-serialized page resumes after its last device, for id and key sorts, whatever the tags spell', async (t) => {
   const h = await startApi(t);
   await variedFleet(h);
-  for (const sort of ['id', '-id', 'lastSeen', '-createdAt']) {
+  for (const [sort, limit] of [['id', 3], ['-id', 3], ['lastSeen', 3], ['-createdAt', 3], ['id', 1], ['-id', 1], ['createdAt', 1], ['-lastSeen', 2]] as const) {
     const all = (await h.call('GET', `/api/v1/devices?sort=${sort}`)).body.devices.map((d: { id: string }) => d.id);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { status: number; body: { devices: Array<{ id: string }>; nextCursor: string | null } } = await h.call('GET', `/api/v1/devices?sort=${sort}&limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      const res: { status: number; body: { devices: Array<{ id: string }>; nextCursor: string | null } } = await h.call('GET', `/api/v1/devices?sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
       assert.equal(res.status, 200);
+      assert.ok(res.body.devices.length <= limit);
       seen.push(...res.body.devices.map((d) => d.id));
       cursor = res.body.nextCursor;
     } while (cursor !== null);
-    assert.deepEqual(seen, all, sort);
+    assert.deepEqual(seen, all, `${sort}, ${limit} a page`);
+    assert.ok(seen.includes('i-spelled'));
   }
 });

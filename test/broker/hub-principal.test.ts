@@ -146,8 +146,9 @@ test('a hub publishing after the store closed (the server stopping) is refused a
   const site = await startSite(t);
   const hub = await connectHub(t, site, 'north');
   await hub.publishAsync(topics.device('gw-2', 'results'), '{"n":1}', { qos: 1 });
-  // What `wasmfleet server` does on SIGTERM: the API closes the store, then the broker stops. A hub
-  // publish in between used to crash the process with "The database connection is not open".
+  // What `wasmfleet server` did on SIGTERM before its stop order put the store last: the API closed
+  // the store, then the broker stopped. A hub publish in between crashed the process with "The
+  // database connection is not open"; the broker still survives a store that goes away under it.
   site.store.close();
   await settle(1_200);
   hub.publish(topics.device('gw-2', 'results'), '{"n":2}', { qos: 1 });

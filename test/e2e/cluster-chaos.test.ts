@@ -16,14 +16,12 @@
  * rounds in `npm test`, WF_CHAOS_ROUNDS=N runs N. Timings are loose on purpose: nothing is timed.
  */
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { runCliJson, type RunningCli } from '../helpers/cli.js';
+import { runCliJson } from '../helpers/cli.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { Cluster, nodePortsOf, type NodeIndex } from './cluster-helpers.js';
-import { bringDown, everyDeviceRunningEma, seededRandom, stillRunning, stopAndAccount, untilLastRunsStored, waitForBacklogs } from './fault-helpers.js';
+import { agentVictims, CHAOS_ROUNDS, chaosRounds, type ChaosVictim } from './fault-helpers.js';
 
-const ROUNDS = Math.max(1, Number(process.env.WF_CHAOS_ROUNDS ?? 4) || 4);
 const DEVICES = ['gw-x1', 'gw-x2', 'gw-x3', 'gw-x4'];
 /**
  * A dead node's wills are published after three missed heartbeats: at 2 s that happens within a
@@ -31,12 +29,7 @@ const DEVICES = ['gw-x1', 'gw-x2', 'gw-x3', 'gw-x4'];
  */
 const HEARTBEAT_MS = 2_000;
 
-test(`cluster chaos: ${ROUNDS} rounds of kill -9 or SIGTERM on a broker node, the API or an agent mid-rollout and mid-stream; the rollout converges and every seq is accounted for`, { skip: redisSkipReason() }, async (t) => {
-  const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
-  const random = seededRandom(seed);
-  t.diagnostic(`CHAOS_SEED=${seed}`);
-  const pause = (maxMs: number, minMs = 0) => new Promise((resolve) => setTimeout(resolve, minMs + Math.floor(random() * (maxMs - minMs))));
-
+test(`cluster chaos: ${CHAOS_ROUNDS} rounds of kill -9 or SIGTERM on a broker node, the API or an agent mid-rollout and mid-stream; the rollout converges and every seq is accounted for`, { skip: redisSkipReason() }, async (t) => {
   const cluster = await Cluster.start(t, { heartbeatMs: HEARTBEAT_MS });
   for (const [index, id] of DEVICES.entries()) await cluster.addDevice(id, index % 2 === 1);
   await cluster.publishEma();
@@ -45,43 +38,17 @@ test(`cluster chaos: ${ROUNDS} rounds of kill -9 or SIGTERM on a broker node, th
   // The rollout starts and the chaos begins while it is under way.
   await runCliJson(['deploy', 'ema@1.0.0', ...DEVICES.flatMap((id) => ['--device', id]), '--config', 'every=1', '--input', 'temperature', '--immediate'], cluster.env);
 
-  const victims = ['node-0', 'node-1', 'api', ...DEVICES];
-  const history: string[] = [];
-  try {
-    for (let round = 0; round < ROUNDS; round++) {
-      await pause(2000, 500);
-      const victim = victims[Math.floor(random() * victims.length)]!;
-      const signal = random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
-      history.push(`${victim}:${signal}`);
-      const down = async (run: RunningCli, what: string, startedMsg?: string) => {
-        if ((await bringDown(run, signal, what, startedMsg)).beforeStart) history[history.length - 1] += ' (before its start)';
-      };
-      if (victim === 'node-0' || victim === 'node-1') {
-        const index: NodeIndex = victim === 'node-0' ? 0 : 1;
-        await down(cluster.nodes[index]!, `broker node ${index}`);
-        cluster.nodes[index] = undefined;
-        await pause(1500);
-        await cluster.startNode(index);
-      } else if (victim === 'api') {
-        await down(cluster.api!, 'the API');
-        cluster.api = undefined;
-        await pause(1500);
-        await cluster.startApi();
-      } else {
-        await down(cluster.lastRun(victim).process, victim, 'agent started');
-        await pause(1500);
-        cluster.startAgent(victim);
-      }
-    }
-  } finally {
-    t.diagnostic(`rounds: ${history.join(', ')}`);
-  }
-
-  // Converged: every device in sync with the module running, and results flowing again.
-  await waitFor('every device in sync and running ema', () => everyDeviceRunningEma(cluster, DEVICES), 90_000, 500);
-  await untilLastRunsStored(cluster, DEVICES, 60_000);
-  await waitForBacklogs(cluster, DEVICES, 60_000);
-  assert.ok([...cluster.nodes, cluster.api].every(stillRunning), 'no node and not the API died unasked');
-  assert.ok(DEVICES.every((id) => stillRunning(cluster.lastRun(id).process)), 'no agent died unasked');
-  await stopAndAccount(t, cluster, DEVICES);
+  const node = (index: NodeIndex): ChaosVictim => ({
+    id: `node-${index}`,
+    what: `broker node ${index}`,
+    running: () => cluster.nodes[index],
+    forget: () => (cluster.nodes[index] = undefined),
+    restart: () => cluster.startNode(index),
+  });
+  await chaosRounds(t, cluster, DEVICES, [
+    node(0),
+    node(1),
+    { id: 'api', what: 'the API', running: () => cluster.api, forget: () => (cluster.api = undefined), restart: () => cluster.startApi() },
+    ...agentVictims(cluster, DEVICES, (id) => cluster.startAgent(id)),
+  ]);
 });

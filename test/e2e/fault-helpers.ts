@@ -119,13 +119,17 @@ export class Fleet {
     this.server = undefined;
   }
 
-  /** Provisions a device whose agent reconnects fast (tests cannot wait a minute per retry). */
-  async addDevice(id: string, agent: Record<string, unknown> = {}): Promise<string> {
+  /**
+   * Provisions a device (`device add`, plus `cliArgs` such as `['--hub', 'yard']`) whose agent
+   * reconnects fast (tests cannot wait a minute per retry), with `agent` over its config; returns
+   * what the CLI answered (`--json`).
+   */
+  async addDevice<T = Record<string, unknown>>(id: string, agent: Record<string, unknown> = {}, cliArgs: readonly string[] = []): Promise<T> {
     const path = join(this.dir, `${id}.json`);
-    await runCliJson(['device', 'add', id, '--profile', 'sim-x86-64', '--agent-config', path], this.env);
+    const added = await runCliJson<T>(['device', 'add', id, '--profile', 'sim-x86-64', ...cliArgs, '--agent-config', path], this.env);
     const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     writeFileSync(path, JSON.stringify({ ...config, reconnectPeriodMs: 200, reconnectMaxMs: 2000, ...agent }, null, 2));
-    return path;
+    return added;
   }
 
   stateDir(id: string): string {
@@ -301,6 +305,69 @@ export interface ResultLedger {
   readonly env: Record<string, string>;
   readonly agents: Map<string, AgentRun[]>;
   storedSeqs(deviceId: string): number[];
+}
+
+/** A process the chaos rounds may bring down and start again in place. */
+export interface ChaosVictim {
+  /** Its name in the rounds' diagnostic (`hub:SIGKILL`). */
+  readonly id: string;
+  /** How failure messages name it. */
+  readonly what: string;
+  /** The log line after which it must survive SIGTERM's arrival (bringDown's `startedMsg`). */
+  readonly startedMsg?: string;
+  /** Its process now; undefined only while it is down. */
+  running(): RunningCli | undefined;
+  /** Once its process exited: the owner forgets it (so nothing stops it twice). */
+  forget?(): void;
+  restart(): unknown;
+}
+
+/** Each device's newest agent run as a victim, restarted by `startAgent`. */
+export function agentVictims(ledger: ResultLedger, devices: readonly string[], startAgent: (id: string) => unknown): ChaosVictim[] {
+  return devices.map((id) => ({ id, what: id, startedMsg: 'agent started', running: () => ledger.agents.get(id)!.at(-1)!.process, restart: () => startAgent(id) }));
+}
+
+/** Rounds per chaos test: 4 in `npm test`, WF_CHAOS_ROUNDS=N runs N. */
+export const CHAOS_ROUNDS = Math.max(1, Number(process.env.WF_CHAOS_ROUNDS ?? 4) || 4);
+
+/**
+ * The chaos tests' rounds and invariants. Each round, after a pause, one victim chosen at random
+ * is brought down with kill -9 or SIGTERM (bringDown's checks: after SIGTERM it exits by itself,
+ * cleanly) and, after another pause, started again in place; one process is down at a time. The
+ * choices come from a seed printed as a diagnostic (CHAOS_SEED=S replays a run), the rounds too,
+ * even when one fails. Then: the rollout converged (every device in sync with ema running, a
+ * result of each newest run stored), resent backlogs stored, no victim died unasked, and the exact
+ * accounting per device (stopAndAccount, which stops the agents).
+ */
+export async function chaosRounds(t: TestContext, ledger: ResultLedger, devices: readonly string[], victims: readonly ChaosVictim[], rounds = CHAOS_ROUNDS): Promise<void> {
+  const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
+  const random = seededRandom(seed);
+  t.diagnostic(`CHAOS_SEED=${seed}`);
+  const pause = (maxMs: number, minMs = 0) => new Promise((resolve) => setTimeout(resolve, minMs + Math.floor(random() * (maxMs - minMs))));
+  const history: string[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      await pause(2000, 500);
+      const victim = victims[Math.floor(random() * victims.length)]!;
+      const signal = random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
+      history.push(`${victim.id}:${signal}`);
+      const run = victim.running();
+      assert.ok(run, `${victim.what} is running before its round`);
+      if ((await bringDown(run, signal, victim.what, victim.startedMsg)).beforeStart) history[history.length - 1] += ' (before its start)';
+      victim.forget?.();
+      await pause(1500);
+      await victim.restart();
+    }
+  } finally {
+    t.diagnostic(`rounds: ${history.join(', ')}`);
+  }
+
+  // Converged: every device in sync with the module running, and results flowing again.
+  await waitFor('every device in sync and running ema', () => everyDeviceRunningEma(ledger, devices), 90_000, 500);
+  await untilLastRunsStored(ledger, devices, 60_000);
+  await waitForBacklogs(ledger, devices, 60_000);
+  for (const victim of victims) assert.ok(stillRunning(victim.running()), `${victim.what} did not die unasked`);
+  await stopAndAccount(t, ledger, devices);
 }
 
 /** Every device in sync with ema (and only ema) running, as the API reports it; undefined until then. */

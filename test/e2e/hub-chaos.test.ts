@@ -17,33 +17,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { runCliJson, type RunningCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { bringDown, everyDeviceRunningEma, Fleet, seededRandom, stillRunning, stopAndAccount, untilLastRunsStored, untilLogged, waitForBacklogs } from './fault-helpers.js';
+import { agentVictims, bringDown, CHAOS_ROUNDS, chaosRounds, Fleet, untilLogged } from './fault-helpers.js';
 import { TestHub } from './hub-helpers.js';
 
-const ROUNDS = Math.max(1, Number(process.env.WF_CHAOS_ROUNDS ?? 4) || 4);
 const HUB = 'yard';
 const BEHIND_HUB = ['gw-h1', 'gw-h2', 'gw-h3'];
 const DIRECT = 'gw-d1';
 const DEVICES = [...BEHIND_HUB, DIRECT];
 
-test(`hub chaos: ${ROUNDS} rounds of kill -9 or SIGTERM on the hub, the server or an agent mid-rollout and mid-stream; the rollout converges and every seq is accounted for`, async (t) => {
-  const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
-  const random = seededRandom(seed);
-  t.diagnostic(`CHAOS_SEED=${seed}`);
-  const pause = (maxMs: number, minMs = 0) => new Promise((resolve) => setTimeout(resolve, minMs + Math.floor(random() * (maxMs - minMs))));
-
+test(`hub chaos: ${CHAOS_ROUNDS} rounds of kill -9 or SIGTERM on the hub, the server or an agent mid-rollout and mid-stream; the rollout converges and every seq is accounted for`, async (t) => {
   const fleet = await Fleet.start(t);
   const hub = await TestHub.provision(t, fleet, HUB);
   for (const id of BEHIND_HUB) {
-    const path = join(fleet.dir, `${id}.json`);
-    const added = await runCliJson<{ brokerUrls: string[] }>(['device', 'add', id, '--profile', 'sim-x86-64', '--hub', HUB, '--agent-config', path], fleet.env);
+    const added = await fleet.addDevice<{ brokerUrls: string[] }>(id, {}, ['--hub', HUB]);
     assert.deepEqual(added.brokerUrls, [hub.url], `${id} goes behind the hub`);
-    // Reconnecting fast: tests cannot wait a minute per retry.
-    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), reconnectPeriodMs: 200, reconnectMaxMs: 2000 }));
   }
   await fleet.addDevice(DIRECT);
   await Promise.all([hub.start(), fleet.publishEma()]);
@@ -53,45 +41,11 @@ test(`hub chaos: ${ROUNDS} rounds of kill -9 or SIGTERM on the hub, the server o
   // The rollout starts and the chaos begins while it is under way.
   await fleet.deployEma(DEVICES, false);
 
-  const victims = ['hub', 'server', ...DEVICES];
-  const history: string[] = [];
-  try {
-    for (let round = 0; round < ROUNDS; round++) {
-      await pause(2000, 500);
-      const victim = victims[Math.floor(random() * victims.length)]!;
-      const signal = random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
-      history.push(`${victim}:${signal}`);
-      const down = async (run: RunningCli, what: string, startedMsg?: string) => {
-        if ((await bringDown(run, signal, what, startedMsg)).beforeStart) history[history.length - 1] += ' (before its start)';
-      };
-      if (victim === 'hub') {
-        await down(hub.current!, 'the hub');
-        hub.current = undefined;
-        await pause(1500);
-        await hub.start();
-      } else if (victim === 'server') {
-        await down(fleet.server!, 'the server');
-        fleet.server = undefined;
-        await pause(1500);
-        await fleet.startServer();
-      } else {
-        await down(fleet.agents.get(victim)!.at(-1)!.process, victim, 'agent started');
-        await pause(1500);
-        fleet.startAgent(victim);
-      }
-    }
-  } finally {
-    t.diagnostic(`rounds: ${history.join(', ')}`);
-  }
-
-  // Converged: every device in sync with the module running, and results flowing again.
-  await waitFor('every device in sync and running ema', () => everyDeviceRunningEma(fleet, DEVICES), 90_000, 500);
-  await untilLastRunsStored(fleet, DEVICES, 60_000);
-  await waitForBacklogs(fleet, DEVICES, 60_000);
-  assert.ok(stillRunning(fleet.server), 'the server did not die unasked');
-  assert.ok(stillRunning(hub.current), 'the hub did not die unasked');
-  assert.ok(DEVICES.every((id) => stillRunning(fleet.agents.get(id)!.at(-1)!.process)), 'no agent died unasked');
-  await stopAndAccount(t, fleet, DEVICES);
+  await chaosRounds(t, fleet, DEVICES, [
+    { id: 'hub', what: 'the hub', running: () => hub.current, forget: () => (hub.current = undefined), restart: () => hub.start() },
+    { id: 'server', what: 'the server', running: () => fleet.server, forget: () => (fleet.server = undefined), restart: () => fleet.startServer() },
+    ...agentVictims(fleet, DEVICES, (id) => fleet.startAgent(id)),
+  ]);
   // The hub stops by itself on SIGTERM (after the agents, so nothing it still held is in question).
   await bringDown(hub.current!, 'SIGTERM', 'the hub');
   hub.current = undefined;

@@ -9,8 +9,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { runCliJson } from '../helpers/cli.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
@@ -33,12 +31,7 @@ test('a site outage during a rollout: its devices wait past the apply timeout wi
   const fleet = await Fleet.start(t);
   const proxy = await startTcpProxy(t, { port: fleet.mqttPort });
   const hub = await TestHub.provision(t, fleet, HUB, { upstreamUrls: [proxy.url] });
-  for (const id of BEHIND_HUB) {
-    const path = join(fleet.dir, `${id}.json`);
-    await runCliJson(['device', 'add', id, '--profile', 'sim-x86-64', '--hub', HUB, '--agent-config', path], fleet.env);
-    // Reconnecting fast: tests cannot wait a minute per retry.
-    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), reconnectPeriodMs: 200, reconnectMaxMs: 2000 }));
-  }
+  for (const id of BEHIND_HUB) await fleet.addDevice(id, {}, ['--hub', HUB]);
   await fleet.addDevice(DIRECT);
   await Promise.all([hub.start(), fleet.publishEma()]);
   for (const id of DEVICES) fleet.startAgent(id);

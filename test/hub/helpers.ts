@@ -17,7 +17,7 @@ import { openResultCustody } from '../../hub/custody/index.js';
 import { startHub, type RunningHub } from '../../hub/hub.js';
 import type { TamperOptions } from '../../hub/tamper.js';
 import { PROTOCOL_VERSION, type ResultBatch } from '../../protocol/index.js';
-import type { HubSite } from '../../protocol/hubs.js';
+import { hubClientId, type HubSite } from '../../protocol/hubs.js';
 
 type After = Pick<TestContext, 'after'>;
 const stacks = new WeakMap<After, (() => unknown)[]>();
@@ -67,6 +67,30 @@ export async function startUpstream(t: After, port = 0): Promise<Upstream> {
     })());
   onCleanup(t, close);
   return { url: `mqtt://127.0.0.1:${bound}`, port: bound, aedes, subscriptions, close };
+}
+
+/**
+ * Makes `upstream` refuse hub `hubId`'s subscription to `topic` the first `times` times, as the
+ * central broker does while its cached subtree of the hub predates the device: SUBACK 0x80 for that
+ * filter, the connection kept. Returns how many it has refused so far.
+ */
+export function refuseHubSubscription(upstream: Upstream, hubId: string, topic: string, times: number): () => number {
+  let refusals = 0;
+  upstream.aedes.authorizeSubscribe = (client, sub, done) => {
+    if (client?.id === hubClientId(hubId) && sub.topic === topic && refusals < times) {
+      refusals += 1;
+      return done(null, null);
+    }
+    done(null, sub);
+  };
+  return () => refusals;
+}
+
+/** The test's stand-in for the central API: a plain client of the upstream broker. */
+export async function connectCentral(t: After, upstream: Upstream): Promise<MqttClient> {
+  const api = await mqtt.connectAsync(upstream.url, { protocolVersion: 4, clientId: 'central', clean: true, reconnectPeriod: 0 });
+  onCleanup(t, () => api.endAsync(true));
+  return api;
 }
 
 export function tempDir(t: After, prefix = 'wf-hub-'): string {

@@ -11,24 +11,14 @@ import mqtt from 'mqtt';
 import { hubClientId, hubTopics } from '../../protocol/hubs.js';
 import { topics } from '../../protocol/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { onCleanup, siteDocument, startTestHub, startUpstream, tempDir } from './helpers.js';
+import { connectCentral, onCleanup, refuseHubSubscription, siteDocument, startTestHub, startUpstream, tempDir } from './helpers.js';
 
 test("a device's desired topic refused upstream at first is subscribed again while the uplink stays up, and its desired state reaches the site", async (t) => {
   const upstream = await startUpstream(t);
   const desired = topics.device('gw-a', 'desired');
-  // Upstream refuses the hub's first two subscriptions to the device's desired topic, as the
-  // central broker does while its cached subtree of the hub predates the device.
-  let refusals = 0;
-  upstream.aedes.authorizeSubscribe = (client, sub, done) => {
-    if (client?.id === hubClientId('north') && sub.topic === desired && refusals < 2) {
-      refusals += 1;
-      // As our broker refuses: SUBACK 0x80 for that filter, the connection kept.
-      return done(null, null);
-    }
-    done(null, sub);
-  };
-  const api = await mqtt.connectAsync(upstream.url, { protocolVersion: 4, clientId: 'central', clean: true, reconnectPeriod: 0 });
-  onCleanup(t, () => api.endAsync(true));
+  // Upstream refuses the hub's first two subscriptions to the device's desired topic.
+  const refusals = refuseHubSubscription(upstream, 'north', desired, 2);
+  const api = await connectCentral(t, upstream);
   const hub = await startTestHub(t, { upstreamUrl: upstream.url, dataDir: tempDir(t) });
   await waitFor('the uplink up', () => (hub.uplinkConnected ? true : undefined));
   const connects = () => upstream.subscriptions.get(hubClientId('north'))?.filter((topic) => topic === hubTopics.hub('north', 'site')).length ?? 0;
@@ -47,7 +37,7 @@ test("a device's desired topic refused upstream at first is subscribed again whi
   await local.subscribeAsync(desired, { qos: 1 });
   const payload = await Promise.race([served, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('desired state not served within 15 s')), 15_000))]);
   assert.equal(payload.toString(), '{"desired":"bytes the hub relays as they are"}');
-  assert.equal(refusals, 2, 'refused twice, then granted');
+  assert.equal(refusals(), 2, 'refused twice, then granted');
   assert.equal(connects(), connectsBefore, 'without a reconnect (a new session would subscribe the site topic again)');
 });
 
@@ -56,16 +46,8 @@ test('a refused subscription costs only its own topic: the others of the same sy
   // 40 devices: 80 topics, more than one chunk of SUBSCRIBEs in flight (uplink.ts SUBSCRIBE_CHUNK).
   const devices = Array.from({ length: 40 }, (_, i) => ({ deviceId: `gw-${String(i).padStart(2, '0')}`, secret: `dev_${i}` }));
   const refusedTopic = topics.device('gw-00', 'desired');
-  let refusals = 0;
-  upstream.aedes.authorizeSubscribe = (client, sub, done) => {
-    if (client?.id === hubClientId('north') && sub.topic === refusedTopic && refusals < 1) {
-      refusals += 1;
-      return done(null, null);
-    }
-    done(null, sub);
-  };
-  const api = await mqtt.connectAsync(upstream.url, { protocolVersion: 4, clientId: 'central', clean: true, reconnectPeriod: 0 });
-  onCleanup(t, () => api.endAsync(true));
+  const refusals = refuseHubSubscription(upstream, 'north', refusedTopic, 1);
+  const api = await connectCentral(t, upstream);
   const hub = await startTestHub(t, { upstreamUrl: upstream.url, dataDir: tempDir(t) });
   await waitFor('the uplink up', () => (hub.uplinkConnected ? true : undefined));
   await api.publishAsync(hubTopics.hub('north', 'site'), JSON.stringify(siteDocument('north', 1, devices)), { qos: 1, retain: true });
@@ -73,7 +55,7 @@ test('a refused subscription costs only its own topic: the others of the same sy
   const wanted = devices.flatMap(({ deviceId }) => [topics.device(deviceId, 'desired'), topics.device(deviceId, 'ack')]);
   const times = (topic: string) => upstream.subscriptions.get(hubClientId('north'))?.filter((subscribed) => subscribed === topic).length ?? 0;
   await waitFor('every topic subscribed, the refused one asked for again', () => (times(refusedTopic) === 2 && wanted.every((topic) => times(topic) >= 1) ? true : undefined), 15_000);
-  assert.equal(refusals, 1);
+  assert.equal(refusals(), 1);
   // Before, mqtt.js' failed call for the refused topic failed the whole sync: the topics granted
   // beside it were not recorded and were subscribed again (their retained messages sent twice),
   // and the chunks after it waited for the retry.

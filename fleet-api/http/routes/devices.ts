@@ -18,7 +18,7 @@ import {
 import { deviceDetail, deviceSummary } from '../views.js';
 import { unreachableHubs } from '../../hubs/views.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { sortKeyOf, type DevicePageQuery } from '../../store/index.js';
+import { lastEntryStart, sortKeyOf, type DevicePageQuery } from '../../store/index.js';
 import { Type } from '@sinclair/typebox';
 
 const isConstraint = (error: unknown, code: string): boolean => (error as { code?: unknown }).code === code;
@@ -103,17 +103,19 @@ export async function deviceRoutes(app: FastifyInstance, ctx: RouteContext): Pro
         }
         after = { key, id };
       }
-      // Each device comes as the JSON text of its entry (store/device-summary-json.ts: what
-      // deviceSummary and the response schema above make of it), so the page is joined, not
-      // serialized: the schema still documents and is checked against it in the tests.
+      // The page comes as the JSON texts of its devices' entries, joined (store/device-summary-json.ts:
+      // what deviceSummary and the response schema above make of each), so it is sent as it is, not
+      // serialized: the schema still documents it and the tests check it against it.
       const page = ctx.store.pageDevicesJson({ tags, profile, online, inSync, faulted, quarantined, idPrefix, hub, sort, after, limit: limit + 1 }, unreachableHubs(ctx.store));
+      let entries = page.entries;
       let nextCursor: string | null = null;
-      if (page.length > limit) {
-        page.length = limit;
-        const last = JSON.parse(page[limit - 1]!) as { id: string; createdAt: string; lastSeen: string | null };
+      if (page.count > limit) {
+        // One more than asked was read to know a next page exists: drop it, resume after the one before.
+        entries = entries.slice(0, lastEntryStart(entries) - 1);
+        const last = JSON.parse(entries.slice(lastEntryStart(entries))) as { id: string; createdAt: string; lastSeen: string | null };
         nextCursor = encodeCursor(sort, byId ? [last.id] : [sortKeyOf(last, sort), last.id]);
       }
-      return reply.type('application/json; charset=utf-8').send(`{"devices":[${page.join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`);
+      return reply.type('application/json; charset=utf-8').send(`{"devices":[${entries}],"nextCursor":${JSON.stringify(nextCursor)}}`);
     },
   );
 
