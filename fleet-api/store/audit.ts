@@ -144,7 +144,8 @@ export function auditOps(db: Db) {
         where.push('id < ?');
         params.push(query.before);
       }
-      const sql = `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      // `? + 0`, not a bare `?`: SQLite would re-prepare the statement on every run (statements.ts).
+      const sql = `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? + 0`;
       return (prepared(sql).all(...params, query.limit) as AuditRow[]).map(toEntry);
     },
   };

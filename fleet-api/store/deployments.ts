@@ -198,7 +198,7 @@ export function deploymentOps(db: Db) {
     'UPDATE deployment_devices SET state = ?, reason = ?, revision = ?, previous = ?, published_at = ?, applied_at = ?, updated_at = ? WHERE deployment_id = ? AND device_id = ?',
   );
   const get = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?`);
-  const list = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS} FROM deployments ORDER BY rowid DESC LIMIT ?`);
+  const list = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS} FROM deployments ORDER BY rowid DESC LIMIT ? + 0`);
   const devices = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM deployment_devices WHERE deployment_id = ? ORDER BY wave, device_id`);
   const counts = db.prepare(COUNTS_SQL);
   const tally = db.prepare(
@@ -216,7 +216,7 @@ export function deploymentOps(db: Db) {
   const live = db.prepare(`SELECT ${DEPLOYMENT_COLUMNS}, rowid AS seq FROM deployments WHERE status IN ('running', 'paused', 'completed') ORDER BY rowid DESC`);
   const history = db.prepare(
     `SELECT dd.deployment_id, d.module, d.version, d.status, dd.state, dd.reason, dd.revision, dd.wave, dd.late, dd.published_at, dd.applied_at, dd.updated_at, d.created_at
-     FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id WHERE dd.device_id = ? ORDER BY d.rowid DESC LIMIT ?`,
+     FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id WHERE dd.device_id = ? ORDER BY d.rowid DESC LIMIT ? + 0`,
   );
   const resultsSince = db.prepare('SELECT 1 FROM result_batches WHERE device_id = ? AND module = ? AND version = ? AND received_at >= ? LIMIT 1').pluck();
   const statements = statementCache(db);
@@ -372,7 +372,7 @@ export function deploymentOps(db: Db) {
         where.push(`rowid ${query.ascending ? '>' : '<'} ?`);
         args.push(query.afterSeq);
       }
-      const sql = `SELECT rowid AS seq, ${DEPLOYMENT_COLUMNS} FROM deployments${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid ${query.ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+      const sql = `SELECT rowid AS seq, ${DEPLOYMENT_COLUMNS} FROM deployments${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid ${query.ascending ? 'ASC' : 'DESC'} LIMIT ? + 0`;
       args.push(query.limit);
       const rows = statements(sql).all(...args) as Array<DeploymentRow & { seq: number }>;
       return withCounts(rows).map((record, i) => ({ ...record, seq: rows[i]!.seq }));

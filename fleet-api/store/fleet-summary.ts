@@ -41,7 +41,8 @@ const counts = (row: GroupRow): FleetCounts => ({
 
 export function fleetSummaryOps(db: Db) {
   const byProfile = db.prepare('SELECT profile, total, online, out_of_sync, faulted FROM fleet_counts_profile WHERE total > 0 ORDER BY total DESC, profile');
-  const byTag = db.prepare('SELECT key, value, total, online, out_of_sync, faulted FROM fleet_counts_tag WHERE total > 0 ORDER BY total DESC, key, value LIMIT ?');
+  // `? + 0`, not a bare `?`: SQLite would re-prepare the statement on every run (statements.ts).
+  const byTag = db.prepare('SELECT key, value, total, online, out_of_sync, faulted FROM fleet_counts_tag WHERE total > 0 ORDER BY total DESC, key, value LIMIT ? + 0');
   const tagPairs = db.prepare('SELECT count(*) FROM fleet_counts_tag WHERE total > 0').pluck();
   return {
     fleetSummary(maxTags = 100): FleetSummary {

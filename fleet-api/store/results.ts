@@ -121,8 +121,9 @@ export function resultOps(db: Db) {
       if (query.from !== undefined) add('t >= ?', query.from);
       if (query.to !== undefined) add('t < ?', query.to);
       if (query.after !== undefined) add('(t, seq, id) > (?, ?, ?)', query.after.t, query.after.seq, query.after.id);
+      // `? + 0`, not a bare `?`: SQLite would re-prepare the statement on every run (statements.ts).
       const sql = `SELECT id, kind, seq, module, version, deployment_id AS deploymentId, metric, t, value FROM results
-        WHERE ${where.join(' AND ')} ORDER BY t, seq, id LIMIT ?`;
+        WHERE ${where.join(' AND ')} ORDER BY t, seq, id LIMIT ? + 0`;
       return statements(sql).all(...args, query.limit) as ResultRow[];
     },
     /** Drops points older than `beforeMs` and idempotency records received before it. */
