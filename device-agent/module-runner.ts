@@ -158,6 +158,11 @@ export class ModuleRunner implements BatchConsumer {
     if (sandbox) await closeQuietly(sandbox);
   }
 
+  /** The run state alone, without building a report. */
+  get runState(): ModuleRunState {
+    return this.state;
+  }
+
   report(): ReportedModule {
     const { desired } = this.spec;
     return {
