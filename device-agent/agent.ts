@@ -25,6 +25,7 @@ import { loadAgentProfile, resolveAgentConfig, type AgentConfig, type ResolvedAg
 import { DesiredInbox } from './desired-inbox.js';
 import { DEFAULT_CACHE_BYTES, ModuleCache } from './module-cache.js';
 import { ModuleFetcher } from './module-fetcher.js';
+import { abiVerdicts } from './module-verify.js';
 import type { BackoffPolicy, SandboxFactory } from './module-runner.js';
 import { connectBroker, subscribeQos1, topicSubscriber } from './mqtt-link.js';
 import { Reconciler } from './reconciler.js';
@@ -134,7 +135,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     timeoutMs: config.moduleFetchTimeoutMs,
     cache: new ModuleCache(DEFAULT_CACHE_BYTES, disk.modules),
     logger,
-    verify: { keys: () => trust.keys(), profile: profile.name, arch: profile.arch },
+    verify: { keys: () => trust.keys(), profile: profile.name, arch: profile.arch, abiVerdicts: abiVerdicts() },
   });
   const reconciler = new Reconciler({
     deviceId,

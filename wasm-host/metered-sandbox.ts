@@ -35,7 +35,8 @@ if (process.versions.v8.startsWith('11.')) setFlagsFromString('--experimental-wa
 /**
  * Rewritten and compiled binaries by the hash of the original, so a module restarted after a
  * fault (or redeployed with another config) starts without a rewrite and a compile. Small:
- * the compiled code is what a running module holds anyway.
+ * the compiled code is what a running module holds anyway. One per agent (meteredSandboxFactory):
+ * simulated devices sharing a process each rewrite and compile for themselves, as gateways do.
  */
 const COMPILED_CACHE_SIZE = 4;
 interface CompiledMetered {
@@ -43,9 +44,11 @@ interface CompiledMetered {
   /** Metered offsets back to the original's, for a fault's source line. */
   readonly codeOffsets: CodeOffsetMap;
 }
-const compiledCache = new Map<string, CompiledMetered>();
+export type CompiledCache = Map<string, CompiledMetered>;
+/** For callers outside an agent (tests, benches, the trial child): one cache for the process. */
+const processCache: CompiledCache = new Map();
 
-async function compileMetered(wasm: Uint8Array<ArrayBuffer>, key: string): Promise<CompiledMetered> {
+async function compileMetered(wasm: Uint8Array<ArrayBuffer>, key: string, compiledCache: CompiledCache): Promise<CompiledMetered> {
   const cached = compiledCache.get(key);
   if (cached) {
     compiledCache.delete(key);
@@ -75,15 +78,21 @@ async function compileMetered(wasm: Uint8Array<ArrayBuffer>, key: string): Promi
   return entry;
 }
 
-export async function startMeteredSandbox(options: SandboxOptions): Promise<ModuleSandbox> {
+/** A metered sandbox factory with its own compiled cache: one per agent (wasm-host/select.ts). */
+export function meteredSandboxFactory(): (options: SandboxOptions) => Promise<ModuleSandbox> {
+  const cache: CompiledCache = new Map();
+  return (options) => startMeteredSandbox(options, cache);
+}
+
+export async function startMeteredSandbox(options: SandboxOptions, compiledCache: CompiledCache = processCache): Promise<ModuleSandbox> {
   checkSandboxOptions(options);
   const { limits, batchCapacity } = options;
   const wasm = new Uint8Array(options.wasm);
   const key = createHash('sha256').update(wasm).digest('hex');
-  // Bytes in the compiled cache were validated when they were compiled: a thousand simulated
-  // devices in one process, or a module restarted after a fault, validate them once.
+  // Bytes in the compiled cache were validated when they were compiled: a module restarted
+  // after a fault, or redeployed with another config, is not validated again.
   const memoryPages = budgetedMemoryPages(options, compiledCache.has(key));
-  const { module: compiled, codeOffsets } = await compileMetered(wasm, key);
+  const { module: compiled, codeOffsets } = await compileMetered(wasm, key, compiledCache);
   // Only a debug build carries a map; a release build's faults read as they always did.
   const locator = SourceLocator.forBinary(wasm, codeOffsets);
 
