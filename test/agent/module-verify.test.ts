@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { abiVerdicts, verifyModule } from '../../device-agent/module-verify.js';
 import { sandboxFactory } from '../../wasm-host/select.js';
-import { sha256Hex, type DesiredModule } from '../../protocol/index.js';
+import { abiProblem, sha256Hex, type DesiredModule } from '../../protocol/index.js';
 import { exampleModule } from './helpers.js';
 
 const ema = exampleModule('ema');
@@ -49,4 +49,19 @@ test('each agent gets its own metered sandbox factory (its own compiled modules)
   const first = await sandboxFactory('metered', true);
   const second = await sandboxFactory('metered', true);
   assert.notEqual(first, second);
+});
+
+test("the ABI verdict is the protocol check's, word for word, for invalid, non-ABI and good bytes", () => {
+  const invalid = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x63]);
+  const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  for (const wasm of [invalid, empty, ema.wasm]) {
+    const expected = abiProblem(wasm);
+    const verdict = verifyModule(entry(wasm), { sha256: sha256Hex(wasm), manifest: ema.manifest, wasm }, { ...target, abiVerdicts: abiVerdicts() });
+    if (expected === undefined) assert.ok(verdict.ok);
+    else {
+      assert.equal(!verdict.ok && verdict.error.code, 'WF_AGENT_MODULE_ABI_REFUSED');
+      assert.ok(!verdict.ok && verdict.error.message.includes(expected), `${!verdict.ok && verdict.error.message} names '${expected}'`);
+    }
+  }
+  assert.equal(abiProblem(invalid), 'not a valid WebAssembly binary');
 });
