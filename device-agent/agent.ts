@@ -25,6 +25,7 @@ import { loadAgentProfile, resolveAgentConfig, type AgentConfig, type ResolvedAg
 import { DesiredInbox } from './desired-inbox.js';
 import { DEFAULT_CACHE_BYTES, ModuleCache } from './module-cache.js';
 import { ModuleFetcher } from './module-fetcher.js';
+import { abiVerdicts } from './module-verify.js';
 import type { BackoffPolicy, SandboxFactory } from './module-runner.js';
 import { connectBroker, subscribeQos1, topicSubscriber } from './mqtt-link.js';
 import { Reconciler } from './reconciler.js';
@@ -64,6 +65,15 @@ export interface AgentStats {
   readonly stateWriteFailures: number;
 }
 
+/** What a supervisor of many agents polls (a bench, once a second each): cheap, no report built. */
+export interface AgentProgress {
+  readonly connected: boolean;
+  /** Modules in the applied (or being applied) desired state. */
+  readonly modules: number;
+  /** Of those, the ones running. */
+  readonly running: number;
+}
+
 export interface RunningAgent {
   readonly deviceId: string;
   /** Bounded: resolves within the sum of AGENT_STOP_BUDGET_MS whatever the broker or disk do. */
@@ -72,6 +82,7 @@ export interface RunningAgent {
   /** Resolves once `revision` (or a later one) is applied; rejects after `timeoutMs`. */
   whenApplied(revision: number, timeoutMs?: number): Promise<void>;
   stats(): AgentStats;
+  progress(): AgentProgress;
 }
 
 const DEFAULT_APPLY_TIMEOUT_MS = 30_000;
@@ -124,7 +135,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
     timeoutMs: config.moduleFetchTimeoutMs,
     cache: new ModuleCache(DEFAULT_CACHE_BYTES, disk.modules),
     logger,
-    verify: { keys: () => trust.keys(), profile: profile.name, arch: profile.arch },
+    verify: { keys: () => trust.keys(), profile: profile.name, arch: profile.arch, abiVerdicts: abiVerdicts() },
   });
   const reconciler = new Reconciler({
     deviceId,
@@ -188,6 +199,7 @@ export async function startAgent(input: AgentConfig, options: AgentOptions = {})
       cacheCorrupt: disk.modules.stats().corrupt,
       stateWriteFailures: disk.writeFailures,
     }),
+    progress: () => ({ connected: client.connected, ...reconciler.moduleCounts() }),
     whenApplied: (revision, timeoutMs = DEFAULT_APPLY_TIMEOUT_MS) => waiters.wait(revision, timeoutMs),
   };
 }

@@ -94,6 +94,8 @@ export class ModuleRunner implements BatchConsumer {
         config: this.spec.config,
         limits: this.spec.limits,
         batchCapacity: this.spec.batchCapacity,
+        // A VerifiedModule passed the ABI check, which compiles (so validates) these very bytes.
+        validSha256: this.spec.module.sha256,
         // Module traces are for whoever debugs the module, not for operators' default logs.
         onTrace: (message) => this.logger.debug('module trace', { message }),
       });
@@ -156,6 +158,11 @@ export class ModuleRunner implements BatchConsumer {
     const sandbox = this.sandbox;
     this.sandbox = undefined;
     if (sandbox) await closeQuietly(sandbox);
+  }
+
+  /** The run state alone, without building a report. */
+  get runState(): ModuleRunState {
+    return this.state;
   }
 
   report(): ReportedModule {

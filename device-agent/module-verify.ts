@@ -7,7 +7,7 @@
  * the reported state [WF-P-T-1].
  */
 import type { WasmfleetError } from '../common/errors.js';
-import { abiProblem, checkEnvelopeSigners, decodePayload, sha256Hex, targetProblem, type DesiredModule, type Manifest } from '../protocol/index.js';
+import { checkEnvelopeSigners, compiledAbiProblem, decodePayload, sha256Hex, targetProblem, type DesiredModule, type Manifest } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
 import type { KeysNow } from './trust-keeper.js';
 
@@ -16,6 +16,8 @@ export interface VerifyContext {
   readonly keys: () => KeysNow;
   readonly profile: string;
   readonly arch: string;
+  /** This agent's ABI verdicts by content hash (abiVerdicts()); without it every ask checks again. */
+  readonly abiVerdicts?: AbiVerdicts;
 }
 
 export interface VerifiedModule {
@@ -55,7 +57,7 @@ export function verifyEnvelope(desired: DesiredModule, topicSha: string, payload
 }
 
 /** The checks that also apply to a module already in the cache (same bytes, another entry). */
-export function verifyModule(desired: DesiredModule, candidate: VerifiedModule, target: Pick<VerifyContext, 'profile' | 'arch'>): Verified {
+export function verifyModule(desired: DesiredModule, candidate: VerifiedModule, target: Pick<VerifyContext, 'profile' | 'arch' | 'abiVerdicts'>): Verified {
   const { wasm, manifest } = candidate;
   if (wasm.byteLength !== desired.size) {
     return fail(agentErrors.WF_AGENT_MODULE_SIZE_MISMATCH({ ...who(desired), expected: desired.size, what: 'the decoded bytes', actual: wasm.byteLength }));
@@ -69,26 +71,48 @@ export function verifyModule(desired: DesiredModule, candidate: VerifiedModule, 
   }
   const misplaced = targetProblem(manifest, target.profile, target.arch);
   if (misplaced !== undefined) return fail(agentErrors.WF_AGENT_MODULE_TARGET({ ...who(desired), reason: misplaced }));
-  const problem = abiVerdict(actual, wasm);
+  const problem = abiVerdict(actual, wasm, target.abiVerdicts);
   if (problem !== undefined) return fail(agentErrors.WF_AGENT_MODULE_ABI_REFUSED({ ...who(desired), reason: problem }));
   return { ok: true, module: { sha256: actual, manifest, wasm } };
 }
 
 /**
  * The ABI check's verdict by content hash: a pure function of the bytes (a WebAssembly validate and
- * compile each time), asked again for every entry that reuses cached bytes, and by every simulated
- * device of a process for the same module. Keyed by the hash just computed from these bytes, so a
- * verdict is never reused for other bytes. Small: a device holds a few modules.
+ * compile each time), asked again for every entry that reuses cached bytes. Keyed by the hash just
+ * computed from these bytes, so a verdict is never reused for other bytes. One map per agent (its
+ * fetcher's), so simulated devices sharing a process each check for themselves. Small: a device
+ * holds a few modules.
  */
 const ABI_VERDICTS_SIZE = 8;
-const abiVerdicts = new Map<string, string | undefined>();
+export type AbiVerdicts = Map<string, string | undefined>;
 
-function abiVerdict(sha256: string, wasm: Uint8Array<ArrayBuffer>): string | undefined {
-  if (abiVerdicts.has(sha256)) return abiVerdicts.get(sha256);
-  const problem = abiProblem(wasm);
-  abiVerdicts.set(sha256, problem);
-  if (abiVerdicts.size > ABI_VERDICTS_SIZE) abiVerdicts.delete(abiVerdicts.keys().next().value!);
+export function abiVerdicts(): AbiVerdicts {
+  return new Map();
+}
+
+function abiVerdict(sha256: string, wasm: Uint8Array<ArrayBuffer>, verdicts: AbiVerdicts | undefined): string | undefined {
+  if (verdicts?.has(sha256)) return verdicts.get(sha256);
+  const problem = abiProblemOf(wasm);
+  if (!verdicts) return problem;
+  verdicts.set(sha256, problem);
+  if (verdicts.size > ABI_VERDICTS_SIZE) verdicts.delete(verdicts.keys().next().value!);
   return problem;
+}
+
+/**
+ * protocol's abiProblem without its separate WebAssembly.validate: compiling validates, and a
+ * binary that fails validation throws a CompileError, so the verdicts are the same. A validate
+ * per device less, where the metered sandbox validates and compiles again for itself.
+ */
+function abiProblemOf(wasm: Uint8Array<ArrayBuffer>): string | undefined {
+  let compiled: WebAssembly.Module;
+  try {
+    compiled = new WebAssembly.Module(wasm);
+  } catch (error) {
+    if (error instanceof WebAssembly.CompileError) return 'not a valid WebAssembly binary';
+    return `WebAssembly compile failed: ${(error as Error).message}`;
+  }
+  return compiledAbiProblem(compiled);
 }
 
 function fail(error: WasmfleetError): Verified {

@@ -95,6 +95,13 @@ export class Reconciler {
     return [...this.slots.values()].map(reportSlot);
   }
 
+  /** How many modules the applied state holds and how many run, without building their reports. */
+  moduleCounts(): { modules: number; running: number } {
+    let running = 0;
+    for (const slot of this.slots.values()) if (slot.runner && slot.failure === undefined && slot.runner.runState === 'running') running += 1;
+    return { modules: this.slots.size, running };
+  }
+
   errors(): ReportedError[] {
     return [...this.errorList];
   }

@@ -6,7 +6,7 @@
  * could bring a revoked key back) is ever used.
  */
 import type { Logger } from '../common/logger.js';
-import { trustedKeysExpiry, trustedKeysProblem, trustedKeysSignatureProblem, type AgentTrust, type TrustedKey, type TrustedKeys } from '../protocol/index.js';
+import { trustedKeysExpiry, trustedKeysSignatureProblem, type AgentTrust, type TrustedKey, type TrustedKeys } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
 import type { TrustStore } from './state/trust-store.js';
 
@@ -31,18 +31,24 @@ export class TrustKeeper {
     now = Date.now(),
   ) {
     this.current = trust.keys;
-    const configured = trustedKeysProblem(trust.keys, trust.root, now);
+    // The check made here is the one keys() uses: verifying the same list again at the first
+    // desired state was one Ed25519 verification per device in a rollout for nothing.
+    const signature = trustedKeysSignatureProblem(trust.keys, trust.root);
+    this.checked = { list: trust.keys, problem: signature };
+    const configured = signature ?? trustedKeysExpiry(trust.keys, now);
     // An expired list in the config is still the floor: a newer one may come from the broker.
     if (configured !== undefined && !configured.includes('expired')) {
       this.logger.error('trusted-keys list in the agent config refused', { reason: configured });
     }
     const stored = store?.load();
     if (stored && stored.version > this.current.version) {
-      // At time 0 nothing has expired: expiry is checked on use, and a stored list that expired
-      // still outranks the config's older one.
-      const problem = trustedKeysProblem(stored, trust.root, 0);
-      if (problem === undefined) this.current = stored;
-      else this.logger.error('stored trusted-keys list refused', { reason: problem });
+      // Only the signature: nothing has expired for the floor, expiry is checked on use, and a
+      // stored list that expired still outranks the config's older one.
+      const problem = trustedKeysSignatureProblem(stored, trust.root);
+      if (problem === undefined) {
+        this.current = stored;
+        this.checked = { list: stored, problem: undefined };
+      } else this.logger.error('stored trusted-keys list refused', { reason: problem });
     }
   }
 
@@ -65,10 +71,12 @@ export class TrustKeeper {
   /** Offers a list from the broker; adopts and persists it when it is newer and root-signed. */
   offer(list: TrustedKeys, now = Date.now()): Offered {
     if (list.version <= this.current.version) return 'not-newer';
-    const problem = trustedKeysProblem(list, this.trust.root, now);
+    const signature = trustedKeysSignatureProblem(list, this.trust.root);
+    const problem = signature ?? trustedKeysExpiry(list, now);
     if (problem !== undefined) return { refused: problem };
     this.logger.info('trusted-keys list adopted', { from: this.current.version, to: list.version, keys: list.keys.map((key) => `${key.role}:${key.name}`) });
     this.current = list;
+    this.checked = { list, problem: undefined };
     void this.store?.save(list);
     return 'adopted';
   }

@@ -12,7 +12,9 @@ export const ISOLATIONS = ['metered', 'worker'] as const;
 export type Isolation = (typeof ISOLATIONS)[number];
 
 export async function sandboxFactory(isolation: Isolation, spareWorker: boolean): Promise<SandboxFactory> {
-  if (isolation === 'metered') return (await import('./metered-sandbox.js')).startMeteredSandbox;
+  // A factory per call, so each agent keeps its own compiled modules (no work shared between
+  // the simulated devices of one process).
+  if (isolation === 'metered') return (await import('./metered-sandbox.js')).meteredSandboxFactory();
   const [{ startSandbox }, { setSpareWorkers }] = await Promise.all([import('./module-sandbox.js'), import('./worker-pool.js')]);
   // The pool is per process; only an agent that asks for it turns the spare off.
   if (!spareWorker) void setSpareWorkers(0);

@@ -27,6 +27,12 @@ export interface SandboxOptions {
   readonly caps?: ModuleCaps;
   /** Receives the module's `trace()` lines (at most 20 per batch); they are dropped otherwise. */
   readonly onTrace?: (message: string) => void;
+  /**
+   * The sha256 (hex) of bytes the caller has already seen pass WebAssembly validation (the agent
+   * compiles every module it verifies). The metered sandbox then skips its own validate when the
+   * bytes it is given hash to it; any other bytes are validated as always.
+   */
+  readonly validSha256?: string;
 }
 
 export interface BatchOutput {

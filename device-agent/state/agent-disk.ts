@@ -25,6 +25,8 @@ export class AgentDisk {
     private readonly logger: Logger,
   ) {
     this.resultSeq = new ResultSeq(stateDir);
+    // Before any module runs: its first result then takes a number without waiting for the disk.
+    this.resultSeq.reserveAhead();
     this.modules = new ModuleStore(stateDir, logger);
     this.desired = new DesiredStore(stateDir, logger);
     this.trust = new TrustStore(stateDir, logger);
@@ -49,9 +51,9 @@ export class AgentDisk {
     });
   }
 
-  /** Resolves once every commit queued so far is on disk (or has failed, logged). */
-  idle(): Promise<void> {
-    return this.committing;
+  /** Resolves once every commit queued so far is on disk (or has failed, logged), and no result-number reservation is on its way. */
+  async idle(): Promise<void> {
+    await Promise.all([this.committing, this.resultSeq.idle()]);
   }
 
   get writeFailures(): number {

@@ -41,6 +41,7 @@ test('agent applies a retained desired state and publishes results equal to the 
   const agent = await startTestAgent(t, broker.url);
   await agent.whenApplied(1, 10_000);
   assert.deepEqual(agent.reportedState().modules.map((m) => [m.name, m.state]), [['ema', 'running']]);
+  assert.deepEqual(agent.progress(), { connected: true, modules: 1, running: 1 }, 'progress says what the report says, without building it');
 
   const results = (await resultsPromise).map((payload) => {
     const decoded = decodePayload('results', payload);
@@ -84,6 +85,7 @@ test('agent applies a retained desired state and publishes results equal to the 
   await agent.whenApplied(2, 5000);
   assert.deepEqual(agent.reportedState().modules, []);
   assert.deepEqual(agent.reportedState().errors, []);
+  assert.deepEqual(agent.progress(), { connected: true, modules: 0, running: 0 });
 
   await agent.stop();
   const offline = decodePayload('status', await retainedOf(t, broker.url, topics.device(DEVICE, 'status')));
@@ -105,6 +107,7 @@ test('a refused module is reported failed with its reason; a lost link publishes
   const [module] = agent.reportedState().modules;
   assert.equal(module?.state, 'failed');
   assert.match(module?.reason ?? '', /size mismatch for ema@1.0.0/);
+  assert.deepEqual(agent.progress(), { connected: true, modules: 1, running: 0 }, 'a failed module is held, not running');
 
   // A stale desired state is refused and reported.
   await fleet.publishAsync(topics.device(DEVICE, 'desired'), JSON.stringify(desiredState(DEVICE, 4, [])), { qos: 1 });

@@ -1,4 +1,4 @@
-/** writeFileAtomic: the target holds the old content or the new, never a part; failures leave no temp behind. */
+/** writeFileAtomic (and writeFilesAtomic for a set): the target holds the old content or the new, never a part; failures leave no temp behind. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { fromRoot } from '../../common/paths.js';
-import { removeStaleTemps, writeFileAtomic } from '../../device-agent/state/atomic-file.js';
+import { removeStaleTemps, writeFileAtomic, writeFilesAtomic } from '../../device-agent/state/atomic-file.js';
 import { tempDir } from './helpers.js';
 
 test('writes a new file and replaces an existing one whole, leaving no temporary file', async (t) => {
@@ -50,4 +50,18 @@ test('temporary files left by a crash are removed; other files are not', (t) => 
   writeFileSync(join(dir, 'result-seq.json.tmp'), 'not ours');
   assert.equal(removeStaleTemps(dir), 1);
   assert.deepEqual(readdirSync(dir).sort(), ['desired.json', 'result-seq.json.tmp']);
+});
+
+test('several files of one directory are replaced whole with one directory fsync; a failure leaves no temp', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'a.json'), 'old a');
+  await writeFilesAtomic(dir, [
+    { name: 'a.json', data: 'new a' },
+    { name: 'b.wasm', data: new Uint8Array([0, 97, 115, 109]) },
+  ]);
+  assert.equal(readFileSync(join(dir, 'a.json'), 'utf8'), 'new a');
+  assert.deepEqual([...readFileSync(join(dir, 'b.wasm'))], [0, 97, 115, 109]);
+  assert.deepEqual(readdirSync(dir).sort(), ['a.json', 'b.wasm']);
+  await assert.rejects(writeFilesAtomic(join(dir, 'missing'), [{ name: 'x', data: '1' }, { name: 'y', data: '2' }]), { code: 'ENOENT' });
+  assert.deepEqual(readdirSync(dir).sort(), ['a.json', 'b.wasm']);
 });

@@ -93,3 +93,20 @@ test(`a dead API gets at most ${MAX_EARLY_RESENDS} early resends per connect`, a
   await until(() => sender.stats().resends === 2 * MAX_EARLY_RESENDS, 10_000, 'the next connect\'s early resends');
   assert.equal(spool.pending, 1, 'still kept for the API');
 });
+
+test('the ack timeout is watched only while results are pending: an idle sender keeps no timer', async (t) => {
+  const broker = await startBroker(t);
+  const { spool, sender } = await deviceSender(t, broker.url);
+  sender.onConnect();
+  assert.equal(sender.watchingAcks, false, 'nothing pending after the connect: no timer');
+  await ackingApi(t, broker.url);
+  spool.append(0, resultPayload(0));
+  sender.pump();
+  assert.equal(sender.watchingAcks, true, 'a result in flight is watched for its ack');
+  await until(() => spool.pending === 0, 5000, 'the result acked');
+  await until(() => !sender.watchingAcks, 5000, 'the timer disarmed once nothing is pending');
+  spool.append(1, resultPayload(1));
+  sender.pump();
+  assert.equal(sender.watchingAcks, true, 'armed again by the next result');
+  await until(() => spool.pending === 0 && !sender.watchingAcks, 5000, 'acked and disarmed again');
+});

@@ -1,6 +1,6 @@
 /**
  * The keeper checks a list's root signature once per list (keys() runs for every desired state and
- * module), but what it answers must not change: the expiry is still judged at every call, a forged
+ * module; the check at start or adoption is the one it reuses), but what it answers must not change: the expiry is still judged at every call, a forged
  * list stays refused, and an adopted list is checked afresh.
  */
 import assert from 'node:assert/strict';
@@ -48,4 +48,28 @@ test('a list adopted later is the one keys() checks and returns', () => {
   assert.equal(adopted.keys[0]!.name, 'fleet-2');
   // The new list's own expiry applies, not the first one's.
   assert.equal(keeper.keys(Date.parse('2026-06-20T00:00:00Z')).ok, false);
+});
+
+/** The list with its `signatures` read through a counter: each root-signature check reads them. */
+function counted(source: TrustedKeys): { list: TrustedKeys; reads: () => number } {
+  let reads = 0;
+  const { signatures, ...rest } = source;
+  const list = { ...rest } as TrustedKeys;
+  Object.defineProperty(list, 'signatures', { enumerable: true, get: () => ((reads += 1), signatures) });
+  return { list, reads: () => reads };
+}
+
+test('the root signature of each list is checked once: at start for the configured list, at adoption for a new one', () => {
+  const configured = counted(list(1, '2026-07-01T00:00:00Z'));
+  const keeper = new TrustKeeper({ root: root.publicKey, keys: configured.list }, undefined, silentLogger, NOW);
+  const atStart = configured.reads();
+  assert.ok(atStart > 0, 'checked when the keeper starts');
+  for (let i = 0; i < 3; i++) assert.ok(keeper.keys(NOW).ok);
+  assert.equal(configured.reads(), atStart, 'keys() reuses the check made at start');
+
+  const next = counted(list(2, '2026-07-01T00:00:00Z'));
+  assert.equal(keeper.offer(next.list, NOW), 'adopted');
+  const atAdoption = next.reads();
+  for (let i = 0; i < 3; i++) assert.equal(keeper.keys(NOW).ok, true);
+  assert.equal(next.reads(), atAdoption, 'keys() reuses the check made at adoption');
 });
