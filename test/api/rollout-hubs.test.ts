@@ -5,24 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recordReportedState } from '../../fleet-api/deployments/progress.js';
 import { stepRollouts } from '../../fleet-api/deployments/rollout.js';
-import type { HubStatus, ReportedState } from '../../protocol/index.js';
+import type { HubStatus } from '../../protocol/index.js';
 import { startApi, type Harness } from './helpers/harness.js';
-import { provision, upload } from './helpers/fleet.js';
-
-function report(h: Harness, deviceId: string, module: { name: string; version: string; sha256: string }): void {
-  const device = h.api.store.getDevice(deviceId)!;
-  recordReportedState(h.api.store, {
-    v: 1,
-    deviceId,
-    revision: device.desiredRevision,
-    at: new Date().toISOString(),
-    agent: { version: '0.1.0', profile: 'sim-x86-64', arch: 'x64' },
-    modules: [{ ...module, deploymentId: 'dep-x', state: 'running', faults: 0, batches: 3 }],
-    errors: [],
-  } satisfies ReportedState);
-}
+import { provision, reportModule, upload } from './helpers/fleet.js';
 
 function hubState(h: Harness, hubId: string, state: HubStatus['state']): void {
   const at = new Date().toISOString();
@@ -58,7 +44,7 @@ test('devices behind an offline hub wait instead of timing out or tripping the t
 
   // The site's uplink is cut right after the desired states went out; the central devices apply.
   hubState(h, 'north', 'offline');
-  for (const device of central) report(h, device, module);
+  for (const device of central) reportModule(h, device, module);
   stepRollouts(h.api.store, t0 + 1_000);
   let state = rows(h, id);
   for (const device of site) {
@@ -84,7 +70,7 @@ test('devices behind an offline hub wait instead of timing out or tripping the t
   assert.deepEqual([...(resumed.publish.get(id) ?? [])].sort(), site, 'desired states re-published, freshly signed, for the hub to fetch');
   state = rows(h, id);
   for (const device of site) assert.equal(state.get(device)!.publishedAt, back, device);
-  for (const device of site) report(h, device, module);
+  for (const device of site) reportModule(h, device, module);
   stepRollouts(h.api.store, back + 1_000);
   deployment = h.api.store.getDeployment(id)!;
   assert.equal(deployment.status, 'completed', deployment.statusReason ?? '');

@@ -6,24 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recordReportedState } from '../../fleet-api/deployments/progress.js';
 import { stepRollouts } from '../../fleet-api/deployments/rollout.js';
 import type { Store } from '../../fleet-api/store/index.js';
 import { startApi, type Harness } from './helpers/harness.js';
-import { provision, upload } from './helpers/fleet.js';
-
-function report(h: Harness, deviceId: string, module: { name: string; version: string; sha256: string }, state: 'running' | 'failed' = 'running'): void {
-  const device = h.api.store.getDevice(deviceId)!;
-  recordReportedState(h.api.store, {
-    v: 1,
-    deviceId,
-    revision: device.desiredRevision,
-    at: new Date().toISOString(),
-    agent: { version: '0.1.0', profile: 'sim-x86-64', arch: 'x64' },
-    modules: [{ ...module, deploymentId: 'dep-x', state, faults: 0, batches: 3, ...(state === 'failed' ? { reason: 'trap' } : {}) }],
-    errors: [],
-  });
-}
+import { provision, reportModule, upload } from './helpers/fleet.js';
 
 /** The store, counting the steps that read every device row of a deployment. */
 function counting(store: Store): { store: Store; fullReads: () => number } {
@@ -57,7 +43,7 @@ test('a sent wave waiting for its devices is stepped without reading its rows, u
   assert.equal(deployment.status, 'running');
   assert.match(deployment.statusReason ?? '', /sent; waiting for its devices to apply and pass the 0 s soak$/);
 
-  for (const device of ids.slice(0, 3)) report(h, device, module);
+  for (const device of ids.slice(0, 3)) reportModule(h, device, module);
   stepRollouts(store, t0 + 2000);
   assert.equal(fullReads(), 0, 'healthy devices are settled: still nothing to read');
   assert.equal(h.api.store.getDeployment(id)!.counts.healthy, 3);
@@ -73,7 +59,7 @@ test('a sent wave waiting for its devices is stepped without reading its rows, u
 test('the full step still runs for a soak, a closing wave and a failure past the threshold', async (t) => {
   const soaking = await rollout(t, 3, { canary: 0, soakSeconds: 30, ratePerMinute: 0, requireResults: false });
   const first = counting(soaking.h.api.store);
-  report(soaking.h, soaking.ids[0]!, soaking.module);
+  reportModule(soaking.h, soaking.ids[0]!, soaking.module);
   const t0 = Date.now();
   stepRollouts(first.store, t0 + 1000);
   assert.ok(first.fullReads() > 0, 'a device soaking is judged every step');
@@ -82,14 +68,14 @@ test('the full step still runs for a soak, a closing wave and a failure past the
 
   const closing = await rollout(t, 2, { canary: 0, soakSeconds: 0, ratePerMinute: 0 });
   const second = counting(closing.h.api.store);
-  for (const device of closing.ids) report(closing.h, device, closing.module);
+  for (const device of closing.ids) reportModule(closing.h, device, closing.module);
   stepRollouts(second.store, Date.now() + 1000);
   assert.ok(second.fullReads() > 0, 'a settled wave is closed by the full step');
   assert.equal(closing.h.api.store.getDeployment(closing.id)!.status, 'completed');
 
   const failing = await rollout(t, 4, { canary: 0, soakSeconds: 0, ratePerMinute: 0, failureThreshold: 1 });
   const third = counting(failing.h.api.store);
-  report(failing.h, failing.ids[0]!, failing.module, 'failed');
+  reportModule(failing.h, failing.ids[0]!, failing.module, { state: 'failed', reason: 'trap' });
   stepRollouts(third.store, Date.now() + 1000);
   assert.ok(third.fullReads() > 0, 'a failure at the threshold aborts through the full step');
   assert.equal(failing.h.api.store.getDeployment(failing.id)!.status, 'aborted');

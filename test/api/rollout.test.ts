@@ -6,25 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recordReportedState } from '../../fleet-api/deployments/progress.js';
 import { stepRollouts } from '../../fleet-api/deployments/rollout.js';
 import { openWindow, planWaves } from '../../fleet-api/deployments/strategy.js';
-import type { ReportedState } from '../../protocol/index.js';
 import { startApi, type Harness } from './helpers/harness.js';
-import { provision, upload } from './helpers/fleet.js';
-
-function report(h: Harness, deviceId: string, module: { name: string; version: string; sha256: string }, extra: Partial<ReportedState['modules'][number]> = {}): ReturnType<typeof recordReportedState> {
-  const device = h.api.store.getDevice(deviceId)!;
-  return recordReportedState(h.api.store, {
-    v: 1,
-    deviceId,
-    revision: device.desiredRevision,
-    at: new Date().toISOString(),
-    agent: { version: '0.1.0', profile: 'sim-x86-64', arch: 'x64' },
-    modules: [{ ...module, deploymentId: 'dep-x', state: 'running', faults: 0, batches: 3, ...extra }],
-    errors: [],
-  });
-}
+import { provision, reportModule, upload } from './helpers/fleet.js';
 
 const online = (h: Harness, ids: string[]) => {
   for (const id of ids) h.api.store.setPresence(id, true, new Date().toISOString());
@@ -52,8 +37,8 @@ test('waves advance only once every device of the previous one was healthy for t
   assert.deepEqual(res.body.waves, [2, 4]);
   assert.deepEqual(rows(h, res.body.id).map((r) => [r.id, r.state]), [['d0', 'pending'], ['d1', 'pending'], ['d2', 'waiting'], ['d3', 'waiting'], ['d4', 'waiting'], ['d5', 'waiting']]);
 
-  report(h, 'd0', module);
-  report(h, 'd1', module);
+  reportModule(h, 'd0', module);
+  reportModule(h, 'd1', module);
   const t0 = Date.now();
   stepRollouts(h.api.store, t0 + 10_000);
   assert.equal(rows(h, res.body.id).filter((r) => r.state === 'waiting').length, 4, 'still soaking');
@@ -73,14 +58,14 @@ test('a device offline at the end of its soak is unhealthy; the threshold aborts
   const v1 = await upload(h, 'ema', '1.0.0');
   const v2 = await upload(h, 'ema', '2.0.0');
   const first = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { site: 'y' } }, strategy: { canary: 0, soakSeconds: 0 } });
-  for (const id of ['a', 'b', 'c']) report(h, id, { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
+  for (const id of ['a', 'b', 'c']) reportModule(h, id, { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
   stepRollouts(h.api.store);
   assert.equal(h.api.store.getDeployment(first.body.id)!.status, 'completed');
 
   const second = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '2.0.0', target: { tags: { site: 'y' } }, strategy: { canary: 2, soakSeconds: 5, failureThreshold: 1, requireResults: false } });
   const revisions = ['a', 'b'].map((id) => h.api.store.getDevice(id)!.desiredRevision);
-  report(h, 'a', { name: 'ema', version: '2.0.0', sha256: v2.sha256 });
-  report(h, 'b', { name: 'ema', version: '2.0.0', sha256: v2.sha256 });
+  reportModule(h, 'a', { name: 'ema', version: '2.0.0', sha256: v2.sha256 });
+  reportModule(h, 'b', { name: 'ema', version: '2.0.0', sha256: v2.sha256 });
   h.api.store.setPresence('b', false, new Date().toISOString());
   stepRollouts(h.api.store, Date.now() + 1000);
   const deployment = h.api.store.getDeployment(second.body.id)!;
@@ -104,7 +89,7 @@ test('after an API restart, a device not heard from since gets the apply timeout
   online(h, ['r0', 'r1']);
   const v1 = await upload(h, 'ema', '1.0.0');
   const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { site: 'r' } }, strategy: { canary: 0, soakSeconds: 5, applyTimeoutSeconds: 60, failureThreshold: 2, requireResults: false } });
-  for (const id of ['r0', 'r1']) report(h, id, { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
+  for (const id of ['r0', 'r1']) reportModule(h, id, { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
   // Both were last heard before the restart; offline detection then marked them offline.
   const restart = Date.now() + 2000;
   h.api.store.markOffline(['r0', 'r1']);
@@ -124,7 +109,7 @@ test('devices provisioned or re-tagged later join the newest live deployment the
   online(h, ['n1']);
   const v1 = await upload(h, 'ema', '1.0.0');
   const res = await h.call('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { tags: { site: 'north' } }, strategy: { canary: 0, soakSeconds: 0 } });
-  report(h, 'n1', { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
+  reportModule(h, 'n1', { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
   stepRollouts(h.api.store);
   assert.equal(h.api.store.getDeployment(res.body.id)!.status, 'completed');
 
@@ -188,7 +173,7 @@ test('pause, resume, cancel and rollback by REST, with 409 for a move the status
   const paused = await h.call('POST', `/api/v1/deployments/${id}/pause`);
   assert.equal(paused.status, 200);
   assert.equal(paused.body.status, 'paused');
-  report(h, 'p0', { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
+  reportModule(h, 'p0', { name: 'ema', version: '1.0.0', sha256: v1.sha256 });
   stepRollouts(h.api.store);
   assert.equal(rows(h, id).filter((r) => r.state === 'waiting').length, 3, 'paused: no next wave');
   assert.equal((await h.call('POST', `/api/v1/deployments/${id}/pause`)).status, 409);
@@ -222,15 +207,15 @@ test('a reported state asks for a step only when one can act: a failure, or the 
   };
   // One wave of three, no soak: the first two healthy leave nothing for a step to do.
   const a = await deploy('a', { canary: 0, soakSeconds: 0 });
-  assert.deepEqual([report(h, 'a0', module).settling, report(h, 'a1', module).settling], [false, false]);
-  assert.equal(report(h, 'a2', module).settling, true, 'the wave is settled: the step completes the deployment');
+  assert.deepEqual([reportModule(h, 'a0', module).settling, reportModule(h, 'a1', module).settling], [false, false]);
+  assert.equal(reportModule(h, 'a2', module).settling, true, 'the wave is settled: the step completes the deployment');
   stepRollouts(h.api.store);
   assert.equal(h.api.store.getDeployment(a)!.status, 'completed');
   // A failure may trip the threshold, whatever the rest of the wave does.
   await deploy('b', { canary: 0, soakSeconds: 0 });
-  assert.equal(report(h, 'b0', module, { state: 'failed', reason: 'trap' }).settling, true);
+  assert.equal(reportModule(h, 'b0', module, { state: 'failed', reason: 'trap' }).settling, true);
   // With a soak, applied is not yet healthy: the soak's end is the job's tick to judge.
   await deploy('c', { canary: 0, soakSeconds: 30, requireResults: false });
-  const applied = report(h, 'c0', module);
+  const applied = reportModule(h, 'c0', module);
   assert.deepEqual([applied.updated, applied.settling], [1, false]);
 });

@@ -1,8 +1,9 @@
 /** Small fixtures built through the public REST API. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordReportedState } from '../../../fleet-api/deployments/progress.js';
 import { KEY_FILES } from '../../../fleet-api/index.js';
-import { completeManifest, sha256Hex, signingKeyFromPem, signModule, type SigningKey } from '../../../protocol/index.js';
+import { completeManifest, sha256Hex, signingKeyFromPem, signModule, type ReportedState, type SigningKey } from '../../../protocol/index.js';
 import type { Harness } from './harness.js';
 import { abiModule, manifestFor, toBase64 } from './wasm.js';
 
@@ -28,4 +29,26 @@ export async function upload(h: Harness, name: string, version: string): Promise
   const res = await h.call('POST', '/api/v1/modules', signedModuleBody(h, manifestFor(name, version), abiModule({ label: `${name}@${version}` })));
   if (res.status !== 201) throw new Error(`upload ${name}@${version}: ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/**
+ * Records a device's report of one module at its current desired revision, as the API's link
+ * would on a `reported` message: `running` with a few batches unless `extra` says otherwise.
+ */
+export function reportModule(
+  h: Harness,
+  deviceId: string,
+  module: { name: string; version: string; sha256: string },
+  extra: Partial<ReportedState['modules'][number]> = {},
+): ReturnType<typeof recordReportedState> {
+  const device = h.api.store.getDevice(deviceId)!;
+  return recordReportedState(h.api.store, {
+    v: 1,
+    deviceId,
+    revision: device.desiredRevision,
+    at: new Date().toISOString(),
+    agent: { version: '0.1.0', profile: 'sim-x86-64', arch: 'x64' },
+    modules: [{ ...module, deploymentId: 'dep-x', state: 'running', faults: 0, batches: 3, ...extra }],
+    errors: [],
+  });
 }
