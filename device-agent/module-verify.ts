@@ -7,7 +7,7 @@
  * the reported state [WF-P-T-1].
  */
 import type { WasmfleetError } from '../common/errors.js';
-import { checkEnvelopeSigners, compiledAbiProblem, decodePayload, sha256Hex, targetProblem, type DesiredModule, type Manifest } from '../protocol/index.js';
+import { abiProblem, checkEnvelopeSigners, decodePayload, sha256Hex, targetProblem, type DesiredModule, type Manifest } from '../protocol/index.js';
 import { agentErrors } from './errors.js';
 import type { KeysNow } from './trust-keeper.js';
 
@@ -92,27 +92,11 @@ export function abiVerdicts(): AbiVerdicts {
 
 function abiVerdict(sha256: string, wasm: Uint8Array<ArrayBuffer>, verdicts: AbiVerdicts | undefined): string | undefined {
   if (verdicts?.has(sha256)) return verdicts.get(sha256);
-  const problem = abiProblemOf(wasm);
+  const problem = abiProblem(wasm);
   if (!verdicts) return problem;
   verdicts.set(sha256, problem);
   if (verdicts.size > ABI_VERDICTS_SIZE) verdicts.delete(verdicts.keys().next().value!);
   return problem;
-}
-
-/**
- * protocol's abiProblem without its separate WebAssembly.validate: compiling validates, and a
- * binary that fails validation throws a CompileError, so the verdicts are the same. A validate
- * per device less, where the metered sandbox validates and compiles again for itself.
- */
-function abiProblemOf(wasm: Uint8Array<ArrayBuffer>): string | undefined {
-  let compiled: WebAssembly.Module;
-  try {
-    compiled = new WebAssembly.Module(wasm);
-  } catch (error) {
-    if (error instanceof WebAssembly.CompileError) return 'not a valid WebAssembly binary';
-    return `WebAssembly compile failed: ${(error as Error).message}`;
-  }
-  return compiledAbiProblem(compiled);
 }
 
 function fail(error: WasmfleetError): Verified {

@@ -48,11 +48,13 @@ export { ABI_VERSION, SUPPORTED_ABI_VERSIONS, type AbiVersion };
  * it is refused, or undefined. Used by the API on upload and by the agent before instantiating.
  */
 export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
-  if (!WebAssembly.validate(wasm)) return 'not a valid WebAssembly binary';
   let compiled: WebAssembly.Module;
   try {
+    // Compiling validates: a binary that fails validation throws a CompileError, so no separate
+    // WebAssembly.validate (one per device and module, where the agent then compiles again).
     compiled = new WebAssembly.Module(wasm);
   } catch (error) {
+    if (error instanceof WebAssembly.CompileError) return 'not a valid WebAssembly binary';
     return `WebAssembly compile failed: ${(error as Error).message}`;
   }
   return compiledAbiProblem(compiled);
