@@ -8,7 +8,7 @@
 import { loadProfile, type FirmwareProfile } from '../../firmware-profiles/index.js';
 import type { DesiredModule } from '../../protocol/index.js';
 import type { DeploymentDeviceRecord, DeploymentRecord, Store } from '../store/index.js';
-import { FAILURE_STATES } from '../store/deployments.js';
+import { FAILURE_STATES, type DeviceDeploymentState } from '../store/deployments.js';
 import { deploymentEntry, withModuleMemo } from './create.js';
 import { dispatchDevice, rollBackDevice } from './dispatch.js';
 import { nextWindowOpening, openWindow, thresholdReached, waveName } from './strategy.js';
@@ -177,6 +177,20 @@ function dispatchWave(ctx: StepContext, deployment: DeploymentRecord, rows: Depl
 }
 
 /**
+ * Whether a row counts as reached for the failure threshold: sent, or pending without a send time
+ * (sent to a device behind an offline hub: reached, not failed), and not taken over by a newer
+ * deployment. advance() asks it of rows, quietWave() of tallied groups.
+ */
+function isReached(state: DeviceDeploymentState, published: boolean): boolean {
+  return (published || state === 'pending') && state !== 'superseded';
+}
+
+/** The status of a wave whose devices were all sent their entry and are still settling. */
+function waveWaiting(deployment: DeploymentRecord, wave: number, behind = ''): string {
+  return `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) sent; waiting for its devices to apply and pass the ${deployment.strategy.soakSeconds} s soak${behind}`;
+}
+
+/**
  * The step of a running rollout that has nothing to do, decided from one aggregate query
  * (store.waveTally) instead of reading and decoding every device row: its current wave sent, every
  * device pending within its apply timeout or settled, none soaking (applied), none behind an
@@ -201,7 +215,7 @@ function quietWave(ctx: StepContext, deployment: DeploymentRecord): boolean {
     if (group.state === 'pending' && (group.unsent || ctx.now - group.oldestPublishedAt! > strategy.applyTimeoutSeconds * 1000)) return false;
     if (group.late) continue;
     if (FAILURE_STATES.includes(group.state)) failures += group.count;
-    if ((!group.unsent || group.state === 'pending') && group.state !== 'superseded') reached += group.count;
+    if (isReached(group.state, !group.unsent)) reached += group.count;
     if (group.wave !== deployment.currentWave) continue;
     if (group.state === 'waiting') return false;
     inWave += group.count;
@@ -212,7 +226,7 @@ function quietWave(ctx: StepContext, deployment: DeploymentRecord): boolean {
   if (settledInWave === inWave) return false;
   ctx.outcome.judged += rows;
   const wave = deployment.currentWave;
-  ctx.store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) sent; waiting for its devices to apply and pass the ${strategy.soakSeconds} s soak`);
+  ctx.store.setDeploymentWave(deployment.id, wave, waveWaiting(deployment, wave));
   return true;
 }
 
@@ -237,8 +251,7 @@ function advance(ctx: StepContext, deployment: DeploymentRecord): void {
 
   const counted = rows.filter((r) => !r.late);
   const failures = counted.filter((r) => FAILURE_STATES.includes(r.state)).length;
-  // A pending row without publishedAt was sent to a device behind an offline hub: reached, not failed.
-  const reached = counted.filter((r) => (r.publishedAt !== null || r.state === 'pending') && r.state !== 'superseded').length;
+  const reached = counted.filter((r) => isReached(r.state, r.publishedAt !== null)).length;
   if (thresholdReached(strategy.failureThreshold, failures, reached)) {
     const examples = counted.filter((r) => FAILURE_STATES.includes(r.state)).slice(0, 3).map((r) => `${r.id}: ${r.reason}`);
     rollBackDeployment(ctx, deployment, 'aborted', `failure threshold ${strategy.failureThreshold} reached: ${failures} of ${reached} devices reached failed (${examples.join('; ')})`);
@@ -271,7 +284,7 @@ function advance(ctx: StepContext, deployment: DeploymentRecord): void {
     if (!inWave.every((r) => TERMINAL.has(r.state))) {
       const unreachable = inWave.filter((r) => r.state === 'pending' && r.publishedAt === null).length;
       const behind = unreachable > 0 ? ` (${unreachable} behind offline hubs wait for them to return)` : '';
-      store.setDeploymentWave(deployment.id, wave, `${waveName(wave, deployment.waves)} (${wave + 1} of ${deployment.waves}) sent; waiting for its devices to apply and pass the ${strategy.soakSeconds} s soak${behind}`);
+      store.setDeploymentWave(deployment.id, wave, waveWaiting(deployment, wave, behind));
       return;
     }
     if (wave + 1 >= deployment.waves) {
