@@ -12,8 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory, writeSynced } from './state/atomic-file.js';
 
 export const SEQ_BLOCK = 10_000;
 const FILE = 'result-seq.json';
@@ -89,19 +90,14 @@ export class ResultSeq {
     const temporary = `${this.path}.${randomBytes(4).toString('hex')}${AHEAD_SUFFIX}`;
     let renamed = false;
     try {
-      const file = await open(temporary, 'w', 0o600);
-      try {
-        await file.writeFile(JSON.stringify({ reservedUpTo: upTo }) + '\n');
-        await file.sync();
-      } finally {
-        await file.close();
-      }
+      await writeSynced(temporary, JSON.stringify({ reservedUpTo: upTo }) + '\n');
       // A synchronous reservation since then wrote as much or more: renaming now would lower it.
       if (this.reservedUpTo >= upTo) return;
       // On the event loop, so no synchronous reservation can come between the check and the rename.
       renameSync(temporary, this.path);
       renamed = true;
-      await fsyncDirectory(this.directory);
+      // As fsyncDirectorySync: a failed directory fsync leaves the rename as it stands.
+      await syncDirectory(this.directory).catch(() => undefined);
       this.reservedUpTo = Math.max(this.reservedUpTo, upTo);
     } catch {
       // Not durable, so not used: take() reserves synchronously when it runs out.
@@ -134,18 +130,6 @@ function fsyncDirectorySync(dir: string): void {
     // EINVAL/EISDIR: some filesystems (tmpfs, FUSE) cannot fsync a directory; the rename stands.
   } finally {
     if (fd !== undefined) closeSync(fd);
-  }
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // As above: a filesystem that cannot fsync a directory; the rename stands.
-  } finally {
-    await handle?.close();
   }
 }
 

@@ -37,15 +37,7 @@ export async function writeFilesAtomic(dir: string, files: ReadonlyArray<{ name:
   try {
     // Settled, all of them, before a failure is thrown: no temporary file appears after the cleanup.
     const written = await Promise.allSettled(
-      files.map(async ({ data }, i) => {
-        const file = await open(temporaries[i]!, 'wx', 0o600);
-        try {
-          await file.writeFile(data);
-          await file.sync();
-        } finally {
-          await file.close();
-        }
-      }),
+      files.map(({ data }, i) => writeSynced(temporaries[i]!, data)),
     );
     const failed = written.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
@@ -54,10 +46,22 @@ export async function writeFilesAtomic(dir: string, files: ReadonlyArray<{ name:
     await Promise.all(temporaries.slice(renamed).map((temporary) => unlink(temporary).catch(() => undefined)));
     throw error;
   }
-  await syncDir(dir);
+  await syncDirectory(dir);
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** Writes a new file (never an existing one) owner-only and fsyncs it: a temporary file's first half. */
+export async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const file = await open(path, 'wx', 0o600);
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Makes the renames in `dir` durable; a filesystem that cannot fsync a directory is let be. */
+export async function syncDirectory(dir: string): Promise<void> {
   let handle;
   try {
     handle = await open(dir, 'r');
