@@ -49,6 +49,12 @@ export interface DeploymentRecord {
   counts: Record<DeviceDeploymentState, number>;
 }
 
+/** What creating a deployment stores; the rest of the record is filled by the store and the rollout. */
+export type NewDeploymentRecord = Pick<
+  DeploymentRecord,
+  'id' | 'module' | 'version' | 'sha256' | 'target' | 'config' | 'input' | 'limits' | 'strategy' | 'waves'
+>;
+
 export interface DeploymentDeviceRecord {
   id: string;
   state: DeviceDeploymentState;

@@ -18,6 +18,7 @@ import {
   type DeploymentTarget,
   type DeviceDeploymentState,
   type DeviceHistoryEntry,
+  type NewDeploymentRecord,
   type RowOfDevice,
   type WaveTally,
 } from './deployment-records.js';
@@ -112,19 +113,8 @@ export function deploymentOps(db: Db) {
   };
 
   return {
-    insertDeployment(input: {
-      id: string;
-      module: string;
-      version: string;
-      sha256: string;
-      target: DeploymentTarget;
-      config: ModuleConfig;
-      input: string | null;
-      /** null, or at least one key (createDeployment turns an empty request into null). */
-      limits: ModuleLimits | null;
-      strategy: Strategy;
-      waves: number;
-    }): void {
+    /** `limits` is null or has at least one key (createDeployment turns an empty request into null). */
+    insertDeployment(input: NewDeploymentRecord): void {
       const now = nowIso();
       const limits = input.limits ? JSON.stringify(input.limits) : null;
       insert.run(
