@@ -14,6 +14,7 @@ import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';
 import type { VerifiedModule } from './module-verify.js';
+import { isRetryableFetchFailure } from './fetch-retry.js';
 import { backoffCeiling, type BackoffBounds } from './reconnect-backoff.js';
 
 export interface ReportedError {
@@ -58,12 +59,15 @@ interface Slot {
   readonly desired: DesiredModule;
   runner?: ModuleRunner;
   detach?: () => void;
-  /** Why it never got to run (fetch, verification, source, config, capacity). */
+  /** Why it will not run (verification, source, config, capacity): final for this entry. */
   failure?: string;
   /** Linear memory pages granted to its runner, counted against the profile's memory budget. */
   grantedPages?: number;
-  /** The failure was fetching its bytes (e.g. the link dropped mid-fetch): worth another try. */
-  fetchFailed?: boolean;
+  /**
+   * Why its last fetch failed, when that failure is worth another try (fetch-retry.ts): the link
+   * dropped, the module was not there yet. It is still `starting`, and is retried.
+   */
+  retrying?: string;
 }
 
 type Submission = { state: DesiredState | null; fromDisk?: boolean; onDone?: () => void };
@@ -193,7 +197,7 @@ export class Reconciler {
 
   /** Arms the retry timer while a slot of the applied state failed to fetch; disarms it otherwise. */
   private scheduleFetchRetry(): void {
-    const failing = [...this.slots.values()].some((slot) => slot.fetchFailed);
+    const failing = [...this.slots.values()].some((slot) => slot.retrying !== undefined);
     if (!failing || this.stopped) {
       clearTimeout(this.fetchRetryTimer);
       this.fetchRetryTimer = undefined;
@@ -231,7 +235,7 @@ export class Reconciler {
     }
     // Resumed from disk, a module whose cache entry was missing or corrupt could not start
     // offline; the broker's copy of the same revision is its one chance to be fetched again.
-    const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined);
+    const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined || slot.retrying !== undefined);
     if (state.revision === this.applied && this.hasDesired && !retry) {
       log.debug('desired state already applied', { revision: state.revision });
       if (!fromDisk) {
@@ -289,7 +293,7 @@ export class Reconciler {
       admitted += 1;
       const current = this.slots.get(key);
       // A quarantined module gets a fresh start from any new revision, even if its entry is unchanged.
-      const keep = current && current.failure === undefined && !current.runner?.stats().quarantined && !isChanged(current.desired, desired);
+      const keep = current && current.failure === undefined && current.retrying === undefined && !current.runner?.stats().quarantined && !isChanged(current.desired, desired);
       next.set(key, keep ? current : { key, desired });
     }
     return next;
@@ -308,10 +312,11 @@ export class Reconciler {
     try {
       module = await this.deps.fetchModule(desired);
     } catch (error) {
-      slot.fetchFailed = true;
-      this.fail(slot, reasonOf(error));
+      if (isRetryableFetchFailure(error)) this.postpone(slot, reasonOf(error));
+      else this.fail(slot, reasonOf(error));
       return;
     }
+    slot.retrying = undefined;
     const problem = configProblem(module.manifest, desired.config);
     if (problem !== undefined) {
       this.fail(slot, agentErrors.WF_AGENT_MODULE_CONFIG_INVALID({ name: desired.name, version: desired.version, reason: problem }).message);
@@ -355,19 +360,28 @@ export class Reconciler {
   }
 
   private async retryFailedFetches(): Promise<void> {
-    const failed = [...this.slots.values()].filter((slot) => slot.fetchFailed);
+    const failed = [...this.slots.values()].filter((slot) => slot.retrying !== undefined);
     if (failed.length === 0) return;
     this.deps.logger.info('retrying module fetches that failed', { modules: failed.map((slot) => slot.desired.name) });
-    const fresh = failed.map((slot): Slot => ({ key: slot.key, desired: slot.desired }));
+    // The last try's reason stays reported until this try ends, so the module does not flap.
+    const fresh = failed.map((slot): Slot => ({ key: slot.key, desired: slot.desired, retrying: slot.retrying! }));
     for (const slot of fresh) this.slots.set(slot.key, slot);
     this.deps.onChange();
     await Promise.all(fresh.map((slot) => this.startSlot(slot)));
     this.deps.onApplied(this.applied);
   }
 
+  /** A fetch failed for a reason worth another try: still `starting`, with why [WF-P-T-3c]. */
+  private postpone(slot: Slot, reason: string): void {
+    this.deps.logger.warn('module not started', { module: slot.desired.name, deploymentId: slot.desired.deploymentId, reason, retrying: true });
+    slot.retrying = reason;
+    this.deps.onChange();
+  }
+
   private fail(slot: Slot, reason: string): void {
     this.deps.logger.warn('module not started', { module: slot.desired.name, deploymentId: slot.desired.deploymentId, reason });
     slot.failure = reason;
+    slot.retrying = undefined;
     this.deps.onChange();
   }
 
@@ -419,13 +433,15 @@ function isChanged(a: DesiredModule, b: DesiredModule): boolean {
 function reportSlot(slot: Slot): ReportedModule {
   if (slot.runner && slot.failure === undefined) return slot.runner.report();
   const { desired } = slot;
+  // A fetch that will be tried again is not a failure [WF-P-T-3c]: the module is still starting.
+  const reason = slot.failure ?? slot.retrying;
   return {
     name: desired.name,
     version: desired.version,
     sha256: desired.sha256,
     deploymentId: desired.deploymentId,
     state: slot.failure !== undefined ? 'failed' : 'starting',
-    ...(slot.failure !== undefined ? { reason: slot.failure.slice(0, 1000) } : {}),
+    ...(reason !== undefined ? { reason: reason.slice(0, 1000) } : {}),
     faults: 0,
     batches: 0,
   };
