@@ -5,7 +5,6 @@
  * lower one is refused as stale [WF-P-DS-1]. Unchanged modules keep running untouched; changed
  * ones (hash, config, input or limits) are stopped and started again; absent ones are stopped.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { moduleFitProblem, type FirmwareProfile } from '../firmware-profiles/index.js';
@@ -14,8 +13,9 @@ import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';
 import type { VerifiedModule } from './module-verify.js';
-import { isRetryableFetchFailure } from './fetch-retry.js';
-import { backoffCeiling, type BackoffBounds } from './reconnect-backoff.js';
+import { DEFAULT_FETCH_RETRY, FetchRetryTimer, isRetryableFetchFailure } from './fetch-retry.js';
+import { isChanged, reportSlot, slotKey, type Slot } from './module-slot.js';
+import type { BackoffBounds } from './reconnect-backoff.js';
 
 export interface ReportedError {
   readonly code: string;
@@ -43,32 +43,8 @@ export interface ReconcilerDeps {
   readonly logger: Logger;
 }
 
-/**
- * A fetch can fail with the link up (the module reached the hub or broker after our wait ended,
- * or a subscription was refused for a moment), and the broker may never deliver the desired
- * state again to trigger a retry; so failed fetches are also retried on a timer, from 5 s
- * widening to 5 min, as long as the revision that names them is the one applied.
- */
-export const DEFAULT_FETCH_RETRY: BackoffBounds = { minMs: 5_000, maxMs: 300_000 };
-
 /** Reported errors kept; the schema allows 16. */
 const MAX_ERRORS = 16;
-
-interface Slot {
-  readonly key: string;
-  readonly desired: DesiredModule;
-  runner?: ModuleRunner;
-  detach?: () => void;
-  /** Why it will not run (verification, source, config, capacity): final for this entry. */
-  failure?: string;
-  /** Linear memory pages granted to its runner, counted against the profile's memory budget. */
-  grantedPages?: number;
-  /**
-   * Why its last fetch failed, when that failure is worth another try (fetch-retry.ts): the link
-   * dropped, the module was not there yet. It is still `starting`, and is retried.
-   */
-  retrying?: string;
-}
 
 type Submission = { state: DesiredState | null; fromDisk?: boolean; onDone?: () => void };
 
@@ -83,13 +59,14 @@ export class Reconciler {
   private stopped = false;
   /** The applied state came from disk and the broker has not confirmed it yet. */
   private fromDisk = false;
-  private fetchRetryTimer: NodeJS.Timeout | undefined;
-  /** Timed retries of failed fetches since the last success or new revision. */
-  private fetchRetries = 0;
-  /** The timer fired: the loop retries the failed fetches when no desired state waits. */
-  private fetchRetryDue = false;
+  /** When it fires, the loop retries the fetches worth another try, if no desired state waits. */
+  private readonly fetchRetry: FetchRetryTimer;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.fetchRetry = new FetchRetryTimer(deps.fetchRetry ?? DEFAULT_FETCH_RETRY, () => {
+      if (!this.stopped) void this.kick();
+    });
+  }
 
   get appliedRevision(): number {
     return this.applied;
@@ -139,6 +116,11 @@ export class Reconciler {
     } else {
       this.waiting = { state };
     }
+    return this.kick();
+  }
+
+  /** Runs the apply loop unless it runs already; resolves when it has drained. */
+  private kick(): Promise<void> {
     this.loop ??= this.drain().finally(() => {
       this.loop = undefined;
     });
@@ -157,9 +139,7 @@ export class Reconciler {
     // Resolves when this state is applied, not when the queue drains: the broker may queue more.
     return new Promise<void>((resolve) => {
       this.waiting = { state, fromDisk: true, onDone: resolve };
-      this.loop ??= this.drain().finally(() => {
-        this.loop = undefined;
-      });
+      void this.kick();
     });
   }
 
@@ -167,7 +147,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.waiting = undefined;
-    clearTimeout(this.fetchRetryTimer);
+    this.fetchRetry.reset();
     await this.loop?.catch(() => undefined);
     await this.stopSlots([...this.slots.values()]);
     this.slots.clear();
@@ -185,39 +165,14 @@ export class Reconciler {
         } finally {
           next.onDone?.();
         }
-      } else if (this.fetchRetryDue) {
-        this.fetchRetryDue = false;
+      } else if (this.fetchRetry.takeDue()) {
         await this.retryFailedFetches();
       } else {
         break;
       }
-      this.scheduleFetchRetry();
+      // Armed while a slot of the applied state waits for its fetch's retry; disarmed otherwise.
+      this.fetchRetry.update(!this.stopped && [...this.slots.values()].some((slot) => slot.retrying !== undefined));
     }
-  }
-
-  /** Arms the retry timer while a slot of the applied state failed to fetch; disarms it otherwise. */
-  private scheduleFetchRetry(): void {
-    const failing = [...this.slots.values()].some((slot) => slot.retrying !== undefined);
-    if (!failing || this.stopped) {
-      clearTimeout(this.fetchRetryTimer);
-      this.fetchRetryTimer = undefined;
-      this.fetchRetries = 0;
-      return;
-    }
-    if (this.fetchRetryTimer || this.fetchRetryDue) return;
-    // Half fixed, half jitter: never immediate, and a site's devices do not retry in step.
-    const ceiling = backoffCeiling(this.fetchRetries++, this.deps.fetchRetry ?? DEFAULT_FETCH_RETRY);
-    const delay = Math.ceil(ceiling / 2 + Math.random() * (ceiling / 2));
-    this.fetchRetryTimer = setTimeout(() => {
-      this.fetchRetryTimer = undefined;
-      if (this.stopped) return;
-      this.fetchRetryDue = true;
-      this.loop ??= this.drain().finally(() => {
-        this.loop = undefined;
-      });
-    }, delay);
-    // The agent's own lifetime is its link and sources; a pending retry never holds it open.
-    this.fetchRetryTimer.unref();
   }
 
   private async applyOne(state: DesiredState | null, fromDisk: boolean): Promise<void> {
@@ -256,10 +211,7 @@ export class Reconciler {
     const added = [...next.values()].filter((slot) => this.slots.get(slot.key) !== slot);
     log.info('applying desired state', { revision: state.revision, start: added.length, stop: removed.length, keep: next.size - added.length });
     this.slots = next;
-    // A new revision's fetches get the first retry window again, whatever the last one's count.
-    clearTimeout(this.fetchRetryTimer);
-    this.fetchRetryTimer = undefined;
-    this.fetchRetries = 0;
+    this.fetchRetry.reset();
     this.deps.onChange();
     await this.stopSlots(removed);
     await Promise.all(added.map((slot) => this.startSlot(slot)));
@@ -410,39 +362,4 @@ export class Reconciler {
   reportError(error: { code: string; message: string }): void {
     this.addError(error);
   }
-}
-
-/** A deployment runs a module at most once on a device, so this names a running instance. */
-function slotKey(desired: DesiredModule): string {
-  return `${desired.deploymentId}/${desired.name}`;
-}
-
-function isChanged(a: DesiredModule, b: DesiredModule): boolean {
-  return (
-    a.sha256 !== b.sha256 ||
-    a.version !== b.version ||
-    a.size !== b.size ||
-    a.input !== b.input ||
-    !isDeepStrictEqual(a.config, b.config) ||
-    !isDeepStrictEqual(a.limits ?? {}, b.limits ?? {})
-  );
-}
-
-/** The smallest of the profile's ceiling, the module's own request and the deployment's. */
-
-function reportSlot(slot: Slot): ReportedModule {
-  if (slot.runner && slot.failure === undefined) return slot.runner.report();
-  const { desired } = slot;
-  // A fetch that will be tried again is not a failure [WF-P-T-3c]: the module is still starting.
-  const reason = slot.failure ?? slot.retrying;
-  return {
-    name: desired.name,
-    version: desired.version,
-    sha256: desired.sha256,
-    deploymentId: desired.deploymentId,
-    state: slot.failure !== undefined ? 'failed' : 'starting',
-    ...(reason !== undefined ? { reason: reason.slice(0, 1000) } : {}),
-    faults: 0,
-    batches: 0,
-  };
 }
