@@ -5,7 +5,6 @@
  * lower one is refused as stale [WF-P-DS-1]. Unchanged modules keep running untouched; changed
  * ones (hash, config, input or limits) are stopped and started again; absent ones are stopped.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { moduleFitProblem, type FirmwareProfile } from '../firmware-profiles/index.js';
@@ -14,7 +13,9 @@ import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';
 import type { VerifiedModule } from './module-verify.js';
-import { backoffCeiling, type BackoffBounds } from './reconnect-backoff.js';
+import { DEFAULT_FETCH_RETRY, FetchRetryTimer, isRetryableFetchFailure } from './fetch-retry.js';
+import { isChanged, reportSlot, slotKey, type Slot } from './module-slot.js';
+import type { BackoffBounds } from './reconnect-backoff.js';
 
 export interface ReportedError {
   readonly code: string;
@@ -42,29 +43,8 @@ export interface ReconcilerDeps {
   readonly logger: Logger;
 }
 
-/**
- * A fetch can fail with the link up (the module reached the hub or broker after our wait ended,
- * or a subscription was refused for a moment), and the broker may never deliver the desired
- * state again to trigger a retry; so failed fetches are also retried on a timer, from 5 s
- * widening to 5 min, as long as the revision that names them is the one applied.
- */
-export const DEFAULT_FETCH_RETRY: BackoffBounds = { minMs: 5_000, maxMs: 300_000 };
-
 /** Reported errors kept; the schema allows 16. */
 const MAX_ERRORS = 16;
-
-interface Slot {
-  readonly key: string;
-  readonly desired: DesiredModule;
-  runner?: ModuleRunner;
-  detach?: () => void;
-  /** Why it never got to run (fetch, verification, source, config, capacity). */
-  failure?: string;
-  /** Linear memory pages granted to its runner, counted against the profile's memory budget. */
-  grantedPages?: number;
-  /** The failure was fetching its bytes (e.g. the link dropped mid-fetch): worth another try. */
-  fetchFailed?: boolean;
-}
 
 type Submission = { state: DesiredState | null; fromDisk?: boolean; onDone?: () => void };
 
@@ -79,13 +59,14 @@ export class Reconciler {
   private stopped = false;
   /** The applied state came from disk and the broker has not confirmed it yet. */
   private fromDisk = false;
-  private fetchRetryTimer: NodeJS.Timeout | undefined;
-  /** Timed retries of failed fetches since the last success or new revision. */
-  private fetchRetries = 0;
-  /** The timer fired: the loop retries the failed fetches when no desired state waits. */
-  private fetchRetryDue = false;
+  /** When it fires, the loop retries the fetches worth another try, if no desired state waits. */
+  private readonly fetchRetry: FetchRetryTimer;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.fetchRetry = new FetchRetryTimer(deps.fetchRetry ?? DEFAULT_FETCH_RETRY, () => {
+      if (!this.stopped) void this.kick();
+    });
+  }
 
   get appliedRevision(): number {
     return this.applied;
@@ -135,6 +116,11 @@ export class Reconciler {
     } else {
       this.waiting = { state };
     }
+    return this.kick();
+  }
+
+  /** Runs the apply loop unless it runs already; resolves when it has drained. */
+  private kick(): Promise<void> {
     this.loop ??= this.drain().finally(() => {
       this.loop = undefined;
     });
@@ -153,9 +139,7 @@ export class Reconciler {
     // Resolves when this state is applied, not when the queue drains: the broker may queue more.
     return new Promise<void>((resolve) => {
       this.waiting = { state, fromDisk: true, onDone: resolve };
-      this.loop ??= this.drain().finally(() => {
-        this.loop = undefined;
-      });
+      void this.kick();
     });
   }
 
@@ -163,7 +147,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.waiting = undefined;
-    clearTimeout(this.fetchRetryTimer);
+    this.fetchRetry.reset();
     await this.loop?.catch(() => undefined);
     await this.stopSlots([...this.slots.values()]);
     this.slots.clear();
@@ -181,39 +165,14 @@ export class Reconciler {
         } finally {
           next.onDone?.();
         }
-      } else if (this.fetchRetryDue) {
-        this.fetchRetryDue = false;
+      } else if (this.fetchRetry.takeDue()) {
         await this.retryFailedFetches();
       } else {
         break;
       }
-      this.scheduleFetchRetry();
+      // Armed while a slot of the applied state waits for its fetch's retry; disarmed otherwise.
+      this.fetchRetry.update(!this.stopped && [...this.slots.values()].some((slot) => slot.retrying !== undefined));
     }
-  }
-
-  /** Arms the retry timer while a slot of the applied state failed to fetch; disarms it otherwise. */
-  private scheduleFetchRetry(): void {
-    const failing = [...this.slots.values()].some((slot) => slot.fetchFailed);
-    if (!failing || this.stopped) {
-      clearTimeout(this.fetchRetryTimer);
-      this.fetchRetryTimer = undefined;
-      this.fetchRetries = 0;
-      return;
-    }
-    if (this.fetchRetryTimer || this.fetchRetryDue) return;
-    // Half fixed, half jitter: never immediate, and a site's devices do not retry in step.
-    const ceiling = backoffCeiling(this.fetchRetries++, this.deps.fetchRetry ?? DEFAULT_FETCH_RETRY);
-    const delay = Math.ceil(ceiling / 2 + Math.random() * (ceiling / 2));
-    this.fetchRetryTimer = setTimeout(() => {
-      this.fetchRetryTimer = undefined;
-      if (this.stopped) return;
-      this.fetchRetryDue = true;
-      this.loop ??= this.drain().finally(() => {
-        this.loop = undefined;
-      });
-    }, delay);
-    // The agent's own lifetime is its link and sources; a pending retry never holds it open.
-    this.fetchRetryTimer.unref();
   }
 
   private async applyOne(state: DesiredState | null, fromDisk: boolean): Promise<void> {
@@ -231,7 +190,7 @@ export class Reconciler {
     }
     // Resumed from disk, a module whose cache entry was missing or corrupt could not start
     // offline; the broker's copy of the same revision is its one chance to be fetched again.
-    const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined);
+    const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined || slot.retrying !== undefined);
     if (state.revision === this.applied && this.hasDesired && !retry) {
       log.debug('desired state already applied', { revision: state.revision });
       if (!fromDisk) {
@@ -252,10 +211,7 @@ export class Reconciler {
     const added = [...next.values()].filter((slot) => this.slots.get(slot.key) !== slot);
     log.info('applying desired state', { revision: state.revision, start: added.length, stop: removed.length, keep: next.size - added.length });
     this.slots = next;
-    // A new revision's fetches get the first retry window again, whatever the last one's count.
-    clearTimeout(this.fetchRetryTimer);
-    this.fetchRetryTimer = undefined;
-    this.fetchRetries = 0;
+    this.fetchRetry.reset();
     this.deps.onChange();
     await this.stopSlots(removed);
     await Promise.all(added.map((slot) => this.startSlot(slot)));
@@ -289,7 +245,7 @@ export class Reconciler {
       admitted += 1;
       const current = this.slots.get(key);
       // A quarantined module gets a fresh start from any new revision, even if its entry is unchanged.
-      const keep = current && current.failure === undefined && !current.runner?.stats().quarantined && !isChanged(current.desired, desired);
+      const keep = current && current.failure === undefined && current.retrying === undefined && !current.runner?.stats().quarantined && !isChanged(current.desired, desired);
       next.set(key, keep ? current : { key, desired });
     }
     return next;
@@ -308,10 +264,11 @@ export class Reconciler {
     try {
       module = await this.deps.fetchModule(desired);
     } catch (error) {
-      slot.fetchFailed = true;
-      this.fail(slot, reasonOf(error));
+      if (isRetryableFetchFailure(error)) this.postpone(slot, reasonOf(error));
+      else this.fail(slot, reasonOf(error));
       return;
     }
+    slot.retrying = undefined;
     const problem = configProblem(module.manifest, desired.config);
     if (problem !== undefined) {
       this.fail(slot, agentErrors.WF_AGENT_MODULE_CONFIG_INVALID({ name: desired.name, version: desired.version, reason: problem }).message);
@@ -355,19 +312,28 @@ export class Reconciler {
   }
 
   private async retryFailedFetches(): Promise<void> {
-    const failed = [...this.slots.values()].filter((slot) => slot.fetchFailed);
+    const failed = [...this.slots.values()].filter((slot) => slot.retrying !== undefined);
     if (failed.length === 0) return;
     this.deps.logger.info('retrying module fetches that failed', { modules: failed.map((slot) => slot.desired.name) });
-    const fresh = failed.map((slot): Slot => ({ key: slot.key, desired: slot.desired }));
+    // The last try's reason stays reported until this try ends, so the module does not flap.
+    const fresh = failed.map((slot): Slot => ({ key: slot.key, desired: slot.desired, retrying: slot.retrying! }));
     for (const slot of fresh) this.slots.set(slot.key, slot);
     this.deps.onChange();
     await Promise.all(fresh.map((slot) => this.startSlot(slot)));
     this.deps.onApplied(this.applied);
   }
 
+  /** A fetch failed for a reason worth another try: still `starting`, with why [WF-P-T-3c]. */
+  private postpone(slot: Slot, reason: string): void {
+    this.deps.logger.warn('module not started', { module: slot.desired.name, deploymentId: slot.desired.deploymentId, reason, retrying: true });
+    slot.retrying = reason;
+    this.deps.onChange();
+  }
+
   private fail(slot: Slot, reason: string): void {
     this.deps.logger.warn('module not started', { module: slot.desired.name, deploymentId: slot.desired.deploymentId, reason });
     slot.failure = reason;
+    slot.retrying = undefined;
     this.deps.onChange();
   }
 
@@ -396,37 +362,4 @@ export class Reconciler {
   reportError(error: { code: string; message: string }): void {
     this.addError(error);
   }
-}
-
-/** A deployment runs a module at most once on a device, so this names a running instance. */
-function slotKey(desired: DesiredModule): string {
-  return `${desired.deploymentId}/${desired.name}`;
-}
-
-function isChanged(a: DesiredModule, b: DesiredModule): boolean {
-  return (
-    a.sha256 !== b.sha256 ||
-    a.version !== b.version ||
-    a.size !== b.size ||
-    a.input !== b.input ||
-    !isDeepStrictEqual(a.config, b.config) ||
-    !isDeepStrictEqual(a.limits ?? {}, b.limits ?? {})
-  );
-}
-
-/** The smallest of the profile's ceiling, the module's own request and the deployment's. */
-
-function reportSlot(slot: Slot): ReportedModule {
-  if (slot.runner && slot.failure === undefined) return slot.runner.report();
-  const { desired } = slot;
-  return {
-    name: desired.name,
-    version: desired.version,
-    sha256: desired.sha256,
-    deploymentId: desired.deploymentId,
-    state: slot.failure !== undefined ? 'failed' : 'starting',
-    ...(slot.failure !== undefined ? { reason: slot.failure.slice(0, 1000) } : {}),
-    faults: 0,
-    batches: 0,
-  };
 }

@@ -104,7 +104,9 @@ function judge(ctx: StepContext, deployment: DeploymentRecord, row: DeploymentDe
     if (now - row.publishedAt > strategy.applyTimeoutSeconds * 1000) {
       const device = store.getDevice(row.id);
       const offline = device && !device.online ? ' (device offline)' : '';
-      store.setDeploymentDeviceState(deployment.id, row.id, 'timed-out', `timed out waiting for apply after ${strategy.applyTimeoutSeconds} s${offline}`);
+      // A sent row's reason is the agent's last word on a fetch it retries (progress.ts), kept as the why.
+      const last = row.reason ? ` (last: ${row.reason})` : '';
+      store.setDeploymentDeviceState(deployment.id, row.id, 'timed-out', `timed out waiting for apply after ${strategy.applyTimeoutSeconds} s${offline}${last}`);
       return true;
     }
     return false;

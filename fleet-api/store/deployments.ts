@@ -44,10 +44,12 @@ export function deploymentOps(db: Db) {
     `UPDATE deployment_devices SET state = 'superseded', reason = ?, updated_at = ?
      WHERE device_id = ? AND module = ? AND deployment_id != ? AND +state = 'waiting'`,
   );
+  // A failed row of a live rollout is read too: a later report of the module running recovers it
+  // (progress.ts). `+state` keeps SQLite on the per-device index.
   const active = db.prepare(
     `SELECT dd.deployment_id, d.module, d.version, d.sha256, dd.state, dd.reason, dd.revision, d.strategy
      FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id
-     WHERE dd.device_id = ? AND dd.state IN ('pending', 'applied')`,
+     WHERE dd.device_id = ? AND (+dd.state IN ('pending', 'applied') OR (+dd.state = 'failed' AND d.status IN ('running', 'paused', 'completed')))`,
   );
   // On the state index: few rows are in flight once a wave nears its end, and at its start the
   // first row found answers.
@@ -137,7 +139,7 @@ export function deploymentOps(db: Db) {
     waveInFlight(deploymentId: string, deviceId: string): boolean {
       return waveInFlight.get(deploymentId, deploymentId, deviceId) !== undefined;
     },
-    /** Rows of this device still waiting on its reported state (pending or applied). */
+    /** Rows of this device its reported state can move: pending, applied, and failed in a running, paused or completed rollout. */
     activeDeploymentsOf(deviceId: string): ActiveDeviceDeployment[] {
       return (active.all(deviceId) as Array<Record<string, unknown>>).map((row) => ({
         deploymentId: row.deployment_id as string,

@@ -7,29 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { generateSigningKey, signModule, topics, type ModuleEnvelope } from '../../protocol/index.js';
+import { generateSigningKey, signModule, topics } from '../../protocol/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { exampleModule, type ExampleModule } from './helpers.js';
-import { loggedRefusals, NO_ROLLBACK, provisionAgent, publishSigned, startHostileFleet, type HostileFleet, type WatchedAgent } from './hostile-fleet.js';
+import { genuineEnvelope, loggedRefusals, NO_ROLLBACK, provisionAgent, publishSigned, startHostileFleet, type HostileFleet, type WatchedAgent } from './hostile-fleet.js';
 
 const ema = exampleModule('ema');
 const zscore = exampleModule('zscore');
-
-/** The retained envelope the API published for `module`, as the attacker reads it. */
-async function genuineEnvelope(fleet: HostileFleet, module: ExampleModule): Promise<ModuleEnvelope> {
-  const topic = topics.module(module.sha256);
-  const payload = await new Promise<Buffer>((resolve) => {
-    const onMessage = (received: string, bytes: Buffer) => {
-      if (received !== topic) return;
-      fleet.attacker.off('message', onMessage);
-      resolve(bytes);
-    };
-    fleet.attacker.on('message', onMessage);
-    void fleet.attacker.subscribeAsync(topic, { qos: 1 });
-  });
-  await fleet.attacker.unsubscribeAsync(topic);
-  return JSON.parse(payload.toString('utf8')) as ModuleEnvelope;
-}
 
 /** Replaces the retained envelope, deploys the module to the device, waits for its reported failure. */
 async function deployTampered(fleet: HostileFleet, watched: WatchedAgent, module: ExampleModule, tampered: unknown): Promise<string> {

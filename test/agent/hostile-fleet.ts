@@ -22,8 +22,10 @@ import {
   sha256Hex,
   signModule,
   signingKeyFromPem,
+  topics,
   type AgentTrust,
   type Manifest,
+  type ModuleEnvelope,
   type SignedDesiredState,
   type SigningKey,
 } from '../../protocol/index.js';
@@ -82,6 +84,22 @@ export async function publishSigned(fleet: HostileFleet, module: { manifest: Man
   const publisher = fleet.key(KEY_FILES.publisher);
   const signature = signModule({ manifest, sha256: sha256Hex(module.wasm), size: module.wasm.byteLength }, publisher);
   return fleet.api('POST', '/api/v1/modules', { manifest, wasm: Buffer.from(module.wasm).toString('base64'), signatures: [signature] });
+}
+
+/** The retained envelope the API published for `module`, as the attacker reads it. */
+export async function genuineEnvelope(fleet: HostileFleet, module: ExampleModule): Promise<ModuleEnvelope> {
+  const topic = topics.module(module.sha256);
+  const payload = await new Promise<Buffer>((resolve) => {
+    const onMessage = (received: string, bytes: Buffer) => {
+      if (received !== topic) return;
+      fleet.attacker.off('message', onMessage);
+      resolve(bytes);
+    };
+    fleet.attacker.on('message', onMessage);
+    void fleet.attacker.subscribeAsync(topic, { qos: 1 });
+  });
+  await fleet.attacker.unsubscribeAsync(topic);
+  return JSON.parse(payload.toString('utf8')) as ModuleEnvelope;
 }
 
 export interface WatchedAgent {

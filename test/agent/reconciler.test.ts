@@ -4,6 +4,7 @@ import { silentLogger } from '../../common/logger.js';
 import { loadProfile } from '../../firmware-profiles/index.js';
 import type { BatchConsumer } from '../../device-agent/batcher.js';
 import type { VerifiedModule } from '../../device-agent/module-verify.js';
+import { agentErrors } from '../../device-agent/errors.js';
 import { Reconciler } from '../../device-agent/reconciler.js';
 import { grantLimits } from '../../protocol/index.js';
 import type { DesiredModule, Manifest, ResultBatch } from '../../protocol/index.js';
@@ -35,7 +36,7 @@ const entry = (name: string, overrides: Partial<DesiredModule> = {}): DesiredMod
   ...overrides,
 });
 
-function harness(options: { failFetches?: Set<string>; fetchRetry?: { minMs: number; maxMs: number } } = {}) {
+function harness(options: { failFetches?: Set<string>; refuseFetches?: Set<string>; fetchRetry?: { minMs: number; maxMs: number } } = {}) {
   const sandboxes = fakeSandboxes();
   const fetched: string[] = [];
   const attached = new Map<string, { source: string; consumer: BatchConsumer }>();
@@ -48,7 +49,12 @@ function harness(options: { failFetches?: Set<string>; fetchRetry?: { minMs: num
     fetchModule: async (desired): Promise<VerifiedModule> => {
       fetched.push(desired.name);
       if (desired.name === 'missing') throw new Error('module missing@1.0.0 not found');
-      if (options.failFetches?.has(desired.name)) throw new Error(`subscribing to module ${desired.name} failed: Connection closed`);
+      if (options.failFetches?.has(desired.name)) {
+        throw agentErrors.WF_AGENT_MODULE_SUBSCRIBE_REFUSED({ name: desired.name, version: desired.version, topic: `wf/v1/modules/${desired.sha256}`, reason: 'Connection closed' });
+      }
+      if (options.refuseFetches?.has(desired.name)) {
+        throw agentErrors.WF_AGENT_MODULE_SIGNATURE({ name: desired.name, version: desired.version, reason: 'not signed by a trusted publisher key: it is not signed' });
+      }
       return { sha256: desired.sha256, manifest: manifest(desired.name), wasm: new Uint8Array(8) };
     },
     startSandbox: (options) => sandboxes.factory(options),
@@ -208,7 +214,8 @@ test('a fetch that failed is retried when the same revision is delivered again; 
   const h = harness({ failFetches });
   const state = desiredState(DEVICE, 4, [entry('ema'), entry('zscore')]);
   await h.reconciler.submit(state);
-  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' });
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'starting' }, '[WF-P-T-3c] a fetch worth retrying is not a failure');
+  assert.match(h.reconciler.modules().find((m) => m.name === 'zscore')!.reason!, /subscribing to wf\/v1\/modules\/\S+ failed: Connection closed/);
   assert.equal(h.sandboxes.started.length, 1);
 
   failFetches.clear(); // the link is back
@@ -226,12 +233,12 @@ test('a fetch that failed with the link up is retried on a widening timer until 
   const failFetches = new Set(['zscore']);
   const h = harness({ failFetches, fetchRetry: { minMs: 40, maxMs: 160 } });
   await h.reconciler.submit(desiredState(DEVICE, 4, [entry('ema'), entry('zscore')]));
-  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' });
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'starting' });
 
   // No redelivery of the state: only the timer can try again.
   const tries = () => h.fetched.filter((name) => name === 'zscore').length;
   await waitUntil(() => tries() >= 4);
-  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' });
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'starting' });
   assert.equal(h.sandboxes.started.length, 1, 'ema was never restarted by the retries');
 
   failFetches.clear(); // the module reached the broker late
@@ -243,7 +250,7 @@ test('a fetch that failed with the link up is retried on a widening timer until 
 
   failFetches.add('zscore');
   await h.reconciler.submit(desiredState(DEVICE, 5, [entry('ema'), entry('zscore', { version: '1.0.1' })]));
-  assert.equal(stateOf(h.reconciler).zscore, 'failed');
+  assert.equal(stateOf(h.reconciler).zscore, 'starting');
   await h.reconciler.submit(desiredState(DEVICE, 6, [entry('ema')]));
   const afterRemoval = tries();
   await new Promise((resolve) => setTimeout(resolve, 400));
@@ -265,6 +272,20 @@ test('the retry window widens with each failed try and stays under its ceiling',
   const gaps = at.slice(1).map((t, i) => t - at[i]!);
   // Windows 20, 40, 80, 160 ms, each try at least half its window after the last.
   gaps.forEach((gap, i) => assert.ok(gap >= 10 * 2 ** i - 2, `try ${i + 2} came ${gap} ms after the one before`));
+});
+
+test('[WF-P-T-3c] a module refused on fetch (signature) is failed and not fetched again, by timer or redelivery', async () => {
+  const h = harness({ refuseFetches: new Set(['zscore']), fetchRetry: { minMs: 20, maxMs: 40 } });
+  const state = desiredState(DEVICE, 2, [entry('ema'), entry('zscore')]);
+  await h.reconciler.submit(state);
+  const zscore = h.reconciler.modules().find((m) => m.name === 'zscore')!;
+  assert.equal(zscore.state, 'failed');
+  assert.match(zscore.reason!, /^module zscore@1\.0\.0 refused: not signed by a trusted publisher key/);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await h.reconciler.submit(state);
+  assert.deepEqual(h.fetched, ['ema', 'zscore'], 'its verdict is final for this entry');
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' });
+  await h.reconciler.stop();
 });
 
 test('[WF-P-NACK-1] a refused batch is counted on the module that produced it, by name, with the reason', async () => {
