@@ -3,22 +3,44 @@
  * time, a subscription the broker refused, or the agent stopping mid-fetch say nothing about the
  * module: the link or the broker was in the way, and the same entry may well arrive on the next
  * try. The module stays `starting` with the reason [WF-P-T-3c], and the fleet's apply timeout
- * judges a device that never gets there. Anything else (a refused envelope, hash, size, manifest,
- * signature, target or ABI) is the module's own verdict and final for that entry.
+ * judges a device that never gets there. Bytes that arrived and did not verify (a malformed
+ * envelope, a hash, size or manifest that is not the entry's, a signature the trusted keys do not
+ * vouch for) are a failure the fleet must see, yet say more about the copy that came than about the
+ * module: a relay may hold a stale or tampered copy, the trusted keys may not have caught up with a
+ * rotation, and another delivery can be the genuine one. Those are reported failed and fetched
+ * again on the same timer. Anything else (target, ABI, config, fit) is the verdict on verified
+ * bytes and final for that entry.
  */
 import { isWasmfleetError } from '../common/errors.js';
 import { agentErrors } from './errors.js';
 import { backoffCeiling, type BackoffBounds } from './reconnect-backoff.js';
 
-/** Decided on the error's code, never its words. */
+/** The link or the broker was in the way. */
 const RETRYABLE_FETCH_CODES: ReadonlySet<string> = new Set([
   agentErrors.WF_AGENT_MODULE_NOT_FOUND.code,
   agentErrors.WF_AGENT_MODULE_SUBSCRIBE_REFUSED.code,
   agentErrors.WF_AGENT_STOPPED.code,
 ]);
 
-export function isRetryableFetchFailure(error: unknown): boolean {
-  return isWasmfleetError(error) && RETRYABLE_FETCH_CODES.has(error.code);
+/** What arrived was not what the entry names, or not signed as the trusted keys require. */
+const UNVERIFIED_DELIVERY_CODES: ReadonlySet<string> = new Set([
+  agentErrors.WF_AGENT_MODULE_MALFORMED.code,
+  agentErrors.WF_AGENT_MODULE_HASH_MISMATCH.code,
+  agentErrors.WF_AGENT_MODULE_SIZE_MISMATCH.code,
+  agentErrors.WF_AGENT_MODULE_MANIFEST_MISMATCH.code,
+  agentErrors.WF_AGENT_MODULE_SIGNATURE.code,
+]);
+
+/**
+ * `retry`: still starting, tried again; `refetch`: failed, and tried again; `final`: failed for this
+ * entry. Decided on the error's code, never its words.
+ */
+export type FetchFailureKind = 'retry' | 'refetch' | 'final';
+
+export function fetchFailureKind(error: unknown): FetchFailureKind {
+  if (!isWasmfleetError(error)) return 'final';
+  if (RETRYABLE_FETCH_CODES.has(error.code)) return 'retry';
+  return UNVERIFIED_DELIVERY_CODES.has(error.code) ? 'refetch' : 'final';
 }
 
 /**

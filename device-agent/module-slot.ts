@@ -20,6 +20,16 @@ export interface Slot {
    * dropped, the module was not there yet. It is still `starting`, and is retried.
    */
   retrying?: string;
+  /**
+   * Why the bytes that arrived did not verify (fetch-retry.ts): reported failed, yet fetched again
+   * with the retries, since another delivery may carry the genuine module.
+   */
+  unverified?: string;
+}
+
+/** Whether its fetch is tried again with the timer and on redelivery. */
+export function awaitsRefetch(slot: Slot): boolean {
+  return slot.retrying !== undefined || slot.unverified !== undefined;
 }
 
 /** A deployment runs a module at most once on a device, so this names a running instance. */
@@ -43,13 +53,15 @@ export function reportSlot(slot: Slot): ReportedModule {
   if (slot.runner && slot.failure === undefined) return slot.runner.report();
   const { desired } = slot;
   // A fetch that will be tried again is not a failure [WF-P-T-3c]: the module is still starting.
-  const reason = slot.failure ?? slot.retrying;
+  // Bytes that did not verify are, though they are fetched again.
+  const failure = slot.failure ?? slot.unverified;
+  const reason = failure ?? slot.retrying;
   return {
     name: desired.name,
     version: desired.version,
     sha256: desired.sha256,
     deploymentId: desired.deploymentId,
-    state: slot.failure !== undefined ? 'failed' : 'starting',
+    state: failure !== undefined ? 'failed' : 'starting',
     ...(reason !== undefined ? { reason: reason.slice(0, 1000) } : {}),
     faults: 0,
     batches: 0,

@@ -13,8 +13,8 @@ import type { BatchConsumer } from './batcher.js';
 import { agentErrors } from './errors.js';
 import { ModuleRunner, type RunnerDeps, type SandboxFactory } from './module-runner.js';
 import type { VerifiedModule } from './module-verify.js';
-import { DEFAULT_FETCH_RETRY, FetchRetryTimer, isRetryableFetchFailure } from './fetch-retry.js';
-import { isChanged, reportSlot, slotKey, type Slot } from './module-slot.js';
+import { DEFAULT_FETCH_RETRY, FetchRetryTimer, fetchFailureKind } from './fetch-retry.js';
+import { awaitsRefetch, isChanged, reportSlot, slotKey, type Slot } from './module-slot.js';
 import type { BackoffBounds } from './reconnect-backoff.js';
 
 export interface ReportedError {
@@ -171,7 +171,7 @@ export class Reconciler {
         break;
       }
       // Armed while a slot of the applied state waits for its fetch's retry; disarmed otherwise.
-      this.fetchRetry.update(!this.stopped && [...this.slots.values()].some((slot) => slot.retrying !== undefined));
+      this.fetchRetry.update(!this.stopped && [...this.slots.values()].some(awaitsRefetch));
     }
   }
 
@@ -190,7 +190,7 @@ export class Reconciler {
     }
     // Resumed from disk, a module whose cache entry was missing or corrupt could not start
     // offline; the broker's copy of the same revision is its one chance to be fetched again.
-    const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined || slot.retrying !== undefined);
+    const retry = this.fromDisk && !fromDisk && [...this.slots.values()].some((slot) => slot.failure !== undefined || awaitsRefetch(slot));
     if (state.revision === this.applied && this.hasDesired && !retry) {
       log.debug('desired state already applied', { revision: state.revision });
       if (!fromDisk) {
@@ -245,7 +245,7 @@ export class Reconciler {
       admitted += 1;
       const current = this.slots.get(key);
       // A quarantined module gets a fresh start from any new revision, even if its entry is unchanged.
-      const keep = current && current.failure === undefined && current.retrying === undefined && !current.runner?.stats().quarantined && !isChanged(current.desired, desired);
+      const keep = current && current.failure === undefined && !awaitsRefetch(current) && !current.runner?.stats().quarantined && !isChanged(current.desired, desired);
       next.set(key, keep ? current : { key, desired });
     }
     return next;
@@ -264,11 +264,13 @@ export class Reconciler {
     try {
       module = await this.deps.fetchModule(desired);
     } catch (error) {
-      if (isRetryableFetchFailure(error)) this.postpone(slot, reasonOf(error));
-      else this.fail(slot, reasonOf(error));
+      const kind = fetchFailureKind(error);
+      if (kind === 'retry') this.postpone(slot, reasonOf(error));
+      else this.fail(slot, reasonOf(error), kind === 'refetch');
       return;
     }
     slot.retrying = undefined;
+    slot.unverified = undefined;
     const problem = configProblem(module.manifest, desired.config);
     if (problem !== undefined) {
       this.fail(slot, agentErrors.WF_AGENT_MODULE_CONFIG_INVALID({ name: desired.name, version: desired.version, reason: problem }).message);
@@ -312,11 +314,16 @@ export class Reconciler {
   }
 
   private async retryFailedFetches(): Promise<void> {
-    const failed = [...this.slots.values()].filter((slot) => slot.retrying !== undefined);
+    const failed = [...this.slots.values()].filter(awaitsRefetch);
     if (failed.length === 0) return;
     this.deps.logger.info('retrying module fetches that failed', { modules: failed.map((slot) => slot.desired.name) });
     // The last try's reason stays reported until this try ends, so the module does not flap.
-    const fresh = failed.map((slot): Slot => ({ key: slot.key, desired: slot.desired, retrying: slot.retrying! }));
+    const fresh = failed.map((slot): Slot => ({
+      key: slot.key,
+      desired: slot.desired,
+      ...(slot.retrying !== undefined ? { retrying: slot.retrying } : {}),
+      ...(slot.unverified !== undefined ? { unverified: slot.unverified } : {}),
+    }));
     for (const slot of fresh) this.slots.set(slot.key, slot);
     this.deps.onChange();
     await Promise.all(fresh.map((slot) => this.startSlot(slot)));
@@ -330,10 +337,13 @@ export class Reconciler {
     this.deps.onChange();
   }
 
-  private fail(slot: Slot, reason: string): void {
-    this.deps.logger.warn('module not started', { module: slot.desired.name, deploymentId: slot.desired.deploymentId, reason });
-    slot.failure = reason;
+  /** `refetch`: what arrived did not verify; failed, and fetched again with the retries. */
+  private fail(slot: Slot, reason: string, refetch = false): void {
+    this.deps.logger.warn('module not started', { module: slot.desired.name, deploymentId: slot.desired.deploymentId, reason, ...(refetch ? { refetching: true } : {}) });
     slot.retrying = undefined;
+    slot.unverified = undefined;
+    if (refetch) slot.unverified = reason;
+    else slot.failure = reason;
     this.deps.onChange();
   }
 

@@ -36,7 +36,7 @@ const entry = (name: string, overrides: Partial<DesiredModule> = {}): DesiredMod
   ...overrides,
 });
 
-function harness(options: { failFetches?: Set<string>; refuseFetches?: Set<string>; fetchRetry?: { minMs: number; maxMs: number } } = {}) {
+function harness(options: { failFetches?: Set<string>; refuseFetches?: Set<string>; abiRefuses?: Set<string>; fetchRetry?: { minMs: number; maxMs: number } } = {}) {
   const sandboxes = fakeSandboxes();
   const fetched: string[] = [];
   const attached = new Map<string, { source: string; consumer: BatchConsumer }>();
@@ -54,6 +54,9 @@ function harness(options: { failFetches?: Set<string>; refuseFetches?: Set<strin
       }
       if (options.refuseFetches?.has(desired.name)) {
         throw agentErrors.WF_AGENT_MODULE_SIGNATURE({ name: desired.name, version: desired.version, reason: 'not signed by a trusted publisher key: it is not signed' });
+      }
+      if (options.abiRefuses?.has(desired.name)) {
+        throw agentErrors.WF_AGENT_MODULE_ABI_REFUSED({ name: desired.name, version: desired.version, reason: 'missing export: run' });
       }
       return { sha256: desired.sha256, manifest: manifest(desired.name), wasm: new Uint8Array(8) };
     },
@@ -274,13 +277,32 @@ test('the retry window widens with each failed try and stays under its ceiling',
   gaps.forEach((gap, i) => assert.ok(gap >= 10 * 2 ** i - 2, `try ${i + 2} came ${gap} ms after the one before`));
 });
 
-test('[WF-P-T-3c] a module refused on fetch (signature) is failed and not fetched again, by timer or redelivery', async () => {
-  const h = harness({ refuseFetches: new Set(['zscore']), fetchRetry: { minMs: 20, maxMs: 40 } });
+test('[WF-P-T-3c] bytes that did not verify (signature) are failed, and fetched again on the timer until a genuine copy runs', async () => {
+  const refuseFetches = new Set(['zscore']);
+  const h = harness({ refuseFetches, fetchRetry: { minMs: 20, maxMs: 40 } });
+  await h.reconciler.submit(desiredState(DEVICE, 2, [entry('ema'), entry('zscore')]));
+  const zscore = h.reconciler.modules().find((m) => m.name === 'zscore')!;
+  assert.equal(zscore.state, 'failed');
+  assert.match(zscore.reason!, /^module zscore@1\.0\.0 refused: not signed by a trusted publisher key/);
+  await waitUntil(() => h.fetched.filter((name) => name === 'zscore').length >= 3);
+  assert.deepEqual(stateOf(h.reconciler), { ema: 'running', zscore: 'failed' }, 'failed between tries, never starting');
+  // Another relay's copy, or a trust list that caught up: the next try runs it.
+  refuseFetches.clear();
+  await waitUntil(() => stateOf(h.reconciler).zscore === 'running');
+  const tries = h.fetched.length;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(h.fetched.length, tries, 'no more tries once it runs');
+  assert.deepEqual(h.fetched.filter((name) => name === 'ema'), ['ema'], 'the running module is never fetched again');
+  await h.reconciler.stop();
+});
+
+test('[WF-P-T-3c] a verdict on verified bytes (ABI) is failed and final: not fetched again, by timer or redelivery', async () => {
+  const h = harness({ abiRefuses: new Set(['zscore']), fetchRetry: { minMs: 20, maxMs: 40 } });
   const state = desiredState(DEVICE, 2, [entry('ema'), entry('zscore')]);
   await h.reconciler.submit(state);
   const zscore = h.reconciler.modules().find((m) => m.name === 'zscore')!;
   assert.equal(zscore.state, 'failed');
-  assert.match(zscore.reason!, /^module zscore@1\.0\.0 refused: not signed by a trusted publisher key/);
+  assert.match(zscore.reason!, /refused by the ABI check: missing export: run/);
   await new Promise((resolve) => setTimeout(resolve, 300));
   await h.reconciler.submit(state);
   assert.deepEqual(h.fetched, ['ema', 'zscore'], 'its verdict is final for this entry');

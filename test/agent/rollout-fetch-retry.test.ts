@@ -6,7 +6,9 @@
  * it): each agent's first fetch finds nothing within its 3 s timeout. The agent keeps the module
  * starting and retries on its timer; the strict rollout (failure threshold 0) waits. What comes
  * back decides: the genuine envelope, and the rollout completes; one the agent must refuse, and
- * the refusal, final for that entry, fails the row and aborts the rollout.
+ * the refusal fails the row and aborts the rollout. A refused copy says nothing of the next one
+ * (a relay's stale or tampered copy), so the agent keeps fetching: under a lenient rollout the
+ * genuine copy, once back, runs and the failed row recovers.
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
@@ -30,14 +32,14 @@ interface Deployment {
 }
 
 /** The fleet, ema published and then taken off its topic, and two agents given a strict rollout of it. */
-async function rolloutOfAMissingModule(t: TestContext, ids: [string, string]) {
+async function rolloutOfAMissingModule(t: TestContext, ids: [string, string], strategy: Record<string, number> = STRICT) {
   const fleet = await startHostileFleet(t);
   await publishSigned(fleet, ema);
   const genuine = await genuineEnvelope(fleet, ema);
   await fleet.attacker.publishAsync(topics.module(ema.sha256), '', { qos: 1, retain: true });
   const agents: WatchedAgent[] = [];
   for (const id of ids) agents.push(await (await provisionAgent(t, fleet, id)).start());
-  const created = await fleet.api<{ id: string }>('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ids }, strategy: STRICT });
+  const created = await fleet.api<{ id: string }>('POST', '/api/v1/deployments', { module: 'ema', version: '1.0.0', target: { devices: ids }, strategy });
   const deployment = () => fleet.api<Deployment>('GET', `/api/v1/deployments/${created.id}`);
   // Both fetches found nothing: each row pending, saying why, and the rollout still running.
   const retrying = await waitFor('both rows pending with the agent retrying', async () => {
@@ -89,5 +91,28 @@ test('a refused envelope on the retry is final: the row fails with the refusal a
   for (const watched of agents) {
     // Rolled back to no entry: the agent drops the module.
     await waitFor(`${watched.agent.deviceId} rolled back`, () => (emaOf(watched) === undefined ? true : undefined), 15_000);
+  }
+});
+
+test('a refused copy is fetched again: under a lenient rollout the genuine copy, once back, runs and the failed row recovers', async (t) => {
+  const lenient = { ...STRICT, failureThreshold: 1_000_000 };
+  const { fleet, genuine, agents, deployment } = await rolloutOfAMissingModule(t, ['gw-relay-1', 'gw-relay-2'], lenient);
+  const { signatures: _dropped, ...unsigned } = genuine;
+  await fleet.attacker.publishAsync(topics.module(ema.sha256), JSON.stringify(unsigned), { qos: 1, retain: true });
+  await waitFor('both rows failed for the signature', async () => {
+    const body = await deployment();
+    return body.devices.every((row) => row.state === 'failed' && /not signed by a trusted publisher key/.test(row.reason ?? '')) ? true : undefined;
+  }, 60_000, 100);
+  for (const watched of agents) assert.equal(emaOf(watched)?.state, 'failed');
+
+  await fleet.attacker.publishAsync(topics.module(ema.sha256), JSON.stringify(genuine), { qos: 1, retain: true });
+  const recovered = await waitFor('both rows healthy', async () => {
+    const body = await deployment();
+    return body.devices.every((row) => row.state === 'healthy') ? body : undefined;
+  }, 90_000, 100);
+  assert.notEqual(recovered.status, 'aborted');
+  for (const watched of agents) {
+    assert.equal(emaOf(watched)?.state, 'running');
+    assert.ok(retries(watched) >= 2, 'a retry after the refusal fetched the genuine copy');
   }
 });
