@@ -56,10 +56,15 @@ export function allowReadAhead(socket: Socket, bytes: number): void {
  * every packet written to it in between leaves in one writev. Aedes writes each delivery from its
  * own setImmediate, and mqtt-packet uncorks on the next tick, so every message to the fleet API
  * (the whole fleet's statuses, reports and results) was a system call of its own: writev was a
- * quarter of the broker's CPU in a 10,000-device rollout. For relays only: a device gets a few
- * packets a turn at most, and the extra turn would only delay them.
+ * quarter of the broker's CPU in a 10,000-device rollout. Devices too: in a 2,000-device rollout a
+ * device was written 13.3 packets in 12.3 writes but in only 10.3 turns (its PUBACKs of a burst of
+ * publishes, a SUBACK and the retained message behind it), and a broker-only measure of a rollout's
+ * packets put the broker's CPU per device 3% lower with devices coalesced (broker/README.md).
+ * The socket's backpressure is unchanged: write() still returns false past the highWaterMark while
+ * corked, and Aedes waits for 'drain' (or drops the client at drainTimeout) as before.
  */
 export function coalesceWrites(socket: Socket): void {
+  coalescing.add(socket);
   const cork = socket.cork;
   let held = false;
   socket.cork = function heldCork(this: Socket): void {
@@ -73,6 +78,14 @@ export function coalesceWrites(socket: Socket): void {
     }
     cork.call(this);
   };
+}
+
+/** Sockets whose writes are held to one per turn of the event loop (coalesceWrites). */
+const coalescing = new WeakSet<Socket>();
+
+/** What a connection was given beyond a plain guarded socket: read-ahead bytes (0: none), coalesced writes. */
+export function tuningOf(socket: Socket): { readonly readAheadBytes: number; readonly coalescedWrites: boolean } {
+  return { readAheadBytes: readAhead.get(socket) ?? 0, coalescedWrites: coalescing.has(socket) };
 }
 
 /** Installs the packet size guard on `socket` (before Aedes reads from it) and returns it. */
