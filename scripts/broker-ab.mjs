@@ -10,7 +10,11 @@
 //   node scripts/broker-ab.mjs receive ROUNDS DIST
 //     An mqtt.js subscriber in its own process takes 40,000 QoS 1 messages from 50 publishers
 //     through DIST's broker, with and without its writes coalesced per turn
-//     (common/coalesced-writes.ts); prints its CPU per 1,000 messages.
+//     (common/coalesced-writes.ts); prints its CPU per message.
+//   node scripts/broker-ab.mjs outgoing ROUNDS DIST [DIST...]
+//     A persistent session's outgoing queue in each DIST's single-node persistence
+//     (broker/retained-index.ts): 60,000 messages enqueued, given a message id and cleared with
+//     2,000 in flight, as the API's link takes the fleet's messages; CPU per message, in process.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -170,7 +174,44 @@ else if (mode === 'packets') {
   child.stdin.end();
   await sleep(1000);
   process.exit(0);
+} else if (mode === 'outgoing') {
+  const [rounds, ...dists] = args;
+  const modules = await Promise.all(dists.map((dist) => import(`${dist}/broker/retained-index.js`)));
+  const call = (start) => new Promise((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
+  const outgoingRound = async (module) => {
+    const persistence = module.indexedMemoryPersistence();
+    persistence.broker = { id: 'b1' };
+    await new Promise((resolve) => persistence.once('ready', resolve));
+    const subs = [{ clientId: 'wf-fleet-api' }];
+    const client = { id: 'wf-fleet-api' };
+    const count = 60_000;
+    const inFlight = [];
+    let messageId = 0;
+    const cpu0 = process.cpuUsage();
+    for (let i = 1; i <= count; i++) {
+      const packet = { cmd: 'publish', topic: `wf/v1/devices/d${i % 10_000}/status`, payload: Buffer.alloc(100), qos: 1, retain: false, brokerId: 'b1', brokerCounter: i };
+      await call((done) => persistence.outgoingEnqueueCombi(subs, packet, done));
+      const sent = { ...packet, messageId: (messageId = (messageId % 65_535) + 1) };
+      await call((done) => persistence.outgoingUpdate(client, sent, done));
+      inFlight.push(sent);
+      if (inFlight.length > 2000) {
+        const acked = inFlight.shift();
+        await call((done) => persistence.outgoingClearMessageId(client, acked, done));
+      }
+    }
+    const used = process.cpuUsage(cpu0);
+    return (used.user + used.system) / count;
+  };
+  const results = dists.map(() => []);
+  for (let round = 0; round < Number(rounds); round++) {
+    for (let k = 0; k < dists.length; k++) {
+      const i = (k + round) % dists.length;
+      results[i].push(await outgoingRound(modules[i]));
+    }
+  }
+  dists.forEach((dist, i) => console.log(`${dist}: median ${median(results[i]).toFixed(2)} us per message, ${(median(results[i]) / median(results[0])).toFixed(3)}x`));
+  process.exit(0);
 } else {
-  process.stderr.write('usage: broker-ab.mjs packets N ROUNDS label=DIST... | receive ROUNDS DIST\n');
+  process.stderr.write('usage: broker-ab.mjs packets N ROUNDS label=DIST... | receive ROUNDS DIST | outgoing ROUNDS DIST...\n');
   process.exit(2);
 }
