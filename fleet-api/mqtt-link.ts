@@ -107,7 +107,9 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
   let connectedSince: number | null = null;
   let closing = false;
   const queue = new TopicQueue();
-  const shared = { client: () => client, queue, counters, publishTimeoutMs: options.publishTimeoutMs, logger };
+  // Closing, a publish waits for its PUBACK no longer than publishTimeoutMs, busy broker or not:
+  // close() waits for the queue, and the process's stop has a bound (platform/start-platform.ts).
+  const shared = { client: () => client, queue, counters, publishTimeoutMs: options.publishTimeoutMs, logger, closing: () => closing };
   const retained = new RetainedPublisher({ ...shared, source, signer });
   const revocations = new Revocations(shared);
 

@@ -41,6 +41,8 @@ export async function publishConfirmed(
   payload: Buffer,
   options: Pick<IClientPublishOptions, 'retain'>,
   timeoutMs: number,
+  /** False once the wait must not outlast `timeoutMs` any more (the link is closing). */
+  mayWaitLonger: () => boolean = () => true,
 ): Promise<void> {
   const heard = heardOf(client);
   const started = Date.now();
@@ -51,6 +53,7 @@ export async function publishConfirmed(
       new Promise((_, reject) => {
         const check = () => {
           const now = Date.now();
+          if (!mayWaitLonger() && now - started >= timeoutMs) return reject(new Error(`no puback within ${now - started} ms, the link closing`));
           const silent = now - Math.max(heard.at, started);
           if (silent >= timeoutMs) return reject(new Error(`no puback within ${now - started} ms, nothing heard from the broker for ${silent} ms`));
           const cap = timeoutMs * BUSY_BROKER_TIMEOUT_FACTOR;
@@ -151,6 +154,8 @@ export interface PublishDeps {
   readonly counters: PublishCounters;
   readonly publishTimeoutMs: number;
   readonly logger: Logger;
+  /** True once the link is closing: a publish then waits no longer than publishTimeoutMs. */
+  readonly closing?: () => boolean;
 }
 
 /**
@@ -188,7 +193,8 @@ export function sendInOrder(
     }
     if (bytes === undefined) return false;
     try {
-      const confirmed = publishConfirmed(client, topic, bytes, options, deps.publishTimeoutMs);
+      const closing = deps.closing;
+      const confirmed = publishConfirmed(client, topic, bytes, options, deps.publishTimeoutMs, closing ? () => !closing() : undefined);
       // mqtt.js wrote the packet synchronously: the next writer may go if the socket has room.
       gate?.next();
       await confirmed;

@@ -47,3 +47,13 @@ test('a broker that keeps sending but never answers is given up on at the cap', 
   await assert.rejects(publishConfirmed(link, 'slow/1', Buffer.from('desired'), {}, TIMEOUT_MS), /while the broker kept sending/);
   assert.ok(Date.now() - started >= TIMEOUT_MS * BUSY_BROKER_TIMEOUT_FACTOR);
 });
+
+test('a closing link waits no longer than the timeout, the broker sending or not', async (t) => {
+  const link = await setUp(t, TIMEOUT_MS * BUSY_BROKER_TIMEOUT_FACTOR * 3, true);
+  let closing = false;
+  const started = Date.now();
+  const confirmed = publishConfirmed(link, 'slow/1', Buffer.from('desired'), {}, TIMEOUT_MS, () => !closing);
+  setTimeout(() => (closing = true), TIMEOUT_MS * 2);
+  await assert.rejects(confirmed, /the link closing/);
+  assert.ok(Date.now() - started < TIMEOUT_MS * BUSY_BROKER_TIMEOUT_FACTOR, 'given up before the cap');
+});
