@@ -13,6 +13,9 @@
  * every packet as its own socket write, which cost about half the broker's CPU (docs/broker.md
  * §Efficiency).
  *
+ * Coalesced writes (common/coalesced-writes.ts, for every connection): a connection's packets of one
+ * turn of the event loop leave in one writev.
+ *
  * Read-ahead (allowReadAhead): a socket stops reading from the kernel once it holds its
  * highWaterMark, and a chunk is at most 64 KiB, so each Aedes batch (everything buffered, handled
  * before the next read) was at most 64 KiB. For a device that is the right bound. For the fleet
@@ -24,6 +27,9 @@
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { PacketSizeScanner, type ScanVerdict } from './packet-size-guard.js';
+import { coalesceWrites, writesCoalesced } from '../common/coalesced-writes.js';
+
+export { coalesceWrites };
 
 export type OversizeVerdict = Extract<ScanVerdict, { ok: false }>;
 
@@ -51,28 +57,9 @@ export function allowReadAhead(socket: Socket, bytes: number): void {
   readAhead.set(socket, bytes);
 }
 
-/**
- * Holds the socket corked from its first write in a turn of the event loop to the next turn, so
- * every packet written to it in between leaves in one writev. Aedes writes each delivery from its
- * own setImmediate, and mqtt-packet uncorks on the next tick, so every message to the fleet API
- * (the whole fleet's statuses, reports and results) was a system call of its own: writev was a
- * quarter of the broker's CPU in a 10,000-device rollout. For relays only: a device gets a few
- * packets a turn at most, and the extra turn would only delay them.
- */
-export function coalesceWrites(socket: Socket): void {
-  const cork = socket.cork;
-  let held = false;
-  socket.cork = function heldCork(this: Socket): void {
-    if (!held) {
-      held = true;
-      cork.call(this);
-      setImmediate(() => {
-        held = false;
-        this.uncork();
-      });
-    }
-    cork.call(this);
-  };
+/** What a connection was given beyond a plain guarded socket: read-ahead bytes (0: none), coalesced writes. */
+export function tuningOf(socket: Socket): { readonly readAheadBytes: number; readonly coalescedWrites: boolean } {
+  return { readAheadBytes: readAhead.get(socket) ?? 0, coalescedWrites: writesCoalesced(socket) };
 }
 
 /** Installs the packet size guard on `socket` (before Aedes reads from it) and returns it. */

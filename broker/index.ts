@@ -13,7 +13,7 @@ import { cachedHubMembership } from './hub-membership.js';
 import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe, createPublished, isRateDropped } from './authorize.js';
 import { CLOSE_WAIT_MS, ClusterPresence, emitterOf, isStaleWill, openClusterEngines, republishedWill, withDeadline } from './cluster.js';
 import { brokerErrors } from './errors.js';
-import { allowReadAhead, coalesceWrites, guardSocket, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
+import { allowReadAhead, coalesceWrites, guardSocket, tuningOf, type GuardedSocket, type OversizeVerdict } from './guarded-connection.js';
 import { principalOf } from './principal.js';
 import { AEDES_MAX_TOPIC_LEVELS, resolveBrokerOptions, type BrokerOptions, type BrokerStartOptions } from './options.js';
 import { ConnectionRateLimiter } from './rate-limit.js';
@@ -44,6 +44,12 @@ export interface RunningBroker {
   /** This node's id in a cluster (Aedes' broker id); random per start. */
   readonly nodeId: string;
   stats(): BrokerStats;
+  /**
+   * How the connection of a client connected to this node was tuned (broker/guarded-connection.ts):
+   * read-ahead bytes (0: the socket's default bound) and whether its writes are coalesced per turn.
+   * Undefined when no such client is connected here. For diagnostics and tests.
+   */
+  connectionTuning(clientId: string): ReturnType<typeof tuningOf> | undefined;
   /**
    * For code of the process that runs this broker, without a connection (the site hub's relays):
    * no MQTT encoding, socket or PUBACK between a process and its own broker.
@@ -189,11 +195,11 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
   if (cluster) (aedes as unknown as NodeJS.EventEmitter).on('error', (error: Error) => logger.warn('cluster engine error', { code: 'WF_BROKER_REDIS_UNAVAILABLE', reason: reasonOf(error) }));
 
   aedes.on('client', (client: Client) => {
+    // Every connection's writes leave once per turn; only relays read ahead (guarded-connection.ts).
     const kind = principalOf(client)?.kind;
-    if (kind !== 'service' && kind !== 'hub') return;
     const { conn } = client as unknown as { conn: Socket };
-    allowReadAhead(conn, RELAY_READ_AHEAD_BYTES);
     coalesceWrites(conn);
+    if (kind === 'service' || kind === 'hub') allowReadAhead(conn, RELAY_READ_AHEAD_BYTES);
   });
   aedes.on('clientError', (client: Client, error: Error) => {
     // Topics deeper than Aedes' ceiling never reach our hooks; count them all the same.
@@ -314,6 +320,11 @@ export async function startBroker(input: BrokerStartOptions): Promise<RunningBro
     options,
     nodeId,
     stats: () => stats.snapshot(aedes.connectedClients),
+    connectionTuning: (clientId) => {
+      // Aedes keeps its connected clients by id; its typings do not declare the map.
+      const conn = (aedes as unknown as { clients: Record<string, { conn?: Socket } | undefined> }).clients[clientId]?.conn;
+      return conn && tuningOf(conn);
+    },
     inProcess: {
       publish: (topic, payload, retain) =>
         new Promise<void>((resolve, reject) =>

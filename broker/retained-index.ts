@@ -56,8 +56,8 @@ class OutgoingQueue {
   private seq = 0;
   /** By position: a Map keeps insertion order, and replacing a value keeps its place. */
   private readonly packets = new Map<number, OutgoingPacket>();
-  private readonly byCounter = new Map<string, Set<number>>();
-  private readonly byMessageId = new Map<number, Set<number>>();
+  private readonly byCounter = new Map<string, Positions>();
+  private readonly byMessageId = new Map<number, Positions>();
 
   push(packet: OutgoingPacket): void {
     const at = this.seq++;
@@ -108,28 +108,48 @@ class OutgoingQueue {
   }
 }
 
-/** The earliest position in a set (one entry, nearly always), among those `accept` takes. */
-function first(positions: Set<number> | undefined, accept: (at: number) => boolean = () => true): number | undefined {
+/**
+ * Positions under one key: a number while there is one (nearly always: one packet per broker
+ * counter, one per message id), a Set past that. A Set per queued packet was an allocation and a
+ * collection for every message to a persistent session (the API's link: the whole fleet's).
+ */
+type Positions = number | Set<number>;
+
+/** Kept for a key of an index whose keys come back (see remove); never written to. */
+const NONE: ReadonlySet<number> = new Set<number>();
+
+/** The earliest position under a key, among those `accept` takes. */
+function first(positions: Positions | undefined, accept: (at: number) => boolean = () => true): number | undefined {
+  if (positions === undefined) return undefined;
+  if (typeof positions === 'number') return accept(positions) ? positions : undefined;
   let earliest: number | undefined;
-  for (const at of positions ?? []) if ((earliest === undefined || at < earliest) && accept(at)) earliest = at;
+  for (const at of positions) if ((earliest === undefined || at < earliest) && accept(at)) earliest = at;
   return earliest;
 }
 
-function add<K>(index: Map<K, Set<number>>, key: K, at: number): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(at);
+function add<K>(index: Map<K, Positions>, key: K, at: number): void {
+  const held = index.get(key);
+  if (held === undefined || held === NONE) index.set(key, at);
+  else if (typeof held === 'number') index.set(key, new Set([held, at]));
+  else held.add(at);
 }
 
 /**
- * `keepEmpty`: leave an emptied set in place, for an index whose keys are few and come back (message
+ * `keepEmpty`: leave the key in place (NONE), for an index whose keys are few and come back (message
  * ids: at most 65,535, and every packet not yet sent shares one key). Deleting and re-adding that
  * one key for every packet cost ten times the rest of a push with 20,000 packets queued.
  */
-function remove<K>(index: Map<K, Set<number>>, key: K, at: number, keepEmpty = false): void {
-  const set = index.get(key);
-  set?.delete(at);
-  if (set?.size === 0 && !keepEmpty) index.delete(key);
+function remove<K>(index: Map<K, Positions>, key: K, at: number, keepEmpty = false): void {
+  const held = index.get(key);
+  if (held === undefined || held === NONE) return;
+  if (typeof held === 'number') {
+    if (held !== at) return;
+    if (keepEmpty) index.set(key, NONE as Set<number>);
+    else index.delete(key);
+    return;
+  }
+  held.delete(at);
+  if (held.size === 0 && !keepEmpty) index.delete(key);
 }
 
 /** A packet not yet sent has no messageId; the array compared undefined too, so it is a key of its own. */

@@ -45,7 +45,10 @@ export const FleetApiOptionsSchema = Type.Object(
         clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         /** How long listen() waits for the first connection before going on degraded. */
         connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
-        /** How long a REST call waits for a retained publish to be acknowledged. */
+        /**
+         * How long a publish waits for its PUBACK while nothing is heard from the broker; up to ten
+         * times as long while the broker keeps sending (mqtt-publish.ts publishConfirmed).
+         */
         publishTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
         /** For an mqtts:// url: the broker's CA (PEM), and under mutual TLS our certificate and key. */
         caFile: Type.Optional(Type.String({ minLength: 1 })),

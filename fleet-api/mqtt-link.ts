@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../common/logger.js';
+import { coalesceWrites } from '../common/coalesced-writes.js';
 import { reasonOf } from '../common/errors.js';
 import { failoverServers } from '../common/failover-servers.js';
 import { encodePayload, hubTopics, PROTOCOL_VERSION, topics, type BatchRefusal } from '../protocol/index.js';
@@ -106,7 +107,9 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
   let connectedSince: number | null = null;
   let closing = false;
   const queue = new TopicQueue();
-  const shared = { client: () => client, queue, counters, publishTimeoutMs: options.publishTimeoutMs, logger };
+  // Closing, a publish waits for its PUBACK no longer than publishTimeoutMs, busy broker or not:
+  // close() waits for the queue, and the process's stop has a bound (platform/start-platform.ts).
+  const shared = { client: () => client, queue, counters, publishTimeoutMs: options.publishTimeoutMs, logger, closing: () => closing };
   const retained = new RetainedPublisher({ ...shared, source, signer });
   const revocations = new Revocations(shared);
 
@@ -166,6 +169,8 @@ export function createMqttLink(options: LinkOptions, source: RetainedSource, log
     let first: ((ok: boolean) => void) | undefined;
     const firstDone = new Promise<boolean>((resolve) => (first = resolve));
     mqttClient.on('connect', (connack) => {
+      // The PUBACKs of a turn's messages (and the publishes of that turn) leave in one write.
+      coalesceWrites(mqttClient.stream);
       connectedSince = Date.now();
       logger.info('mqtt link connected', { url: options.url, clientId });
       void onConnect(mqttClient, connack.sessionPresent).then(() => {

@@ -55,6 +55,13 @@ export type NewDeploymentRecord = Pick<
   'id' | 'module' | 'version' | 'sha256' | 'target' | 'config' | 'input' | 'limits' | 'strategy' | 'waves'
 >;
 
+/**
+ * A deployment as the rollout step reads it: everything but the per-state counts, which the step
+ * never reads and which cost a count over every row of the deployment (the step ran it twice a
+ * second per live deployment: 10,000 rows each in a 10,000-device rollout).
+ */
+export type DeploymentPlan = Omit<DeploymentRecord, 'counts'>;
+
 export interface DeploymentDeviceRecord {
   id: string;
   state: DeviceDeploymentState;

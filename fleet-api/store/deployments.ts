@@ -12,6 +12,7 @@ import {
   toDeviceRecord,
   type ActiveDeviceDeployment,
   type DeploymentDeviceRecord,
+  type DeploymentPlan,
   type DeploymentRecord,
   type DeploymentRow,
   type DeploymentStatus,
@@ -88,30 +89,32 @@ export function deploymentOps(db: Db) {
   );
   const resultsSince = db.prepare('SELECT 1 FROM result_batches WHERE device_id = ? AND module = ? AND version = ? AND received_at >= ? LIMIT 1').pluck();
   const statements = statementCache(db);
+  const joinable = watchJoinable(db);
+
+  const planOf = (row: DeploymentRow): DeploymentPlan => ({
+    id: row.id,
+    module: row.module,
+    version: row.version,
+    sha256: row.sha256,
+    target: JSON.parse(row.target) as DeploymentTarget,
+    config: JSON.parse(row.config) as ModuleConfig,
+    input: row.input,
+    limits: row.limits === null ? null : (JSON.parse(row.limits) as ModuleLimits),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    status: row.status,
+    statusReason: row.status_reason,
+    strategy: JSON.parse(row.strategy) as Strategy,
+    waves: row.waves,
+    currentWave: row.current_wave,
+  });
 
   const withCounts = (rows: DeploymentRow[]): DeploymentRecord[] => {
     const tally = new Map<string, Record<DeviceDeploymentState, number>>();
     for (const row of rows) tally.set(row.id, emptyCounts());
     const found = counts.all(JSON.stringify(rows.map((r) => r.id))) as Array<{ deployment_id: string; state: DeviceDeploymentState; n: number }>;
     for (const { deployment_id, state, n } of found) tally.get(deployment_id)![state] = n;
-    return rows.map((row) => ({
-      id: row.id,
-      module: row.module,
-      version: row.version,
-      sha256: row.sha256,
-      target: JSON.parse(row.target) as DeploymentTarget,
-      config: JSON.parse(row.config) as ModuleConfig,
-      input: row.input,
-      limits: row.limits === null ? null : (JSON.parse(row.limits) as ModuleLimits),
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      status: row.status,
-      statusReason: row.status_reason,
-      strategy: JSON.parse(row.strategy) as Strategy,
-      waves: row.waves,
-      currentWave: row.current_wave,
-      counts: tally.get(row.id)!,
-    }));
+    return rows.map((row) => ({ ...planOf(row), counts: tally.get(row.id)! }));
   };
 
   return {
@@ -235,14 +238,21 @@ export function deploymentOps(db: Db) {
       return withCounts(rows).map((record, i) => ({ ...record, seq: rows[i]!.seq }));
     },
     /** Deployments the progression job must look at: running, paused, or with devices in flight. */
-    progressingDeployments(): DeploymentRecord[] {
-      return withCounts(progressing.all() as DeploymentRow[]);
+    progressingDeployments(): DeploymentPlan[] {
+      return (progressing.all() as DeploymentRow[]).map(planOf);
     },
     /** Deployments a newly matching device may join, newest first, with their creation order. */
-    joinableDeployments(): Array<DeploymentRecord & { seq: number }> {
-      const rows = live.all() as Array<DeploymentRow & { seq: number }>;
-      const records = withCounts(rows);
-      return records.map((record, i) => ({ ...record, seq: rows[i]!.seq }));
+    joinableDeployments(): Array<DeploymentPlan & { seq: number }> {
+      return (live.all() as Array<DeploymentRow & { seq: number }>).map((row) => ({ ...planOf(row), seq: row.seq }));
+    },
+    /**
+     * A number that changes whenever this connection writes something that can change a live
+     * deployment's late joiners (lateJoiners): a device added, removed or given another profile, a
+     * tag set, a deployment created, removed or changing status, a deployment row removed. Equal
+     * numbers: the late joiners found last are still the late joiners (none, once joined).
+     */
+    joinableGeneration(): number {
+      return joinable.generation;
     },
     /**
      * Ids of devices matching `target` that have no row in this deployment and none for the same
@@ -295,3 +305,35 @@ export function deploymentOps(db: Db) {
 }
 
 export type DeploymentOps = ReturnType<typeof deploymentOps>;
+
+/**
+ * Counts this connection's writes that can change late joiners, through temporary triggers that
+ * call back into this process: whatever code path writes (REST, bulk provisioning, retention, a
+ * migration of tags), the count moves. The API is the one process that writes the fleet's SQLite
+ * file (docs/scale-out.md), and a process that starts steps once with no count to compare with.
+ * A write rolled back still counts: at worst one step looks for joiners in vain.
+ */
+function watchJoinable(db: Db): { readonly generation: number } {
+  const watch = { generation: 0 };
+  db.function('wf_joinable_changed', { deterministic: false }, () => {
+    watch.generation += 1;
+    return null;
+  });
+  const events: Array<[name: string, event: string, table: string]> = [
+    ['devices_insert', 'INSERT', 'devices'],
+    ['devices_delete', 'DELETE', 'devices'],
+    ['devices_profile', 'UPDATE OF profile', 'devices'],
+    ['tags_insert', 'INSERT', 'device_tags'],
+    ['tags_delete', 'DELETE', 'device_tags'],
+    ['tags_update', 'UPDATE', 'device_tags'],
+    ['deployments_insert', 'INSERT', 'deployments'],
+    ['deployments_delete', 'DELETE', 'deployments'],
+    ['deployments_status', 'UPDATE OF status', 'deployments'],
+    ['rows_delete', 'DELETE', 'deployment_devices'],
+  ];
+  for (const [name, event, table] of events) {
+    // FOR EACH ROW is SQLite's only kind; a bulk write calls back once per row (a counter step).
+    db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS wf_joinable_${name} AFTER ${event} ON main.${table} BEGIN SELECT wf_joinable_changed(); END`);
+  }
+  return watch;
+}

@@ -102,6 +102,7 @@ export { lastEntryStart } from './device-summary-json.js';
 export type { ModuleClaim, ModuleRecord, ModuleSummary } from './modules.js';
 export type {
   DeploymentRecord,
+  DeploymentPlan,
   DeploymentDeviceRecord,
   DeploymentTarget,
   DeviceDeploymentState,

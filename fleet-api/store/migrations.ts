@@ -386,4 +386,10 @@ export const MIGRATIONS: readonly string[] = [
   // Hour rollups' count and sum one row per device and day (issue 15's 30-day aggregate bench):
   // rollup-days.ts says why and keeps it.
   ROLLUP_DAYS_MIGRATION,
+  // A deployment's rows counted by state (every deployment view, GET /deployments, a client polling
+  // a rollout) from this index alone: through the primary key each count looked up every row, 2.7 ms
+  // for a 10,000-device deployment against 0.6 ms; a row's state change costs about 0.6 us more.
+  `
+  CREATE INDEX deployment_devices_by_deployment_state ON deployment_devices(deployment_id, state);
+  `,
 ];
