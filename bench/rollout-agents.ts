@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
 import { createLogger } from '../common/logger.js';
 import { startAgent, type RunningAgent } from '../device-agent/agent.js';
 import type { AgentConfig } from '../device-agent/config.js';
@@ -37,6 +38,17 @@ interface FleetSpec {
   reconnectPeriodMs?: number;
   devices: Array<Pick<AgentConfig, 'deviceId' | 'broker' | 'stateDir' | 'trust'>>;
 }
+
+/**
+ * V8 keeps one native module per distinct binary in a process (its native module cache): while one
+ * agent's compiled module lives, every other agent here compiling the same metered bytes gets it
+ * back without decoding, validating, allocating code space or compiling import wrappers, and
+ * functions one agent compiled lazily are compiled for all. A gateway runs one agent and compiles
+ * each binary once, so it never hits that cache; with it the simulated devices shared the
+ * compile (about 1.2 ms of CPU per device for ema, docs/agent.md §What an agent costs). Set before
+ * any compile; the agents' product flags (bundle/launch.ts) do not need it.
+ */
+setFlagsFromString('--no-wasm-native-module-cache-enabled');
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as FleetSpec;
 const logger = createLogger({ component: 'rollout-agents', level: (process.env.WASMFLEET_LOG_LEVEL as 'warn' | undefined) ?? 'warn' });

@@ -78,10 +78,10 @@ export function verifyModule(desired: DesiredModule, candidate: VerifiedModule, 
 
 /**
  * The ABI check's verdict by content hash: a pure function of the bytes (a WebAssembly validate and
- * compile each time), asked again for every entry that reuses cached bytes. Keyed by the hash just
- * computed from these bytes, so a verdict is never reused for other bytes. One map per agent (its
- * fetcher's), so simulated devices sharing a process each check for themselves. Small: a device
- * holds a few modules.
+ * a read of the binary's imports and exports each time), asked again for every entry that reuses
+ * cached bytes. Keyed by the hash just computed from these bytes, so a verdict is never reused for
+ * other bytes. One map per agent (its fetcher's), so simulated devices sharing a process each
+ * check for themselves. Small: a device holds a few modules.
  */
 const ABI_VERDICTS_SIZE = 8;
 export type AbiVerdicts = Map<string, string | undefined>;

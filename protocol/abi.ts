@@ -18,6 +18,7 @@
  *                  area, `wf_process(count)`; the worker copies each batch into that area.
  */
 import { ABI_VERSION, SUPPORTED_ABI_VERSIONS, type AbiVersion } from './version.js';
+import { readableImports, wasmInterface, type ImportedMemory, type WasmInterface } from './wasm-interface.js';
 
 /** Every import a module may declare, as "module.name" → kind [WF-P-ABI-1]. */
 export const ABI_IMPORTS: Readonly<Record<string, WebAssembly.ImportExportKind>> = Object.freeze({
@@ -46,18 +47,22 @@ export { ABI_VERSION, SUPPORTED_ABI_VERSIONS, type AbiVersion };
 /**
  * Structural check of a module binary against the ABI, without running it. Returns the reason
  * it is refused, or undefined. Used by the API on upload and by the agent before instantiating.
+ * Validates, then reads the imports and exports from the binary itself: no compile (which would
+ * create a native module, ~5 times the validate, only to be dropped; a host that runs the module
+ * compiles what it runs and checks that with compiledAbiProblem).
  */
 export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
-  let compiled: WebAssembly.Module;
+  let valid: boolean;
   try {
-    // Compiling validates: a binary that fails validation throws a CompileError, so no separate
-    // WebAssembly.validate (one per device and module, where the agent then compiles again).
-    compiled = new WebAssembly.Module(wasm);
+    valid = WebAssembly.validate(wasm);
   } catch (error) {
-    if (error instanceof WebAssembly.CompileError) return 'not a valid WebAssembly binary';
     return `WebAssembly compile failed: ${(error as Error).message}`;
   }
-  return compiledAbiProblem(compiled);
+  if (!valid) return 'not a valid WebAssembly binary';
+  const surface = wasmInterface(wasm);
+  // A binary that validates has readable sections; this is a reader bug, not the module's fault.
+  if (!surface) return 'not a valid WebAssembly binary';
+  return interfaceAbiProblem(surface);
 }
 
 /**
@@ -66,9 +71,14 @@ export function abiProblem(wasm: Uint8Array<ArrayBuffer>): string | undefined {
  * checkpoints); each must then appear exactly once, so a module cannot have declared it itself.
  */
 export function compiledAbiProblem(compiled: WebAssembly.Module, hostImports: readonly string[] = []): string | undefined {
+  return interfaceAbiProblem({ imports: WebAssembly.Module.imports(compiled), exports: WebAssembly.Module.exports(compiled) }, hostImports);
+}
+
+/** The ABI's rule on a module's interface, however it was read (binary or compiled module). */
+function interfaceAbiProblem(surface: WasmInterface, hostImports: readonly string[] = []): string | undefined {
   let importsMemory = false;
   const hostAdded = new Map(hostImports.map((key) => [key, 0]));
-  for (const entry of WebAssembly.Module.imports(compiled)) {
+  for (const entry of surface.imports) {
     const key = `${entry.module}.${entry.name}`;
     const seen = hostAdded.get(key);
     if (seen !== undefined) {
@@ -81,7 +91,7 @@ export function compiledAbiProblem(compiled: WebAssembly.Module, hostImports: re
     if (allowed !== entry.kind) return `import ${key} must be a ${allowed}, not a ${entry.kind}`;
     if (key === 'env.memory') importsMemory = true;
   }
-  const exports = new Map(WebAssembly.Module.exports(compiled).map((e) => [e.name, e.kind]));
+  const exports = new Map(surface.exports.map((e) => [e.name, e.kind]));
   for (const [name, kind] of Object.entries(ABI_REQUIRED_EXPORTS)) {
     if (!exports.has(name)) return `required export ${name} is missing`;
     if (exports.get(name) !== kind) return `export ${name} must be a ${kind}`;
@@ -91,14 +101,7 @@ export function compiledAbiProblem(compiled: WebAssembly.Module, hostImports: re
   return undefined;
 }
 
-/** What a binary declares for its imported `env.memory`. */
-export interface ImportedMemory {
-  /** Initial pages: the host must create the memory at least this large. */
-  readonly minimum: number;
-  readonly maximum: number | undefined;
-  /** Shared memories are ABI 2; a private memory is ABI 1. */
-  readonly shared: boolean;
-}
+export type { ImportedMemory };
 
 /** The ABI a binary is built for, told by its memory import: shared is 2, private is 1. */
 export function binaryAbiVersion(memory: ImportedMemory): AbiVersion {
@@ -119,56 +122,6 @@ export function importedMemoryMinimum(wasm: Uint8Array): number | undefined {
  * section is malformed.
  */
 export function importedMemory(wasm: Uint8Array): ImportedMemory | undefined {
-  let at = 8; // magic + version
-  const byte = (): number => {
-    if (at >= wasm.length) throw new RangeError('truncated');
-    return wasm[at++]!;
-  };
-  const leb = (): number => {
-    let result = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      const b = byte();
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-    }
-    throw new RangeError('LEB128 too long');
-  };
-  const name = (): string => {
-    const length = leb();
-    const text = new TextDecoder().decode(wasm.subarray(at, at + length));
-    at += length;
-    return text;
-  };
-  const limits = (): ImportedMemory => {
-    const flags = byte();
-    const minimum = leb();
-    const maximum = flags & 1 ? leb() : undefined;
-    return { minimum, maximum, shared: (flags & 2) !== 0 };
-  };
-  try {
-    while (at < wasm.length) {
-      const id = byte();
-      const size = leb();
-      if (id !== 2) {
-        at += size;
-        continue;
-      }
-      const count = leb();
-      for (let i = 0; i < count; i++) {
-        const key = `${name()}.${name()}`;
-        const kind = byte();
-        if (kind === 0) leb();
-        else if (kind === 1) (byte(), limits());
-        else if (kind === 2) {
-          const memory = limits();
-          if (key === 'env.memory') return memory;
-        } else if (kind === 3) (byte(), byte());
-        else return undefined;
-      }
-      return undefined;
-    }
-  } catch {
-    return undefined;
-  }
+  for (const entry of readableImports(wasm)) if (entry.module === 'env' && entry.name === 'memory' && entry.memory) return entry.memory;
   return undefined;
 }

@@ -29,7 +29,7 @@ export interface SandboxOptions {
   readonly onTrace?: (message: string) => void;
   /**
    * The sha256 (hex) of bytes the caller has already seen pass WebAssembly validation (the agent
-   * compiles every module it verifies). The metered sandbox then skips its own validate when the
+   * validates every module it verifies). The metered sandbox then skips its own validate when the
    * bytes it is given hash to it; any other bytes are validated as always.
    */
   readonly validSha256?: string;

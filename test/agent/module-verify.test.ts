@@ -1,6 +1,6 @@
 /**
- * verifyModule remembers the ABI check's verdict by content hash (a validate and a compile each
- * time otherwise); what it answers must not change: a refused binary is refused at every ask, a
+ * verifyModule remembers the ABI check's verdict by content hash (a validate and a read of the
+ * binary each time otherwise); what it answers must not change: a refused binary is refused at every ask, a
  * good one passes at every ask, and one never stands in for the other. The verdicts and the
  * compiled modules are each agent's own: simulated devices sharing a process share no work.
  */

@@ -95,6 +95,8 @@ export class ByteReader {
   }
 }
 
+const UTF8 = new TextEncoder();
+
 /** Appends bytes into growing chunks; `finish()` joins them once. */
 export class ByteWriter {
   private readonly chunks: Uint8Array[] = [];
@@ -132,7 +134,7 @@ export class ByteWriter {
   }
 
   name(text: string): this {
-    const raw = new TextEncoder().encode(text);
+    const raw = UTF8.encode(text);
     return this.u32(raw.length).bytes(raw);
   }
 
@@ -154,7 +156,8 @@ export class ByteWriter {
 
   private flush(): void {
     if (this.pending.length === 0) return;
-    this.chunks.push(Uint8Array.from(this.pending));
+    // The array constructor, not Uint8Array.from (its generic iteration was most of this).
+    this.chunks.push(new Uint8Array(this.pending));
     this.total += this.pending.length;
     this.pending = [];
   }

@@ -19,9 +19,17 @@ export class CodeOffsetMap {
 
   /** `runs` with absolute offsets, in increasing `to` order (the rewriter's writing order). */
   constructor(runs: readonly CopiedRun[]) {
-    this.to = Float64Array.from(runs, (r) => r.to);
-    this.from = Float64Array.from(runs, (r) => r.from);
-    this.length = Float64Array.from(runs, (r) => r.length);
+    // One loop, not Float64Array.from with a mapping function three times: that generic path was
+    // 1% of an agent's module apply (the map is built at every rewrite, read only after a fault).
+    this.to = new Float64Array(runs.length);
+    this.from = new Float64Array(runs.length);
+    this.length = new Float64Array(runs.length);
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i]!;
+      this.to[i] = run.to;
+      this.from[i] = run.from;
+      this.length[i] = run.length;
+    }
   }
 
   /**
