@@ -4,7 +4,8 @@
  * CPU (/proc/self/task/TID/stat, by its name in comm: the main thread, V8's workers, libuv's
  * pool, …) over an idle span and over the wave, and prints per thread name the wave's ms per
  * device less the idle rate, and the MQTT packets the agents sent per device during the wave
- * (counted by the broker child). WF_AB_PERF=FILE also records `perf record -g` of this process
+ * (counted by the broker child). WF_AB_WARMUP=M first applies with M other agents and stops them,
+ * so the measured wave runs in a process whose JIT has seen an apply (as apply-ab.ts does). WF_AB_PERF=FILE also records `perf record -g` of this process
  * over the wave (run node with --perf-basic-prof to name JS frames); WF_AB_SYSCALLS=1 counts this
  * process's file and socket system calls over the wave instead (`perf stat`, tracepoints: root).
  *
@@ -70,6 +71,22 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 try {
   const { port, trust } = (await nextLine()) as { port: number; trust: object };
+  const WARMUP = Number(process.env.WF_AB_WARMUP ?? 0);
+  if (WARMUP > 0) {
+    const warm = [];
+    for (let i = 0; i < WARMUP; i++) {
+      const id = `w-${i}`;
+      const config = { deviceId: id, broker: { url: `mqtt://127.0.0.1:${port}`, username: id, password: 'pw' }, profile: join(dir, 'quiet.json'), stateDir: join(dir, id), moduleFetchTimeoutMs: 120_000, trust };
+      warm.push(await startAgent(config as Parameters<typeof startAgent>[0], { logger: silentLogger }));
+    }
+    while (warm.some((a) => !a.progress().connected)) await sleep(200);
+    const applied = warm.map((a) => a.whenApplied(1, 180_000));
+    broker.stdin!.write(`desired w ${WARMUP}\n`);
+    await nextLine();
+    await Promise.all(applied);
+    await Promise.all(warm.map((a) => a.stop()));
+    await sleep(1000);
+  }
   const agents = [];
   for (let i = 0; i < N; i++) {
     const id = `t-${i}`;
@@ -114,7 +131,7 @@ try {
   rows.sort((a, b) => b.msPerDevice - a.msPerDevice);
   const total = rows.reduce((sum, r) => sum + r.msPerDevice, 0);
   const running = agents.filter((a) => a.progress().running > 0).length;
-  console.log(JSON.stringify({ agents: N, module: MODULE, running, seconds: +(wallMs / 1000).toFixed(1), msPerDevice: +total.toFixed(3), execArgv: process.execArgv }));
+  console.log(JSON.stringify({ agents: N, warmUpAgents: WARMUP, module: MODULE, running, seconds: +(wallMs / 1000).toFixed(1), msPerDevice: +total.toFixed(3), execArgv: process.execArgv }));
   for (const row of rows) console.log(JSON.stringify(row));
   console.log(JSON.stringify({ packetsPerDevice: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, +(v / N).toFixed(2)])) }));
   await Promise.all(agents.map((a) => a.stop()));
