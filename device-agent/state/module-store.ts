@@ -1,6 +1,9 @@
 /**
- * The on-disk, content-addressed module cache: `modules/<sha256>.wasm` and its manifest beside it
- * in `<sha256>.json`. Only modules that passed verification are written. A read re-hashes the
+ * The on-disk, content-addressed module cache: `modules/<sha256>.module`, one line of JSON
+ * (`{ sha256, size, manifest }`) then the module's bytes. One file per module, not a `.wasm` and a
+ * `.json`: each new file on an apply is an inode, a temporary file, an fsync and a rename (on ext4
+ * without a journal the inode alone scans every recently freed one; docs/agent.md §An apply on
+ * all threads). Entries an older agent wrote as that pair are still read. Only modules that passed verification are written. A read re-hashes the
  * bytes against the file name, because disks (SD cards above all) corrupt and truncate: an entry
  * that does not hash to its name is deleted, counted, and the caller fetches it again.
  * Owns the files under `modules/`; it does not decide what is verified or referenced.
@@ -52,11 +55,27 @@ export class ModuleStore {
   /** The entry for `sha256`, re-hashed; a corrupt or incomplete one is deleted and undefined returned. */
   read(sha256: string): VerifiedModule | undefined {
     if (!isSha256Hex(sha256)) return undefined;
-    let wasm: Uint8Array<ArrayBuffer>;
-    let meta: string;
     // A module not cached yet is the common case in a rollout: asked first, so the miss costs a
     // stat, not a thrown ENOENT (2.2% of an agents process's busy time in a 2,000-device rollout).
-    if (!existsSync(this.wasmPath(sha256))) return undefined;
+    if (!existsSync(this.entryPath(sha256))) return existsSync(this.wasmPath(sha256)) ? this.readPair(sha256) : undefined;
+    let file: Buffer;
+    try {
+      file = readFileSync(this.entryPath(sha256));
+    } catch {
+      return undefined;
+    }
+    const newline = file.indexOf(0x0a);
+    if (newline < 0) {
+      this.discard(sha256, 'its manifest line is missing');
+      return undefined;
+    }
+    return this.checked(sha256, new Uint8Array(file.subarray(newline + 1)), file.toString('utf8', 0, newline));
+  }
+
+  /** An entry as older agents wrote it: `<sha256>.wasm` and `<sha256>.json`. */
+  private readPair(sha256: string): VerifiedModule | undefined {
+    let wasm: Uint8Array<ArrayBuffer>;
+    let meta: string;
     try {
       wasm = new Uint8Array(readFileSync(this.wasmPath(sha256)));
     } catch {
@@ -68,6 +87,10 @@ export class ModuleStore {
       this.discard(sha256, 'its manifest file is missing');
       return undefined;
     }
+    return this.checked(sha256, wasm, meta);
+  }
+
+  private checked(sha256: string, wasm: Uint8Array<ArrayBuffer>, meta: string): VerifiedModule | undefined {
     const actual = sha256Hex(wasm);
     if (actual !== sha256) {
       this.discard(sha256, `the bytes hash to ${actual} (${wasm.byteLength} bytes)`);
@@ -77,7 +100,7 @@ export class ModuleStore {
     try {
       manifest = (JSON.parse(meta) as { manifest?: unknown }).manifest;
     } catch (error) {
-      this.discard(sha256, `its manifest file is not JSON: ${reasonOf(error)}`);
+      this.discard(sha256, `its manifest is not JSON: ${reasonOf(error)}`);
       return undefined;
     }
     const problems = schemaProblems(ManifestSchema, manifest);
@@ -126,18 +149,17 @@ export class ModuleStore {
   private async writeEntry(module: VerifiedModule): Promise<void> {
     const meta = JSON.stringify({ sha256: module.sha256, size: module.wasm.byteLength, manifest: module.manifest }) + '\n';
     try {
-      // Both files with one directory fsync (each had its own: in a rollout profile the cache's
-      // writes were 9% of an agents process's busy time). Manifest renamed first; should a crash
-      // keep only the .wasm's rename, read() finds no manifest, discards the entry and it is
-      // fetched again; an orphan .json is never read, and prune() counts it for eviction.
-      // desired.json, which names the module, is written only after this resolves.
-      await writeFilesAtomic(this.dir, [
-        { name: `${module.sha256}.json`, data: meta },
-        { name: `${module.sha256}.wasm`, data: module.wasm },
-      ]);
+      // One file, so one temporary file, fsync and rename (the manifest and the bytes were two,
+      // with one directory fsync). desired.json, which names the module, is written only after
+      // this resolves.
+      const header = Buffer.from(meta);
+      const entry = new Uint8Array(header.byteLength + module.wasm.byteLength);
+      entry.set(header);
+      entry.set(module.wasm, header.byteLength);
+      await writeFilesAtomic(this.dir, [{ name: `${module.sha256}.module`, data: entry }]);
     } catch (error) {
       this.counters.writeFailures += 1;
-      const failure = agentErrors.WF_AGENT_STATE_WRITE_FAILED({ what: `module ${module.manifest.name}@${module.manifest.version}`, path: this.wasmPath(module.sha256), reason: reasonOf(error) });
+      const failure = agentErrors.WF_AGENT_STATE_WRITE_FAILED({ what: `module ${module.manifest.name}@${module.manifest.version}`, path: this.entryPath(module.sha256), reason: reasonOf(error) });
       this.logger.error('module not cached on disk; it will be fetched again after a restart', { code: failure.code, error: failure.message });
     }
   }
@@ -152,7 +174,7 @@ export class ModuleStore {
     }
     for (const name of names) {
       const [sha256, extension, ...rest] = name.split('.');
-      if (sha256 === undefined || !isSha256Hex(sha256) || (extension !== 'wasm' && extension !== 'json') || rest.length > 0) continue;
+      if (sha256 === undefined || !isSha256Hex(sha256) || (extension !== 'module' && extension !== 'wasm' && extension !== 'json') || rest.length > 0) continue;
       let stat;
       try {
         stat = statSync(join(this.dir, name));
@@ -175,13 +197,17 @@ export class ModuleStore {
   }
 
   private remove(sha256: string): void {
-    for (const path of [this.wasmPath(sha256), this.metaPath(sha256)]) {
+    for (const path of [this.entryPath(sha256), this.wasmPath(sha256), this.metaPath(sha256)]) {
       try {
         unlinkSync(path);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn('cache file not removed', { path, error: reasonOf(error) });
       }
     }
+  }
+
+  private entryPath(sha256: string): string {
+    return join(this.dir, `${sha256}.module`);
   }
 
   private wasmPath(sha256: string): string {

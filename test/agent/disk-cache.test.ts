@@ -24,7 +24,7 @@ test('a cached module with a flipped byte is discarded on restart, fetched again
   await first.agent.whenApplied(2, 10_000);
   await first.agent.stop();
 
-  const cached = join(stateDir, 'modules', `${ema.sha256}.wasm`);
+  const cached = join(stateDir, 'modules', `${ema.sha256}.module`);
   const bytes = readFileSync(cached);
   bytes[bytes.length >> 1]! ^= 0x01;
   writeFileSync(cached, bytes);
@@ -36,7 +36,8 @@ test('a cached module with a flipped byte is discarded on restart, fetched again
   assert.equal(corrupt?.code, 'WF_AGENT_CACHE_CORRUPT');
   assert.match(String(corrupt?.error), new RegExp(`cached module ${ema.sha256} discarded: the bytes hash to [0-9a-f]{64}`));
   // The refetched, verified copy replaces the corrupt one on disk.
-  await until(() => existsSync(cached) && sha256Hex(readFileSync(cached)) === ema.sha256, 3000, 'cache entry rewritten');
+  const bytesOf = (file: Buffer) => file.subarray(file.indexOf(0x0a) + 1);
+  await until(() => existsSync(cached) && sha256Hex(bytesOf(readFileSync(cached))) === ema.sha256, 3000, 'cache entry rewritten');
 });
 
 test('the store re-hashes on read: truncated or manifest-less entries are deleted and counted', async (t) => {
@@ -45,20 +46,39 @@ test('the store re-hashes on read: truncated or manifest-less entries are delete
   await store.write(verified);
   assert.deepEqual(store.read(ema.sha256)?.wasm, ema.wasm);
 
-  truncateSync(join(store.dir, `${ema.sha256}.wasm`), 100);
+  const entry = join(store.dir, `${ema.sha256}.module`);
+  truncateSync(entry, readFileSync(entry).byteLength - 100);
   assert.equal(store.read(ema.sha256), undefined);
-  assert.deepEqual(readdirSync(store.dir), [], 'both files of the entry are gone');
+  assert.deepEqual(readdirSync(store.dir), [], 'the entry is gone');
 
   await store.write(verified);
-  writeFileSync(join(store.dir, `${ema.sha256}.json`), '{"manifest":');
+  const file = readFileSync(entry);
+  writeFileSync(entry, Buffer.concat([Buffer.from('{"manifest":\n'), file.subarray(file.indexOf(0x0a) + 1)]));
   assert.equal(store.read(ema.sha256), undefined);
   assert.equal(store.read('0'.repeat(64)), undefined, 'a missing entry is a plain miss');
   assert.deepEqual(store.stats(), { corrupt: 2, writeFailures: 0, evicted: 0 });
 });
 
+test('a cached module is one file (an inode, an fsync and a rename per apply, not two); entries older agents wrote as a pair still read', async (t) => {
+  const stateDir = tempDir(t);
+  const store = new ModuleStore(stateDir, silentLogger);
+  await store.write(verified);
+  assert.deepEqual(readdirSync(store.dir), [`${ema.sha256}.module`]);
+  assert.deepEqual(store.read(ema.sha256)?.wasm, ema.wasm);
+
+  const older = new ModuleStore(tempDir(t), silentLogger);
+  writeFileSync(join(older.dir, `${ema.sha256}.json`), JSON.stringify({ sha256: ema.sha256, size: ema.wasm.byteLength, manifest: ema.manifest }) + '\n');
+  writeFileSync(join(older.dir, `${ema.sha256}.wasm`), ema.wasm);
+  assert.deepEqual(older.read(ema.sha256)?.manifest, ema.manifest);
+  assert.deepEqual(older.read(ema.sha256)?.wasm, ema.wasm);
+  writeFileSync(join(older.dir, `${ema.sha256}.wasm`), ema.wasm.subarray(1));
+  assert.equal(older.read(ema.sha256), undefined);
+  assert.deepEqual(readdirSync(older.dir), [], 'a corrupt pair is removed whole');
+});
+
 test('eviction keeps the cache within budget, oldest unreferenced first, never a referenced entry', async (t) => {
   const stateDir = tempDir(t);
-  // Room for about two entries of ema (wasm + manifest).
+  // Room for about two entries of ema (manifest line + wasm).
   const store = new ModuleStore(stateDir, silentLogger, 2 * ema.wasm.byteLength + 2048);
   const variants = [0, 1, 2].map((i) => {
     const wasm = new Uint8Array([...ema.wasm, 0x00, 0x04, 0x6e, 0x6f, 0x74, 0x65 + i]) as Uint8Array<ArrayBuffer>;
@@ -67,7 +87,7 @@ test('eviction keeps the cache within budget, oldest unreferenced first, never a
   for (const [i, module] of variants.entries()) {
     await store.write(module);
     const when = new Date(Date.now() - (10 - i) * 60_000);
-    for (const ext of ['wasm', 'json']) utimesSync(join(store.dir, `${module.sha256}.${ext}`), when, when);
+    utimesSync(join(store.dir, `${module.sha256}.module`), when, when);
   }
   // The oldest is referenced, so the next oldest goes.
   store.prune(new Set([variants[0]!.sha256]));
@@ -88,7 +108,7 @@ test('a cache that cannot be written is a logged error; the module still runs', 
   assert.equal(agent.reportedState().modules[0]?.state, 'running');
   const [failure] = logged(logs, 'module not cached on disk; it will be fetched again after a restart');
   assert.equal(failure?.code, 'WF_AGENT_STATE_WRITE_FAILED');
-  assert.match(String(failure?.error), /agent state not written \(module ema@1\.0\.0 to .*modules\/[0-9a-f]{64}\.wasm\): ENOTDIR/);
+  assert.match(String(failure?.error), /agent state not written \(module ema@1\.0\.0 to .*modules\/[0-9a-f]{64}\.module\): ENOTDIR/);
   await until(() => (agent.reportedState().modules[0]?.batches ?? 0) >= 1, 5000, 'batches handled');
   // desired.json lives beside it and is still written.
   await agent.stop();

@@ -23,7 +23,8 @@ test('restarted with no broker reachable, the agent resumes its modules from dis
   await first.agent.stop();
   const persisted = JSON.parse(readFileSync(join(stateDir, 'desired.json'), 'utf8')) as { revision: number };
   assert.equal(persisted.revision, 3);
-  assert.equal(readFileSync(join(stateDir, 'modules', `${ema.sha256}.wasm`)).byteLength, ema.wasm.byteLength);
+  const entry = readFileSync(join(stateDir, 'modules', `${ema.sha256}.module`));
+  assert.equal(entry.byteLength - entry.indexOf(0x0a) - 1, ema.wasm.byteLength);
 
   await broker.close();
   // The closed broker's address: nothing listens there any more.
@@ -90,7 +91,7 @@ test('a module that could not resume from disk is fetched again when the broker 
   const first = await startLoggedAgent(t, broker.url, stateDir);
   await first.agent.whenApplied(7, 10_000);
   await first.agent.stop();
-  rmSync(join(stateDir, 'modules', `${ema.sha256}.wasm`));
+  rmSync(join(stateDir, 'modules', `${ema.sha256}.module`));
   // The broker has lost the module for now: the resume cannot find it anywhere and fails it.
   const fleet = await connectClient(t, broker.url, 'fleet-clear');
   await fleet.publishAsync(topics.module(ema.sha256), '', { qos: 1, retain: true });

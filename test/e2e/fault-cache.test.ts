@@ -18,7 +18,7 @@ test('a corrupt cached module is detected by its hash, fetched again and run', a
   assert.equal(await first.process.stop(), 0);
 
   const modulesDir = join(fleet.stateDir('gw-c1'), 'modules');
-  const [file] = readdirSync(modulesDir).filter((name) => name.endsWith('.wasm'));
+  const [file] = readdirSync(modulesDir).filter((name) => name.endsWith('.module'));
   const path = join(modulesDir, file!);
   const bytes = readFileSync(path);
   const middle = bytes.byteLength >> 1;
@@ -30,7 +30,8 @@ test('a corrupt cached module is detected by its hash, fetched again and run', a
   await waitFor('results from the refetched module', () => (fleet.storedSeqs('gw-c1').length >= stored + 8 ? true : undefined), 30_000);
   const lines = logLines(second.process.output());
   assert.ok(lines.some((line) => line.msg === 'corrupt module cache entry discarded; it will be fetched again'));
-  assert.equal(sha256Hex(readFileSync(path)), file!.replace(/\.wasm$/, ''), 'the cache holds the right bytes again');
+  const entry = readFileSync(path);
+  assert.equal(sha256Hex(entry.subarray(entry.indexOf(0x0a) + 1)), file!.replace(/\.module$/, ''), 'the cache holds the right bytes again');
   assert.equal(await second.process.stop(), 0);
 
   const stopped = stoppedLog(second)!;
