@@ -3,7 +3,8 @@
  * (`{ sha256, size, manifest }`) then the module's bytes. One file per module, not a `.wasm` and a
  * `.json`: each new file on an apply is an inode, a temporary file, an fsync and a rename (on ext4
  * without a journal the inode alone scans every recently freed one; docs/agent.md §An apply on
- * all threads). Entries an older agent wrote as that pair are still read. Only modules that passed verification are written. A read re-hashes the
+ * all threads). Entries an older agent wrote as that pair are still read.
+ * Only modules that passed verification are written. A read re-hashes the
  * bytes against the file name, because disks (SD cards above all) corrupt and truncate: an entry
  * that does not hash to its name is deleted, counted, and the caller fetches it again.
  * Owns the files under `modules/`; it does not decide what is verified or referenced.
@@ -156,7 +157,7 @@ export class ModuleStore {
       const entry = new Uint8Array(header.byteLength + module.wasm.byteLength);
       entry.set(header);
       entry.set(module.wasm, header.byteLength);
-      await writeFilesAtomic(this.dir, [{ name: `${module.sha256}.module`, data: entry }]);
+      await writeFilesAtomic(this.dir, [{ name: entryName(module.sha256), data: entry }]);
     } catch (error) {
       this.counters.writeFailures += 1;
       const failure = agentErrors.WF_AGENT_STATE_WRITE_FAILED({ what: `module ${module.manifest.name}@${module.manifest.version}`, path: this.entryPath(module.sha256), reason: reasonOf(error) });
@@ -207,7 +208,7 @@ export class ModuleStore {
   }
 
   private entryPath(sha256: string): string {
-    return join(this.dir, `${sha256}.module`);
+    return join(this.dir, entryName(sha256));
   }
 
   private wasmPath(sha256: string): string {
@@ -217,4 +218,9 @@ export class ModuleStore {
   private metaPath(sha256: string): string {
     return join(this.dir, `${sha256}.json`);
   }
+}
+
+/** The one file of an entry, relative to the cache directory. */
+function entryName(sha256: string): string {
+  return `${sha256}.module`;
 }
