@@ -27,9 +27,7 @@
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { PacketSizeScanner, type ScanVerdict } from './packet-size-guard.js';
-import { coalesceWrites, writesCoalesced } from '../common/coalesced-writes.js';
-
-export { coalesceWrites };
+import { writesCoalesced } from '../common/coalesced-writes.js';
 
 export type OversizeVerdict = Extract<ScanVerdict, { ok: false }>;
 

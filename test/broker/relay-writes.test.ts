@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import { coalesceWrites } from '../../broker/guarded-connection.js';
+import { coalesceWrites } from '../../common/coalesced-writes.js';
 
 const PACKETS = 200;
 
